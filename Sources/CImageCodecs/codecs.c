@@ -1,0 +1,2 @@
+#include "CImageCodecs.h"
+int lr_codecs_version(void) { return 1; }

@@ -1,0 +1,12 @@
+import ArgumentParser
+
+/// The `lychee-rerank` command: a multimodal reranker built on Lychee-Rerank-MM.
+@main
+struct LycheeRerank: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "lychee-rerank",
+        abstract: "Score how relevant documents (text, images or both) are to a query with Lychee-Rerank-MM.",
+        version: "0.1.0",
+        subcommands: [InspectCommand.self, TokenizeCommand.self, PreprocessCommand.self]
+    )
+}

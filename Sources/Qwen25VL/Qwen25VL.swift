@@ -1,0 +1,1 @@
+// The Qwen25VL module.
