@@ -148,6 +148,38 @@ private struct RawEntry: Decodable {
         case dtype, shape
         case dataOffsets = "data_offsets"
     }
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        dtype = try c.decode(String.self, forKey: .dtype)
+        shape = try Self.integers(c, .shape)
+        dataOffsets = try Self.integers(c, .dataOffsets)
+    }
+
+    /// An array of JSON integers; a fraction or a number too large for `Int` is reported by field.
+    private static func integers(_ c: KeyedDecodingContainer<CodingKeys>, _ key: CodingKeys) throws -> [Int] {
+        let numbers = try c.decode([JSONNumber].self, forKey: key)
+        guard let bad = numbers.first(where: { $0.integer == nil }) else { return numbers.compactMap(\.integer) }
+        throw DecodingError.dataCorruptedError(
+            forKey: key, in: c, debugDescription: "\(key.stringValue) must hold integers, found \(bad.value)")
+    }
+}
+
+/// A JSON number that may or may not be an integer.
+private struct JSONNumber: Decodable {
+    var integer: Int?
+    var value: Double
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if let integer = try? c.decode(Int.self) {
+            self.integer = integer
+            value = Double(integer)
+        } else {
+            value = try c.decode(Double.self)
+            integer = nil
+        }
+    }
 }
 
 /// A coding key for objects whose keys are data (tensor names).
@@ -190,7 +222,8 @@ extension DecodingError {
         switch type {
         case is String.Type: "a string"
         case is Int.Type: "an integer"
-        case is [Int].Type: "an array of integers"
+        case is [Int].Type, is [Any].Type: "an array of integers"
+        case is [String: Any].Type: "a JSON object"
         default: "of the expected type (\(type))"
         }
     }
