@@ -138,7 +138,11 @@ public struct CheckpointInspection: Sendable, Encodable {
                 "Architecture:  \(architecture) (text \(text.hiddenSize) x \(text.numHiddenLayers) layers, vision \(vision.hiddenSize) x \(vision.depth) blocks)")
         }
         if let parameterCount {
-            lines.append("Parameters:    \(Self.grouped(parameterCount)) (\(String(format: "%.2f", Double(parameterCount) / 1e9)) B)")
+            let scaled =
+                parameterCount >= 1_000_000_000
+                ? String(format: " (%.2f B)", Double(parameterCount) / 1e9)
+                : parameterCount >= 1_000_000 ? String(format: " (%.2f M)", Double(parameterCount) / 1e6) : ""
+            lines.append("Parameters:    \(Self.grouped(parameterCount))\(scaled)")
         }
         if !dtypes.isEmpty {
             lines.append("Dtypes:        " + dtypes.keys.sorted().map { "\($0) (\(dtypes[$0] ?? 0) tensors)" }.joined(separator: ", "))
