@@ -61,7 +61,8 @@ public func visionWindowLayout(
                         }
                     }
                     // Empty padding windows are never produced, so no duplicate boundaries arise.
-                    cuWindow.append(cuWindow[cuWindow.count - 1] + Int32((rowEnd - windowRow) * (colEnd - windowCol)) * unit)
+                    let windowTokens = Int32((rowEnd - windowRow) * (colEnd - windowCol))
+                    cuWindow.append(cuWindow[cuWindow.count - 1] + windowTokens * unit)
                 }
             }
             cuFull.append(cuFull[cuFull.count - 1] + frameTokens * unit)

@@ -7,8 +7,11 @@
 ///
 /// Rendered with the Qwen2.5-VL chat template (system message given, generation prompt added):
 /// ```
-/// <|im_start|>system\n{system}<|im_end|>\n<|im_start|>user\n<Instruct>: {instruction}<Query>:{query images}{query text}\n<Document>:{document images}{document text}<|im_end|>\n<|im_start|>assistant\n
+/// <|im_start|>system\n{system}<|im_end|>\n<|im_start|>user\n<Instruct>: {instruction}
+///   <Query>:{query images}{query text}\n<Document>:{document images}{document text}
+///   <|im_end|>\n<|im_start|>assistant\n
 /// ```
+/// (one line in reality; broken here for reading, with no characters between the pieces).
 /// where each image is `<|vision_start|><|image_pad|><|vision_end|>` and its single `<|image_pad|>` is
 /// expanded to the image's merged token count after tokenization, as Qwen2-VL's processor does.
 public enum LycheePromptFormat {

@@ -48,6 +48,16 @@ public struct PromptTruncation: Sendable, Hashable {
     public var originalDocumentCharacters: Int
     /// Characters of the document text kept (a prefix).
     public var keptDocumentCharacters: Int
+
+    /// A truncation report.
+    public init(
+        originalTokenCount: Int, keptTokenCount: Int, originalDocumentCharacters: Int, keptDocumentCharacters: Int
+    ) {
+        self.originalTokenCount = originalTokenCount
+        self.keptTokenCount = keptTokenCount
+        self.originalDocumentCharacters = originalDocumentCharacters
+        self.keptDocumentCharacters = keptDocumentCharacters
+    }
 }
 
 /// A tokenized Lychee prompt, ready for the model.

@@ -40,11 +40,12 @@ import Testing
         let builder = try PromptBuilder(tokenizer: ScalarTokenizer())
         let image = VisionGrid(t: 1, h: 2, w: 2)
         let text = builder.render(
-            query: PromptSegment(text: "q", images: [image]), document: PromptSegment(text: "d", images: [image, image]),
-            instruction: "I")
+            query: PromptSegment(text: "q", images: [image]),
+            document: PromptSegment(text: "d", images: [image, image]), instruction: "I")
         let block = "<|vision_start|><|image_pad|><|vision_end|>"
-        #expect(text == "<|im_start|>system\n" + LycheePromptFormat.systemPrompt + "<|im_end|>\n<|im_start|>user\n"
-            + "<Instruct>: I<Query>:" + block + "q\n<Document>:" + block + block + "d<|im_end|>\n<|im_start|>assistant\n")
+        #expect(text == "<|im_start|>system\n" + LycheePromptFormat.systemPrompt
+            + "<|im_end|>\n<|im_start|>user\n<Instruct>: I<Query>:" + block + "q\n<Document>:" + block + block
+            + "d<|im_end|>\n<|im_start|>assistant\n")
     }
 
     @Test func defaultInstructionUsedWhenNil() throws {
@@ -100,7 +101,9 @@ import Testing
     }
 
     @Test func nonPositiveMaxLengthRejected() {
-        #expect(throws: PromptError.invalidMaxLength(0)) { try PromptBuilder(tokenizer: ScalarTokenizer(), maxLength: 0) }
+        #expect(throws: PromptError.invalidMaxLength(0)) {
+            try PromptBuilder(tokenizer: ScalarTokenizer(), maxLength: 0)
+        }
         #expect(PromptError.invalidMaxLength(-5).description.contains("not positive"))
     }
 

@@ -19,7 +19,7 @@ struct TableTokenizer: PromptTokenizing {
 
     func encode(_ text: String) -> [Int32] {
         guard let ids = table[text] else {
-            Issue.record("TableTokenizer was asked for a text the reference did not tokenize:\n\(text.debugDescription)")
+            Issue.record("TableTokenizer was asked for a text the reference did not tokenize: \(text.debugDescription)")
             return []
         }
         return ids
