@@ -103,37 +103,44 @@ enum BicubicResampler {
     /// Rows are split among this many tasks.
     private static let taskCount = 8
 
+    /// Runs `body(rows)` over `count` rows split into `taskCount` contiguous chunks, concurrently.
+    private static func forEachRowChunk(_ count: Int, _ body: @Sendable (Range<Int>) -> Void) {
+        DispatchQueue.concurrentPerform(iterations: taskCount) { task in
+            body((count * task / taskCount)..<(count * (task + 1) / taskCount))
+        }
+    }
+
     private static func horizontalPass(_ image: RGBImage, _ coefficients: Coefficients, rows: Range<Int>) -> RGBImage {
         let outWidth = coefficients.starts.count
         let rowCount = rows.count
         let inStride = image.width * 3
         let kernelSize = coefficients.kernelSize
         let pixels = [UInt8](unsafeUninitializedCapacity: outWidth * rowCount * 3) { target, initialized in
-            let sendableTarget = SendablePointer(pointer: target.baseAddress!)
-            DispatchQueue.concurrentPerform(iterations: taskCount) { task in
+            let output = SendablePointer(pointer: target.baseAddress!)
+            forEachRowChunk(rowCount) { chunk in
                 image.pixels.withUnsafeBufferPointer { input in
                     coefficients.weights.withUnsafeBufferPointer { weights in
-                        let inputBase = input.baseAddress!
-                        let begin = rowCount * task / taskCount
-                        let end = rowCount * (task + 1) / taskCount
-                        for row in begin..<end {
-                            let inRow = inputBase + (row + rows.lowerBound) * inStride
-                            let outRow = sendableTarget.pointer + row * outWidth * 3
-                            for x in 0..<outWidth {
-                                let start = coefficients.starts[x]
-                                let k = weights.baseAddress! + x * kernelSize
-                                var red: Int32 = 1 << 21, green: Int32 = 1 << 21, blue: Int32 = 1 << 21
-                                var pixel = inRow + start * 3
-                                for tap in 0..<coefficients.counts[x] {
-                                    let weight = k[tap]
-                                    red &+= Int32(pixel[0]) &* weight
-                                    green &+= Int32(pixel[1]) &* weight
-                                    blue &+= Int32(pixel[2]) &* weight
-                                    pixel += 3
+                        coefficients.starts.withUnsafeBufferPointer { starts in
+                            coefficients.counts.withUnsafeBufferPointer { counts in
+                                for row in chunk {
+                                    let inRow = input.baseAddress! + (row + rows.lowerBound) * inStride
+                                    let outRow = output.pointer + row * outWidth * 3
+                                    for x in 0..<outWidth {
+                                        let k = weights.baseAddress! + x * kernelSize
+                                        var red: Int32 = 1 << 21, green: Int32 = 1 << 21, blue: Int32 = 1 << 21
+                                        var pixel = inRow + starts[x] * 3
+                                        for tap in 0..<counts[x] {
+                                            let weight = k[tap]
+                                            red &+= Int32(pixel[0]) &* weight
+                                            green &+= Int32(pixel[1]) &* weight
+                                            blue &+= Int32(pixel[2]) &* weight
+                                            pixel += 3
+                                        }
+                                        outRow[3 * x] = clip8(red)
+                                        outRow[3 * x + 1] = clip8(green)
+                                        outRow[3 * x + 2] = clip8(blue)
+                                    }
                                 }
-                                outRow[3 * x] = clip8(red)
-                                outRow[3 * x + 1] = clip8(green)
-                                outRow[3 * x + 2] = clip8(blue)
                             }
                         }
                     }
@@ -144,31 +151,31 @@ enum BicubicResampler {
         return RGBImage(trustedWidth: outWidth, height: rowCount, pixels: pixels)
     }
 
+    /// Accumulates one output row per task step over a whole row of samples at a time (cache friendly).
     private static func verticalPass(_ image: RGBImage, _ coefficients: Coefficients) -> RGBImage {
         let outHeight = coefficients.starts.count
         let rowLength = image.width * 3
         let kernelSize = coefficients.kernelSize
         let pixels = [UInt8](unsafeUninitializedCapacity: rowLength * outHeight) { target, initialized in
-            let sendableTarget = SendablePointer(pointer: target.baseAddress!)
-            DispatchQueue.concurrentPerform(iterations: taskCount) { task in
+            let output = SendablePointer(pointer: target.baseAddress!)
+            forEachRowChunk(outHeight) { chunk in
+                var sums = [Int32](repeating: 0, count: rowLength)
                 image.pixels.withUnsafeBufferPointer { input in
                     coefficients.weights.withUnsafeBufferPointer { weights in
-                        let inputBase = input.baseAddress!
-                        let begin = outHeight * task / taskCount
-                        let end = outHeight * (task + 1) / taskCount
-                        for row in begin..<end {
-                            let start = coefficients.starts[row]
-                            let count = coefficients.counts[row]
-                            let k = weights.baseAddress! + row * kernelSize
-                            let outRow = sendableTarget.pointer + row * rowLength
-                            for column in 0..<rowLength {
-                                var sum: Int32 = 1 << 21
-                                var sample = inputBase + start * rowLength + column
-                                for tap in 0..<count {
-                                    sum &+= Int32(sample[0]) &* k[tap]
-                                    sample += rowLength
+                        sums.withUnsafeMutableBufferPointer { sums in
+                            for row in chunk {
+                                let k = weights.baseAddress! + row * kernelSize
+                                let first = input.baseAddress! + coefficients.starts[row] * rowLength
+                                for column in 0..<rowLength { sums[column] = 1 << 21 }
+                                for tap in 0..<coefficients.counts[row] {
+                                    let weight = k[tap]
+                                    let sourceRow = first + tap * rowLength
+                                    for column in 0..<rowLength {
+                                        sums[column] &+= Int32(sourceRow[column]) &* weight
+                                    }
                                 }
-                                outRow[column] = clip8(sum)
+                                let outRow = output.pointer + row * rowLength
+                                for column in 0..<rowLength { outRow[column] = clip8(sums[column]) }
                             }
                         }
                     }

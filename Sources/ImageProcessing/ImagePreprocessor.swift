@@ -101,6 +101,8 @@ public struct ImagePreprocessor: Sendable {
         let frameLength = patch * patch
         let lookup = normalizedLookup
         return [Float](unsafeUninitializedCapacity: grid.patchCount * rowLength) { output, initialized in
+            let output = output.baseAddress!
+            lookup.withUnsafeBufferPointer { lookup in
             image.pixels.withUnsafeBufferPointer { pixels in
                 var row = 0
                 for blockRow in 0..<(grid.h / merge) {
@@ -126,6 +128,7 @@ public struct ImagePreprocessor: Sendable {
                         }
                     }
                 }
+            }
             }
             initialized = grid.patchCount * rowLength
         }
