@@ -1,2 +1,0 @@
-#include "CImageCodecs.h"
-int lr_codecs_version(void) { return 1; }
