@@ -189,6 +189,46 @@ def corpus():
     ]
 
 
+# Extra added tokens exercising every flag; spliced after Qwen's own in `flag_tokens.json`.
+FLAG_TOKENS = [
+    {"content": "<mask>", "lstrip": True, "rstrip": False, "single_word": False, "normalized": False, "special": True},
+    {"content": "[R]", "lstrip": False, "rstrip": True, "single_word": False, "normalized": False, "special": False},
+    {"content": "cat", "lstrip": False, "rstrip": False, "single_word": True, "normalized": False, "special": False},
+    {"content": "cafe\u0301", "lstrip": False, "rstrip": False, "single_word": False, "normalized": True,
+     "special": False},
+    {"content": "<both>", "lstrip": True, "rstrip": True, "single_word": True, "normalized": False, "special": True},
+]
+
+FLAG_TEXTS = [
+    "a <mask> b", "a\u00a0\u3000<mask>b", "<mask>", "x<mask>  <mask>", "[R]   tail", "[R]\n\nx", "[R][R] [R]",
+    "cat", "a cat sat", "concatenate", "cat_like cat1 (cat) cats", "caté x", "\u05d0cat", "cat\u0301",
+    "café", "cafe\u0301", "un café noir", "CAFÉ", "  <both>  x", "a<both>b", "a <both> b",
+    "<|im_start|>cat<mask>[R] <both>", "",
+]
+
+
+def flag_cases(spec):
+    """Encodings with FLAG_TOKENS appended to the added tokens. Ids follow `tokenizers`' rule: a content already
+    in the vocabulary keeps its id ("cat"), the others continue after Qwen's added tokens."""
+    flagged = json.loads(json.dumps(spec))
+    next_id = FIRST_ADDED_ID + len(ADDED_TOKENS)
+    entries = []
+    for token in FLAG_TOKENS:
+        known = spec["model"]["vocab"].get(token["content"])
+        entries.append(dict(token, id=known if known is not None else next_id))
+        next_id += known is None
+    flagged["added_tokens"] = flagged["added_tokens"] + entries
+    hf = tokenizers.Tokenizer.from_str(json.dumps(flagged))
+    for entry in entries:
+        assert hf.token_to_id(entry["content"]) == entry["id"], entry
+    cases = []
+    for sample in FLAG_TEXTS:
+        ids = hf.encode(sample, add_special_tokens=False).ids
+        cases.append({"text": sample, "ids": ids, "decoded": hf.decode(ids, skip_special_tokens=False),
+                      "decoded_skip_special": hf.decode(ids, skip_special_tokens=True)})
+    return {"added_tokens": entries, "cases": cases}
+
+
 def main():
     ranks = load_ranks()
     spec = build_tokenizer_json(ranks)
@@ -211,6 +251,10 @@ def main():
             "decoded": hf.decode(ids, skip_special_tokens=False),
             "decoded_skip_special": hf.decode(ids, skip_special_tokens=True),
         })
+    for case in cases:
+        if len(case["text"]) <= 200:
+            case["pieces"] = [piece for piece, _ in hf.pre_tokenizer.pre_tokenize_str(
+                hf.normalizer.normalize_str(case["text"]))]
     document_tokens = len(next(c for c in cases if c["name"] == "document")["ids"])
     if not 3000 <= document_tokens <= 3400:
         sys.exit(f"document.txt is {document_tokens} tokens; keep it near 3,200")
@@ -240,6 +284,7 @@ def main():
         "token_ids": {t: hf.token_to_id(t) for t in ["Hello", "Ġworld", "<|im_start|>", "<|file_sep|>", "ĊĊ", "!"]},
         "cases": cases,
         "decode_cases": decode_cases,
+        "flag_tokens": flag_cases(spec),
     }
     with open(os.path.join(OUT_DIR, "qwen2-tokenizer.json.gz"), "wb") as raw:
         with gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=9, mtime=0) as f:
