@@ -20,6 +20,11 @@ public final class Tokenizer: Sendable {
 
     /// Loads `tokenizer.json` from `url`: the file itself, or a directory (such as a model directory) holding one.
     public convenience init(contentsOf url: URL) throws {
+        try self.init(contentsOf: url, wordCacheCapacity: Self.defaultCacheCapacity)
+    }
+
+    /// Loads `tokenizer.json` from `url` with a word cache of `wordCacheCapacity` entries (0: no cache).
+    package convenience init(contentsOf url: URL, wordCacheCapacity: Int) throws {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else {
             throw TokenizerError.fileNotFound(path: url.path)
@@ -34,7 +39,7 @@ public final class Tokenizer: Sendable {
         } catch {
             throw TokenizerError.unreadableFile(path: file.path, reason: error.localizedDescription)
         }
-        try self.init(data: data, path: file.path, wordCacheCapacity: Self.defaultCacheCapacity)
+        try self.init(data: data, path: file.path, wordCacheCapacity: wordCacheCapacity)
     }
 
     /// Loads a tokenizer from the bytes of a `tokenizer.json`.

@@ -20,8 +20,7 @@ import Testing
     /// A tiny vocabulary shows rank order, `#version` lines and `ignore_merges`.
     @Test func tinyVocabularyFollowsMergeRanks() throws {
         func tokenizer(merges: Any, ignoreMerges: Bool = false) throws -> Tokenizer {
-            var vocabulary: [String: Int] = [:]
-            for (index, character) in ByteLevelAlphabet.characters.enumerated() { vocabulary[String(character)] = index }
+            var vocabulary = TinyTokenizer.byteVocabulary()
             vocabulary["ab"] = 256
             vocabulary["bc"] = 257
             vocabulary["abc"] = 258
@@ -47,6 +46,14 @@ import Testing
 
 /// Builds small tokenizer.json objects with the Qwen2 pipeline around a given vocabulary.
 enum TinyTokenizer {
+    /// The 256 byte-level characters, with ids 0...255 in byte order.
+    static func byteVocabulary() -> [String: Int] {
+        var vocabulary: [String: Int] = [:]
+        for (index, character) in ByteLevelAlphabet.characters.enumerated() { vocabulary[String(character)] = index }
+        return vocabulary
+    }
+
+
     static func object(
         vocabulary: [String: Int], merges: Any, ignoreMerges: Bool = false, addedTokens: [[String: Any]] = []
     ) -> [String: Any] {
