@@ -27,6 +27,7 @@ import base64
 import gzip
 import json
 import os
+import random
 import sys
 import unicodedata
 
@@ -229,6 +230,24 @@ def flag_cases(spec):
     return {"added_tokens": entries, "cases": cases}
 
 
+# Characters the random strings are drawn from: every class the split pattern and NFC care about.
+FUZZ_ALPHABET = (
+    list("aAbsStTrReEvVmMlLdDxyzſ'’\"0123456789.,;:!?-_()[]{}<>|/\\#@$%^&*+=~`")
+    + [" "] * 8 + ["\n"] * 3 + ["\r", "\t", "\u000b", "\u000c", "\u0085", "\u00a0", "\u1680", "\u2003", "\u2028",
+                                 "\u3000", "\u200b", "\u200d", "\u001c"]
+    + list("éüñßÅΩж中文日本語한국어ąعربيةहिन्दीไทย①½²Ⅻ٣") + ["\u0301", "\u0308", "\u0323", "\u1100", "\u1161", "\u11a8"]
+    + ["😀", "👍", "\U0001f3fd", "🇫", "🇷", "\ufe0f", "\U0001d400"]
+    + ["<|im_start|>", "<|im_end|>", "<|endoftext|>", "<|", "|>", "<tool_call>"]
+)
+
+
+def fuzz_corpus(count=400, seed=20240601):
+    """Deterministic random strings mixing all character classes, to compare beyond hand-picked cases."""
+    rng = random.Random(seed)
+    return [(f"fuzz_{i}", "".join(rng.choice(FUZZ_ALPHABET) for _ in range(rng.randint(1, 40))))
+            for i in range(count)]
+
+
 def main():
     ranks = load_ranks()
     spec = build_tokenizer_json(ranks)
@@ -239,7 +258,7 @@ def main():
         special_tokens={content: FIRST_ADDED_ID + i for i, (content, _) in enumerate(ADDED_TOKENS)})
 
     cases = []
-    for name, sample in corpus():
+    for name, sample in corpus() + fuzz_corpus():
         ids = hf.encode(sample, add_special_tokens=False).ids
         expected = tk.encode(unicodedata.normalize("NFC", sample), allowed_special="all")
         if ids != expected:

@@ -42,14 +42,13 @@ struct TokenizeCommand: ParsableCommand {
     /// All of standard input, which must be UTF-8.
     static func readStandardInput() throws -> String {
         let data = FileHandle.standardInput.readDataToEndOfFile()
-        guard let text = String(validating: data, as: UTF8.self) else {
-            throw TokenizeCommandError.invalidUTF8(offset: firstInvalidUTF8Offset(data))
-        }
-        return text
+        let validLength = validUTF8Prefix(data)
+        guard validLength == data.count else { throw TokenizeCommandError.invalidUTF8(offset: validLength) }
+        return String(decoding: data, as: UTF8.self)
     }
 
-    /// The offset of the first byte that does not start or continue a valid UTF-8 sequence.
-    static func firstInvalidUTF8Offset(_ data: Data) -> Int {
+    /// The length of the longest valid UTF-8 prefix of `data` (all of it when valid).
+    static func validUTF8Prefix(_ data: Data) -> Int {
         var decoder = UTF8()
         var iterator = data.makeIterator()
         var offset = 0
