@@ -33,7 +33,10 @@ struct NFCNormalizer: TextNormalizer {
         var index = 0
         while index < utf8.count {
             let lead = utf8[index]
-            if lead < 0x80 { index += 1; continue }
+            if lead < 0x80 {
+                index += 1
+                continue
+            }
             let (value, length) = UTF8Scalars.decode(utf8, at: index)
             if !Self.isStable(value) { return slowPath(utf8) }
             index += length
@@ -75,7 +78,8 @@ struct SequenceNormalizer: TextNormalizer {
     func normalize(_ utf8: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
         var current: [UInt8]? = nil
         for step in steps {
-            let next = current.map { bytes in bytes.withUnsafeBufferPointer { step.normalize($0) } }
+            let next =
+                current.map { bytes in bytes.withUnsafeBufferPointer { step.normalize($0) } }
                 ?? step.normalize(utf8)
             if let next { current = next }
         }
@@ -94,7 +98,8 @@ enum UTF8Scalars {
         if lead < 0xF0 {
             return ((lead & 0x0F) << 12 | UInt32(utf8[index + 1] & 0x3F) << 6 | UInt32(utf8[index + 2] & 0x3F), 3)
         }
-        let value = (lead & 0x07) << 18 | UInt32(utf8[index + 1] & 0x3F) << 12
+        let value =
+            (lead & 0x07) << 18 | UInt32(utf8[index + 1] & 0x3F) << 12
             | UInt32(utf8[index + 2] & 0x3F) << 6 | UInt32(utf8[index + 3] & 0x3F)
         return (value, 4)
     }

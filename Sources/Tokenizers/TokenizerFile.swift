@@ -125,7 +125,8 @@ struct ComponentConfiguration: Decodable {
     init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         type = try container.decode(String.self, forKey: .type)
-        members = try container.decodeIfPresent([ComponentConfiguration].self, forKey: .normalizers)
+        members =
+            try container.decodeIfPresent([ComponentConfiguration].self, forKey: .normalizers)
             ?? container.decodeIfPresent([ComponentConfiguration].self, forKey: .pretokenizers)
             ?? container.decodeIfPresent([ComponentConfiguration].self, forKey: .decoders)
         if container.contains(.pattern) {

@@ -20,7 +20,8 @@ import Testing
         #expect(ids.count == golden.ids.count)
         if let mismatch = zip(ids, golden.ids).enumerated().first(where: { $0.element.0 != $0.element.1 }) {
             let from = max(0, mismatch.offset - 3)
-            Issue.record("""
+            Issue.record(
+                """
                 first difference at index \(mismatch.offset): got \(Array(ids[from..<min(ids.count, from + 8)])), \
                 expected \(Array(golden.ids[from..<min(golden.ids.count, from + 8)]))
                 """)

@@ -27,10 +27,10 @@ import Testing
     private func message(loading change: (inout [String: Any]) throws -> Void) throws -> String {
         var object = Self.baseObject()
         try change(&object)
-        return try message { _ = try Tokenizer(data: TokenizerFixtures.data(object)) }
+        return try thrownMessage({ _ = try Tokenizer(data: TokenizerFixtures.data(object)) })
     }
 
-    private func message(_ body: () throws -> Void) throws -> String {
+    private func thrownMessage(_ body: () throws -> Void) throws -> String {
         do {
             try body()
         } catch let error as TokenizerError {
@@ -47,14 +47,16 @@ import Testing
     }
 
     @Test func missingFile() throws {
-        let text = try message { _ = try Tokenizer(contentsOf: URL(fileURLWithPath: "/nonexistent/tokenizer.json")) }
+        let text = try thrownMessage({
+            _ = try Tokenizer(contentsOf: URL(fileURLWithPath: "/nonexistent/tokenizer.json"))
+        })
         #expect(text.contains("no tokenizer.json at /nonexistent/tokenizer.json"))
     }
 
     @Test func directoryWithoutTokenizerJSON() throws {
         let directory = try Fixtures.temporaryDirectory("tokenizer-empty")
         defer { try? FileManager.default.removeItem(at: directory) }
-        let text = try message { _ = try Tokenizer(contentsOf: directory) }
+        let text = try thrownMessage({ _ = try Tokenizer(contentsOf: directory) })
         #expect(text.contains(directory.appendingPathComponent("tokenizer.json").path))
         #expect(text.contains("model directory"))
     }
@@ -72,13 +74,13 @@ import Testing
         defer { try? FileManager.default.removeItem(at: directory) }
         let file = directory.appendingPathComponent("tokenizer.json")
         try Data("this is not json".utf8).write(to: file)
-        let text = try message { _ = try Tokenizer(contentsOf: file) }
+        let text = try thrownMessage({ _ = try Tokenizer(contentsOf: file) })
         #expect(text.contains("invalid tokenizer.json \(file.path)"))
         #expect(text.contains("not valid JSON"))
     }
 
     @Test func missingModel() throws {
-        let text = try message { _ = try Tokenizer(data: Data("{\"added_tokens\": []}".utf8)) }
+        let text = try thrownMessage({ _ = try Tokenizer(data: Data("{\"added_tokens\": []}".utf8)) })
         #expect(text.contains("missing key \"model\""))
     }
 

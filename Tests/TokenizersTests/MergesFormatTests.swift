@@ -53,7 +53,6 @@ enum TinyTokenizer {
         return vocabulary
     }
 
-
     static func object(
         vocabulary: [String: Int], merges: Any, ignoreMerges: Bool = false, addedTokens: [[String: Any]] = []
     ) -> [String: Any] {
