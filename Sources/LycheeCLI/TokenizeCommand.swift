@@ -1,7 +1,116 @@
 import ArgumentParser
+import Foundation
+import Tokenizers
 
-/// Placeholder until the `tokenize` command lands.
+/// `lychee-rerank tokenize`: prints the Qwen2 token ids of a text, as the Hugging Face `tokenizers` library gives
+/// them for `encode(text, add_special_tokens=False)`.
 struct TokenizeCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "tokenize", abstract: "(not built yet)")
-    func run() throws { throw ValidationError("`tokenize` is not built yet") }
+    static let configuration = CommandConfiguration(
+        commandName: "tokenize",
+        abstract: "Print the token ids of a text as one JSON array.",
+        discussion: """
+            Added tokens written in the text (<|im_start|>, <|image_pad|>, ...) become their ids; nothing is added \
+            around the text. Without TEXT, all of standard input is tokenized byte for byte (a trailing newline \
+            is kept). With --benchmark N, the text is encoded N times and timings are printed instead.
+            """
+    )
+
+    @Option(help: "A tokenizer.json file, or a model directory holding one.")
+    var tokenizer: String
+
+    @Argument(help: "The text to tokenize (default: all of standard input).")
+    var text: String?
+
+    @Option(help: "Encode the text N times and print timings (word cache off, then warm) instead of ids.")
+    var benchmark: Int?
+
+    func validate() throws {
+        if let benchmark, benchmark < 1 { throw ValidationError("--benchmark needs a count of at least 1") }
+    }
+
+    func run() throws {
+        let url = URL(fileURLWithPath: tokenizer)
+        let input = try text ?? Self.readStandardInput()
+        if let benchmark {
+            try TokenizerBenchmark(url: url, text: input, iterations: benchmark).run()
+            return
+        }
+        let ids = try Tokenizer(contentsOf: url).encode(input)
+        print("[" + ids.map(String.init).joined(separator: ",") + "]")
+    }
+
+    /// All of standard input, which must be UTF-8.
+    static func readStandardInput() throws -> String {
+        let data = FileHandle.standardInput.readDataToEndOfFile()
+        let validLength = validUTF8Prefix(data)
+        guard validLength == data.count else { throw TokenizeCommandError.invalidUTF8(offset: validLength) }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// The length of the longest valid UTF-8 prefix of `data` (all of it when valid).
+    static func validUTF8Prefix(_ data: Data) -> Int {
+        var decoder = UTF8()
+        var iterator = data.makeIterator()
+        var offset = 0
+        while true {
+            switch decoder.decode(&iterator) {
+            case .scalarValue(let scalar): offset += UTF8.width(scalar)
+            case .emptyInput: return offset
+            case .error: return offset
+            }
+        }
+    }
+}
+
+enum TokenizeCommandError: Error, CustomStringConvertible {
+    case invalidUTF8(offset: Int)
+
+    var description: String {
+        switch self {
+        case .invalidUTF8(let offset):
+            return "standard input is not valid UTF-8 (first bad byte at offset \(offset)); "
+                + "convert it first, for example with `iconv -t UTF-8`"
+        }
+    }
+}
+
+/// Times `encode` on one text, with the word cache off and then warm.
+struct TokenizerBenchmark {
+    let url: URL
+    let text: String
+    let iterations: Int
+
+    func run() throws {
+        let loadStart = ContinuousClock.now
+        let cached = try Tokenizer(contentsOf: url)
+        let loadTime = ContinuousClock.now - loadStart
+        let uncached = try Tokenizer(contentsOf: url, wordCacheCapacity: 0)
+        let tokens = cached.encode(text).count
+        print("tokenizer: \(url.path) (loaded in \(milliseconds(loadTime)) ms)")
+        print("text: \(text.utf8.count) bytes, \(tokens) tokens; \(iterations) runs each")
+        report("cache off", times: measure(uncached), tokens: tokens)
+        report("cache warm", times: measure(cached), tokens: tokens)
+    }
+
+    private func measure(_ tokenizer: Tokenizer) -> [Duration] {
+        _ = tokenizer.encode(text)  // warm-up (fills the cache when there is one)
+        return (0..<iterations).map { _ in
+            let start = ContinuousClock.now
+            _ = tokenizer.encode(text)
+            return ContinuousClock.now - start
+        }
+    }
+
+    private func report(_ label: String, times: [Duration], tokens: Int) {
+        let sorted = times.sorted()
+        let median = sorted[sorted.count / 2]
+        let seconds = Double(median.components.attoseconds) / 1e18 + Double(median.components.seconds)
+        let rate = seconds > 0 ? Int(Double(tokens) / seconds) : 0
+        print("\(label): median \(milliseconds(median)) ms, min \(milliseconds(sorted[0])) ms, \(rate) tokens/s")
+    }
+
+    private func milliseconds(_ duration: Duration) -> String {
+        let value = Double(duration.components.seconds) * 1e3 + Double(duration.components.attoseconds) / 1e15
+        return String(format: "%.3f", value)
+    }
 }
