@@ -49,7 +49,7 @@ let package = Package(
         .executableTarget(
             name: "LycheeCLI",
             dependencies: [
-                "Reranker",
+                "Reranker", "Tokenizers", "ImageProcessing", "Qwen25VL", "SafeTensors",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -62,6 +62,6 @@ let package = Package(
         .testTarget(
             name: "ImageProcessingTests", dependencies: ["ImageProcessing", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "Qwen25VLTests", dependencies: ["Qwen25VL", "TestSupport"], swiftSettings: swiftSettings),
-        .testTarget(name: "RerankerTests", dependencies: ["Reranker", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "RerankerTests", dependencies: ["Reranker", "Tokenizers", "TestSupport"], swiftSettings: swiftSettings),
     ]
 )

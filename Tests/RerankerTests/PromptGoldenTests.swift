@@ -6,7 +6,7 @@
 // is also behind `PROMPT_GOLDEN_TESTS`. To wire it after the merge: delete `&& PROMPT_GOLDEN_TESTS` below,
 // make `Tokenizer` conform (`extension Tokenizer: PromptTokenizing {}`) and adapt `loadQwen2Tokenizer()`
 // to the module's loading API if it differs.
-#if canImport(Tokenizers) && PROMPT_GOLDEN_TESTS
+#if canImport(Tokenizers)
 import Foundation
 import Reranker
 import TestSupport

@@ -1,1 +1,0 @@
-// The Qwen25VL module.

@@ -1,0 +1,4 @@
+import Tokenizers
+
+/// The real tokenizer is what the prompt builder encodes with.
+extension Tokenizer: PromptTokenizing {}
