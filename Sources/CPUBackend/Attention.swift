@@ -28,11 +28,7 @@ extension CPUBackend {
         let keyStride = sizes.kvHeads * d
         let group = sizes.groupSize
 
-        parallel.forEachItem(
-            count: items.count,
-            makeScratch: { UnsafeMutablePointer<Float>.allocate(capacity: block * longest) },
-            release: { $0.deallocate() }
-        ) { index, scores in
+        parallel.forEachItem(count: items.count, scratchFloats: block * longest) { index, scores in
             let item = items[index]
             let rows = item.firstRow..<min(item.firstRow + block, item.length)
             let visible = causal ? rows.upperBound : item.length

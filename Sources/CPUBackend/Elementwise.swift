@@ -87,7 +87,7 @@ extension CPUBackend {
 
     /// A new fp32 tensor of `shape` whose elements `body` fills, a range of flat indices at a time.
     private func mapElements(
-        shape: [Int], _ body: (Range<Int>, UnsafeMutablePointer<Float>) -> Void
+        shape: [Int], _ body: @escaping (Range<Int>, UnsafeMutablePointer<Float>) -> Void
     ) throws -> Tensor {
         let (output, result) = try makeFloatTensor(shape: shape)
         parallel.forEachChunk(of: output.elementCount, minChunk: elementwiseGrain) { range in body(range, result) }

@@ -23,18 +23,15 @@ extension CPUBackend {
         let dtype = weight.dtype
         let elementSize = dtype.byteSize
 
-        parallel.forEachItem(
-            count: columnBlocks * rowBlocks,
-            makeScratch: { dtype == .f32 ? nil : UnsafeMutablePointer<Float>.allocate(capacity: panelRows * k) },
-            release: { $0?.deallocate() }
-        ) { item, panel in
+        let panelFloats = dtype == .f32 ? 0 : panelRows * k
+        parallel.forEachItem(count: columnBlocks * rowBlocks, scratchFloats: panelFloats) { item, panel in
             let columns = (item / rowBlocks * panelRows)..<min(item / rowBlocks * panelRows + panelRows, n)
             let rowStart = item % rowBlocks * rowBlockSize
             let rows = rowStart..<min(rowStart + rowBlockSize, m)
             guard !rows.isEmpty else { return }
             let block = weights + columns.lowerBound * k * elementSize
             let b: UnsafePointer<Float>
-            if let panel {
+            if dtype != .f32 {
                 convertToFloat(block, dtype: dtype, into: panel, count: columns.count * k)
                 b = UnsafePointer(panel)
             } else {
