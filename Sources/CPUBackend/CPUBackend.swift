@@ -26,9 +26,12 @@ public final class CPUBackend: Backend {
 
     /// - Parameters:
     ///   - threads: worker threads per op; defaults to the number of active processors.
-    ///   - linearPanelRows: weight rows per conversion block in `linear` (measured: see `LinearBenchmark`).
-    ///   - attentionRowBlock: query rows per attention work item.
-    public init(threads: Int? = nil, linearPanelRows: Int = 64, attentionRowBlock: Int = 64) {
+    ///   - linearPanelRows: weight rows per conversion block in `linear`. Small panels make sgemm re-pack
+    ///     x once per panel: on 2 cores 32 rows ran ~30% slower than 128-512, which were within noise
+    ///     of each other (see ``CPUBackendBenchmark``).
+    ///   - attentionRowBlock: query rows per attention work item; 128 beat 32 and 64 on both a
+    ///     2048-token causal decoder layer and 64-token vision windows.
+    public init(threads: Int? = nil, linearPanelRows: Int = 256, attentionRowBlock: Int = 128) {
         let threads = max(1, threads ?? ProcessInfoCompat.activeProcessorCount)
         self.threads = threads
         self.linearPanelRows = max(1, linearPanelRows)
