@@ -17,6 +17,15 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     ],
     targets: [
+        // MARK: Tensors and backends
+        .target(name: "TensorKit", swiftSettings: swiftSettings),
+        /// Debian's OpenBLAS (libopenblas-dev): cblas_sgemm for the CPU backend's matrix products.
+        .systemLibrary(
+            name: "COpenBLAS", pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]
+        ),
+        .target(name: "CPUBackend", dependencies: ["TensorKit", "COpenBLAS"], swiftSettings: swiftSettings),
+
         // MARK: Checkpoint files
         .target(name: "SafeTensors", swiftSettings: swiftSettings),
 
@@ -57,6 +66,9 @@ let package = Package(
 
         // MARK: Tests
         .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: swiftSettings),
+        .testTarget(name: "TensorKitTests", dependencies: ["TensorKit"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "CPUBackendTests", dependencies: ["CPUBackend", "TensorKit"], swiftSettings: swiftSettings),
         .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(

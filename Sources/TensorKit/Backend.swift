@@ -1,0 +1,89 @@
+/// Every tensor operation the Qwen2.5-VL model needs, and nothing more.
+///
+/// The model is written once against this protocol; the CPU backend (fp32, OpenBLAS) is the reference
+/// and a GPU backend implements the same ops. Conventions shared by all ops:
+/// - Tensors are row-major and contiguous. "Rows" means the first axis; "tokens" is the packed token
+///   axis of a batch (many sequences end to end, no padding).
+/// - Activations are in ``activationDType``. Weights (made by ``weight(_:dtype:shape:keepingAlive:)``)
+///   keep the checkpoint's type (`bf16`, `f16` or `f32`); ops convert them on the fly.
+/// - Index lists (`[Int32]`) are small host arrays; a GPU backend copies them over per call.
+/// - Ops return new tensors; only ``scatterRows(_:into:at:)`` writes into an existing one.
+/// - Shape, type and index errors throw ``TensorError``; nothing a caller passes crashes the process.
+public protocol Backend: Sendable {
+    /// A short name for logs and errors ("CPU", "CUDA").
+    var name: String { get }
+
+    /// The element type of the activations this backend computes in.
+    var activationDType: DType { get }
+
+    // MARK: Host <-> device (only at the edges)
+
+    /// Copies host values into a new tensor of `shape` in ``activationDType``.
+    func upload(_ values: [Float], shape: [Int]) throws -> Tensor
+
+    /// Copies a tensor's elements back to the host as `Float`s, row-major.
+    func download(_ tensor: Tensor) throws -> [Float]
+
+    /// A weight tensor over checkpoint bytes (for example a memory-mapped safetensors slice).
+    ///
+    /// The CPU backend wraps the bytes without copying when they are aligned for `dtype`, retaining
+    /// `owner` for as long as the tensor lives; the caller guarantees the bytes stay valid and
+    /// unchanged while `owner` is alive. With `owner == nil` the bytes are copied. A GPU backend copies
+    /// them to the device.
+    func weight(_ bytes: UnsafeRawBufferPointer, dtype: DType, shape: [Int], keepingAlive owner: AnyObject?)
+        throws -> Tensor
+
+    // MARK: Dense layers
+
+    /// `x W^T + b`: x `[..., in]`, weight `[out, in]` (any ``DType``), bias `[out]` or nil -> `[..., out]`.
+    func linear(_ x: Tensor, weight: Tensor, bias: Tensor?) throws -> Tensor
+
+    /// RMSNorm over the last axis: `x / sqrt(mean(x^2) + eps) * weight`, statistics in fp32.
+    /// x `[..., d]`, weight `[d]` -> `[..., d]`.
+    func rmsNorm(_ x: Tensor, weight: Tensor, eps: Float) throws -> Tensor
+
+    /// Elementwise `a + b` of two tensors of one shape (the residual connection).
+    func add(_ a: Tensor, _ b: Tensor) throws -> Tensor
+
+    /// `silu(gate) * up` elementwise, gate and up of one shape (`[tokens, intermediate]`): the SwiGLU
+    /// activation. Gate and up come from two separate linears (no fused `[gate|up]` layout).
+    func siluMul(gate: Tensor, up: Tensor) throws -> Tensor
+
+    /// Exact GELU, `x/2 * (1 + erf(x / sqrt(2)))`, elementwise.
+    func gelu(_ x: Tensor) throws -> Tensor
+
+    // MARK: Positions
+
+    /// Rotary embedding with rotate_half: x `[tokens, heads, d]`, cos and sin `[tokens, d]` (one row per
+    /// token, prepared by the caller, so one op serves M-RoPE and 2D vision RoPE) ->
+    /// `x * cos + rotate_half(x) * sin`, where `rotate_half(x) = [-x[d/2..<d], x[0..<d/2]]`. d must be even.
+    func applyRope(_ x: Tensor, cos: Tensor, sin: Tensor) throws -> Tensor
+
+    // MARK: Rows
+
+    /// Rows of `x` in the order `indices` names them: `out[i] = x[indices[i]]`. Repeats are allowed.
+    /// Serves the window permutation (and its inverse) and picking each sequence's last token.
+    func gatherRows(_ x: Tensor, indices: [Int32]) throws -> Tensor
+
+    /// Writes `rows[i]` into `destination[indices[i]]` in place (splicing image embeddings into the
+    /// image-pad rows). Each destination row may be named once; every handle sharing `destination`'s
+    /// storage sees the change.
+    func scatterRows(_ rows: Tensor, into destination: Tensor, at indices: [Int32]) throws
+
+    /// Rows of an embedding table `[vocab, d]` (any ``DType``) for `ids`, converted to
+    /// ``activationDType``: -> `[ids.count, d]`.
+    func embedding(_ table: Tensor, ids: [Int32]) throws -> Tensor
+
+    // MARK: Attention
+
+    /// Softmax attention over packed variable-length sequences.
+    ///
+    /// query `[tokens, heads, d]`, key and value `[tokens, kvHeads, d]`; `heads` must be a multiple of
+    /// `kvHeads` and query head h reads kv head `h / (heads / kvHeads)` (grouped-query attention).
+    /// `cuSeqlens` are cumulative lengths `[0, l0, l0+l1, ..., tokens]`: a token attends only inside its
+    /// own sequence, and with `causal` only to itself and earlier tokens. Scores are `scale * q . k`,
+    /// softmax in fp32. Returns `[tokens, heads, d]`.
+    func attention(
+        query: Tensor, key: Tensor, value: Tensor, cuSeqlens: [Int32], causal: Bool, scale: Float
+    ) throws -> Tensor
+}

@@ -1,0 +1,172 @@
+/// Argument checks shared by every backend, so each op rejects the same inputs with the same message.
+///
+/// Each function throws ``TensorError`` when the arguments do not fit and otherwise returns the sizes
+/// the op needs. Element types are not checked here: which types an op accepts is the backend's choice.
+public enum OpChecks {
+    /// Sizes of a `linear` call.
+    public struct LinearSizes: Sendable, Equatable {
+        /// Rows of x (all axes but the last, multiplied).
+        public var rows: Int
+        /// Input features (x's last axis, weight's second).
+        public var inFeatures: Int
+        /// Output features (weight's first axis).
+        public var outFeatures: Int
+        /// Shape of the result: x's shape with the last axis replaced by `outFeatures`.
+        public var outputShape: [Int]
+    }
+
+    /// Checks x `[..., in]`, weight `[out, in]`, bias `[out]`.
+    public static func linear(_ x: Tensor, weight: Tensor, bias: Tensor?) throws -> LinearSizes {
+        guard x.rank >= 1, let inFeatures = x.shape.last else {
+            throw TensorError.shapeMismatch(op: "linear", detail: "x must have at least one axis, got \(x.shape)")
+        }
+        guard weight.rank == 2, weight.shape[1] == inFeatures else {
+            throw TensorError.shapeMismatch(
+                op: "linear", detail: "x \(x.shape) needs a weight [out, \(inFeatures)], got \(weight.shape)")
+        }
+        let outFeatures = weight.shape[0]
+        if let bias, bias.shape != [outFeatures] {
+            throw TensorError.shapeMismatch(
+                op: "linear", detail: "weight \(weight.shape) needs a bias [\(outFeatures)], got \(bias.shape)")
+        }
+        return LinearSizes(
+            rows: x.shape.dropLast().reduce(1, *),
+            inFeatures: inFeatures, outFeatures: outFeatures,
+            outputShape: Array(x.shape.dropLast()) + [outFeatures])
+    }
+
+    /// Checks x `[..., d]` against a norm weight `[d]`; returns d.
+    public static func rmsNorm(_ x: Tensor, weight: Tensor) throws -> Int {
+        guard let width = x.shape.last, weight.shape == [width] else {
+            throw TensorError.shapeMismatch(
+                op: "rmsNorm", detail: "x \(x.shape) needs a weight [\(x.shape.last ?? 0)], got \(weight.shape)")
+        }
+        return width
+    }
+
+    /// Checks that two operands of an elementwise op have one shape.
+    public static func sameShape(_ op: String, _ a: Tensor, _ b: Tensor, names: (String, String)) throws {
+        guard a.shape == b.shape else {
+            throw TensorError.shapeMismatch(
+                op: op, detail: "\(names.0) is \(a.shape) but \(names.1) is \(b.shape); they must be equal")
+        }
+    }
+
+    /// Sizes of an `applyRope` call.
+    public struct RopeSizes: Sendable, Equatable {
+        public var tokens: Int
+        public var heads: Int
+        public var headDim: Int
+    }
+
+    /// Checks x `[tokens, heads, d]` (d even) against cos and sin `[tokens, d]`.
+    public static func rope(_ x: Tensor, cos: Tensor, sin: Tensor) throws -> RopeSizes {
+        guard x.rank == 3, x.shape[2] % 2 == 0 else {
+            throw TensorError.shapeMismatch(
+                op: "applyRope", detail: "x must be [tokens, heads, headDim] with an even headDim, got \(x.shape)")
+        }
+        let expected = [x.shape[0], x.shape[2]]
+        guard cos.shape == expected, sin.shape == expected else {
+            throw TensorError.shapeMismatch(
+                op: "applyRope",
+                detail: "x \(x.shape) needs cos and sin \(expected), got cos \(cos.shape) and sin \(sin.shape)")
+        }
+        return RopeSizes(tokens: x.shape[0], heads: x.shape[1], headDim: x.shape[2])
+    }
+
+    /// Checks that every index lies in `0..<limit`.
+    public static func indices(_ op: String, _ indices: [Int32], limit: Int) throws {
+        for index in indices where index < 0 || Int(index) >= limit {
+            throw TensorError.indexOutOfRange(op: op, index: Int(index), limit: limit)
+        }
+    }
+
+    /// Checks a gather of rows from x (rank >= 1); returns the result's shape.
+    public static func gatherRows(_ x: Tensor, indices: [Int32]) throws -> [Int] {
+        guard x.rank >= 1 else {
+            throw TensorError.shapeMismatch(op: "gatherRows", detail: "x must have at least one axis, got a scalar")
+        }
+        try Self.indices("gatherRows", indices, limit: x.shape[0])
+        return [indices.count] + x.shape.dropFirst()
+    }
+
+    /// Checks a scatter of `rows` `[m, ...]` into `destination` `[n, ...]` at m distinct indices.
+    public static func scatterRows(_ rows: Tensor, into destination: Tensor, at indices: [Int32]) throws {
+        guard rows.rank >= 1, destination.rank == rows.rank, rows.shape.dropFirst() == destination.shape.dropFirst()
+        else {
+            throw TensorError.shapeMismatch(
+                op: "scatterRows",
+                detail: "rows \(rows.shape) and destination \(destination.shape) must agree on every axis but the first")
+        }
+        guard indices.count == rows.shape[0] else {
+            throw TensorError.shapeMismatch(
+                op: "scatterRows", detail: "\(rows.shape[0]) rows but \(indices.count) indices; give one index per row")
+        }
+        try Self.indices("scatterRows", indices, limit: destination.shape[0])
+        var seen = [Bool](repeating: false, count: destination.shape[0])
+        for index in indices {
+            if seen[Int(index)] { throw TensorError.duplicateIndex(op: "scatterRows", index: Int(index)) }
+            seen[Int(index)] = true
+        }
+    }
+
+    /// Checks an embedding lookup in a table `[vocab, d]`; returns d.
+    public static func embedding(_ table: Tensor, ids: [Int32]) throws -> Int {
+        guard table.rank == 2 else {
+            throw TensorError.shapeMismatch(op: "embedding", detail: "table must be [vocab, dim], got \(table.shape)")
+        }
+        try indices("embedding", ids, limit: table.shape[0])
+        return table.shape[1]
+    }
+
+    /// Sizes of an `attention` call.
+    public struct AttentionSizes: Sendable, Equatable {
+        public var tokens: Int
+        public var heads: Int
+        public var kvHeads: Int
+        public var headDim: Int
+        /// Query heads per kv head.
+        public var groupSize: Int { heads / kvHeads }
+    }
+
+    /// Checks query `[tokens, heads, d]`, key and value `[tokens, kvHeads, d]` and the cumulative lengths.
+    public static func attention(query: Tensor, key: Tensor, value: Tensor, cuSeqlens: [Int32]) throws
+        -> AttentionSizes
+    {
+        guard query.rank == 3, key.rank == 3, value.rank == 3 else {
+            throw TensorError.shapeMismatch(
+                op: "attention",
+                detail: "query, key and value must be [tokens, heads, headDim], got \(query.shape), \(key.shape), \(value.shape)")
+        }
+        guard key.shape == value.shape else {
+            throw TensorError.shapeMismatch(
+                op: "attention", detail: "key \(key.shape) and value \(value.shape) must have one shape")
+        }
+        guard key.shape[0] == query.shape[0], key.shape[2] == query.shape[2] else {
+            throw TensorError.shapeMismatch(
+                op: "attention", detail: "key \(key.shape) must match query \(query.shape) in tokens and headDim")
+        }
+        let heads = query.shape[1]
+        let kvHeads = key.shape[1]
+        guard kvHeads > 0, heads % kvHeads == 0 else {
+            throw TensorError.shapeMismatch(
+                op: "attention", detail: "\(heads) query heads cannot be grouped over \(kvHeads) kv heads")
+        }
+        try sequenceLengths(cuSeqlens, tokens: query.shape[0])
+        return AttentionSizes(tokens: query.shape[0], heads: heads, kvHeads: kvHeads, headDim: query.shape[2])
+    }
+
+    /// Checks cumulative sequence lengths: start at 0, never decrease, end at `tokens`.
+    public static func sequenceLengths(_ cuSeqlens: [Int32], tokens: Int) throws {
+        guard let first = cuSeqlens.first, let last = cuSeqlens.last else {
+            throw TensorError.invalidSequenceLengths(detail: "the list is empty; pass at least [0, tokens]")
+        }
+        guard first == 0 else { throw TensorError.invalidSequenceLengths(detail: "the first entry is \(first), not 0") }
+        for (a, b) in zip(cuSeqlens, cuSeqlens.dropFirst()) where b < a {
+            throw TensorError.invalidSequenceLengths(detail: "\(b) follows \(a)")
+        }
+        guard Int(last) == tokens else {
+            throw TensorError.invalidSequenceLengths(detail: "the last entry is \(last) but there are \(tokens) tokens")
+        }
+    }
+}
