@@ -45,12 +45,12 @@ let package = Package(
         .target(name: "ImageProcessing", dependencies: ["CImageCodecs"], swiftSettings: swiftSettings),
 
         // MARK: Model family
-        .target(name: "Qwen25VL", dependencies: ["SafeTensors"], swiftSettings: swiftSettings),
+        .target(name: "Qwen25VL", dependencies: ["SafeTensors", "TensorKit"], swiftSettings: swiftSettings),
 
         // MARK: Public API
         .target(
             name: "Reranker",
-            dependencies: ["SafeTensors", "Tokenizers", "ImageProcessing", "Qwen25VL"],
+            dependencies: ["SafeTensors", "Tokenizers", "ImageProcessing", "Qwen25VL", "TensorKit"],
             swiftSettings: swiftSettings
         ),
 
@@ -58,7 +58,7 @@ let package = Package(
         .executableTarget(
             name: "LycheeCLI",
             dependencies: [
-                "Reranker", "Tokenizers", "ImageProcessing", "Qwen25VL", "SafeTensors",
+                "Reranker", "Tokenizers", "ImageProcessing", "Qwen25VL", "SafeTensors", "TensorKit", "CPUBackend",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -74,6 +74,10 @@ let package = Package(
         .testTarget(
             name: "ImageProcessingTests", dependencies: ["ImageProcessing", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "Qwen25VLTests", dependencies: ["Qwen25VL", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "EngineTests",
+            dependencies: ["Reranker", "CPUBackend", "Qwen25VL", "ImageProcessing", "SafeTensors", "TensorKit", "TestSupport"],
+            swiftSettings: swiftSettings),
         .testTarget(name: "RerankerTests", dependencies: ["Reranker", "Tokenizers", "TestSupport"], swiftSettings: swiftSettings),
     ]
 )

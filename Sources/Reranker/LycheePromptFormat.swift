@@ -52,4 +52,9 @@ public enum LycheePromptFormat {
 
     /// Training max length in tokens; prompts longer than this are truncated (document text only).
     public static let maxLength = 3200
+
+    /// The answer token whose logit counts for relevance (id 9693 in Qwen2 vocabularies).
+    public static let yesToken = "yes"
+    /// The answer token whose logit counts against relevance (id 2152 in Qwen2 vocabularies).
+    public static let noToken = "no"
 }

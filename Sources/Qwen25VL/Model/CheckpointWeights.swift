@@ -1,0 +1,72 @@
+import SafeTensors
+import TensorKit
+
+/// Weights read from a validated checkpoint: canonical names are mapped onto the stored layout by the
+/// ``WeightCatalog`` and the memory-mapped bytes are handed to the backend without a host copy.
+public final class CheckpointWeights: WeightSource, @unchecked Sendable {
+    public let checkpoint: Checkpoint
+    public let catalog: WeightCatalog
+
+    /// Checks `checkpoint` against `configuration` (every missing, unexpected or misshapen tensor is
+    /// reported in one error) and prepares the name map.
+    public init(checkpoint: Checkpoint, configuration: Qwen25VLConfiguration) throws {
+        self.checkpoint = checkpoint
+        self.catalog = try WeightCatalog.validated(checkpoint, configuration: configuration)
+    }
+
+    private func stored(_ canonical: String) throws -> (name: String, info: TensorInfo) {
+        guard let name = catalog.storedName(canonical: canonical), let info = checkpoint.info(name) else {
+            throw WeightCheckError.problems([.missing(name: canonical, expectedShape: [])])
+        }
+        return (name, info)
+    }
+
+    public func tensor(_ name: String, on backend: any Backend) throws -> Tensor {
+        let (storedName, info) = try stored(name)
+        let bytes = try checkpoint.bytes(storedName)
+        return try backend.weight(bytes, dtype: info.dtype.tensorKitDType, shape: info.shape, keepingAlive: checkpoint)
+    }
+
+    public func hostRows(_ name: String, rows: [Int]) throws -> [[Float]] {
+        let (storedName, info) = try stored(name)
+        guard info.shape.count == 2 else { throw WeightCheckError.problems([.missing(name: name, expectedShape: [])]) }
+        let width = info.shape[1], rowBytes = width * info.dtype.byteSize
+        let bytes = try checkpoint.bytes(storedName)
+        return try rows.map { row in
+            guard row >= 0, row < info.shape[0] else {
+                throw TensorError.indexOutOfRange(op: "output head row", index: row, limit: info.shape[0])
+            }
+            let slice = UnsafeRawBufferPointer(rebasing: bytes[(row * rowBytes)..<((row + 1) * rowBytes)])
+            return FloatConversion.floats(slice, dtype: info.dtype)
+        }
+    }
+}
+
+extension TensorDType {
+    /// The engine's element type for a checkpoint element type.
+    var tensorKitDType: DType {
+        switch self {
+        case .bf16: .bf16
+        case .f16: .f16
+        case .f32: .f32
+        }
+    }
+}
+
+extension ModelDimensions {
+    /// The sizes a configuration describes.
+    public init(configuration c: Qwen25VLConfiguration) {
+        let t = c.text, v = c.vision
+        self.init(
+            text: Text(
+                hiddenSize: t.hiddenSize, layerCount: t.numHiddenLayers, headCount: t.numAttentionHeads,
+                kvHeadCount: t.keyValueHeads, intermediateSize: t.intermediateSize,
+                rmsNormEps: Float(t.rmsNormEpsilon), ropeTheta: t.ropeBase, mropeSection: t.mropeSections ?? []),
+            vision: Vision(
+                depth: v.depth, hiddenSize: v.hiddenSize, headCount: v.numHeads,
+                intermediateSize: v.intermediateSize, outHiddenSize: v.outHiddenSize, patchSize: v.patchSize,
+                temporalPatchSize: v.temporalPatchSize, spatialMergeSize: v.spatialMergeSize,
+                windowSize: v.windowSize, fullAttentionBlocks: Set(v.fullattBlockIndexes), inChannels: v.inChannels),
+            tiedEmbeddings: c.tieWordEmbeddings)
+    }
+}

@@ -1,0 +1,64 @@
+import TensorKit
+
+/// Qwen2.5-VL as a relevance scorer: vision tower, decoder, and the yes/no score head.
+///
+/// Holds weights only, never per-request state, so one instance serves concurrent requests (each call
+/// brings its own batch). Only the two rows of the output head that the score needs are kept, as their
+/// difference: `z = h . (W[yes] - W[no])` (SPEC section 2).
+public final class Qwen25VLModel: @unchecked Sendable {
+    public let dimensions: ModelDimensions
+    public let backend: any Backend
+    let vision: Vision.Tower
+    let decoder: Language.Decoder
+    /// `[1, hidden]`: the yes row minus the no row of the output head.
+    let scoreDirection: Tensor
+
+    /// Builds the model from `weights` on `backend`.
+    ///
+    /// - Parameters:
+    ///   - yesTokenID, noTokenID: rows of the output head whose difference is the score (9693 and 2152 for
+    ///     Qwen2 vocabularies).
+    public init(
+        dimensions: ModelDimensions, weights: any WeightSource, backend: any Backend, yesTokenID: Int32,
+        noTokenID: Int32
+    ) throws {
+        self.dimensions = dimensions
+        self.backend = backend
+        vision = try Vision.Tower(dims: dimensions.vision, weights: weights, backend: backend)
+        decoder = try Language.Decoder(dims: dimensions.text, weights: weights, backend: backend)
+        let head = dimensions.tiedEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight"
+        let rows = try weights.hostRows(head, rows: [Int(yesTokenID), Int(noTokenID)])
+        let direction = zip(rows[0], rows[1]).map { $0 - $1 }
+        scoreDirection = try backend.upload(direction, shape: [1, dimensions.text.hiddenSize])
+    }
+
+    /// Image embeddings in processor order: `patches x 1176` pixel rows of all `grids`, concatenated ->
+    /// `[patches / 4, outHidden]`, each image's rows following the previous image's.
+    public func imageEmbeddings(pixelValues: [Float], grids: [VisionGrid]) throws -> Tensor {
+        let rows = pixelValues.count / dimensions.vision.patchInputSize
+        let pixels = try backend.upload(pixelValues, shape: [rows, dimensions.vision.patchInputSize])
+        return try vision(pixels, grids: grids, backend: backend)
+    }
+
+    /// Runs the batch and returns each sequence's logit z and last hidden state.
+    public func forward(_ batch: PackedBatch) throws -> ForwardOutput {
+        let dims = dimensions.text
+        let tokens = batch.tokenIDs.count
+        var x = try backend.embedding(decoder.embeddings, ids: batch.tokenIDs)
+        for insert in batch.images {
+            try backend.scatterRows(insert.embeddings, into: x, at: insert.rows)
+        }
+        let tables = RotaryTables.multimodal(
+            temporal: batch.temporal, height: batch.height, width: batch.width,
+            headDim: dims.headDim, theta: dims.ropeTheta, mropeSection: dims.mropeSection)
+        let shape = [tokens, dims.headDim]
+        let rotary = (cos: try backend.upload(tables.cos, shape: shape), sin: try backend.upload(tables.sin, shape: shape))
+        for layer in decoder.layers {
+            x = try layer(x, rotary: rotary, cuSeqlens: batch.cuSeqlens, dims: dims, backend: backend)
+        }
+        let last = try backend.gatherRows(x, indices: batch.lastTokenRows)
+        let normed = try backend.rmsNorm(last, weight: decoder.finalNorm, eps: dims.rmsNormEps)
+        let z = try backend.linear(normed, weight: scoreDirection, bias: nil)
+        return ForwardOutput(logits: try backend.download(z), lastHidden: try backend.download(normed))
+    }
+}

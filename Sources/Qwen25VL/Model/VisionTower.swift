@@ -1,0 +1,120 @@
+import Foundation
+import TensorKit
+
+/// The Qwen2.5-VL vision transformer: patch embedding, windowed and full attention blocks with 2D
+/// rotary positions, and the 2x2 patch merger (SPEC section 5).
+enum Vision {
+    /// One transformer block: `x += proj(attn(norm1(x)))`, then `x += mlp(norm2(x))`.
+    struct Block {
+        let norm1, norm2: Tensor
+        let query, key, value: Linear
+        let projection: Linear
+        let mlp: GatedMLP
+
+        init(index: Int, dims: ModelDimensions.Vision, weights: any WeightSource, backend: any Backend) throws {
+            let prefix = "visual.blocks.\(index)."
+            func load(_ name: String) throws -> Tensor { try weights.tensor(prefix + name, on: backend) }
+            norm1 = try load("norm1.weight")
+            norm2 = try load("norm2.weight")
+            let qkvWeight = try load("attn.qkv.weight"), qkvBias = try load("attn.qkv.bias")
+            let width = dims.hiddenSize
+            func part(_ k: Int) throws -> Linear {
+                let rows = (k * width)..<((k + 1) * width)
+                return Linear(weight: try qkvWeight.rows(rows), bias: try qkvBias.rows(rows))
+            }
+            query = try part(0)
+            key = try part(1)
+            value = try part(2)
+            projection = Linear(weight: try load("attn.proj.weight"), bias: try load("attn.proj.bias"))
+            mlp = GatedMLP(
+                gate: Linear(weight: try load("mlp.gate_proj.weight"), bias: try load("mlp.gate_proj.bias")),
+                up: Linear(weight: try load("mlp.up_proj.weight"), bias: try load("mlp.up_proj.bias")),
+                down: Linear(weight: try load("mlp.down_proj.weight"), bias: try load("mlp.down_proj.bias")))
+        }
+
+        func callAsFunction(
+            _ x: Tensor, rotary: (cos: Tensor, sin: Tensor), cuSeqlens: [Int32], dims: ModelDimensions.Vision,
+            backend: any Backend
+        ) throws -> Tensor {
+            let tokens = x.shape[0]
+            let heads = dims.headCount, headDim = dims.headDim
+            let normed = try backend.rmsNorm(x, weight: norm1, eps: dims.rmsNormEps)
+            let q = try query(normed, backend).reshaped([tokens, heads, headDim])
+            let k = try key(normed, backend).reshaped([tokens, heads, headDim])
+            let v = try value(normed, backend).reshaped([tokens, heads, headDim])
+            let attended = try backend.attention(
+                query: try backend.applyRope(q, cos: rotary.cos, sin: rotary.sin),
+                key: try backend.applyRope(k, cos: rotary.cos, sin: rotary.sin),
+                value: v, cuSeqlens: cuSeqlens, causal: false, scale: 1 / Float(headDim).squareRoot())
+            let afterAttention = try backend.add(
+                x, try projection(attended.reshaped([tokens, dims.hiddenSize]), backend))
+            let normed2 = try backend.rmsNorm(afterAttention, weight: norm2, eps: dims.rmsNormEps)
+            return try backend.add(afterAttention, try mlp(normed2, backend))
+        }
+    }
+
+    /// RMSNorm per patch, four patches of a merge block concatenated, Linear -> GELU -> Linear.
+    struct Merger {
+        let norm: Tensor
+        let first, second: Linear
+
+        init(weights: any WeightSource, backend: any Backend) throws {
+            func load(_ name: String) throws -> Tensor { try weights.tensor("visual.merger." + name, on: backend) }
+            norm = try load("ln_q.weight")
+            first = Linear(weight: try load("mlp.0.weight"), bias: try load("mlp.0.bias"))
+            second = Linear(weight: try load("mlp.2.weight"), bias: try load("mlp.2.bias"))
+        }
+
+        func callAsFunction(_ x: Tensor, dims: ModelDimensions.Vision, backend: any Backend) throws -> Tensor {
+            let normed = try backend.rmsNorm(x, weight: norm, eps: dims.rmsNormEps)
+            let grouped = try normed.reshaped([x.shape[0] / dims.mergeUnit, dims.hiddenSize * dims.mergeUnit])
+            return try second(try backend.gelu(try first(grouped, backend)), backend)
+        }
+    }
+
+    /// The whole tower. Holds weights only; every call brings its own images.
+    struct Tower {
+        let dims: ModelDimensions.Vision
+        let patchEmbedding: Tensor
+        let blocks: [Block]
+        let merger: Merger
+
+        init(dims: ModelDimensions.Vision, weights: any WeightSource, backend: any Backend) throws {
+            self.dims = dims
+            // Conv3d(3 -> hidden, kernel (2, 14, 14), stride = kernel, no bias) over one patch row is a linear
+            // map with the kernel flattened in [channel][frame][row][col] order, the order of the patch rows.
+            let kernel = try weights.tensor("visual.patch_embed.proj.weight", on: backend)
+            patchEmbedding = try kernel.reshaped([dims.hiddenSize, dims.patchInputSize])
+            blocks = try (0..<dims.depth).map { try Block(index: $0, dims: dims, weights: weights, backend: backend) }
+            merger = try Merger(weights: weights, backend: backend)
+        }
+
+        /// Image embeddings for the patches of `grids` (rows concatenated in processor order):
+        /// `[patches, 1176]` -> `[patches / 4, outHidden]`, in processor (not window) order.
+        func callAsFunction(_ pixels: Tensor, grids: [VisionGrid], backend: any Backend) throws -> Tensor {
+            let layout = try visionWindowLayout(
+                grids: grids, windowSize: dims.windowSize, patchSize: dims.patchSize,
+                spatialMergeSize: dims.spatialMergeSize)
+            let unit = Int32(dims.mergeUnit)
+            let patchOrder = layout.windowIndex.flatMap { token in (0..<unit).map { token * unit + $0 } }
+
+            let positions = try visionPatchPositions(grids: grids, spatialMergeSize: dims.spatialMergeSize)
+            let tables = RotaryTables.vision(
+                rows: patchOrder.map { positions.rows[Int($0)] }, cols: patchOrder.map { positions.cols[Int($0)] },
+                headDim: dims.headDim, theta: dims.ropeTheta)
+            let shape = [patchOrder.count, dims.headDim]
+            let rotary = (cos: try backend.upload(tables.cos, shape: shape), sin: try backend.upload(tables.sin, shape: shape))
+
+            let embedded = try backend.linear(pixels, weight: patchEmbedding, bias: nil)
+            var x = try backend.gatherRows(embedded, indices: patchOrder)
+            for (index, block) in blocks.enumerated() {
+                let full = dims.fullAttentionBlocks.contains(index)
+                x = try block(
+                    x, rotary: rotary, cuSeqlens: full ? layout.cuSeqlens : layout.cuWindowSeqlens, dims: dims,
+                    backend: backend)
+            }
+            let merged = try merger(x, dims: dims, backend: backend)
+            return try backend.gatherRows(merged, indices: layout.reverseIndex)
+        }
+    }
+}

@@ -1,0 +1,214 @@
+import Foundation
+import ImageProcessing
+import Qwen25VL
+import SafeTensors
+import TensorKit
+import Tokenizers
+
+/// Settings of a loaded reranker.
+public struct RerankerOptions: Sendable {
+    /// Longest prompt in tokens; longer documents have their text cut from the end (SPEC: 3200).
+    public var maxLength: Int = 3200
+    /// Most decoder tokens packed into one forward pass.
+    public var tokenBudget: Int = 4096
+    /// Largest image (width x height) decoded at all; bigger ones are refused before decoding.
+    public var maxDecodedPixels: Int = ImageLimits.defaultMaxDecodedPixels
+
+    public init(maxLength: Int = 3200, tokenBudget: Int = 4096, maxDecodedPixels: Int = ImageLimits.defaultMaxDecodedPixels) {
+        self.maxLength = maxLength
+        self.tokenBudget = tokenBudget
+        self.maxDecodedPixels = maxDecodedPixels
+    }
+}
+
+/// Scores documents (text, images or both) against a query with Lychee-Rerank-MM.
+///
+/// Load once; then call ``score(query:documents:instruction:progress:)`` from any number of threads:
+/// the reranker keeps no per-request state.
+public final class Reranker: Sendable {
+    public let model: Qwen25VLModel
+    public let configuration: Qwen25VLConfiguration
+    public let tokenizer: Tokenizer
+    public let preprocessor: ImagePreprocessor
+    public let options: RerankerOptions
+    let prompts: PromptBuilder
+    let visionTokens: VisionTokenIDs
+
+    /// Loads the model in `directory` (config.json, tokenizer.json, safetensors weights, optional
+    /// preprocessor_config.json) onto `backend`.
+    public static func load(
+        modelDirectory directory: URL, backend: any Backend, options: RerankerOptions = RerankerOptions()
+    ) throws -> Reranker {
+        let fileManager = FileManager.default
+        var isDirectory: ObjCBool = false
+        guard fileManager.fileExists(atPath: directory.path, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw RerankerError.missingFile(
+                path: directory.path, hint: "give the folder that holds config.json, tokenizer.json and the weights")
+        }
+        for (file, hint) in [
+            ("config.json", "the model's configuration; download the whole model folder"),
+            ("tokenizer.json", "the model's tokenizer; download the whole model folder"),
+        ] where !fileManager.fileExists(atPath: directory.appendingPathComponent(file).path) {
+            throw RerankerError.missingFile(path: directory.appendingPathComponent(file).path, hint: hint)
+        }
+        let configuration = try Qwen25VLConfiguration(contentsOf: directory.appendingPathComponent("config.json"))
+        try configuration.validate()
+        let preprocessing = try PreprocessorConfiguration.load(directory: directory)
+        let tokenizer = try Tokenizer(contentsOf: directory.appendingPathComponent("tokenizer.json"))
+        let checkpoint = try Checkpoint(directory: directory)
+        let weights = try CheckpointWeights(checkpoint: checkpoint, configuration: configuration)
+        guard let yes = tokenizer.tokenID(LycheePromptFormat.yesToken) else {
+            throw RerankerError.missingToken(LycheePromptFormat.yesToken)
+        }
+        guard let no = tokenizer.tokenID(LycheePromptFormat.noToken) else {
+            throw RerankerError.missingToken(LycheePromptFormat.noToken)
+        }
+        let model = try Qwen25VLModel(
+            dimensions: ModelDimensions(configuration: configuration), weights: weights, backend: backend,
+            yesTokenID: yes, noTokenID: no)
+        return try Reranker(
+            model: model, configuration: configuration, tokenizer: tokenizer,
+            preprocessor: ImagePreprocessor(minPixels: preprocessing.minPixels, maxPixels: preprocessing.maxPixels),
+            options: options)
+    }
+
+    /// Assembles a reranker from loaded parts.
+    public init(
+        model: Qwen25VLModel, configuration: Qwen25VLConfiguration, tokenizer: Tokenizer,
+        preprocessor: ImagePreprocessor, options: RerankerOptions
+    ) throws {
+        guard options.tokenBudget >= 1 else {
+            throw RerankerError.invalidOption("the token budget must be at least 1, got \(options.tokenBudget)")
+        }
+        self.model = model
+        self.configuration = configuration
+        self.tokenizer = tokenizer
+        self.preprocessor = preprocessor
+        self.options = options
+        self.prompts = try PromptBuilder(
+            tokenizer: tokenizer, maxLength: options.maxLength,
+            spatialMergeSize: configuration.vision.spatialMergeSize)
+        self.visionTokens = VisionTokenIDs(
+            imagePad: Int32(configuration.imageTokenId), visionStart: Int32(configuration.visionStartTokenId),
+            videoPad: Int32(configuration.videoTokenId))
+    }
+
+    /// Relevance of each document to the query, in the documents' order.
+    ///
+    /// - Parameters:
+    ///   - instruction: what "relevant" means for this request; nil uses Lychee's default instruction.
+    ///   - progress: called after each forward pass with (documents scored, total).
+    public func score(
+        query: RerankItem, documents: [RerankItem], instruction: String? = nil,
+        progress: (@Sendable (Int, Int) -> Void)? = nil
+    ) throws -> [RerankResult] {
+        guard !documents.isEmpty else { throw RerankerError.noDocuments }
+        guard !query.isEmpty else { throw RerankerError.emptyQuery }
+
+        // The query image is decoded, preprocessed and embedded once per request.
+        let queryImage: PreparedImage?
+        do {
+            queryImage = try query.image.map { try prepare($0) }
+        } catch {
+            throw RerankerError.query(reason: "\(error)")
+        }
+        let querySegment = PromptSegment(text: query.text, images: queryImage.map { [$0.grid] } ?? [])
+
+        var pairs = [PreparedPair]()
+        pairs.reserveCapacity(documents.count)
+        for (index, document) in documents.enumerated() {
+            do {
+                let image = try document.image.map { try prepare($0) }
+                let segment = PromptSegment(text: document.text, images: image.map { [$0.grid] } ?? [])
+                let prompt = try prompts.encode(query: querySegment, document: segment, instruction: instruction)
+                let positions = try multimodalRopePositions(
+                    tokenIDs: prompt.tokenIDs, imageGrids: prompt.imageGrids,
+                    spatialMergeSize: configuration.vision.spatialMergeSize, tokens: visionTokens)
+                pairs.append(PreparedPair(index: index, prompt: prompt, positions: positions, image: image))
+            } catch let error as PromptError {
+                if case .queryTooLong = error { throw RerankerError.query(reason: "\(error)") }
+                throw RerankerError.document(index: index, reason: "\(error)")
+            } catch {
+                throw RerankerError.document(index: index, reason: "\(error)")
+            }
+        }
+
+        let queryEmbeddings = try queryImage.map {
+            try model.imageEmbeddings(pixelValues: $0.pixelValues, grids: [$0.grid])
+        }
+        var results = [RerankResult]()
+        results.reserveCapacity(pairs.count)
+        for range in planBatches(lengths: pairs.map(\.prompt.count), tokenBudget: options.tokenBudget) {
+            let batchPairs = Array(pairs[range])
+            let logits = try forward(batchPairs, queryEmbeddings: queryEmbeddings)
+            for (pair, z) in zip(batchPairs, logits) {
+                results.append(
+                    RerankResult(
+                        index: pair.index, score: 1 / (1 + Foundation.exp(-Double(z))), logit: Double(z),
+                        tokens: pair.prompt.count, truncated: pair.prompt.wasTruncated))
+            }
+            progress?(results.count, pairs.count)
+        }
+        return results
+    }
+
+    /// ``score(query:documents:instruction:progress:)`` sorted by score, highest first, cut to `topN`.
+    public func rerank(
+        query: RerankItem, documents: [RerankItem], instruction: String? = nil, topN: Int? = nil,
+        progress: (@Sendable (Int, Int) -> Void)? = nil
+    ) throws -> [RerankResult] {
+        let ranked = try score(query: query, documents: documents, instruction: instruction, progress: progress)
+            .sorted { $0.score != $1.score ? $0.score > $1.score : $0.index < $1.index }
+        return topN.map { Array(ranked.prefix(max(0, $0))) } ?? ranked
+    }
+
+    // MARK: Internals
+
+    struct PreparedImage {
+        var grid: VisionGrid
+        var pixelValues: [Float]
+    }
+
+    struct PreparedPair {
+        var index: Int
+        var prompt: EncodedPrompt
+        var positions: MRopePositions
+        var image: PreparedImage?
+    }
+
+    private func prepare(_ image: RerankImage) throws -> PreparedImage {
+        let processed = try preprocessor.process(try image.decode(maxPixels: options.maxDecodedPixels))
+        return PreparedImage(
+            grid: VisionGrid(t: processed.grid.t, h: processed.grid.h, w: processed.grid.w),
+            pixelValues: processed.pixelValues)
+    }
+
+    /// One forward pass over `pairs`: the documents' images go through the vision tower together, then
+    /// every image's embeddings are spliced at its pad rows.
+    private func forward(_ pairs: [PreparedPair], queryEmbeddings: Tensor?) throws -> [Float] {
+        let documentImages = pairs.compactMap(\.image)
+        let documentEmbeddings = try documentImages.isEmpty
+            ? nil
+            : model.imageEmbeddings(
+                pixelValues: documentImages.flatMap(\.pixelValues), grids: documentImages.map(\.grid))
+        var batch = PackedBatch()
+        var documentRow = 0
+        for pair in pairs {
+            let start = batch.append(tokenIDs: pair.prompt.tokenIDs, positions: pair.positions)
+            for block in pair.prompt.imageBlocks {
+                let rows = block.padRange.map { start + Int32($0) }
+                switch block.side {
+                case .query:
+                    guard let queryEmbeddings else { continue }
+                    batch.images.append(ImageInsert(embeddings: queryEmbeddings, rows: rows))
+                case .document:
+                    guard let documentEmbeddings else { continue }
+                    let view = try documentEmbeddings.rows(documentRow..<(documentRow + block.padCount))
+                    batch.images.append(ImageInsert(embeddings: view, rows: rows))
+                    documentRow += block.padCount
+                }
+            }
+        }
+        return try model.forward(batch).logits
+    }
+}

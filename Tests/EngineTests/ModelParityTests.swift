@@ -1,0 +1,108 @@
+import CPUBackend
+import Foundation
+import ImageProcessing
+import Qwen25VL
+import SafeTensors
+import TensorKit
+import TestSupport
+import Testing
+
+/// The golden outputs `tools/make_model_fixtures.py` wrote with transformers (float32).
+struct GoldenModelOutputs: Decodable {
+    struct Segment: Decodable {
+        var text: String?
+        var image: String?
+    }
+    struct Pair: Decodable {
+        var name: String
+        var instruction: String?
+        var query: Segment
+        var document: Segment
+        var input_ids: [Int32]
+        var image_grid_thw: [[Int]]
+        var vision_embeddings: [[[Float]]]
+        var last_hidden: [Float]
+        var z: Float
+    }
+    var model: String
+    var yes_id: Int32
+    var no_id: Int32
+    var pairs: [Pair]
+
+    static func load(_ model: String) throws -> GoldenModelOutputs {
+        let data = try Data(contentsOf: Fixtures.url("checkpoints/golden/\(model).json"))
+        return try JSONDecoder().decode(GoldenModelOutputs.self, from: data)
+    }
+}
+
+/// Loads a fixture checkpoint on the CPU backend.
+func loadFixtureModel(_ name: String, golden: GoldenModelOutputs) throws -> (Qwen25VLModel, Qwen25VLConfiguration) {
+    let directory = Fixtures.url("checkpoints/\(name)")
+    let configuration = try Qwen25VLConfiguration(contentsOf: directory.appendingPathComponent("config.json"))
+    let weights = try CheckpointWeights(checkpoint: try Checkpoint(directory: directory), configuration: configuration)
+    let model = try Qwen25VLModel(
+        dimensions: ModelDimensions(configuration: configuration), weights: weights, backend: CPUBackend(),
+        yesTokenID: golden.yes_id, noTokenID: golden.no_id)
+    return (model, configuration)
+}
+
+/// Pixel rows and grids of a pair's images, made by our own preprocessing (itself checked against the
+/// reference in ImageProcessingTests).
+func preprocessedImages(of pair: GoldenModelOutputs.Pair) throws -> (pixels: [Float], grids: [VisionGrid]) {
+    var pixels = [Float](), grids = [VisionGrid]()
+    for name in [pair.query.image, pair.document.image].compactMap({ $0 }) {
+        let image = try ImageDecoder.decode(contentsOf: Fixtures.url("checkpoints/images/\(name)"))
+        let processed = try ImagePreprocessor().process(image)
+        pixels += processed.pixelValues
+        grids.append(VisionGrid(t: processed.grid.t, h: processed.grid.h, w: processed.grid.w))
+    }
+    return (pixels, grids)
+}
+
+func maxRelativeError(_ a: [Float], _ b: [Float]) -> Float {
+    let scale = max(b.map { abs($0) }.max() ?? 1, 1e-6)
+    return zip(a, b).map { abs($0 - $1) }.max().map { $0 / scale } ?? 0
+}
+
+@Suite("Model parity with transformers (float32, CPU)")
+struct ModelParityTests {
+    static let models = ["tiny-untied-legacy", "tiny-tied-newer"]
+
+    @Test("vision embeddings match", arguments: models)
+    func visionEmbeddings(modelName: String) throws {
+        let golden = try GoldenModelOutputs.load(modelName)
+        let (model, _) = try loadFixtureModel(modelName, golden: golden)
+        for pair in golden.pairs where !pair.image_grid_thw.isEmpty {
+            let (pixels, grids) = try preprocessedImages(of: pair)
+            #expect(grids.map { [$0.t, $0.h, $0.w] } == pair.image_grid_thw, "\(pair.name)")
+            let embeddings = try model.backend.download(try model.imageEmbeddings(pixelValues: pixels, grids: grids))
+            let expected = pair.vision_embeddings.flatMap { $0.flatMap { $0 } }
+            #expect(embeddings.count == expected.count)
+            #expect(maxRelativeError(embeddings, expected) < 1e-3, "\(pair.name)")
+        }
+    }
+
+    @Test("last hidden state and logit z match for every kind of pair", arguments: models)
+    func logits(modelName: String) throws {
+        let golden = try GoldenModelOutputs.load(modelName)
+        let (model, configuration) = try loadFixtureModel(modelName, golden: golden)
+        let tokens = VisionTokenIDs(
+            imagePad: Int32(configuration.imageTokenId), visionStart: Int32(configuration.visionStartTokenId),
+            videoPad: Int32(configuration.videoTokenId))
+        for pair in golden.pairs {
+            let (pixels, grids) = try preprocessedImages(of: pair)
+            let positions = try multimodalRopePositions(tokenIDs: pair.input_ids, imageGrids: grids, tokens: tokens)
+            let padRows = pair.input_ids.indices.filter { pair.input_ids[$0] == tokens.imagePad }.map { Int32($0) }
+            var batch = PackedBatch()
+            batch.append(tokenIDs: pair.input_ids, positions: positions)
+            if !grids.isEmpty {
+                let embeddings = try model.imageEmbeddings(pixelValues: pixels, grids: grids)
+                batch.images = [ImageInsert(embeddings: embeddings, rows: padRows)]
+            }
+            let output = try model.forward(batch)
+            #expect(maxRelativeError(output.lastHidden, pair.last_hidden) < 1e-3, "\(pair.name)")
+            let z = try #require(output.logits.first)
+            #expect(abs(z - pair.z) <= 1e-3 * max(1, abs(pair.z)), "\(pair.name): z \(z) vs \(pair.z)")
+        }
+    }
+}
