@@ -95,6 +95,9 @@ public final class Reranker: Sendable {
 
     /// Relevance of each document to the query, in the documents' order.
     ///
+    /// An empty query (no text, no image) is allowed: the prompt then holds a bare `<Query>:` prefix, as the
+    /// reference renders it.
+    ///
     /// - Parameters:
     ///   - instruction: what "relevant" means for this request; nil uses Lychee's default instruction.
     ///   - progress: called after each forward pass with (documents scored, total).
@@ -103,7 +106,6 @@ public final class Reranker: Sendable {
         progress: (@Sendable (Int, Int) -> Void)? = nil
     ) throws -> [RerankResult] {
         guard !documents.isEmpty else { throw RerankerError.noDocuments }
-        guard !query.isEmpty else { throw RerankerError.emptyQuery }
 
         // The query image is decoded, preprocessed and embedded once per request.
         let queryImage: PreparedImage?

@@ -6,8 +6,6 @@ public enum RerankerError: Error, CustomStringConvertible {
     case missingToken(String)
     /// The request has no documents.
     case noDocuments
-    /// The query has neither text nor an image.
-    case emptyQuery
     /// Document `index` could not be used; `reason` says why.
     case document(index: Int, reason: String)
     /// The query could not be used; `reason` says why.
@@ -24,8 +22,6 @@ public enum RerankerError: Error, CustomStringConvertible {
                 + "Qwen2.5-VL model"
         case .noDocuments:
             return "no documents to rank: give at least one document"
-        case .emptyQuery:
-            return "the query is empty: give query text, a query image, or both"
         case let .document(index, reason):
             return "document \(index): \(reason)"
         case let .query(reason):
