@@ -84,7 +84,7 @@ struct RerankCommand: ParsableCommand {
         let scored = clock.now
 
         print(json ? RerankOutput.json(results) : RerankOutput.table(results, documents: documents))
-        fflush(stdout)
+        fflush(nil)  // all streams: the results reach the terminal before the timings
         if timings {
             let load: Double = (loaded - loadStart).seconds
             let work: Double = (scored - loaded).seconds
