@@ -52,7 +52,12 @@ public struct HuggingFaceCache: Sendable {
         let temporary = file.deletingLastPathComponent().appendingPathComponent(".\(file.lastPathComponent).\(UUID().uuidString).tmp")
         do {
             try Data(commit.utf8).write(to: temporary)
-            _ = try FileManager.default.replaceItemAt(file, withItemAt: temporary)
+            guard rename(temporary.path, file.path) == 0 else {
+                throw ModelHubError.fileSystem(path: file.path, reason: String(cString: strerror(errno)))
+            }
+        } catch let error as ModelHubError {
+            try? FileManager.default.removeItem(at: temporary)
+            throw error
         } catch {
             try? FileManager.default.removeItem(at: temporary)
             throw ModelHubError.fileSystem(path: file.path, reason: "\(error)")
