@@ -36,6 +36,8 @@ public func resolveModel(
         || argument.filter { $0 == "/" }.count > 1
     if looksLikePath { throw ModelHubError.modelDirectoryNotFound(argument) }
     let model = try ModelID(argument)
+    // A single word is far more likely a mistyped folder than a legacy one-part Hub id.
+    guard model.owner != nil else { throw ModelHubError.modelDirectoryNotFound(argument) }
     let revision = revision ?? source.defaultRevision
     switch source {
     case .huggingFace:
