@@ -15,6 +15,9 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // MARK: Tensors and backends
@@ -54,11 +57,26 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // MARK: Model downloads
+        /// Hugging Face Hub and ModelScope clients writing the caches their Python tools read.
+        .target(
+            name: "ModelHub",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
         // MARK: Command-line tool
         .executableTarget(
             name: "LycheeCLI",
             dependencies: [
                 "Reranker", "Tokenizers", "ImageProcessing", "Qwen25VL", "SafeTensors", "TensorKit", "CPUBackend",
+                "ModelHub",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -77,6 +95,17 @@ let package = Package(
         .testTarget(
             name: "EngineTests",
             dependencies: ["Reranker", "CPUBackend", "Qwen25VL", "ImageProcessing", "SafeTensors", "TensorKit", "TestSupport"],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "ModelHubTests",
+            dependencies: [
+                "ModelHub", "Reranker", "CPUBackend", "TestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: swiftSettings),
         .testTarget(name: "RerankerTests", dependencies: ["Reranker", "Tokenizers", "TestSupport"], swiftSettings: swiftSettings),
     ]

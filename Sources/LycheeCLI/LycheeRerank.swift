@@ -7,6 +7,9 @@ struct LycheeRerank: AsyncParsableCommand {
         commandName: "lychee-rerank",
         abstract: "Score how relevant documents (text, images or both) are to a query with Lychee-Rerank-MM.",
         version: "0.1.0",
-        subcommands: [RerankCommand.self, InspectCommand.self, TokenizeCommand.self, PreprocessCommand.self]
+        subcommands: [
+            RerankCommand.self, DownloadCommand.self, InspectCommand.self, TokenizeCommand.self,
+            PreprocessCommand.self,
+        ]
     )
 }

@@ -4,7 +4,7 @@ import Foundation
 import Reranker
 
 /// `lychee-rerank rerank`: scores documents against a query and prints them ranked.
-struct RerankCommand: ParsableCommand {
+struct RerankCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rerank",
         abstract: "Rank documents (text, images or both) by relevance to a query.",
@@ -15,8 +15,7 @@ struct RerankCommand: ParsableCommand {
             "logit", "tokens", "truncated"}, ...]} sorted by score, highest first.
             """)
 
-    @Option(name: .long, help: "The model directory.")
-    var model: String
+    @OptionGroup var modelOptions: ModelOptions
 
     @Option(name: .long, help: "What relevance means for this request (default: Lychee's web search instruction).")
     var instruction: String?
@@ -57,7 +56,7 @@ struct RerankCommand: ParsableCommand {
         if tokenBudget < 1 { throw ValidationError("--token-budget must be at least 1") }
     }
 
-    func run() throws {
+    func run() async throws {
         var documents = documentTexts.map { RerankItem(text: $0) }
         if let documentsFile { documents += try DocumentsFile.load(URL(fileURLWithPath: documentsFile)) }
         var queryItem = RerankItem(text: query ?? "")
@@ -69,10 +68,11 @@ struct RerankCommand: ParsableCommand {
             queryItem.image = .file(url)
         }
 
+        let modelDirectory = try await modelOptions.resolve()
         let clock = ContinuousClock()
         let loadStart = clock.now
         let reranker = try Reranker.load(
-            modelDirectory: URL(fileURLWithPath: model), backend: CPUBackend(),
+            modelDirectory: modelDirectory, backend: CPUBackend(),
             options: RerankerOptions(maxLength: maxLength, tokenBudget: tokenBudget))
         let loaded = clock.now
         var progress: (@Sendable (Int, Int) -> Void)? = nil
