@@ -18,7 +18,7 @@ struct ObservabilityMiddleware<Context: RequestContext>: RouterMiddleware {
             response = try await next(request, context)
         } catch {
             let apiError = Self.apiError(for: error)
-            if apiError.status.code >= 500 {
+            if apiError.type == "internal_error" {
                 context.logger.error("request failed", metadata: ["error": "\(error)"])
             }
             errorType = apiError.type
