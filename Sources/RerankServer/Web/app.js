@@ -154,6 +154,7 @@ async function rerank() {
       return;
     }
     render(body, used, seconds);
+    if (window.innerWidth < 860) $("#results").scrollIntoView({ behavior: "smooth", block: "start" });
     $("#run-status").textContent = "Done in " + seconds.toFixed(2) + " s";
   } catch (e) {
     showError("The request failed: " + e.message); $("#run-status").textContent = "";
