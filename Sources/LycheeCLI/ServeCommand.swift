@@ -116,6 +116,7 @@ struct ServeCommand: AsyncParsableCommand {
             extraServices: services)
         logger.info("serving", metadata: ["url": "http://\(host):\(port)/"])
         try await application.runService()
+        logger.info("stopped: in-flight requests finished")
     }
 
     /// The one place the compute backend is chosen. CUDA is not wired in yet: `auto` runs on the CPU and

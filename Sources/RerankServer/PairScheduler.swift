@@ -29,6 +29,8 @@ public actor PairScheduler<Engine: RerankEngine>: Service {
     let engine: Engine
     let tokenBudget: Int
     private let thread: WorkerThread
+    /// Runs request preparation (tokenizing, image preprocessing) beside the engine thread.
+    private let preparer = WorkerThread(name: "lychee-prepare")
     private let metrics: ServerMetrics
     private let logger: Logger
     private let warmUp: (@Sendable (Engine) throws -> Void)?
@@ -54,6 +56,16 @@ public actor PairScheduler<Engine: RerankEngine>: Service {
         self.logger = logger
         self.warmUp = warmUp
         self.thread = WorkerThread(name: "lychee-engine")
+    }
+
+    /// Prepares one request's pairs on the preparation thread (off the event loops and the concurrency pool).
+    nonisolated func prepare(
+        query: RerankItem, documents: [RerankItem], instruction: String?, maxLength: Int?
+    ) async throws -> [Engine.Pair] {
+        let engine = self.engine
+        return try await preparer.run {
+            try engine.preparePairs(query: query, documents: documents, instruction: instruction, maxLength: maxLength)
+        }
     }
 
     /// Pairs waiting to be scored.
@@ -93,6 +105,7 @@ public actor PairScheduler<Engine: RerankEngine>: Service {
             Task { await self.beginStopping() }
         }
         thread.stop()
+        preparer.stop()
     }
 
     // MARK: The loop

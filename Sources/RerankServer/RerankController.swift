@@ -11,7 +11,6 @@ public struct RerankController<Engine: RerankEngine>: Sendable {
     let configuration: ServerConfiguration
     let metrics: ServerMetrics
     let images: ImageInputResolver
-    let preparer: WorkerThread
 
     init(scheduler: PairScheduler<Engine>, configuration: ServerConfiguration, metrics: ServerMetrics) {
         self.scheduler = scheduler
@@ -20,7 +19,6 @@ public struct RerankController<Engine: RerankEngine>: Sendable {
         self.gate = AdmissionGate(
             maxConcurrent: configuration.maxConcurrent, maxWaiting: configuration.maxWaiting, metrics: metrics)
         self.images = ImageInputResolver(fetcher: configuration.imageFetcher)
-        self.preparer = WorkerThread(name: "lychee-prepare")
     }
 
     var modelName: String { configuration.modelName ?? scheduler.engine.modelName }
@@ -124,14 +122,10 @@ public struct RerankController<Engine: RerankEngine>: Sendable {
         for (index, document) in documents.enumerated() {
             documentItems.append(try await images.item(document, field: "documents[\(index)]"))
         }
-        let engine = scheduler.engine
-        let documentItemsToPrepare = documentItems
         let pairs: [Engine.Pair]
         do {
-            pairs = try await preparer.run {
-                try engine.preparePairs(
-                    query: queryItem, documents: documentItemsToPrepare, instruction: instruction, maxLength: maxTokensPerDoc)
-            }
+            pairs = try await scheduler.prepare(
+                query: queryItem, documents: documentItems, instruction: instruction, maxLength: maxTokensPerDoc)
         } catch let error as RerankerError {
             throw APIError.invalidRequest(Self.describe(error))
         }
