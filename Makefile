@@ -1,6 +1,6 @@
 # lychee-rerank: the two commands the README promises.
 #   make run   installs system packages, builds in release and runs the main job
-#   make test  installs system packages and runs the whole test suite
+#   make test  installs system packages, runs the whole test suite, then the web page's headless-browser test
 .PHONY: deps build run test clean
 
 deps:
@@ -14,6 +14,7 @@ run: build
 
 test: deps
 	swift test 2>&1
+	bash scripts/browser-test.sh
 
 clean:
 	rm -rf .build

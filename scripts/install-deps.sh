@@ -2,7 +2,8 @@
 # Installs the system libraries lychee-rerank builds against (Debian/Ubuntu, as root or with sudo).
 # Safe to run again: packages already present are left alone.
 set -euo pipefail
-packages=(libjpeg62-turbo-dev libpng-dev libwebp-dev libgif-dev libopenblas-dev zlib1g-dev pkg-config)
+# chromium: the web page's headless-browser test (make test); wrk: scripts/load-test.sh; curl: both scripts.
+packages=(libjpeg62-turbo-dev libpng-dev libwebp-dev libgif-dev libopenblas-dev zlib1g-dev pkg-config chromium wrk curl)
 if grep -qi ubuntu /etc/os-release 2>/dev/null; then packages[0]=libjpeg-turbo8-dev; fi
 missing=()
 for p in "${packages[@]}"; do

@@ -8,8 +8,8 @@ struct LycheeRerank: AsyncParsableCommand {
         abstract: "Score how relevant documents (text, images or both) are to a query with Lychee-Rerank-MM.",
         version: "0.1.0",
         subcommands: [
-            RerankCommand.self, DownloadCommand.self, InspectCommand.self, TokenizeCommand.self,
-            PreprocessCommand.self,
+            ServeCommand.self, RerankCommand.self, DownloadCommand.self, InspectCommand.self,
+            TokenizeCommand.self, PreprocessCommand.self,
         ]
     )
 }

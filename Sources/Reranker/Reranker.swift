@@ -105,50 +105,11 @@ public final class Reranker: Sendable {
         query: RerankItem, documents: [RerankItem], instruction: String? = nil,
         progress: (@Sendable (Int, Int) -> Void)? = nil
     ) throws -> [RerankResult] {
-        guard !documents.isEmpty else { throw RerankerError.noDocuments }
-
-        // The query image is decoded, preprocessed and embedded once per request.
-        let queryImage: PreparedImage?
-        do {
-            queryImage = try query.image.map { try prepare($0) }
-        } catch {
-            throw RerankerError.query(reason: "\(error)")
-        }
-        let querySegment = PromptSegment(text: query.text, images: queryImage.map { [$0.grid] } ?? [])
-
-        var pairs = [PreparedPair]()
-        pairs.reserveCapacity(documents.count)
-        for (index, document) in documents.enumerated() {
-            do {
-                let image = try document.image.map { try prepare($0) }
-                let segment = PromptSegment(text: document.text, images: image.map { [$0.grid] } ?? [])
-                let prompt = try prompts.encode(query: querySegment, document: segment, instruction: instruction)
-                let positions = try multimodalRopePositions(
-                    tokenIDs: prompt.tokenIDs, imageGrids: prompt.imageGrids,
-                    spatialMergeSize: configuration.vision.spatialMergeSize, tokens: visionTokens)
-                pairs.append(PreparedPair(index: index, prompt: prompt, positions: positions, image: image))
-            } catch let error as PromptError {
-                if case .queryTooLong = error { throw RerankerError.query(reason: "\(error)") }
-                throw RerankerError.document(index: index, reason: "\(error)")
-            } catch {
-                throw RerankerError.document(index: index, reason: "\(error)")
-            }
-        }
-
-        let queryEmbeddings = try queryImage.map {
-            try model.imageEmbeddings(pixelValues: $0.pixelValues, grids: [$0.grid])
-        }
+        let pairs = try preparePairs(query: query, documents: documents, instruction: instruction)
         var results = [RerankResult]()
         results.reserveCapacity(pairs.count)
-        for range in planBatches(lengths: pairs.map(\.prompt.count), tokenBudget: options.tokenBudget) {
-            let batchPairs = Array(pairs[range])
-            let logits = try forward(batchPairs, queryEmbeddings: queryEmbeddings)
-            for (pair, z) in zip(batchPairs, logits) {
-                results.append(
-                    RerankResult(
-                        index: pair.index, score: 1 / (1 + Foundation.exp(-Double(z))), logit: Double(z),
-                        tokens: pair.prompt.count, truncated: pair.prompt.wasTruncated))
-            }
+        for range in planBatches(lengths: pairs.map(\.tokenCount), tokenBudget: options.tokenBudget) {
+            results += try scorePairs(Array(pairs[range]))
             progress?(results.count, pairs.count)
         }
         return results
@@ -162,55 +123,5 @@ public final class Reranker: Sendable {
         let ranked = try score(query: query, documents: documents, instruction: instruction, progress: progress)
             .sorted { $0.score != $1.score ? $0.score > $1.score : $0.index < $1.index }
         return topN.map { Array(ranked.prefix(max(0, $0))) } ?? ranked
-    }
-
-    // MARK: Internals
-
-    struct PreparedImage {
-        var grid: VisionGrid
-        var pixelValues: [Float]
-    }
-
-    struct PreparedPair {
-        var index: Int
-        var prompt: EncodedPrompt
-        var positions: MRopePositions
-        var image: PreparedImage?
-    }
-
-    private func prepare(_ image: RerankImage) throws -> PreparedImage {
-        let processed = try preprocessor.process(try image.decode(maxPixels: options.maxDecodedPixels))
-        return PreparedImage(
-            grid: VisionGrid(t: processed.grid.t, h: processed.grid.h, w: processed.grid.w),
-            pixelValues: processed.pixelValues)
-    }
-
-    /// One forward pass over `pairs`: the documents' images go through the vision tower together, then
-    /// every image's embeddings are spliced at its pad rows.
-    private func forward(_ pairs: [PreparedPair], queryEmbeddings: Tensor?) throws -> [Float] {
-        let documentImages = pairs.compactMap(\.image)
-        let documentEmbeddings = try documentImages.isEmpty
-            ? nil
-            : model.imageEmbeddings(
-                pixelValues: documentImages.flatMap(\.pixelValues), grids: documentImages.map(\.grid))
-        var batch = PackedBatch()
-        var documentRow = 0
-        for pair in pairs {
-            let start = batch.append(tokenIDs: pair.prompt.tokenIDs, positions: pair.positions)
-            for block in pair.prompt.imageBlocks {
-                let rows = block.padRange.map { start + Int32($0) }
-                switch block.side {
-                case .query:
-                    guard let queryEmbeddings else { continue }
-                    batch.images.append(ImageInsert(embeddings: queryEmbeddings, rows: rows))
-                case .document:
-                    guard let documentEmbeddings else { continue }
-                    let view = try documentEmbeddings.rows(documentRow..<(documentRow + block.padCount))
-                    batch.images.append(ImageInsert(embeddings: view, rows: rows))
-                    documentRow += block.padCount
-                }
-            }
-        }
-        return try model.forward(batch).logits
     }
 }

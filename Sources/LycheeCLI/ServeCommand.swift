@@ -1,0 +1,132 @@
+import ArgumentParser
+import CPUBackend
+import Foundation
+import Hummingbird
+import Logging
+import RerankServer
+import ServiceLifecycle
+import Reranker
+import TensorKit
+
+/// `lychee-rerank serve --model DIR`: the HTTP API and the web page.
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Serve the rerank API (/v1/rerank, /v2/rerank), the web page (/) and metrics over HTTP.",
+        discussion: """
+            SIGTERM or SIGINT stops accepting connections, finishes the requests in flight, then exits.
+            API documentation: GET /docs once the server runs.
+            """
+    )
+
+    /// Where the model runs.
+    enum BackendChoice: String, ExpressibleByArgument, CaseIterable {
+        case auto, cpu, cuda
+    }
+
+    @Option(name: .long, help: "The model directory (config.json, tokenizer.json, safetensors weights).")
+    var model: String
+    @Option(name: .long, help: "Address to listen on.")
+    var host = "127.0.0.1"
+    @Option(name: .long, help: "Port to listen on.")
+    var port = 7860
+    @Option(name: .long, help: "Where the model runs: auto, cpu or cuda.")
+    var backend = BackendChoice.auto
+    @Option(name: .long, help: "Requests worked on at once; more wait in line.")
+    var maxConcurrent = 64
+    @Option(name: .long, help: "Requests allowed to wait in line; beyond, the server answers 429 with Retry-After.")
+    var maxWaiting = 256
+    @Option(name: .long, help: "Most decoder tokens packed into one forward pass (pairs of many requests share it).")
+    var tokenBudget = 4096
+    @Option(name: .long, help: "Longest prompt in tokens; longer document texts are cut (results say truncated).")
+    var maxLength = 3200
+    @Option(name: .long, help: "Most documents in one request.")
+    var maxDocuments = 256
+    @Option(name: .long, help: "Largest request body in MiB (images travel base64 in the body).")
+    var maxBodyMib = 32
+    @Option(name: .long, help: "Require Authorization: Bearer KEY on every route but /health (default: $LYCHEE_API_KEY).")
+    var apiKey: String?
+    @Option(name: .long, help: "Allow CORS from this origin (repeat for several; * for any).")
+    var corsOrigin: [String] = []
+    @Option(name: .long, help: "Fetch image URLs from this host (repeat for several). Off when not given.")
+    var allowImageHost: [String] = []
+    @Option(name: .long, help: "Largest fetched image in MiB.")
+    var maxImageMib = 10
+    @Option(name: .long, help: "Log format: text or json (one JSON object per line).")
+    var logFormat = "text"
+    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel = "info"
+
+    func validate() throws {
+        guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535, got \(port)") }
+        for (name, value) in [
+            ("--max-concurrent", maxConcurrent), ("--token-budget", tokenBudget), ("--max-length", maxLength),
+            ("--max-documents", maxDocuments), ("--max-body-mib", maxBodyMib), ("--max-image-mib", maxImageMib),
+        ] where value < 1 {
+            throw ValidationError("\(name) must be at least 1, got \(value)")
+        }
+        guard maxWaiting >= 0 else { throw ValidationError("--max-waiting must be 0 or more, got \(maxWaiting)") }
+        guard ["text", "json"].contains(logFormat) else {
+            throw ValidationError("--log-format must be text or json, got \(logFormat)")
+        }
+        guard Logger.Level(rawValue: logLevel) != nil else {
+            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
+        }
+    }
+
+    func run() async throws {
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        let json = logFormat == "json"
+        LoggingSystem.bootstrap { label in
+            var handler: any LogHandler = json ? JSONLogHandler(label: label) : StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "lychee-rerank")
+
+        let directory = URL(fileURLWithPath: model)
+        let chosen = try Self.makeBackend(backend, logger: logger)
+        logger.info("loading model", metadata: ["model": "\(directory.path)", "backend": "\(chosen.name)"])
+        let started = ContinuousClock.now
+        let reranker = try Reranker.load(
+            modelDirectory: directory, backend: chosen,
+            options: RerankerOptions(maxLength: maxLength, tokenBudget: tokenBudget))
+        logger.info("model loaded", metadata: ["seconds": "\(ContinuousClock.now - started)"])
+
+        var configuration = ServerConfiguration()
+        configuration.host = host
+        configuration.port = port
+        configuration.maxConcurrent = maxConcurrent
+        configuration.maxWaiting = maxWaiting
+        configuration.maxDocuments = maxDocuments
+        configuration.maxBodyBytes = maxBodyMib << 20
+        configuration.apiKey = apiKey ?? ProcessInfo.processInfo.environment["LYCHEE_API_KEY"]
+        configuration.corsOrigins = corsOrigin
+        var services = [any Service]()
+        if !allowImageHost.isEmpty {
+            let transport = HTTPImageTransport()
+            services.append(transport)
+            configuration.imageFetcher = ImageURLFetcher(
+                policy: ImageURLPolicy(allowedHosts: Set(allowImageHost), maxBytes: maxImageMib << 20),
+                resolver: SystemHostResolver(), transport: transport)
+        }
+        let engine = RerankerEngine(reranker: reranker, modelName: directory.standardizedFileURL.lastPathComponent)
+        let (application, _) = try buildApplication(
+            engine: engine, configuration: configuration, logger: logger, warmUp: standardWarmUp,
+            extraServices: services)
+        logger.info("serving", metadata: ["url": "http://\(host):\(port)/"])
+        try await application.runService()
+        logger.info("stopped: in-flight requests finished")
+    }
+
+    /// The one place the compute backend is chosen. CUDA is not wired in yet: `auto` runs on the CPU and
+    /// `cuda` is refused with a message.
+    static func makeBackend(_ choice: BackendChoice, logger: Logger) throws -> any Backend {
+        switch choice {
+        case .auto, .cpu:
+            return CPUBackend()
+        case .cuda:
+            throw ValidationError("--backend cuda is not available in this build yet; use --backend cpu (or auto)")
+        }
+    }
+}

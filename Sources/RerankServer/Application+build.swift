@@ -1,0 +1,66 @@
+import Foundation
+import Reranker
+import Hummingbird
+import Logging
+import ServiceLifecycle
+
+/// The parts of a running server that tests and the CLI may want to reach.
+public struct RerankServerParts<Engine: RerankEngine>: Sendable {
+    /// Packs pairs into engine calls; a service of the application.
+    public let scheduler: PairScheduler<Engine>
+    /// The metrics `/metrics` prints.
+    public let metrics: ServerMetrics
+    let controller: RerankController<Engine>
+}
+
+/// The router with every route and middleware: CORS outermost, then errors/logs/metrics, then the API key.
+public func buildRouter<Engine: RerankEngine>(
+    parts: RerankServerParts<Engine>, configuration: ServerConfiguration
+) throws -> Router<BasicRequestContext> {
+    let router = Router(context: BasicRequestContext.self)
+    if !configuration.corsOrigins.isEmpty {
+        router.add(middleware: CORSOriginsMiddleware(origins: configuration.corsOrigins))
+    }
+    router.add(middleware: ObservabilityMiddleware(metrics: parts.metrics))
+    if let key = configuration.apiKey, !key.isEmpty {
+        router.add(middleware: APIKeyMiddleware(key: key))
+    }
+    parts.controller.addRoutes(to: router)
+    try WebAssets.load().addRoutes(to: router)
+    return router
+}
+
+/// The server application over `engine`: routes, the scheduler service (which warms the engine up,
+/// then `/ready` answers 200) and, when image URLs are allowed, the HTTP client's service.
+///
+/// Run it with `runService()`: SIGTERM and SIGINT stop accepting connections, let in-flight requests
+/// finish (the scheduler drains its queue after the HTTP server stops), then return.
+public func buildApplication<Engine: RerankEngine>(
+    engine: Engine, configuration: ServerConfiguration, logger: Logger = Logger(label: "lychee-rerank.server"),
+    warmUp: (@Sendable (Engine) throws -> Void)? = nil, extraServices: [any Service] = []
+) throws -> (application: some ApplicationProtocol, parts: RerankServerParts<Engine>) {
+    let metrics = ServerMetrics()
+    let scheduler = PairScheduler(
+        engine: engine, tokenBudget: engine.tokenBudget, metrics: metrics, logger: logger, warmUp: warmUp)
+    let controller = RerankController(scheduler: scheduler, configuration: configuration, metrics: metrics)
+    let parts = RerankServerParts(scheduler: scheduler, metrics: metrics, controller: controller)
+    let router = try buildRouter(parts: parts, configuration: configuration)
+    var application = Application(
+        router: router,
+        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "lychee-rerank"),
+        logger: logger)
+    application.addServices(scheduler)
+    application.addServices(extraServices)
+    return (application, parts)
+}
+
+/// Lychee's warm-up: one text pair and one image pair through the engine, so that the first request
+/// does not pay for first-use allocations.
+public func standardWarmUp<Engine: RerankEngine>(_ engine: Engine) throws {
+    // A 2x2 white PNG.
+    let png = Data(base64Encoded: "iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAAFklEQVR4nGP8//8/AwMDEwMDAwMDAwAkBgMB/DXemwAAAABJRU5ErkJggg==")
+    let documents = [RerankItem(text: "warm-up")] + (png.map { [RerankItem(image: .encoded($0))] } ?? [])
+    let pairs = try engine.preparePairs(
+        query: RerankItem(text: "warm-up"), documents: documents, instruction: nil, maxLength: nil)
+    _ = try engine.scorePairs(pairs)
+}

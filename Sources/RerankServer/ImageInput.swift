@@ -1,0 +1,58 @@
+import Foundation
+import Reranker
+
+/// Turns the `image` strings of a request into image bytes: a `data:` URL, bare base64, or (when the
+/// server allows it) an http(s) URL fetched under ``ImageURLFetcher``'s rules.
+struct ImageInputResolver: Sendable {
+    /// Fetches image URLs; nil when image URLs are off.
+    let fetcher: ImageURLFetcher?
+
+    /// The item for `input`; `field` names it in error messages (`query`, `documents[3]`).
+    func item(_ input: ItemInput, field: String) async throws -> RerankItem {
+        let text = input.text ?? ""
+        guard let image = input.image, !image.isEmpty else {
+            guard !text.isEmpty else {
+                throw APIError.invalidRequest("\(field) is empty: give \"text\", \"image\" or both")
+            }
+            return RerankItem(text: text)
+        }
+        return RerankItem(text: text, image: .encoded(try await bytes(of: image, field: field)))
+    }
+
+    func bytes(of image: String, field: String) async throws -> Data {
+        let lowered = image.prefix(8).lowercased()
+        if lowered.hasPrefix("http://") || lowered.hasPrefix("https://") {
+            guard let fetcher else {
+                throw APIError.invalidRequest(
+                    "\(field).image is a URL, but this server does not fetch image URLs; send the image as base64 "
+                        + "or a data: URL (or start the server with --allow-image-host)")
+            }
+            do {
+                return try await fetcher.fetch(image)
+            } catch let error as ImageFetchError {
+                throw APIError(.badRequest, type: "image_fetch_failed", message: "\(field).image: \(error)")
+            }
+        }
+        if lowered.hasPrefix("data:") {
+            guard let comma = image.firstIndex(of: ",") else {
+                throw APIError.invalidRequest("\(field).image is a data: URL without a comma before its data")
+            }
+            let header = image[image.index(image.startIndex, offsetBy: 5)..<comma].lowercased()
+            guard header.split(separator: ";").contains("base64") else {
+                throw APIError.invalidRequest(
+                    "\(field).image is a data: URL that is not base64; use data:image/png;base64,...")
+            }
+            return try base64(image[image.index(after: comma)...], field: field)
+        }
+        return try base64(Substring(image), field: field)
+    }
+
+    private func base64(_ text: Substring, field: String) throws -> Data {
+        let compact = text.filter { !$0.isWhitespace }
+        guard !compact.isEmpty, let data = Data(base64Encoded: String(compact)) else {
+            throw APIError.invalidRequest(
+                "\(field).image is not valid base64; send the file's bytes as standard base64 or a data: URL")
+        }
+        return data
+    }
+}

@@ -1,0 +1,29 @@
+import Foundation
+
+/// Everything about the server that is not the engine.
+public struct ServerConfiguration: Sendable {
+    /// Address to listen on.
+    public var host: String = "127.0.0.1"
+    /// Port to listen on (0 picks a free one).
+    public var port: Int = 7860
+    /// Largest request body, in bytes (images are base64 in the body).
+    public var maxBodyBytes: Int = 32 << 20
+    /// Most documents in one request.
+    public var maxDocuments: Int = 256
+    /// Requests worked on at once; more wait in line.
+    public var maxConcurrent: Int = 64
+    /// Requests allowed to wait in line; beyond, 429 with Retry-After.
+    public var maxWaiting: Int = 256
+    /// Seconds a refused client is told to wait (`Retry-After`).
+    public var retryAfterSeconds: Int = 1
+    /// When set, every route but `/health` and the static web pages needs `Authorization: Bearer <key>`.
+    public var apiKey: String?
+    /// Origins allowed by CORS: empty for none, `["*"]` for any, or exact origins.
+    public var corsOrigins: [String] = []
+    /// Fetches image URLs in requests; nil (the default) refuses them.
+    public var imageFetcher: ImageURLFetcher?
+    /// Name reported as `model` in answers.
+    public var modelName: String?
+
+    public init() {}
+}

@@ -1,0 +1,142 @@
+import Foundation
+import Qwen25VL
+import TensorKit
+
+/// One query–document pair made ready for the model: prompt tokenized (and truncated if needed), rope
+/// positions computed, the document image preprocessed, and the query image already embedded.
+///
+/// Pairs of different requests (different queries, instructions and images) can be scored together in one
+/// forward pass with ``Reranker/scorePairs(_:)``: this is what lets a server pack concurrent requests.
+public struct ScoringPair: Sendable {
+    /// Position of the document in its request.
+    public let index: Int
+    let prompt: EncodedPrompt
+    let positions: MRopePositions
+    let image: Reranker.PreparedImage?
+    /// The query image's embeddings, computed once per request and shared by all its pairs.
+    let queryEmbeddings: Tensor?
+
+    /// Decoder tokens of the pair's prompt (image tokens included): its cost in a token budget.
+    public var tokenCount: Int { prompt.count }
+    /// Whether the document text was shortened to fit the maximum length.
+    public var truncated: Bool { prompt.wasTruncated }
+}
+
+extension Reranker {
+    struct PreparedImage: Sendable {
+        var grid: VisionGrid
+        var pixelValues: [Float]
+    }
+
+    /// Prepares every pair of one request: decodes and preprocesses the images, tokenizes the prompts and
+    /// runs the vision tower once on the query image.
+    ///
+    /// - Parameters:
+    ///   - instruction: what "relevant" means; nil uses Lychee's default instruction.
+    ///   - maxLength: a per-request cap on prompt tokens (document text is cut beyond it); it never raises
+    ///     the reranker's own `options.maxLength`.
+    /// - Throws: ``RerankerError`` naming the query or the document that could not be used.
+    public func preparePairs(
+        query: RerankItem, documents: [RerankItem], instruction: String? = nil, maxLength: Int? = nil
+    ) throws -> [ScoringPair] {
+        guard !documents.isEmpty else { throw RerankerError.noDocuments }
+        let builder: PromptBuilder
+        if let maxLength, maxLength < options.maxLength {
+            guard maxLength >= 1 else {
+                throw RerankerError.invalidOption("the maximum prompt length must be at least 1, got \(maxLength)")
+            }
+            builder = try PromptBuilder(
+                tokenizer: tokenizer, maxLength: maxLength, spatialMergeSize: configuration.vision.spatialMergeSize)
+        } else {
+            builder = prompts
+        }
+
+        let queryImage: PreparedImage?
+        do {
+            queryImage = try query.image.map { try prepare($0) }
+        } catch {
+            throw RerankerError.query(reason: "\(error)")
+        }
+        let querySegment = PromptSegment(text: query.text, images: queryImage.map { [$0.grid] } ?? [])
+
+        var prepared = [(index: Int, prompt: EncodedPrompt, positions: MRopePositions, image: PreparedImage?)]()
+        prepared.reserveCapacity(documents.count)
+        for (index, document) in documents.enumerated() {
+            do {
+                let image = try document.image.map { try prepare($0) }
+                let segment = PromptSegment(text: document.text, images: image.map { [$0.grid] } ?? [])
+                let prompt = try builder.encode(query: querySegment, document: segment, instruction: instruction)
+                let positions = try multimodalRopePositions(
+                    tokenIDs: prompt.tokenIDs, imageGrids: prompt.imageGrids,
+                    spatialMergeSize: configuration.vision.spatialMergeSize, tokens: visionTokens)
+                prepared.append((index, prompt, positions, image))
+            } catch let error as PromptError {
+                if case .queryTooLong = error { throw RerankerError.query(reason: "\(error)") }
+                throw RerankerError.document(index: index, reason: "\(error)")
+            } catch {
+                throw RerankerError.document(index: index, reason: "\(error)")
+            }
+        }
+        // Embedded only once every document is known to be usable.
+        let queryEmbeddings = try queryImage.map {
+            try model.imageEmbeddings(pixelValues: $0.pixelValues, grids: [$0.grid])
+        }
+        return prepared.map {
+            ScoringPair(
+                index: $0.index, prompt: $0.prompt, positions: $0.positions, image: $0.image,
+                queryEmbeddings: queryEmbeddings)
+        }
+    }
+
+    /// Scores `pairs` in one forward pass, whichever requests they come from; results are in the pairs'
+    /// order, each carrying its pair's ``ScoringPair/index``.
+    ///
+    /// The caller chooses the batch: keep the sum of ``ScoringPair/tokenCount`` near `options.tokenBudget`
+    /// (see `planBatches(lengths:tokenBudget:)`).
+    public func scorePairs(_ pairs: [ScoringPair]) throws -> [RerankResult] {
+        guard !pairs.isEmpty else { return [] }
+        let logits = try forward(pairs)
+        return zip(pairs, logits).map { pair, z in
+            RerankResult(
+                index: pair.index, score: 1 / (1 + Foundation.exp(-Double(z))), logit: Double(z),
+                tokens: pair.prompt.count, truncated: pair.prompt.wasTruncated)
+        }
+    }
+
+    func prepare(_ image: RerankImage) throws -> PreparedImage {
+        let processed = try preprocessor.process(try image.decode(maxPixels: options.maxDecodedPixels))
+        return PreparedImage(
+            grid: VisionGrid(t: processed.grid.t, h: processed.grid.h, w: processed.grid.w),
+            pixelValues: processed.pixelValues)
+    }
+
+    /// One forward pass over `pairs`: the documents' images go through the vision tower together, then
+    /// every image's embeddings (the pair's own query embeddings, or its document's) are spliced at its
+    /// pad rows.
+    private func forward(_ pairs: [ScoringPair]) throws -> [Float] {
+        let documentImages = pairs.compactMap(\.image)
+        let documentEmbeddings = try documentImages.isEmpty
+            ? nil
+            : model.imageEmbeddings(
+                pixelValues: documentImages.flatMap(\.pixelValues), grids: documentImages.map(\.grid))
+        var batch = PackedBatch()
+        var documentRow = 0
+        for pair in pairs {
+            let start = batch.append(tokenIDs: pair.prompt.tokenIDs, positions: pair.positions)
+            for block in pair.prompt.imageBlocks {
+                let rows = block.padRange.map { start + Int32($0) }
+                switch block.side {
+                case .query:
+                    guard let queryEmbeddings = pair.queryEmbeddings else { continue }
+                    batch.images.append(ImageInsert(embeddings: queryEmbeddings, rows: rows))
+                case .document:
+                    guard let documentEmbeddings else { continue }
+                    let view = try documentEmbeddings.rows(documentRow..<(documentRow + block.padCount))
+                    batch.images.append(ImageInsert(embeddings: view, rows: rows))
+                    documentRow += block.padCount
+                }
+            }
+        }
+        return try model.forward(batch).logits
+    }
+}

@@ -1,0 +1,93 @@
+import CPUBackend
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import Reranker
+import TestSupport
+import Testing
+
+@testable import RerankServer
+
+/// The tiny fixture checkpoint, loaded once for every test in this target.
+enum TinyModel {
+    static let directory = Fixtures.url("checkpoints/tiny-untied-legacy")
+    private static let loaded: Result<RerankerEngine, any Error> = Result {
+        let reranker = try Reranker.load(
+            modelDirectory: directory, backend: CPUBackend(), options: RerankerOptions(tokenBudget: 512))
+        return RerankerEngine(reranker: reranker, modelName: "tiny-untied-legacy")
+    }
+
+    static func engine() throws -> RerankerEngine { try loaded.get() }
+}
+
+/// An engine that counts its calls and the pairs in each, around the real one.
+final class CountingEngine: RerankEngine, @unchecked Sendable {
+    let inner: RerankerEngine
+    private let lock = NSLock()
+    private var _batches = [Int]()
+
+    init(_ inner: RerankerEngine) { self.inner = inner }
+
+    var batches: [Int] { lock.withLock { _batches } }
+    var modelName: String { inner.modelName }
+    var tokenBudget: Int { inner.tokenBudget }
+
+    func preparePairs(query: RerankItem, documents: [RerankItem], instruction: String?, maxLength: Int?) throws
+        -> [ScoringPair]
+    {
+        try inner.preparePairs(query: query, documents: documents, instruction: instruction, maxLength: maxLength)
+    }
+    func tokenCount(of pair: ScoringPair) -> Int { pair.tokenCount }
+    func scorePairs(_ pairs: [ScoringPair]) throws -> [RerankResult] {
+        lock.withLock { _batches.append(pairs.count) }
+        return try inner.scorePairs(pairs)
+    }
+}
+
+/// Runs `test` against an application over `engine` with HummingbirdTesting's router client.
+func withServer<Engine: RerankEngine, Value: Sendable>(
+    engine: Engine, configuration: ServerConfiguration = ServerConfiguration(),
+    warmUp: (@Sendable (Engine) throws -> Void)? = nil,
+    _ test: @Sendable (any TestClientProtocol, RerankServerParts<Engine>) async throws -> Value
+) async throws -> Value {
+    let (application, parts) = try buildApplication(engine: engine, configuration: configuration, warmUp: warmUp)
+    return try await application.test(.router) { client in
+        // The scheduler turns ready once its service has started.
+        for _ in 0..<500 where !(await parts.scheduler.isReady) { try await Task.sleep(for: .milliseconds(5)) }
+        return try await test(client, parts)
+    }
+}
+
+/// The same over the real tiny model.
+func withServer<Value: Sendable>(
+    configuration: ServerConfiguration = ServerConfiguration(),
+    _ test: @Sendable (any TestClientProtocol, RerankServerParts<RerankerEngine>) async throws -> Value
+) async throws -> Value {
+    try await withServer(engine: try TinyModel.engine(), configuration: configuration, test)
+}
+
+/// A JSON body from a JSON-compatible value.
+func body(_ object: Any) throws -> ByteBuffer {
+    ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: object))
+}
+
+let jsonHeaders: HTTPFields = [.contentType: "application/json"]
+
+extension TestResponse {
+    /// The body decoded as `T`.
+    func decoded<T: Decodable>(_ type: T.Type = T.self) throws -> T {
+        try JSONDecoder().decode(T.self, from: Data(body.readableBytesView))
+    }
+
+    /// The `{"error": {...}}` body of an error answer.
+    func apiError() throws -> ErrorBody.Detail { try decoded(ErrorBody.self).error }
+
+    var text: String { String(buffer: body) }
+}
+
+/// Base64 of a fixture image.
+func fixtureImageBase64(_ name: String) throws -> String {
+    try Data(contentsOf: Fixtures.url("checkpoints/images/\(name)")).base64EncodedString()
+}
