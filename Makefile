@@ -1,7 +1,8 @@
 # lychee-rerank: the two commands the README promises.
-#   make run   installs system packages, builds in release and runs the main job
+#   make run   installs system packages, builds in release, downloads the model if needed and serves it
+#              (MODEL=vec-ai/lychee-rerank-mm by default; any model id or folder; PORT=7860; BACKEND=auto)
 #   make test  installs system packages, runs the whole test suite, then the web page's headless-browser test
-.PHONY: deps build run test clean
+.PHONY: deps build run demo test clean
 
 deps:
 	bash scripts/install-deps.sh
@@ -9,7 +10,15 @@ deps:
 build: deps
 	swift build -c release --product lychee-rerank
 
+MODEL ?= vec-ai/lychee-rerank-mm
+PORT ?= 7860
+HOST ?= 127.0.0.1
+BACKEND ?= auto
+
 run: build
+	.build/release/lychee-rerank serve --model "$(MODEL)" --host $(HOST) --port $(PORT) --backend $(BACKEND)
+
+demo: build
 	bash scripts/demo.sh
 
 test: deps

@@ -24,8 +24,7 @@ struct ServeCommand: AsyncParsableCommand {
         case auto, cpu, cuda
     }
 
-    @Option(name: .long, help: "The model directory (config.json, tokenizer.json, safetensors weights).")
-    var model: String
+    @OptionGroup var modelOptions: ModelOptions
     @Option(name: .long, help: "Address to listen on.")
     var host = "127.0.0.1"
     @Option(name: .long, help: "Port to listen on.")
@@ -84,7 +83,7 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let logger = Logger(label: "lychee-rerank")
 
-        let directory = URL(fileURLWithPath: model)
+        let directory = try await modelOptions.resolve()
         let chosen = try Self.makeBackend(backend, logger: logger)
         logger.info("loading model", metadata: ["model": "\(directory.path)", "backend": "\(chosen.name)"])
         let started = ContinuousClock.now
@@ -110,7 +109,10 @@ struct ServeCommand: AsyncParsableCommand {
                 policy: ImageURLPolicy(allowedHosts: Set(allowImageHost), maxBytes: maxImageMib << 20),
                 resolver: SystemHostResolver(), transport: transport)
         }
-        let engine = RerankerEngine(reranker: reranker, modelName: directory.standardizedFileURL.lastPathComponent)
+        // A model id names itself; a folder by its last component (a cache snapshot folder is a commit hash).
+        let modelName = FileManager.default.fileExists(atPath: modelOptions.model)
+            ? directory.standardizedFileURL.lastPathComponent : modelOptions.model
+        let engine = RerankerEngine(reranker: reranker, modelName: modelName)
         let (application, _) = try buildApplication(
             engine: engine, configuration: configuration, logger: logger, warmUp: standardWarmUp,
             extraServices: services)
