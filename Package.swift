@@ -25,6 +25,12 @@ let package = Package(
             providers: [.apt(["libopenblas-dev"])]
         ),
         .target(name: "CPUBackend", dependencies: ["TensorKit", "COpenBLAS"], swiftSettings: swiftSettings),
+        /// Types and function-pointer signatures of the CUDA driver, cuBLASLt and NVRTC; no CUDA header or
+        /// library is needed to build: CUDABackend opens the libraries with dlopen at run time.
+        .target(name: "CCUDA"),
+        .target(
+            name: "CUDABackend", dependencies: ["TensorKit", "CCUDA"], swiftSettings: swiftSettings,
+            linkerSettings: [.linkedLibrary("dl")]),
 
         // MARK: Checkpoint files
         .target(name: "SafeTensors", swiftSettings: swiftSettings),
@@ -59,7 +65,7 @@ let package = Package(
             name: "LycheeCLI",
             dependencies: [
                 "Reranker", "Tokenizers", "ImageProcessing", "Qwen25VL", "SafeTensors", "TensorKit", "CPUBackend",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "CUDABackend", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -69,6 +75,9 @@ let package = Package(
         .testTarget(name: "TensorKitTests", dependencies: ["TensorKit"], swiftSettings: swiftSettings),
         .testTarget(
             name: "CPUBackendTests", dependencies: ["CPUBackend", "TensorKit"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "CUDABackendTests", dependencies: ["CUDABackend", "CPUBackend", "TensorKit"],
+            swiftSettings: swiftSettings),
         .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(

@@ -7,6 +7,8 @@ struct LycheeRerank: AsyncParsableCommand {
         commandName: "lychee-rerank",
         abstract: "Score how relevant documents (text, images or both) are to a query with Lychee-Rerank-MM.",
         version: "0.1.0",
-        subcommands: [InspectCommand.self, TokenizeCommand.self, PreprocessCommand.self]
+        subcommands: [
+            InspectCommand.self, TokenizeCommand.self, PreprocessCommand.self, SelftestCommand.self, BenchCommand.self,
+        ]
     )
 }
