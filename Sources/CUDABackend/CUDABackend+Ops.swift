@@ -17,10 +17,9 @@ extension CUDABackend {
         let outPointer = try address(out, op: "linear", argument: "output")
         let (m, n, k) = (sizes.rows, sizes.outFeatures, sizes.inFeatures)
         guard m > 0, n > 0 else { return out }
-        let aligned = [xPointer, wPointer, outPointer].allSatisfy { $0 % 16 == 0 } && k % 8 == 0 && n % 8 == 0
-            && (bPointer.map { $0 % 16 == 0 } ?? true)
-        let done = aligned
-            ? try matmul.run(x: xPointer, weight: wPointer, bias: bPointer, out: outPointer, m: m, n: n, k: k) : false
+        // cuBLASLt also takes rows that are not 16-byte multiples (slower kernels); the plain kernel is
+        // only for shapes it refuses.
+        let done = try matmul.run(x: xPointer, weight: wPointer, bias: bPointer, out: outPointer, m: m, n: n, k: k)
         if !done {
             try kernels.launch(
                 "linear_fallback", grid: ((n + 7) / 8, m, 1), block: (32, 8, 1),

@@ -59,6 +59,16 @@ public final class CUDABackend: Backend, @unchecked Sendable {
         set { pool.poisonAllocations = newValue }
     }
 
+    /// Keep the device memory this process uses (as the driver counts it, context included) near this
+    /// many bytes by returning cached free blocks to the driver before growing past it. nil: no limit.
+    public var memoryLimitBytes: Int? {
+        get { pool.softLimitBytes.map { $0 + baselineDeviceBytes } }
+        set { pool.softLimitBytes = newValue.map { max(0, $0 - baselineDeviceBytes) } }
+    }
+
+    /// Device memory in use when the backend started (context, other processes).
+    let baselineDeviceBytes: Int
+
     /// Opens the CUDA libraries, picks device `ordinal`, and compiles (or loads from the disk cache) the
     /// kernels for its architecture.
     public init(ordinal: Int = 0, kernelCacheDirectory: URL? = CUDABackend.defaultKernelCacheDirectory) throws {
@@ -96,6 +106,7 @@ public final class CUDABackend: Backend, @unchecked Sendable {
             libraries: [driver.library.path, blas.library.path, nvrtc.library.path])
         let compiler = KernelCompiler(
             nvrtc: nvrtc, architecture: info.architecture, driverVersion: version, cacheDirectory: kernelCacheDirectory)
+        self.baselineDeviceBytes = usage.used
         self.driver = driver
         self.context = context
         self.pool = pool

@@ -18,6 +18,9 @@ final class DeviceMemoryPool: @unchecked Sendable {
     private(set) var peakDeviceUsedBytes = 0
     /// Fill new blocks with 0xFF (bf16 NaN) so that unwritten outputs show up in checks.
     var poisonAllocations = false
+    /// When set, the cache of free blocks is handed back to the driver before the pool would grow past
+    /// this many bytes (the working set itself may still exceed it).
+    var softLimitBytes: Int?
 
     init(driver: CUDADriver) {
         self.driver = driver
@@ -30,16 +33,15 @@ final class DeviceMemoryPool: @unchecked Sendable {
         return max(unit, (bytes + unit - 1) / unit * unit)
     }
 
-    /// A block of at least `bytes`, with its rounded size.
+    /// A block of at least `bytes`, with its real size: the smallest cached block that fits without
+    /// wasting more than a quarter (plus one rounding unit), else a new one from the driver.
     func allocate(_ bytes: Int) throws -> (pointer: CUdeviceptr, size: Int) {
         let size = Self.roundedSize(bytes)
-        lock.lock()
-        let reused = freeBlocks[size]?.popLast()
-        lock.unlock()
-        if let reused {
-            if poisonAllocations { try driver.check(driver.cuMemsetD8(reused, 0xFF, size), "cuMemsetD8") }
-            return (reused, size)
+        if let reused = takeCached(size) {
+            if poisonAllocations { try driver.check(driver.cuMemsetD8(reused.pointer, 0xFF, reused.size), "cuMemsetD8") }
+            return reused
         }
+        if let softLimitBytes, bytesFromDriver + size > softLimitBytes { try releaseCached() }
         var pointer: CUdeviceptr = 0
         var result = driver.cuMemAlloc(&pointer, size)
         if result == 2 {  // CUDA_ERROR_OUT_OF_MEMORY: hand the cache back and retry once.
@@ -58,6 +60,18 @@ final class DeviceMemoryPool: @unchecked Sendable {
         samplePeak()
         if poisonAllocations { try driver.check(driver.cuMemsetD8(pointer, 0xFF, size), "cuMemsetD8") }
         return (pointer, size)
+    }
+
+    /// Best fit among the cached blocks, within the waste allowance.
+    private func takeCached(_ size: Int) -> (pointer: CUdeviceptr, size: Int)? {
+        lock.lock()
+        defer { lock.unlock() }
+        if let exact = freeBlocks[size]?.popLast() { return (exact, size) }
+        let limit = size + size / 4 + (size < (1 << 20) ? 512 : (2 << 20))
+        guard let best = freeBlocks.keys.filter({ $0 > size && $0 <= limit && !(freeBlocks[$0]?.isEmpty ?? true) }).min(),
+            let pointer = freeBlocks[best]?.popLast()
+        else { return nil }
+        return (pointer, best)
     }
 
     /// Returns a block to the cache.

@@ -100,10 +100,11 @@ public struct OpSelfTest {
     }
 
     private func compare(_ op: String, _ shape: String, _ pair: (Tensor, Tensor), tolerance: Float) throws -> Check {
-        compare(op, shape, try device.download(pair.0), try reference.download(pair.1), tolerance: tolerance)
+        Self.compare(op, shape, try device.download(pair.0), try reference.download(pair.1), tolerance: tolerance)
     }
 
-    private func compare(_ op: String, _ shape: String, _ got: [Float], _ want: [Float], tolerance: Float) -> Check {
+    /// Errors of `got` against `want` (max abs, relative norm) as a check with `tolerance`.
+    public static func compare(_ op: String, _ shape: String, _ got: [Float], _ want: [Float], tolerance: Float) -> Check {
         var maxAbs: Float = got.count == want.count ? 0 : .infinity
         var diff2: Double = 0, ref2: Double = 0
         for (g, w) in zip(got, want) {

@@ -25,14 +25,22 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .long, help: "auto, cpu or cuda.")
     var backend: BackendChoice = .auto
 
-    @Option(name: .long, help: "W1, W2, W3, W4 or all.")
+    @Option(name: .long, help: "W1, W2, W3, W4, a comma-separated list of them, or all.")
     var workload: String = "all"
+
+    /// The workloads asked for, in order.
+    var workloadIDs: [String] {
+        workload == "all" ? BenchWorkload.ids : workload.split(separator: ",").map { String($0) }
+    }
 
     @Option(name: .long, help: "Timed runs per workload after one warm-up run (the median is reported).")
     var repeats: Int = 3
 
     @Option(name: .long, help: "Most decoder tokens per forward pass.")
     var tokenBudget: Int = 4096
+
+    @Option(name: .long, help: "GPU memory the process should stay near, in GiB (cached blocks are freed past it).")
+    var gpuMemoryLimitGib: Double?
 
     @Option(name: .long, help: "Dense bf16 peak in TFLOP/s for the utilisation figure (H100 measured: 790).")
     var peakTflops: Double = 790
@@ -45,13 +53,16 @@ struct BenchCommand: ParsableCommand {
 
     func validate() throws {
         guard repeats >= 1 else { throw ValidationError("--repeats must be at least 1, got \(repeats)") }
-        guard workload == "all" || BenchWorkload.ids.contains(workload) else {
-            throw ValidationError("--workload must be one of W1, W2, W3, W4 or all, got \(workload)")
+        for id in workloadIDs where !BenchWorkload.ids.contains(id) {
+            throw ValidationError("--workload takes W1, W2, W3, W4 (comma-separated) or all; \(id) is none of them")
         }
     }
 
     func run() throws {
         let engine = try BackendSelection.make(backend)
+        if let cuda = engine as? CUDABackend, let gpuMemoryLimitGib {
+            cuda.memoryLimitBytes = Int(gpuMemoryLimitGib * 1_073_741_824)
+        }
         let loadStart = Date()
         let reranker = try Reranker.load(
             modelDirectory: URL(fileURLWithPath: model), backend: engine,
@@ -64,7 +75,7 @@ struct BenchCommand: ParsableCommand {
         }
         let flops = ModelFlops(dimensions: reranker.model.dimensions)
         var reports = [BenchReport]()
-        for id in workload == "all" ? BenchWorkload.ids : [workload] {
+        for id in workloadIDs {
             guard let work = try BenchWorkload.make(id) else { continue }
             if let dumpInputs { try BenchDump.write(work, reranker: reranker, folder: URL(fileURLWithPath: dumpInputs)) }
             let report = try measure(work, reranker: reranker, cuda: cuda, flops: flops)
@@ -153,7 +164,9 @@ struct ModelFlops {
 /// Writes a workload's exact prompt token ids and images for the transformers reference.
 enum BenchDump {
     struct Pair: Codable { var tokenIDs: [Int32]; var images: [String] }
-    struct Workload: Codable { var id: String; var pairs: [Pair] }
+    /// Our preprocessed pixels of an image: `<name>.pixels.f32` (little-endian fp32, patches x 1176) and its grid.
+    struct Pixels: Codable { var file: String; var grid: [Int] }
+    struct Workload: Codable { var id: String; var pairs: [Pair]; var pixels: [String: Pixels] }
 
     static func write(_ work: BenchWorkload, reranker: Reranker, folder: URL) throws {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
@@ -165,10 +178,15 @@ enum BenchDump {
             return VisionGrid(t: g.t, h: g.h, w: g.w)
         }
         var names = [String]()
+        var pixels = [String: Pixels]()
         for (index, image) in work.images.enumerated() {
             let name = "\(work.id)-image\(index).bmp"
             try BMPWriter.encode(image).write(to: folder.appendingPathComponent(name))
             names.append(name)
+            let processed = try reranker.preprocessor.process(image)
+            let file = name + ".pixels.f32"
+            try processed.pixelValues.withUnsafeBytes { Data($0) }.write(to: folder.appendingPathComponent(file))
+            pixels[name] = Pixels(file: file, grid: [processed.grid.t, processed.grid.h, processed.grid.w])
         }
         let queryHasImage = work.query.image != nil
         let queryImage = queryHasImage ? work.images[0] : nil
@@ -186,7 +204,7 @@ enum BenchDump {
             let prompt = try builder.encode(query: querySegment, document: PromptSegment(text: document.text, images: grids))
             pairs.append(Pair(tokenIDs: prompt.tokenIDs, images: images))
         }
-        let data = try JSONEncoder().encode(Workload(id: work.id, pairs: pairs))
+        let data = try JSONEncoder().encode(Workload(id: work.id, pairs: pairs, pixels: pixels))
         try data.write(to: folder.appendingPathComponent("\(work.id).json"))
     }
 }
