@@ -36,6 +36,12 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .long, help: "Timed runs per workload after one warm-up run (the median is reported).")
     var repeats: Int = 3
 
+    @Option(name: .long, help: "Untimed warm-up runs per workload.")
+    var warmups: Int = 1
+
+    @Option(name: .long, help: "Use only the first N documents of each workload (for slow backends).")
+    var limitDocuments: Int?
+
     @Option(name: .long, help: "Most decoder tokens per forward pass.")
     var tokenBudget: Int = 4096
 
@@ -52,6 +58,9 @@ struct BenchCommand: ParsableCommand {
     var scoresOut: String?
 
     func validate() throws {
+        guard warmups >= 0, (limitDocuments ?? 1) >= 1 else {
+            throw ValidationError("--warmups must be >= 0 and --limit-documents >= 1")
+        }
         guard repeats >= 1 else { throw ValidationError("--repeats must be at least 1, got \(repeats)") }
         for id in workloadIDs where !BenchWorkload.ids.contains(id) {
             throw ValidationError("--workload takes W1, W2, W3, W4 (comma-separated) or all; \(id) is none of them")
@@ -76,7 +85,8 @@ struct BenchCommand: ParsableCommand {
         let flops = ModelFlops(dimensions: reranker.model.dimensions)
         var reports = [BenchReport]()
         for id in workloadIDs {
-            guard let work = try BenchWorkload.make(id) else { continue }
+            guard var work = try BenchWorkload.make(id) else { continue }
+            if let limitDocuments { work.limit(documents: limitDocuments) }
             if let dumpInputs { try BenchDump.write(work, reranker: reranker, folder: URL(fileURLWithPath: dumpInputs)) }
             let report = try measure(work, reranker: reranker, cuda: cuda, flops: flops)
             print(report.line)
@@ -94,9 +104,9 @@ struct BenchCommand: ParsableCommand {
         -> BenchReport
     {
         cuda?.resetPeakMemory()
-        let warm = try reranker.score(query: work.query, documents: work.documents)
+        var results = [RerankResult]()
+        for _ in 0..<warmups { results = try reranker.score(query: work.query, documents: work.documents) }
         var times = [Double]()
-        var results = warm
         for _ in 0..<repeats {
             let start = Date()
             results = try reranker.score(query: work.query, documents: work.documents)

@@ -14,6 +14,15 @@ struct BenchWorkload: Sendable {
 
     static let ids = ["W1", "W2", "W3", "W4"]
 
+    /// Keeps the first `count` documents (and only the images they and the query use).
+    mutating func limit(documents count: Int) {
+        guard count < documents.count else { return }
+        let queryImages = query.image == nil ? 0 : 1
+        let documentImages = documents.prefix(count).filter { $0.image != nil }.count
+        documents = Array(documents.prefix(count))
+        images = Array(images.prefix(queryImages + documentImages))
+    }
+
     /// W1 text->text, W2 text->image, W3 image->text, W4 mixed.
     static func make(_ id: String) throws -> BenchWorkload? {
         var texts = SyntheticText(seed: UInt64(id.utf8.reduce(0) { $0 &* 31 &+ UInt64($1) }))
