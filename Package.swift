@@ -33,6 +33,12 @@ let package = Package(
             providers: [.apt(["libopenblas-dev"])]
         ),
         .target(name: "CPUBackend", dependencies: ["TensorKit", "COpenBLAS"], swiftSettings: swiftSettings),
+        /// Types and function-pointer signatures of the CUDA driver, cuBLASLt and NVRTC; no CUDA header or
+        /// library is needed to build: CUDABackend opens the libraries with dlopen at run time.
+        .target(name: "CCUDA"),
+        .target(
+            name: "CUDABackend", dependencies: ["TensorKit", "CCUDA"], swiftSettings: swiftSettings,
+            linkerSettings: [.linkedLibrary("dl")]),
 
         // MARK: Checkpoint files
         .target(name: "SafeTensors", swiftSettings: swiftSettings),
@@ -97,6 +103,7 @@ let package = Package(
             name: "LycheeCLI",
             dependencies: [
                 "Reranker", "Tokenizers", "ImageProcessing", "Qwen25VL", "SafeTensors", "TensorKit", "CPUBackend", "RerankServer", "ModelHub",
+                "CUDABackend",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -110,6 +117,9 @@ let package = Package(
         .testTarget(name: "TensorKitTests", dependencies: ["TensorKit"], swiftSettings: swiftSettings),
         .testTarget(
             name: "CPUBackendTests", dependencies: ["CPUBackend", "TensorKit"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "CUDABackendTests", dependencies: ["CUDABackend", "CPUBackend", "TensorKit"],
+            swiftSettings: swiftSettings),
         .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(

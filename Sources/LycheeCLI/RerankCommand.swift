@@ -1,5 +1,4 @@
 import ArgumentParser
-import CPUBackend
 import Foundation
 import Reranker
 
@@ -16,6 +15,9 @@ struct RerankCommand: AsyncParsableCommand {
             """)
 
     @OptionGroup var modelOptions: ModelOptions
+
+    @Option(name: .long, help: "Where the model runs: auto (CUDA when a GPU is usable, else CPU), cpu or cuda.")
+    var backend = BackendChoice.auto
 
     @Option(name: .long, help: "What relevance means for this request (default: Lychee's web search instruction).")
     var instruction: String?
@@ -72,7 +74,7 @@ struct RerankCommand: AsyncParsableCommand {
         let clock = ContinuousClock()
         let loadStart = clock.now
         let reranker = try Reranker.load(
-            modelDirectory: modelDirectory, backend: CPUBackend(),
+            modelDirectory: modelDirectory, backend: try BackendSelection.make(backend),
             options: RerankerOptions(maxLength: maxLength, tokenBudget: tokenBudget))
         let loaded = clock.now
         var progress: (@Sendable (Int, Int) -> Void)? = nil

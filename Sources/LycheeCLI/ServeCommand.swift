@@ -20,10 +20,6 @@ struct ServeCommand: AsyncParsableCommand {
     )
 
     /// Where the model runs.
-    enum BackendChoice: String, ExpressibleByArgument, CaseIterable {
-        case auto, cpu, cuda
-    }
-
     @OptionGroup var modelOptions: ModelOptions
     @Option(name: .long, help: "Address to listen on.")
     var host = "127.0.0.1"
@@ -84,7 +80,7 @@ struct ServeCommand: AsyncParsableCommand {
         let logger = Logger(label: "lychee-rerank")
 
         let directory = try await modelOptions.resolve()
-        let chosen = try Self.makeBackend(backend, logger: logger)
+        let chosen = try BackendSelection.make(backend) { logger.notice("\($0)") }
         logger.info("loading model", metadata: ["model": "\(directory.path)", "backend": "\(chosen.name)"])
         let started = ContinuousClock.now
         let reranker = try Reranker.load(
@@ -119,16 +115,5 @@ struct ServeCommand: AsyncParsableCommand {
         logger.info("serving", metadata: ["url": "http://\(host):\(port)/"])
         try await application.runService()
         logger.info("stopped: in-flight requests finished")
-    }
-
-    /// The one place the compute backend is chosen. CUDA is not wired in yet: `auto` runs on the CPU and
-    /// `cuda` is refused with a message.
-    static func makeBackend(_ choice: BackendChoice, logger: Logger) throws -> any Backend {
-        switch choice {
-        case .auto, .cpu:
-            return CPUBackend()
-        case .cuda:
-            throw ValidationError("--backend cuda is not available in this build yet; use --backend cpu (or auto)")
-        }
     }
 }

@@ -33,6 +33,14 @@ public protocol Backend: Sendable {
     func weight(_ bytes: UnsafeRawBufferPointer, dtype: DType, shape: [Int], keepingAlive owner: AnyObject?)
         throws -> Tensor
 
+    /// A table read only through ``embedding(_:ids:)`` (the token embeddings, 1 GiB for a 7B model).
+    ///
+    /// Same contract as ``weight(_:dtype:shape:keepingAlive:)``, but the backend may keep it in host
+    /// memory and gather rows there: a GPU backend then never spends device memory on the whole table.
+    /// The default implementation is ``weight(_:dtype:shape:keepingAlive:)``.
+    func embeddingTable(_ bytes: UnsafeRawBufferPointer, dtype: DType, shape: [Int], keepingAlive owner: AnyObject?)
+        throws -> Tensor
+
     // MARK: Dense layers
 
     /// `x W^T + b`: x `[..., in]`, weight `[out, in]` (any ``DType``), bias `[out]` or nil -> `[..., out]`.
@@ -86,4 +94,12 @@ public protocol Backend: Sendable {
     func attention(
         query: Tensor, key: Tensor, value: Tensor, cuSeqlens: [Int32], causal: Bool, scale: Float
     ) throws -> Tensor
+}
+
+extension Backend {
+    public func embeddingTable(
+        _ bytes: UnsafeRawBufferPointer, dtype: DType, shape: [Int], keepingAlive owner: AnyObject?
+    ) throws -> Tensor {
+        try weight(bytes, dtype: dtype, shape: shape, keepingAlive: owner)
+    }
 }

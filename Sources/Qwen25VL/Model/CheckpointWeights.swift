@@ -27,6 +27,13 @@ public final class CheckpointWeights: WeightSource, @unchecked Sendable {
         return try backend.weight(bytes, dtype: info.dtype.tensorKitDType, shape: info.shape, keepingAlive: checkpoint)
     }
 
+    public func embeddingTable(_ name: String, on backend: any Backend) throws -> Tensor {
+        let (storedName, info) = try stored(name)
+        let bytes = try checkpoint.bytes(storedName)
+        return try backend.embeddingTable(
+            bytes, dtype: info.dtype.tensorKitDType, shape: info.shape, keepingAlive: checkpoint)
+    }
+
     public func hostRows(_ name: String, rows: [Int]) throws -> [[Float]] {
         let (storedName, info) = try stored(name)
         guard info.shape.count == 2 else { throw WeightCheckError.problems([.missing(name: name, expectedShape: [])]) }

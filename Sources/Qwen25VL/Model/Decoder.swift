@@ -54,7 +54,7 @@ enum Language {
 
         init(dims: ModelDimensions.Text, weights: any WeightSource, backend: any Backend) throws {
             self.dims = dims
-            embeddings = try weights.tensor("model.embed_tokens.weight", on: backend)
+            embeddings = try weights.embeddingTable("model.embed_tokens.weight", on: backend)
             layers = try (0..<dims.layerCount).map { try Layer(index: $0, weights: weights, backend: backend) }
             finalNorm = try weights.tensor("model.norm.weight", on: backend)
         }

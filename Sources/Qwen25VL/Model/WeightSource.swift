@@ -10,4 +10,14 @@ public protocol WeightSource {
     func tensor(_ name: String, on backend: any Backend) throws -> Tensor
     /// Rows `rows` of the 2-D weight `name`, as host floats (used for the yes/no rows of the output head).
     func hostRows(_ name: String, rows: [Int]) throws -> [[Float]]
+    /// The token embedding table `name`, made with ``Backend/embeddingTable(_:dtype:shape:keepingAlive:)``
+    /// so that a GPU backend can leave it in host memory.
+    func embeddingTable(_ name: String, on backend: any Backend) throws -> Tensor
+}
+
+extension WeightSource {
+    /// By default the table is an ordinary weight.
+    public func embeddingTable(_ name: String, on backend: any Backend) throws -> Tensor {
+        try tensor(name, on: backend)
+    }
 }

@@ -1,0 +1,175 @@
+import CCUDA
+import TensorKit
+
+extension CUDABackend {
+    /// Blocks for a grid-stride elementwise kernel over `count` elements.
+    private func elementwiseGrid(_ count: Int) -> (Int, Int, Int) {
+        (max(1, min((count + 255) / 256, device.multiprocessors * 16)), 1, 1)
+    }
+
+    public func linear(_ x: Tensor, weight: Tensor, bias: Tensor?) throws -> Tensor {
+        let sizes = try OpChecks.linear(x, weight: weight, bias: bias)
+        try enter()
+        let xPointer = try address(x, op: "linear", argument: "x")
+        let wPointer = try address(weight, op: "linear", argument: "weight")
+        let bPointer = try bias.map { try address($0, op: "linear", argument: "bias") }
+        let out = try makeTensor(shape: sizes.outputShape)
+        let outPointer = try address(out, op: "linear", argument: "output")
+        let (m, n, k) = (sizes.rows, sizes.outFeatures, sizes.inFeatures)
+        guard m > 0, n > 0 else { return out }
+        // cuBLASLt also takes rows that are not 16-byte multiples (slower kernels); the plain kernel is
+        // only for shapes it refuses.
+        let done = try matmul.run(x: xPointer, weight: wPointer, bias: bPointer, out: outPointer, m: m, n: n, k: k)
+        if !done {
+            try kernels.launch(
+                "linear_fallback", grid: ((n + 7) / 8, m, 1), block: (32, 8, 1),
+                [.pointer(xPointer), .pointer(wPointer), .pointer(bPointer ?? 0), .pointer(outPointer),
+                 .int32(Int32(m)), .int32(Int32(n)), .int32(Int32(k))])
+        }
+        try finish("linear")
+        return out
+    }
+
+    public func rmsNorm(_ x: Tensor, weight: Tensor, eps: Float) throws -> Tensor {
+        let width = try OpChecks.rmsNorm(x, weight: weight)
+        try enter()
+        let out = try makeTensor(shape: x.shape)
+        let rows = width == 0 ? 0 : x.elementCount / width
+        guard rows > 0 else { return out }
+        try kernels.launch(
+            "rms_norm", grid: (rows, 1, 1), block: (256, 1, 1),
+            [.pointer(try address(x, op: "rmsNorm", argument: "x")),
+             .pointer(try address(weight, op: "rmsNorm", argument: "weight")),
+             .pointer(try address(out, op: "rmsNorm", argument: "output")), .int32(Int32(width)), .float(eps)])
+        try finish("rmsNorm")
+        return out
+    }
+
+    public func add(_ a: Tensor, _ b: Tensor) throws -> Tensor {
+        try OpChecks.sameShape("add", a, b, names: ("a", "b"))
+        return try binary("add", a, b, names: ("a", "b"))
+    }
+
+    public func siluMul(gate: Tensor, up: Tensor) throws -> Tensor {
+        try OpChecks.sameShape("siluMul", gate, up, names: ("gate", "up"))
+        return try binary("silu_mul", gate, up, names: ("gate", "up"))
+    }
+
+    private func binary(_ kernel: String, _ a: Tensor, _ b: Tensor, names: (String, String)) throws -> Tensor {
+        try enter()
+        let out = try makeTensor(shape: a.shape)
+        let count = a.elementCount
+        guard count > 0 else { return out }
+        try kernels.launch(
+            kernel, grid: elementwiseGrid(count), block: (256, 1, 1),
+            [.pointer(try address(a, op: kernel, argument: names.0)), .pointer(try address(b, op: kernel, argument: names.1)),
+             .pointer(try address(out, op: kernel, argument: "output")), .int64(Int64(count))])
+        try finish(kernel)
+        return out
+    }
+
+    public func gelu(_ x: Tensor) throws -> Tensor {
+        try enter()
+        let out = try makeTensor(shape: x.shape)
+        let count = x.elementCount
+        guard count > 0 else { return out }
+        try kernels.launch(
+            "gelu", grid: elementwiseGrid(count), block: (256, 1, 1),
+            [.pointer(try address(x, op: "gelu", argument: "x")), .pointer(try address(out, op: "gelu", argument: "output")),
+             .int64(Int64(count))])
+        try finish("gelu")
+        return out
+    }
+
+    public func applyRope(_ x: Tensor, cos: Tensor, sin: Tensor) throws -> Tensor {
+        let sizes = try OpChecks.rope(x, cos: cos, sin: sin)
+        try enter()
+        let out = try makeTensor(shape: x.shape)
+        let pairs = sizes.tokens * sizes.heads * (sizes.headDim / 2)
+        guard pairs > 0 else { return out }
+        try kernels.launch(
+            "rope", grid: ((pairs + 255) / 256, 1, 1), block: (256, 1, 1),
+            [.pointer(try address(x, op: "applyRope", argument: "x")), .pointer(try address(cos, op: "applyRope", argument: "cos")),
+             .pointer(try address(sin, op: "applyRope", argument: "sin")),
+             .pointer(try address(out, op: "applyRope", argument: "output")),
+             .int32(Int32(sizes.tokens)), .int32(Int32(sizes.heads)), .int32(Int32(sizes.headDim))])
+        try finish("applyRope")
+        return out
+    }
+
+    public func gatherRows(_ x: Tensor, indices: [Int32]) throws -> Tensor {
+        let shape = try OpChecks.gatherRows(x, indices: indices)
+        try enter()
+        let source = try address(x, op: "gatherRows", argument: "x")
+        let out = try makeTensor(shape: shape)
+        guard !indices.isEmpty, x.rowWidth > 0 else { return out }
+        let deviceIndices = try deviceIndices(indices)
+        try withExtendedLifetime(deviceIndices.tensor) {
+            try kernels.launch(
+                "gather_rows", grid: (indices.count, 1, 1), block: (128, 1, 1),
+                [.pointer(source), .pointer(deviceIndices.pointer),
+                 .pointer(try address(out, op: "gatherRows", argument: "output")), .int32(Int32(x.rowWidth))])
+        }
+        try finish("gatherRows")
+        return out
+    }
+
+    public func scatterRows(_ rows: Tensor, into destination: Tensor, at indices: [Int32]) throws {
+        try OpChecks.scatterRows(rows, into: destination, at: indices)
+        try enter()
+        let source = try address(rows, op: "scatterRows", argument: "rows")
+        let target = try address(destination, op: "scatterRows", argument: "destination")
+        guard !indices.isEmpty, rows.rowWidth > 0 else { return }
+        let deviceIndices = try deviceIndices(indices)
+        try withExtendedLifetime(deviceIndices.tensor) {
+            try kernels.launch(
+                "scatter_rows", grid: (indices.count, 1, 1), block: (128, 1, 1),
+                [.pointer(source), .pointer(deviceIndices.pointer), .pointer(target), .int32(Int32(rows.rowWidth))])
+        }
+        try finish("scatterRows")
+    }
+
+    public func attention(
+        query: Tensor, key: Tensor, value: Tensor, cuSeqlens: [Int32], causal: Bool, scale: Float
+    ) throws -> Tensor {
+        let sizes = try OpChecks.attention(query: query, key: key, value: value, cuSeqlens: cuSeqlens)
+        guard AttentionKernelSource.headDims.contains(sizes.headDim) else {
+            throw TensorError.shapeMismatch(
+                op: "attention",
+                detail: "the CUDA kernel supports head dimensions \(AttentionKernelSource.headDims), got \(sizes.headDim)")
+        }
+        try enter()
+        let out = try makeTensor(shape: query.shape)
+        let tiles = AttentionTiling.tiles(cuSeqlens: cuSeqlens)
+        guard !tiles.isEmpty, sizes.heads > 0 else { return out }
+        let deviceTiles = try deviceIndices(tiles)
+        try withExtendedLifetime(deviceTiles.tensor) {
+            try kernels.launch(
+                AttentionKernelSource.kernelName(headDim: sizes.headDim), grid: (tiles.count / 3, sizes.heads, 1),
+                block: (128, 1, 1),
+                [.pointer(try address(query, op: "attention", argument: "query")),
+                 .pointer(try address(key, op: "attention", argument: "key")),
+                 .pointer(try address(value, op: "attention", argument: "value")),
+                 .pointer(try address(out, op: "attention", argument: "output")), .pointer(deviceTiles.pointer),
+                 .int32(Int32(sizes.heads)), .int32(Int32(sizes.kvHeads)), .float(scale * 1.4426950408889634),
+                 .int32(causal ? 1 : 0)])
+        }
+        try finish("attention")
+        return out
+    }
+}
+
+/// How the attention kernel's blocks cover the packed sequences.
+enum AttentionTiling {
+    /// Query rows per block.
+    static let rowsPerBlock = 64
+
+    /// Three ints per block (first query row, sequence start, sequence end); empty sequences get none.
+    static func tiles(cuSeqlens: [Int32]) -> [Int32] {
+        var tiles = [Int32]()
+        for (start, end) in zip(cuSeqlens, cuSeqlens.dropFirst()) where end > start {
+            for row in stride(from: start, to: end, by: rowsPerBlock) { tiles += [row, start, end] }
+        }
+        return tiles
+    }
+}

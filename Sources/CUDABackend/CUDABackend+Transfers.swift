@@ -1,0 +1,112 @@
+import CCUDA
+import Foundation
+import TensorKit
+
+extension CUDABackend {
+    public func upload(_ values: [Float], shape: [Int]) throws -> Tensor {
+        try enter()
+        let count = try Tensor.elementCount(of: shape)
+        guard count == values.count else {
+            throw TensorError.byteCountMismatch(expected: count * 2, actual: values.count * 2)
+        }
+        let bits = values.map(HalfConversion.bf16Bits)
+        return try bits.withUnsafeBytes { try deviceCopy(of: $0, shape: shape, dtype: .bf16) }
+    }
+
+    public func download(_ tensor: Tensor) throws -> [Float] {
+        try enter()
+        let count = tensor.elementCount
+        var bytes = [UInt8](repeating: 0, count: tensor.byteCount)
+        if let host = tensor.storage as? HostTableStorage {
+            bytes.withUnsafeMutableBytes { $0.copyMemory(from: UnsafeRawBufferPointer(start: host.base + tensor.byteOffset, count: tensor.byteCount)) }
+        } else {
+            let pointer = try address(tensor, op: "download", argument: "tensor", dtype: tensor.dtype)
+            if count > 0 {
+                try bytes.withUnsafeMutableBytes { buffer in
+                    try driver.check(
+                        driver.cuMemcpyDtoH(buffer.baseAddress!, pointer, buffer.count), "cuMemcpyDtoH(\(buffer.count) bytes)")
+                }
+            }
+        }
+        return bytes.withUnsafeBytes { HostConversion.floats($0, dtype: tensor.dtype) }
+    }
+
+    /// Copies the weight to the device as bf16 (converted once here if the checkpoint stores f32 or f16).
+    public func weight(_ bytes: UnsafeRawBufferPointer, dtype: DType, shape: [Int], keepingAlive owner: AnyObject?)
+        throws -> Tensor
+    {
+        try enter()
+        let count = try Tensor.elementCount(of: shape)
+        guard bytes.count == count * dtype.byteSize else {
+            throw TensorError.byteCountMismatch(expected: count * dtype.byteSize, actual: bytes.count)
+        }
+        if dtype == .bf16 { return try deviceCopy(of: bytes, shape: shape, dtype: .bf16) }
+        let converted = HostConversion.bf16Bits(bytes, dtype: dtype)
+        return try converted.withUnsafeBytes { try deviceCopy(of: $0, shape: shape, dtype: .bf16) }
+    }
+
+    /// Keeps the table in host memory (the checkpoint's bytes, not copied when `owner` keeps them alive):
+    /// ``embedding(_:ids:)`` gathers the rows a batch needs on the host and uploads only those.
+    public func embeddingTable(
+        _ bytes: UnsafeRawBufferPointer, dtype: DType, shape: [Int], keepingAlive owner: AnyObject?
+    ) throws -> Tensor {
+        let count = try Tensor.elementCount(of: shape)
+        guard bytes.count == count * dtype.byteSize else {
+            throw TensorError.byteCountMismatch(expected: count * dtype.byteSize, actual: bytes.count)
+        }
+        return try Tensor(shape: shape, dtype: dtype, storage: HostTableStorage(bytes: bytes, owner: owner))
+    }
+
+    public func embedding(_ table: Tensor, ids: [Int32]) throws -> Tensor {
+        let width = try OpChecks.embedding(table, ids: ids)
+        guard let host = table.storage as? HostTableStorage else {
+            // A device-resident table: gather its rows on the device.
+            return try gatherRows(table, indices: ids)
+        }
+        try enter()
+        let rowBytes = width * table.dtype.byteSize
+        var gathered = [UInt16](repeating: 0, count: ids.count * width)
+        gathered.withUnsafeMutableBufferPointer { target in
+            for (i, id) in ids.enumerated() {
+                let row = UnsafeRawBufferPointer(start: host.base + table.byteOffset + Int(id) * rowBytes, count: rowBytes)
+                let destination = UnsafeMutableBufferPointer(rebasing: target[(i * width)..<((i + 1) * width)])
+                HostConversion.writeBF16(row, dtype: table.dtype, into: destination)
+            }
+        }
+        return try gathered.withUnsafeBytes { try deviceCopy(of: $0, shape: [ids.count, width], dtype: .bf16) }
+    }
+}
+
+/// Host-side element conversions for transfers.
+enum HostConversion {
+    static func floats(_ bytes: UnsafeRawBufferPointer, dtype: DType) -> [Float] {
+        switch dtype {
+        case .f32: return Array(bytes.bindMemory(to: Float.self))
+        case .bf16: return bytes.bindMemory(to: UInt16.self).map { HalfConversion.float(bf16: $0) }
+        case .f16: return bytes.bindMemory(to: UInt16.self).map { HalfConversion.float(f16: $0) }
+        }
+    }
+
+    static func bf16Bits(_ bytes: UnsafeRawBufferPointer, dtype: DType) -> [UInt16] {
+        var out = [UInt16](repeating: 0, count: bytes.count / dtype.byteSize)
+        out.withUnsafeMutableBufferPointer { writeBF16(bytes, dtype: dtype, into: $0) }
+        return out
+    }
+
+    /// Converts `bytes` of `dtype` into bf16 bit patterns (a plain copy for bf16).
+    static func writeBF16(_ bytes: UnsafeRawBufferPointer, dtype: DType, into target: UnsafeMutableBufferPointer<UInt16>) {
+        switch dtype {
+        case .bf16:
+            UnsafeMutableRawBufferPointer(target).copyMemory(from: bytes)
+        case .f32:
+            for i in 0..<target.count {
+                target[i] = HalfConversion.bf16Bits(bytes.loadUnaligned(fromByteOffset: i * 4, as: Float.self))
+            }
+        case .f16:
+            for i in 0..<target.count {
+                let half = bytes.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self)
+                target[i] = HalfConversion.bf16Bits(HalfConversion.float(f16: half))
+            }
+        }
+    }
+}

@@ -1,0 +1,187 @@
+import CCUDA
+import Foundation
+import TensorKit
+
+/// The Qwen2.5-VL ops on an NVIDIA GPU: bf16 activations and weights, fp32 accumulation, cuBLASLt for
+/// the matrix products and NVRTC-compiled kernels for the rest (fused flash-style attention included).
+///
+/// The CUDA libraries are opened at run time, so the package builds and runs without CUDA; creating a
+/// backend on a machine without a usable GPU throws a ``CUDAError`` that says what is missing.
+/// Embedding tables made by ``embeddingTable(_:dtype:shape:keepingAlive:)`` stay in host memory.
+public final class CUDABackend: Backend, @unchecked Sendable {
+    /// What the backend found at start.
+    public struct DeviceInfo: Sendable, CustomStringConvertible {
+        public var name: String
+        public var computeCapability: (major: Int, minor: Int)
+        public var multiprocessors: Int
+        public var totalMemoryBytes: Int
+        /// `cuDriverGetVersion`, e.g. 13000 for CUDA 13.0.
+        public var driverVersion: Int
+        /// The library files that opened: driver, cuBLASLt, NVRTC.
+        public var libraries: [String]
+        /// `sm_90` and the like: what the kernels are compiled for.
+        public var architecture: String { "sm_\(computeCapability.major)\(computeCapability.minor)" }
+
+        public var description: String {
+            let gib = Double(totalMemoryBytes) / Double(1 << 30)
+            return "\(name) (\(architecture), \(multiprocessors) SMs, \(String(format: "%.1f", gib)) GiB, "
+                + "driver \(driverVersion / 1000).\(driverVersion % 1000 / 10))"
+        }
+    }
+
+    /// Device memory figures, as the driver reports them (every process on the device counted).
+    public struct MemoryStatistics: Sendable {
+        /// Largest `total - free` seen since the start or the last ``resetPeakMemory()``.
+        public var peakDeviceUsedBytes: Int
+        public var currentDeviceUsedBytes: Int
+        public var totalBytes: Int
+        /// Bytes this backend holds from the driver (weights, activations and its cache of free blocks).
+        public var pooledBytes: Int
+    }
+
+    public var name: String { "CUDA" }
+    public var activationDType: DType { .bf16 }
+    public let device: DeviceInfo
+
+    let driver: CUDADriver
+    let context: CUcontext?
+    let pool: DeviceMemoryPool
+    let kernels: KernelModule
+    let matmul: MatmulEngine
+
+    /// Wait for the device after every op, so that a failing kernel is reported by the op that ran it
+    /// (slower; the self-test turns it on).
+    public var synchronizeEveryOp = false
+
+    /// Fill new device blocks with NaN so that outputs an op forgot to write show up (self-test).
+    public var poisonAllocations: Bool {
+        get { pool.poisonAllocations }
+        set { pool.poisonAllocations = newValue }
+    }
+
+    /// Keep the device memory this process uses (as the driver counts it, context included) near this
+    /// many bytes by returning cached free blocks to the driver before growing past it. nil: no limit.
+    public var memoryLimitBytes: Int? {
+        get { pool.softLimitBytes.map { $0 + baselineDeviceBytes } }
+        set { pool.softLimitBytes = newValue.map { max(0, $0 - baselineDeviceBytes) } }
+    }
+
+    /// Device memory in use when the backend started (context, other processes).
+    let baselineDeviceBytes: Int
+
+    /// Opens the CUDA libraries, picks device `ordinal`, and compiles (or loads from the disk cache) the
+    /// kernels for its architecture.
+    public init(ordinal: Int = 0, kernelCacheDirectory: URL? = CUDABackend.defaultKernelCacheDirectory) throws {
+        let driver = try CUDADriver()
+        try driver.check(driver.cuInit(0), "cuInit")
+        var count: Int32 = 0
+        try driver.check(driver.cuDeviceGetCount(&count), "cuDeviceGetCount")
+        guard count > ordinal else { throw CUDAError.noDevice }
+        var handle: CUdevice = 0
+        try driver.check(driver.cuDeviceGet(&handle, Int32(ordinal)), "cuDeviceGet")
+        func attribute(_ attribute: Int) throws -> Int {
+            var value: Int32 = 0
+            try driver.check(driver.cuDeviceGetAttribute(&value, Int32(attribute), handle), "cuDeviceGetAttribute(\(attribute))")
+            return Int(value)
+        }
+        var nameBytes = [CChar](repeating: 0, count: 256)
+        try driver.check(driver.cuDeviceGetName(&nameBytes, 255, handle), "cuDeviceGetName")
+        let deviceName = CString.decode(nameBytes)
+        let major = try attribute(LYCHEE_CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR)
+        let minor = try attribute(LYCHEE_CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR)
+        guard major >= 8 else { throw CUDAError.unsupportedDevice(name: deviceName, computeCapability: "\(major).\(minor)") }
+        var version: Int32 = 0
+        try driver.check(driver.cuDriverGetVersion(&version), "cuDriverGetVersion")
+        var context: CUcontext?
+        try driver.check(driver.cuDevicePrimaryCtxRetain(&context, handle), "cuDevicePrimaryCtxRetain")
+        try driver.check(driver.cuCtxSetCurrent(context), "cuCtxSetCurrent")
+        let blas = try CUBLASLtLibrary()
+        let nvrtc = try NVRTCLibrary()
+        let pool = DeviceMemoryPool(driver: driver)
+        let usage = pool.deviceUsage()
+        let info = DeviceInfo(
+            name: deviceName, computeCapability: (major, minor),
+            multiprocessors: try attribute(LYCHEE_CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT),
+            totalMemoryBytes: usage.total, driverVersion: Int(version),
+            libraries: [driver.library.path, blas.library.path, nvrtc.library.path])
+        let compiler = KernelCompiler(
+            nvrtc: nvrtc, architecture: info.architecture, driverVersion: version, cacheDirectory: kernelCacheDirectory)
+        self.baselineDeviceBytes = usage.used
+        self.driver = driver
+        self.context = context
+        self.pool = pool
+        self.device = info
+        self.kernels = try KernelModule(driver: driver, compiler: compiler)
+        self.matmul = try MatmulEngine(blas: blas, driver: driver, pool: pool)
+    }
+
+    /// `$LYCHEE_KERNEL_CACHE`, else `$XDG_CACHE_HOME/lychee-rerank/kernels`, else
+    /// `~/.cache/lychee-rerank/kernels`: where compiled kernels are kept between runs.
+    public static var defaultKernelCacheDirectory: URL { KernelCompiler.defaultCacheDirectory() }
+
+    /// Waits until the device has finished all queued work; reports a failed kernel by name.
+    public func synchronize() throws {
+        try enter()
+        try driver.check(driver.cuCtxSynchronize(), "cuCtxSynchronize")
+    }
+
+    /// Device memory figures now, with the peak since the last reset.
+    public func memoryStatistics() -> MemoryStatistics {
+        let usage = pool.deviceUsage()
+        return MemoryStatistics(
+            peakDeviceUsedBytes: max(pool.peakDeviceUsedBytes, usage.used), currentDeviceUsedBytes: usage.used,
+            totalBytes: usage.total, pooledBytes: pool.bytesFromDriver)
+    }
+
+    /// Starts a new peak measurement.
+    public func resetPeakMemory() { pool.resetPeak() }
+
+    /// Hands cached free blocks back to the driver.
+    public func releaseCachedMemory() throws { try pool.releaseCached() }
+
+    /// Makes the backend's context current on the calling thread.
+    func enter() throws { try driver.check(driver.cuCtxSetCurrent(context), "cuCtxSetCurrent") }
+
+    /// After an op: in checking mode, wait and report a kernel failure under the op's name.
+    func finish(_ op: String) throws {
+        guard synchronizeEveryOp else { return }
+        try driver.check(driver.cuCtxSynchronize(), "\(op) (cuCtxSynchronize)")
+    }
+
+    // MARK: Memory
+
+    /// A new uninitialised bf16 device tensor.
+    func makeTensor(shape: [Int], dtype: DType = .bf16) throws -> Tensor {
+        let count = try Tensor.elementCount(of: shape)
+        let storage = try CUDAStorage(pool: pool, byteCount: count * dtype.byteSize)
+        return try Tensor(shape: shape, dtype: dtype, storage: storage)
+    }
+
+    /// The device address of `tensor`'s first element; throws for tensors of other backends or dtypes.
+    func address(_ tensor: Tensor, op: String, argument: String, dtype: DType = .bf16) throws -> CUdeviceptr {
+        guard let storage = tensor.storage as? CUDAStorage else {
+            throw TensorError.foreignTensor(op: op, expected: "CUDA device", found: tensor.storage.deviceName)
+        }
+        guard tensor.dtype == dtype else {
+            throw TensorError.unsupportedDType(op: op, argument: argument, dtype: tensor.dtype, supported: [dtype])
+        }
+        return storage.pointer + CUdeviceptr(tensor.byteOffset)
+    }
+
+    /// Copies host bytes into a new device tensor.
+    func deviceCopy(of bytes: UnsafeRawBufferPointer, shape: [Int], dtype: DType) throws -> Tensor {
+        let tensor = try makeTensor(shape: shape, dtype: dtype)
+        guard bytes.count > 0, let base = bytes.baseAddress else { return tensor }
+        let pointer = try address(tensor, op: "upload", argument: "destination", dtype: dtype)
+        try driver.check(driver.cuMemcpyHtoD(pointer, base, bytes.count), "cuMemcpyHtoD(\(bytes.count) bytes)")
+        return tensor
+    }
+
+    /// Uploads a small host index list as a device buffer of int32 (typed f32 only for its 4-byte size).
+    /// The caller keeps the returned tensor alive until its kernel is queued; the pool reuses the block
+    /// only for later work on the same stream.
+    func deviceIndices(_ values: [Int32]) throws -> (tensor: Tensor, pointer: CUdeviceptr) {
+        let tensor = try values.withUnsafeBytes { try deviceCopy(of: $0, shape: [values.count], dtype: .f32) }
+        return (tensor, try address(tensor, op: "indices", argument: "indices", dtype: .f32))
+    }
+}

@@ -1,0 +1,221 @@
+import Foundation
+import TensorKit
+
+/// Runs every backend op on one backend and on a reference backend over the same random inputs of
+/// realistic shapes, and reports how far apart the results are (ggml's test-backend-ops, for us).
+///
+/// Inputs are drawn fresh on every run and rounded to bf16 first, so both backends see identical
+/// values whatever their activation type. Errors: max |device - reference|, and the relative error
+/// ||device - reference|| / ||reference|| (METHOD.md: bf16 operands land between 1e-3 and 1e-2).
+/// Pure data movement (gathers, scatters, embeddings) must match exactly. NaN never passes.
+public struct OpSelfTest {
+    /// One checked op.
+    public struct Check: Sendable, CustomStringConvertible {
+        public var op: String
+        public var shape: String
+        public var maxAbsError: Float
+        public var relativeError: Float
+        public var tolerance: Float
+        public var passed: Bool { relativeError.isFinite && maxAbsError.isFinite && relativeError <= tolerance }
+
+        public var description: String {
+            let status = passed ? "PASS" : "FAIL"
+            return op.padding(toLength: 14, withPad: " ", startingAt: 0)
+                + shape.padding(toLength: 44, withPad: " ", startingAt: 0)
+                + String(format: "%11.3e %11.3e %9.1e  ", maxAbsError, relativeError, tolerance) + status
+        }
+
+        /// The column titles matching ``description``.
+        public static let header = "op".padding(toLength: 14, withPad: " ", startingAt: 0)
+            + "shape".padding(toLength: 44, withPad: " ", startingAt: 0)
+            + String(format: "%11@ %11@ %9@  ", "max abs err", "rel err", "tolerance") + "result"
+    }
+
+    public let device: any Backend
+    public let reference: any Backend
+    /// Tolerance on the relative error for ops with bf16 rounding.
+    public var tolerance: Float = 1e-2
+    /// The seed of this run's inputs (pass it back to reproduce a failure).
+    public let seed: UInt64
+    private var generator: SeededGenerator
+
+    /// - Parameter seed: nil draws a fresh seed from the system generator.
+    public init(device: any Backend, reference: any Backend, seed: UInt64? = nil) {
+        self.device = device
+        self.reference = reference
+        self.seed = seed ?? UInt64.random(in: 1...UInt64.max)
+        self.generator = SeededGenerator(seed: self.seed)
+    }
+
+    /// Problem sizes: the 7B decoder and vision tower's own widths, with token counts cut so the CPU
+    /// reference finishes in seconds; `small` shrinks them further for unit tests.
+    public enum Scale: Sendable { case realistic, small }
+
+    /// Runs every check; `progress` sees each result as it comes.
+    public mutating func run(scale: Scale = .realistic, progress: ((Check) -> Void)? = nil) throws -> [Check] {
+        let s = scale == .realistic
+        var checks = [Check]()
+        func record(_ check: Check) { checks.append(check); progress?(check) }
+        let hidden = s ? 3584 : 96, vision = s ? 1280 : 64, inter = s ? 18944 : 160, visInter = s ? 3420 : 120
+        record(try checkLinear(rows: s ? 300 : 17, inFeatures: hidden, outFeatures: s ? 4608 : 40, bias: true))
+        record(try checkLinear(rows: s ? 300 : 17, inFeatures: visInter, outFeatures: vision, bias: true))
+        record(try checkLinear(rows: s ? 129 : 9, inFeatures: inter, outFeatures: hidden, bias: false))
+        record(try checkLinear(rows: 7, inFeatures: hidden, outFeatures: 1, bias: false))
+        record(try checkRMSNorm(rows: s ? 517 : 13, width: hidden))
+        record(try checkRMSNorm(rows: s ? 300 : 13, width: vision))
+        record(try checkBinary("add", rows: s ? 1000 : 11, width: hidden) { try $0.add($1, $2) })
+        record(try checkBinary("siluMul", rows: s ? 300 : 11, width: inter) { try $0.siluMul(gate: $1, up: $2) })
+        record(try checkGELU(rows: s ? 243 : 7, width: s ? 5120 : 256))
+        record(try checkRope(tokens: s ? 300 : 9, heads: s ? 28 : 4, headDim: 128))
+        record(try checkRope(tokens: s ? 256 : 9, heads: s ? 16 : 2, headDim: 80))
+        record(try checkGather(rows: s ? 500 : 20, width: vision, count: s ? 700 : 30))
+        record(try checkScatter(rows: s ? 486 : 6, width: hidden, destinationRows: s ? 1000 : 15))
+        record(try checkEmbedding(vocab: s ? 5000 : 50, width: hidden, count: s ? 300 : 12))
+        record(try checkAttention(lengths: s ? [1, 37, 64, 200, 65] : [1, 5, 70], heads: s ? 28 : 4, kvHeads: s ? 4 : 2, headDim: 128, causal: true))
+        record(try checkAttention(lengths: s ? Array(repeating: 64, count: 8) + [48] : [64, 3], heads: s ? 16 : 2, kvHeads: s ? 16 : 2, headDim: 80, causal: false))
+        record(try checkAttention(lengths: s ? [1944] : [130], heads: s ? 16 : 2, kvHeads: s ? 16 : 2, headDim: 80, causal: false))
+        return checks
+    }
+
+    // MARK: Inputs
+
+    /// bf16-representable random values in [-range, range].
+    private mutating func values(_ count: Int, range: Float = 1) -> [Float] {
+        (0..<count).map { _ in
+            HalfConversion.float(bf16: HalfConversion.bf16Bits(Float.random(in: -range...range, using: &generator)))
+        }
+    }
+
+    /// The same values as a weight tensor (bf16 bytes) on both backends.
+    private func weights(_ values: [Float], shape: [Int]) throws -> (Tensor, Tensor) {
+        let bits = values.map(HalfConversion.bf16Bits)
+        return try bits.withUnsafeBytes { bytes in
+            (try device.weight(bytes, dtype: .bf16, shape: shape, keepingAlive: nil),
+             try reference.weight(bytes, dtype: .bf16, shape: shape, keepingAlive: nil))
+        }
+    }
+
+    private func activations(_ values: [Float], shape: [Int]) throws -> (Tensor, Tensor) {
+        (try device.upload(values, shape: shape), try reference.upload(values, shape: shape))
+    }
+
+    private func compare(_ op: String, _ shape: String, _ pair: (Tensor, Tensor), tolerance: Float) throws -> Check {
+        Self.compare(op, shape, try device.download(pair.0), try reference.download(pair.1), tolerance: tolerance)
+    }
+
+    /// Errors of `got` against `want` (max abs, relative norm) as a check with `tolerance`.
+    public static func compare(_ op: String, _ shape: String, _ got: [Float], _ want: [Float], tolerance: Float) -> Check {
+        var maxAbs: Float = got.count == want.count ? 0 : .infinity
+        var diff2: Double = 0, ref2: Double = 0
+        for (g, w) in zip(got, want) {
+            let d = g - w
+            maxAbs = d.isNaN ? .nan : max(maxAbs, abs(d))
+            diff2 += Double(d * d)
+            ref2 += Double(w * w)
+        }
+        let relative = ref2 > 0 ? Float((diff2 / ref2).squareRoot()) : (diff2 == 0 ? 0 : .infinity)
+        return Check(op: op, shape: shape, maxAbsError: maxAbs, relativeError: diff2.isNaN ? .nan : relative,
+                     tolerance: tolerance)
+    }
+
+    // MARK: Checks
+
+    private mutating func checkLinear(rows: Int, inFeatures: Int, outFeatures: Int, bias: Bool) throws -> Check {
+        let x = try activations(values(rows * inFeatures), shape: [rows, inFeatures])
+        let scale = 1 / Float(inFeatures).squareRoot()
+        let w = try weights(values(outFeatures * inFeatures, range: scale), shape: [outFeatures, inFeatures])
+        let b = bias ? try weights(values(outFeatures), shape: [outFeatures]) : nil
+        let out = (try device.linear(x.0, weight: w.0, bias: b?.0), try reference.linear(x.1, weight: w.1, bias: b?.1))
+        return try compare("linear", "[\(rows),\(inFeatures)]x[\(outFeatures),\(inFeatures)]\(bias ? "+b" : "")", out, tolerance: tolerance)
+    }
+
+    private mutating func checkRMSNorm(rows: Int, width: Int) throws -> Check {
+        let x = try activations(values(rows * width, range: 4), shape: [rows, width])
+        let w = try weights(values(width, range: 2), shape: [width])
+        let out = (try device.rmsNorm(x.0, weight: w.0, eps: 1e-6), try reference.rmsNorm(x.1, weight: w.1, eps: 1e-6))
+        return try compare("rmsNorm", "[\(rows),\(width)]", out, tolerance: tolerance)
+    }
+
+    private mutating func checkBinary(
+        _ op: String, rows: Int, width: Int, _ body: (any Backend, Tensor, Tensor) throws -> Tensor
+    ) throws -> Check {
+        let a = try activations(values(rows * width, range: 4), shape: [rows, width])
+        let b = try activations(values(rows * width, range: 4), shape: [rows, width])
+        return try compare(op, "[\(rows),\(width)]", (try body(device, a.0, b.0), try body(reference, a.1, b.1)), tolerance: tolerance)
+    }
+
+    private mutating func checkGELU(rows: Int, width: Int) throws -> Check {
+        let x = try activations(values(rows * width, range: 5), shape: [rows, width])
+        return try compare("gelu", "[\(rows),\(width)]", (try device.gelu(x.0), try reference.gelu(x.1)), tolerance: tolerance)
+    }
+
+    private mutating func checkRope(tokens: Int, heads: Int, headDim: Int) throws -> Check {
+        let x = try activations(values(tokens * heads * headDim, range: 3), shape: [tokens, heads, headDim])
+        let angles = (0..<(tokens * headDim)).map { _ in Float.random(in: 0..<(2 * .pi), using: &generator) }
+        let c = try activations(angles.map { HalfConversion.float(bf16: HalfConversion.bf16Bits(Foundation.cos($0))) }, shape: [tokens, headDim])
+        let s = try activations(angles.map { HalfConversion.float(bf16: HalfConversion.bf16Bits(Foundation.sin($0))) }, shape: [tokens, headDim])
+        let out = (try device.applyRope(x.0, cos: c.0, sin: s.0), try reference.applyRope(x.1, cos: c.1, sin: s.1))
+        return try compare("applyRope", "[\(tokens),\(heads),\(headDim)]", out, tolerance: tolerance)
+    }
+
+    private mutating func checkGather(rows: Int, width: Int, count: Int) throws -> Check {
+        let x = try activations(values(rows * width), shape: [rows, width])
+        let indices = (0..<count).map { _ in Int32.random(in: 0..<Int32(rows), using: &generator) }
+        let out = (try device.gatherRows(x.0, indices: indices), try reference.gatherRows(x.1, indices: indices))
+        return try compare("gatherRows", "[\(rows),\(width)] -> \(count) rows", out, tolerance: 0)
+    }
+
+    private mutating func checkScatter(rows: Int, width: Int, destinationRows: Int) throws -> Check {
+        let source = try activations(values(rows * width), shape: [rows, width])
+        let destination = try activations(values(destinationRows * width), shape: [destinationRows, width])
+        var order = Array(0..<Int32(destinationRows))
+        order.shuffle(using: &generator)
+        let indices = Array(order.prefix(rows))
+        try device.scatterRows(source.0, into: destination.0, at: indices)
+        try reference.scatterRows(source.1, into: destination.1, at: indices)
+        return try compare("scatterRows", "[\(rows),\(width)] into [\(destinationRows),\(width)]", destination, tolerance: 0)
+    }
+
+    private mutating func checkEmbedding(vocab: Int, width: Int, count: Int) throws -> Check {
+        let bits = values(vocab * width).map(HalfConversion.bf16Bits)
+        let tables = try bits.withUnsafeBytes { bytes in
+            (try device.embeddingTable(bytes, dtype: .bf16, shape: [vocab, width], keepingAlive: nil),
+             try reference.embeddingTable(bytes, dtype: .bf16, shape: [vocab, width], keepingAlive: nil))
+        }
+        let ids = (0..<count).map { _ in Int32.random(in: 0..<Int32(vocab), using: &generator) }
+        let out = (try device.embedding(tables.0, ids: ids), try reference.embedding(tables.1, ids: ids))
+        return try compare("embedding", "[\(vocab),\(width)] -> \(count) ids", out, tolerance: 0)
+    }
+
+    private mutating func checkAttention(lengths: [Int], heads: Int, kvHeads: Int, headDim: Int, causal: Bool) throws
+        -> Check
+    {
+        let tokens = lengths.reduce(0, +)
+        var cuSeqlens: [Int32] = [0]
+        for length in lengths { cuSeqlens.append(cuSeqlens.last! + Int32(length)) }
+        let q = try activations(values(tokens * heads * headDim, range: 2), shape: [tokens, heads, headDim])
+        let k = try activations(values(tokens * kvHeads * headDim, range: 2), shape: [tokens, kvHeads, headDim])
+        let v = try activations(values(tokens * kvHeads * headDim), shape: [tokens, kvHeads, headDim])
+        let scale = 1 / Float(headDim).squareRoot()
+        let out = (
+            try device.attention(query: q.0, key: k.0, value: v.0, cuSeqlens: cuSeqlens, causal: causal, scale: scale),
+            try reference.attention(query: q.1, key: k.1, value: v.1, cuSeqlens: cuSeqlens, causal: causal, scale: scale))
+        let lengthText = lengths.count > 6 ? "\(lengths.count) seqs of <=\(lengths.max() ?? 0)" : "\(lengths)"
+        return try compare(
+            causal ? "attn causal" : "attn full", "h\(heads)/kv\(kvHeads) d\(headDim) \(lengthText)", out,
+            tolerance: tolerance)
+    }
+}
+
+/// SplitMix64: a small seeded generator so a failing self-test can be rerun with its seed.
+struct SeededGenerator: RandomNumberGenerator {
+    private var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}

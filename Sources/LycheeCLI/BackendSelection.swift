@@ -1,0 +1,58 @@
+import ArgumentParser
+import CPUBackend
+import CUDABackend
+import Foundation
+import TensorKit
+
+/// Which engine runs the model: `--backend auto|cpu|cuda`.
+enum BackendChoice: String, ExpressibleByArgument, CaseIterable, Sendable {
+    /// CUDA when a usable GPU is found, else the CPU (with a note on stderr).
+    case auto
+    case cpu
+    case cuda
+}
+
+/// Why the requested backend could not start.
+enum BackendSelectionError: Error, CustomStringConvertible {
+    case cudaUnavailable(reason: String)
+
+    var description: String {
+        switch self {
+        case .cudaUnavailable(let reason):
+            return "--backend cuda was requested but no usable CUDA GPU was found: \(reason). "
+                + "Use --backend cpu, or --backend auto to fall back to the CPU."
+        }
+    }
+}
+
+/// Builds the backend a command asked for.
+enum BackendSelection {
+    /// Makes the backend; `auto` tries CUDA first and says on stderr why it fell back to the CPU.
+    static func make(_ choice: BackendChoice, note: (String) -> Void = BackendSelection.printToStandardError)
+        throws -> any Backend
+    {
+        switch choice {
+        case .cpu:
+            return CPUBackend()
+        case .cuda:
+            do {
+                return try CUDABackend()
+            } catch {
+                throw BackendSelectionError.cudaUnavailable(reason: "\(error)")
+            }
+        case .auto:
+            do {
+                let backend = try CUDABackend()
+                note("lychee-rerank: using CUDA on \(backend.device)")
+                return backend
+            } catch {
+                note("lychee-rerank: no usable CUDA GPU, using the CPU (--backend cuda says why)")
+                return CPUBackend()
+            }
+        }
+    }
+
+    static func printToStandardError(_ line: String) {
+        FileHandle.standardError.write(Data((line + "\n").utf8))
+    }
+}

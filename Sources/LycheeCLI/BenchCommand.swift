@@ -1,0 +1,220 @@
+import ArgumentParser
+import CUDABackend
+import Foundation
+import ImageProcessing
+import Qwen25VL
+import Reranker
+import TensorKit
+
+/// `lychee-rerank bench --model DIR`: times the BENCHMARK.md workloads end to end through `Reranker`.
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Time the benchmark workloads (W1-W4) through the reranker: docs/s, tokens/s, FLOP utilisation, GPU memory.",
+        discussion: """
+            Model FLOPs count each pair's decoder tokens (2 x decoder matrix parameters per token) and each \
+            image the request embeds (vision tower, computed from the configuration); utilisation divides \
+            their rate by --peak-tflops. GPU memory is the driver's total in use on the device (cuMemGetInfo), \
+            context included, peak over the workload.
+            """
+    )
+
+    @Option(name: .long, help: "The model directory.")
+    var model: String
+
+    @Option(name: .long, help: "auto, cpu or cuda.")
+    var backend: BackendChoice = .auto
+
+    @Option(name: .long, help: "W1, W2, W3, W4, a comma-separated list of them, or all.")
+    var workload: String = "all"
+
+    /// The workloads asked for, in order.
+    var workloadIDs: [String] {
+        workload == "all" ? BenchWorkload.ids : workload.split(separator: ",").map { String($0) }
+    }
+
+    @Option(name: .long, help: "Timed runs per workload after one warm-up run (the median is reported).")
+    var repeats: Int = 3
+
+    @Option(name: .long, help: "Untimed warm-up runs per workload.")
+    var warmups: Int = 1
+
+    @Option(name: .long, help: "Use only the first N documents of each workload (for slow backends).")
+    var limitDocuments: Int?
+
+    @Option(name: .long, help: "Most decoder tokens per forward pass.")
+    var tokenBudget: Int = 4096
+
+    @Option(name: .long, help: "GPU memory the process should stay near, in GiB (cached blocks are freed past it).")
+    var gpuMemoryLimitGib: Double?
+
+    @Option(name: .long, help: "Dense bf16 peak in TFLOP/s for the utilisation figure (H100 measured: 790).")
+    var peakTflops: Double = 790
+
+    @Option(name: .long, help: "Write each workload's inputs (prompt token ids, BMP images) to this folder.")
+    var dumpInputs: String?
+
+    @Option(name: .long, help: "Write scores and timings as JSON to this file.")
+    var scoresOut: String?
+
+    func validate() throws {
+        guard warmups >= 0, (limitDocuments ?? 1) >= 1 else {
+            throw ValidationError("--warmups must be >= 0 and --limit-documents >= 1")
+        }
+        guard repeats >= 1 else { throw ValidationError("--repeats must be at least 1, got \(repeats)") }
+        for id in workloadIDs where !BenchWorkload.ids.contains(id) {
+            throw ValidationError("--workload takes W1, W2, W3, W4 (comma-separated) or all; \(id) is none of them")
+        }
+    }
+
+    func run() throws {
+        let engine = try BackendSelection.make(backend)
+        if let cuda = engine as? CUDABackend, let gpuMemoryLimitGib {
+            cuda.memoryLimitBytes = Int(gpuMemoryLimitGib * 1_073_741_824)
+        }
+        let loadStart = Date()
+        let reranker = try Reranker.load(
+            modelDirectory: URL(fileURLWithPath: model), backend: engine,
+            options: RerankerOptions(tokenBudget: tokenBudget))
+        let cuda = engine as? CUDABackend
+        try cuda?.synchronize()
+        print(String(format: "loaded %@ on %@ in %.1f s", model, cuda.map { "\($0.device)" } ?? engine.name, Date().timeIntervalSince(loadStart)))
+        if let stats = cuda?.memoryStatistics() {
+            print(String(format: "GPU memory after load: %.2f GiB in use (driver)", Double(stats.currentDeviceUsedBytes) / 1_073_741_824))
+        }
+        let flops = ModelFlops(dimensions: reranker.model.dimensions)
+        var reports = [BenchReport]()
+        for id in workloadIDs {
+            guard var work = try BenchWorkload.make(id) else { continue }
+            if let limitDocuments { work.limit(documents: limitDocuments) }
+            if let dumpInputs { try BenchDump.write(work, reranker: reranker, folder: URL(fileURLWithPath: dumpInputs)) }
+            let report = try measure(work, reranker: reranker, cuda: cuda, flops: flops)
+            print(report.line)
+            reports.append(report)
+        }
+        print("\nworkload   docs    tokens   median s    docs/s   tokens/s    MFU   peak GPU GiB")
+        for report in reports { print(report.tableRow) }
+        if let scoresOut {
+            let data = try JSONEncoder().encode(Dictionary(uniqueKeysWithValues: reports.map { ($0.id, $0) }))
+            try data.write(to: URL(fileURLWithPath: scoresOut))
+        }
+    }
+
+    private func measure(_ work: BenchWorkload, reranker: Reranker, cuda: CUDABackend?, flops: ModelFlops) throws
+        -> BenchReport
+    {
+        cuda?.resetPeakMemory()
+        var results = [RerankResult]()
+        for _ in 0..<warmups { results = try reranker.score(query: work.query, documents: work.documents) }
+        var times = [Double]()
+        for _ in 0..<repeats {
+            let start = Date()
+            results = try reranker.score(query: work.query, documents: work.documents)
+            try cuda?.synchronize()
+            times.append(Date().timeIntervalSince(start))
+        }
+        let median = times.sorted()[times.count / 2]
+        let tokens = results.map(\.tokens).reduce(0, +)
+        let visionFlops = try work.images.map { flops.vision(patches: try reranker.preprocessor.process($0).grid.patchCount) }
+        let modelFlops = Double(tokens) * flops.decoderPerToken + visionFlops.reduce(0, +)
+        let peak = cuda.map { Double($0.memoryStatistics().peakDeviceUsedBytes) / 1_073_741_824 }
+        return BenchReport(
+            id: work.id, title: work.title, documents: work.documents.count, tokens: tokens, seconds: median,
+            allSeconds: times, docsPerSecond: Double(work.documents.count) / median,
+            tokensPerSecond: Double(tokens) / median, mfu: modelFlops / median / (peakTflops * 1e12),
+            peakGPUGiB: peak, logits: results.sorted { $0.index < $1.index }.map(\.logit),
+            promptTokens: results.sorted { $0.index < $1.index }.map(\.tokens))
+    }
+}
+
+/// One workload's figures.
+struct BenchReport: Codable {
+    var id, title: String
+    var documents, tokens: Int
+    var seconds: Double
+    var allSeconds: [Double]
+    var docsPerSecond, tokensPerSecond, mfu: Double
+    var peakGPUGiB: Double?
+    var logits: [Double]
+    var promptTokens: [Int]
+
+    var line: String {
+        String(format: "%@ (%@): %.3f s median of %@", id, title, seconds, allSeconds.map { String(format: "%.3f", $0) }.joined(separator: ", "))
+    }
+
+    var tableRow: String {
+        String(format: "%-8@ %6d %9d %10.3f %9.1f %10.0f %5.1f%% %10@", id, documents, tokens, seconds, docsPerSecond,
+               tokensPerSecond, mfu * 100, peakGPUGiB.map { String(format: "%.2f", $0) } ?? "-")
+    }
+}
+
+/// Matrix FLOPs of the model from its sizes.
+struct ModelFlops {
+    var decoderPerToken: Double
+    let dims: ModelDimensions
+
+    init(dimensions: ModelDimensions) {
+        dims = dimensions
+        let t = dimensions.text
+        let h = Double(t.hiddenSize), kv = Double(t.kvHeadCount * t.headDim), i = Double(t.intermediateSize)
+        decoderPerToken = 2 * Double(t.layerCount) * (h * h + 2 * h * kv + h * h + 3 * h * i)
+    }
+
+    /// Vision tower FLOPs for one image of `patches` patches (patch embedding, blocks, merger).
+    func vision(patches: Int) -> Double {
+        let v = dims.vision
+        let h = Double(v.hiddenSize), i = Double(v.intermediateSize), p = Double(patches)
+        let blocks = Double(v.depth) * (4 * h * h + 3 * h * i)
+        let merged = Double(v.mergeUnit) * h
+        let merger = (merged * merged + merged * Double(v.outHiddenSize)) / Double(v.mergeUnit)
+        return 2 * p * (Double(v.patchInputSize) * h + blocks + merger)
+    }
+}
+
+/// Writes a workload's exact prompt token ids and images for the transformers reference.
+enum BenchDump {
+    struct Pair: Codable { var tokenIDs: [Int32]; var images: [String] }
+    /// Our preprocessed pixels of an image: `<name>.pixels.f32` (little-endian fp32, patches x 1176) and its grid.
+    struct Pixels: Codable { var file: String; var grid: [Int] }
+    struct Workload: Codable { var id: String; var pairs: [Pair]; var pixels: [String: Pixels] }
+
+    static func write(_ work: BenchWorkload, reranker: Reranker, folder: URL) throws {
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let builder = try PromptBuilder(
+            tokenizer: reranker.tokenizer, maxLength: reranker.options.maxLength,
+            spatialMergeSize: reranker.configuration.vision.spatialMergeSize)
+        func grid(_ image: RGBImage) throws -> VisionGrid {
+            let g = try reranker.preprocessor.process(image).grid
+            return VisionGrid(t: g.t, h: g.h, w: g.w)
+        }
+        var names = [String]()
+        var pixels = [String: Pixels]()
+        for (index, image) in work.images.enumerated() {
+            let name = "\(work.id)-image\(index).bmp"
+            try BMPWriter.encode(image).write(to: folder.appendingPathComponent(name))
+            names.append(name)
+            let processed = try reranker.preprocessor.process(image)
+            let file = name + ".pixels.f32"
+            try processed.pixelValues.withUnsafeBytes { Data($0) }.write(to: folder.appendingPathComponent(file))
+            pixels[name] = Pixels(file: file, grid: [processed.grid.t, processed.grid.h, processed.grid.w])
+        }
+        let queryHasImage = work.query.image != nil
+        let queryImage = queryHasImage ? work.images[0] : nil
+        let querySegment = PromptSegment(text: work.query.text, images: try queryImage.map { [try grid($0)] } ?? [])
+        var nextImage = queryHasImage ? 1 : 0
+        var pairs = [Pair]()
+        for document in work.documents {
+            var images = queryHasImage ? [names[0]] : []
+            var grids = [VisionGrid]()
+            if document.image != nil {
+                grids = [try grid(work.images[nextImage])]
+                images.append(names[nextImage])
+                nextImage += 1
+            }
+            let prompt = try builder.encode(query: querySegment, document: PromptSegment(text: document.text, images: grids))
+            pairs.append(Pair(tokenIDs: prompt.tokenIDs, images: images))
+        }
+        let data = try JSONEncoder().encode(Workload(id: work.id, pairs: pairs, pixels: pixels))
+        try data.write(to: folder.appendingPathComponent("\(work.id).json"))
+    }
+}

@@ -1,0 +1,159 @@
+import CPUBackend
+import Foundation
+import TensorKit
+import Testing
+
+@testable import CUDABackend
+
+@Suite("CUDA backend without a GPU")
+struct CUDABackendTests {
+    @Test("kernel sources name every kernel the backend launches and need no header")
+    func kernelSources() {
+        let source = KernelSources.all
+        #expect(!source.contains("#include"))
+        for name in ["rms_norm", "add", "silu_mul", "gelu", "rope", "gather_rows", "scatter_rows", "linear_fallback"] {
+            #expect(source.contains("__global__ void \(name)("), "missing kernel \(name)")
+        }
+        for d in [80, 128] {
+            #expect(AttentionKernelSource.headDims.contains(d))
+            #expect(source.contains("void __launch_bounds__(128) \(AttentionKernelSource.kernelName(headDim: d))("))
+            #expect(source.contains("attention_tile<\(d)>"))
+        }
+        #expect(source.contains("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32"))
+    }
+
+    @Test("attention tiles cover every query row once, inside its own sequence")
+    func attentionTiles() {
+        let cuSeqlens: [Int32] = [0, 1, 1, 65, 200]
+        let tiles = AttentionTiling.tiles(cuSeqlens: cuSeqlens)
+        #expect(tiles.count % 3 == 0)
+        var covered = [Int32]()
+        for i in stride(from: 0, to: tiles.count, by: 3) {
+            let (first, start, end) = (tiles[i], tiles[i + 1], tiles[i + 2])
+            #expect(start <= first && first < end)
+            covered += Array(first..<min(end, first + Int32(AttentionTiling.rowsPerBlock)))
+        }
+        #expect(covered == Array(0..<200))
+        #expect(AttentionTiling.tiles(cuSeqlens: [0]).isEmpty)
+    }
+
+    @Test("kernel cache files are keyed by source, architecture and driver")
+    func cacheKeys() throws {
+        let folder = URL(fileURLWithPath: "/tmp/lychee-cache-test")
+        func file(_ arch: String, _ driver: Int32, _ source: String) throws -> String {
+            let nvrtc = try? NVRTCLibrary()
+            guard let nvrtc else { return "\(KernelCompiler.fnv1a64(source))-\(arch)-\(driver)" }
+            let compiler = KernelCompiler(nvrtc: nvrtc, architecture: arch, driverVersion: driver, cacheDirectory: folder)
+            return try #require(compiler.cacheFile(for: source)).lastPathComponent
+        }
+        #expect(KernelCompiler.fnv1a64("") == 0xcbf2_9ce4_8422_2325)
+        #expect(KernelCompiler.fnv1a64("a") == 0xaf63_dc4c_8601_ec8c)
+        let base = try file("sm_90", 13000, "x")
+        #expect(try file("sm_90", 13000, "x") == base)
+        #expect(try file("sm_80", 13000, "x") != base)
+        #expect(try file("sm_90", 12080, "x") != base)
+        #expect(try file("sm_90", 13000, "y") != base)
+    }
+
+    @Test("pool sizes round up to shared buckets")
+    func poolRounding() {
+        #expect(DeviceMemoryPool.roundedSize(1) == 512)
+        #expect(DeviceMemoryPool.roundedSize(513) == 1024)
+        #expect(DeviceMemoryPool.roundedSize((1 << 20) + 1) == 2 << 20)
+        #expect(DeviceMemoryPool.roundedSize(3 << 20) == 4 << 20)
+    }
+
+    @Test("a missing library is reported with every name tried and what to do")
+    func missingLibrary() {
+        #expect {
+            try DynamicLibrary.open("a test library", candidates: ["liblychee-does-not-exist.so.9"])
+        } throws: { error in
+            let text = "\(error)"
+            return text.contains("liblychee-does-not-exist.so.9") && text.contains("--backend cpu")
+        }
+    }
+
+    @Test("without a driver, creating the backend throws an actionable error")
+    func noDriver() throws {
+        guard (try? DynamicLibrary.open("probe", candidates: ["libcuda.so.1"])) == nil else { return }
+        #expect {
+            _ = try CUDABackend(kernelCacheDirectory: nil)
+        } throws: { error in
+            guard case CUDAError.libraryNotFound(let library, _, _) = error else { return false }
+            return library.contains("libcuda") && "\(error)".contains("--backend cpu")
+        }
+    }
+
+    @Test("error messages name the failing call and status")
+    func errorMessages() {
+        #expect("\(CUDAError.driver(call: "cuMemAlloc", code: 2, name: "CUDA_ERROR_OUT_OF_MEMORY"))"
+            .contains("cuMemAlloc failed with CUDA_ERROR_OUT_OF_MEMORY"))
+        #expect("\(CUDAError.cublas(call: "cublasLtMatmul", status: 15, name: CUBLASStatus.name(15)))"
+            .contains("CUBLAS_STATUS_NOT_SUPPORTED"))
+        #expect("\(CUDAError.compilation(architecture: "sm_90", log: "line 3: oops"))".contains("line 3: oops"))
+    }
+
+    @Test("host conversions to bf16 round to nearest even")
+    func hostConversion() {
+        let values: [Float] = [1, -2.5, 1.00390625, 3.14159]
+        let bits = values.withUnsafeBytes { HostConversion.bf16Bits($0, dtype: .f32) }
+        #expect(bits == values.map(HalfConversion.bf16Bits))
+        let back = bits.withUnsafeBytes { HostConversion.floats($0, dtype: .bf16) }
+        #expect(back[0] == 1 && back[1] == -2.5)
+    }
+}
+
+@Suite("Op self-test harness")
+struct OpSelfTestTests {
+    @Test("the CPU backend against itself passes every check")
+    func cpuAgainstItself() throws {
+        var test = OpSelfTest(device: CPUBackend(), reference: CPUBackend(), seed: 7)
+        let checks = try test.run(scale: .small)
+        #expect(checks.count >= 15)
+        #expect(checks.filter { !$0.passed }.isEmpty)
+    }
+
+    @Test("a backend with a wrong op fails that op, and only that op")
+    func detectsWrongOp() throws {
+        var test = OpSelfTest(device: SkewedAddBackend(), reference: CPUBackend(), seed: 11)
+        let failed = try test.run(scale: .small).filter { !$0.passed }
+        #expect(failed.map(\.op) == ["add"])
+    }
+
+    @Test("NaN never passes")
+    func nanFails() {
+        let check = OpSelfTest.Check(op: "x", shape: "", maxAbsError: .nan, relativeError: .nan, tolerance: 1)
+        #expect(!check.passed)
+    }
+}
+
+/// The CPU backend with `add` off by 5%: the harness must notice.
+struct SkewedAddBackend: Backend {
+    let base = CPUBackend()
+    var name: String { "skewed" }
+    var activationDType: DType { base.activationDType }
+    func upload(_ values: [Float], shape: [Int]) throws -> Tensor { try base.upload(values, shape: shape) }
+    func download(_ tensor: Tensor) throws -> [Float] { try base.download(tensor) }
+    func weight(_ bytes: UnsafeRawBufferPointer, dtype: DType, shape: [Int], keepingAlive owner: AnyObject?) throws -> Tensor {
+        try base.weight(bytes, dtype: dtype, shape: shape, keepingAlive: owner)
+    }
+    func linear(_ x: Tensor, weight: Tensor, bias: Tensor?) throws -> Tensor { try base.linear(x, weight: weight, bias: bias) }
+    func rmsNorm(_ x: Tensor, weight: Tensor, eps: Float) throws -> Tensor { try base.rmsNorm(x, weight: weight, eps: eps) }
+    func add(_ a: Tensor, _ b: Tensor) throws -> Tensor {
+        let sum = try base.download(try base.add(a, b)).map { $0 * 1.05 }
+        return try base.upload(sum, shape: a.shape)
+    }
+    func siluMul(gate: Tensor, up: Tensor) throws -> Tensor { try base.siluMul(gate: gate, up: up) }
+    func gelu(_ x: Tensor) throws -> Tensor { try base.gelu(x) }
+    func applyRope(_ x: Tensor, cos: Tensor, sin: Tensor) throws -> Tensor { try base.applyRope(x, cos: cos, sin: sin) }
+    func gatherRows(_ x: Tensor, indices: [Int32]) throws -> Tensor { try base.gatherRows(x, indices: indices) }
+    func scatterRows(_ rows: Tensor, into destination: Tensor, at indices: [Int32]) throws {
+        try base.scatterRows(rows, into: destination, at: indices)
+    }
+    func embedding(_ table: Tensor, ids: [Int32]) throws -> Tensor { try base.embedding(table, ids: ids) }
+    func attention(query: Tensor, key: Tensor, value: Tensor, cuSeqlens: [Int32], causal: Bool, scale: Float) throws
+        -> Tensor
+    {
+        try base.attention(query: query, key: key, value: value, cuSeqlens: cuSeqlens, causal: causal, scale: scale)
+    }
+}

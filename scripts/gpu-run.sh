@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Runs on the GPU machine, from the folder scripts/gpu-build.sh filled (carried by the device tool):
+# op self-test, a random-weight checkpoint of the real 7B shape, our bench, the transformers reference
+# on the same inputs, and end-to-end parity. Logs go to $OUT (the device tool brings them back).
+#   bash .device/gpu-run.sh            (WORKLOADS=W1,W3 to run fewer; SKIP_SELFTEST=1 to skip it)
+set -uo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+OUT=${OUT:-/tmp/lychee-out}; mkdir -p "$OUT"
+CKPT=${CKPT:-/tmp/lychee-7b-random}; INPUTS=/tmp/lychee-bench-inputs
+WORKLOADS=${WORKLOADS:-W1,W2,W3,W4}
+cd "$HERE"
+gunzip -kf lychee-rerank.gz && tar xzf lib.tar.gz
+export LD_LIBRARY_PATH="$HERE/lib:${LD_LIBRARY_PATH:-}" PYTHONUNBUFFERED=1
+echo "== ldd (missing libraries)"; ldd ./lychee-rerank | grep "not found" || echo "none missing"
+nvidia-smi --query-gpu=name,driver_version,memory.used,memory.total --format=csv
+if [ ! -f "$CKPT/config.json" ]; then
+    echo "== random 7B checkpoint"
+    python3 gpu_make_random_7b.py "$CKPT" --tokenizer fixtures/qwen2-tokenizer.json.gz 2>&1 | tail -5 | tee "$OUT/make.log"
+fi
+if [ -z "${SKIP_SELFTEST:-}" ]; then
+    echo "== selftest"; ./lychee-rerank selftest --backend cuda --model "$CKPT" ${SELFTEST_ARGS:-} 2>&1 | tee "$OUT/selftest.log"
+fi
+echo "== ours"
+./lychee-rerank bench --model "$CKPT" --backend cuda --workload "$WORKLOADS" --dump-inputs "$INPUTS" \
+    --scores-out "$OUT/ours.json" --gpu-memory-limit-gib 15 ${BENCH_ARGS:-} 2>&1 | tee "$OUT/bench.log"
+echo "== reference"
+python3 gpu_reference.py --model "$CKPT" --inputs "$INPUTS" --ours "$OUT/ours.json" --out "$OUT/ref.json" \
+    --workloads "$WORKLOADS" 2>&1 | grep -v Warning | tee "$OUT/reference.log"
+echo "== parity"
+python3 gpu_parity.py "$OUT/ours.json" "$OUT/ref.json" 2>&1 | tee "$OUT/parity.log"
