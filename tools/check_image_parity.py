@@ -10,6 +10,15 @@ to see whether transformers 5.17 still agrees.
 import json, os, numpy as np, torch, transformers
 from tokenizers import Tokenizer
 from transformers import Qwen2_5_VLForConditionalGeneration
+import inspect
+
+
+def mm_types(model, ids):
+    """transformers >= 5 needs `mm_token_type_ids` (1 at image pads) to build image M-RoPE positions."""
+    if "mm_token_type_ids" not in inspect.signature(model.model.forward).parameters:
+        return {}
+    return {"mm_token_type_ids": (ids == model.config.image_token_id).int()}
+
 import sys
 M, I, OURS = sys.argv[1], sys.argv[2], sys.argv[3]
 tok=Tokenizer.from_file(f"{M}/tokenizer.json"); yes,no=tok.token_to_id("yes"),tok.token_to_id("no")
@@ -19,7 +28,7 @@ px={n:(torch.from_numpy(np.fromfile(f"{I}/{i['file']}",dtype="<f4").reshape(-1,1
 for pair in d["pairs"]:
     ids=torch.tensor([pair["tokenIDs"]]); pv=torch.cat([px[n][0] for n in pair["images"]]); g=torch.tensor([px[n][1] for n in pair["images"]])
     with torch.inference_mode():
-        out=model.model(input_ids=ids, attention_mask=torch.ones_like(ids), pixel_values=pv, image_grid_thw=g)
+        out=model.model(input_ids=ids, attention_mask=torch.ones_like(ids), **mm_types(model, ids), pixel_values=pv, image_grid_thw=g)
         l=model.lm_head(out.last_hidden_state[:,-1])
     print("transformers", transformers.__version__, (l[0,yes]-l[0,no]).item())
 print("ours cpu", json.load(open(OURS))["W4"]["logits"])

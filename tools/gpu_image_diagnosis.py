@@ -13,6 +13,15 @@ import os
 import numpy as np
 import torch
 from transformers import Qwen2_5_VLForConditionalGeneration
+import inspect
+
+
+def mm_types(model, ids):
+    """transformers >= 5 needs `mm_token_type_ids` (1 at image pads) to build image M-RoPE positions."""
+    if "mm_token_type_ids" not in inspect.signature(model.model.forward).parameters:
+        return {}
+    return {"mm_token_type_ids": (ids == model.config.image_token_id).int()}
+
 
 
 def main():
@@ -37,7 +46,7 @@ def main():
             pv = torch.cat([pixels[n][0] for n in pair["images"]]).to("cuda", dtype)
             grid = torch.tensor([pixels[n][1] for n in pair["images"]], device="cuda")
             with torch.inference_mode():
-                out = model.model(input_ids=ids, attention_mask=torch.ones_like(ids), pixel_values=pv, image_grid_thw=grid)
+                out = model.model(input_ids=ids, attention_mask=torch.ones_like(ids), **mm_types(model, ids), pixel_values=pv, image_grid_thw=grid)
                 logits = model.lm_head(out.last_hidden_state[:, -1]).float()
                 zs.append((logits[0, yes] - logits[0, no]).item())
                 if dtype == torch.float32 and not rows:

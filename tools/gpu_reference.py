@@ -12,6 +12,7 @@ Requires (on the GPU machine): torch 2.11, transformers 5.17, pillow.
     python3 tools/gpu_reference.py --model DIR --inputs DUMP --ours ours.json --out ref.json
 """
 import argparse
+import inspect
 import json
 import os
 import statistics
@@ -72,6 +73,15 @@ def compare_pixels(processor, images, ours):
     return worst
 
 
+def modality_kwargs(model, ids):
+    """transformers >= 5 builds the 3D (M-RoPE) positions of image tokens only when it is given
+    `mm_token_type_ids` (1 at image pads, 0 elsewhere), which its processor returns; without them it silently
+    falls back to 1D text positions. Earlier versions find the image pads from input_ids themselves."""
+    if "mm_token_type_ids" not in inspect.signature(model.model.forward).parameters:
+        return {}
+    return {"mm_token_type_ids": (ids == model.config.image_token_id).int()}
+
+
 def score(model, processor, pairs, images, batch_size, yes, no):
     zs = []
     for start in range(0, len(pairs), batch_size):
@@ -89,6 +99,7 @@ def score(model, processor, pairs, images, batch_size, yes, no):
             processed = processor(images=pictures, return_tensors="pt")
             kwargs["pixel_values"] = processed["pixel_values"].to("cuda", torch.bfloat16)
             kwargs["image_grid_thw"] = processed["image_grid_thw"].to("cuda")
+            kwargs.update({k: v.to("cuda") for k, v in modality_kwargs(model, ids).items()})
         with torch.inference_mode():
             out = model.model(input_ids=ids.to("cuda"), attention_mask=mask.to("cuda"), **kwargs)
             logits = model.lm_head(out.last_hidden_state[:, -1])
