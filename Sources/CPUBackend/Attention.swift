@@ -10,9 +10,11 @@ extension CPUBackend {
     /// softmax of each row in fp32 (masked entries set to 0), and writes `P V` with a second sgemm.
     /// Q, K, V and the output are read in place: a head's rows are a strided matrix (stride heads*d).
     public func attention(
-        query: Tensor, key: Tensor, value: Tensor, cuSeqlens: [Int32], causal: Bool, scale: Float
+        query: Tensor, key: Tensor, value: Tensor, cuSeqlens: [Int32], prefixes: [Range<Int32>], causal: Bool,
+        scale: Float
     ) throws -> Tensor {
         let sizes = try OpChecks.attention(query: query, key: key, value: value, cuSeqlens: cuSeqlens)
+        try OpChecks.attentionPrefixes(prefixes, cuSeqlens: cuSeqlens)
         let q = try floats(query, op: "attention", argument: "query")
         let k = try floats(key, op: "attention", argument: "key")
         let v = try floats(value, op: "attention", argument: "value")
@@ -21,8 +23,8 @@ extension CPUBackend {
         guard sizes.tokens > 0, sizes.heads > 0 else { return output }
         if d == 0 { return output }
 
-        let items = attentionItems(cuSeqlens: cuSeqlens, heads: sizes.heads, causal: causal)
-        let longest = zip(cuSeqlens, cuSeqlens.dropFirst()).map { Int($1 - $0) }.max() ?? 0
+        let items = attentionItems(cuSeqlens: cuSeqlens, prefixes: prefixes, heads: sizes.heads, causal: causal)
+        let longest = items.map { $0.prefix.count + $0.length }.max() ?? 0
         let block = attentionRowBlock
         let queryStride = sizes.heads * d
         let keyStride = sizes.kvHeads * d
@@ -31,27 +33,34 @@ extension CPUBackend {
         parallel.forEachItem(count: items.count, scratchFloats: block * longest) { index, scores in
             let item = items[index]
             let rows = item.firstRow..<min(item.firstRow + block, item.length)
-            let visible = causal ? rows.upperBound : item.length
+            let own = causal ? rows.upperBound : item.length
+            let shared = item.prefix.count
+            let visible = shared + own
             let kvHead = item.head / group
             let queryRows = q + (item.start + rows.lowerBound) * queryStride + item.head * d
-            let keyRows = k + item.start * keyStride + kvHead * d
-            let valueRows = v + item.start * keyStride + kvHead * d
-            cblas_sgemm(
-                CblasRowMajor, CblasNoTrans, CblasTrans,
-                Int32(rows.count), Int32(visible), Int32(d),
-                scale, queryRows, Int32(queryStride),
-                keyRows, Int32(keyStride),
-                0, scores, Int32(visible))
+            let output = result + (item.start + rows.lowerBound) * queryStride + item.head * d
+            // Keys: the prefix rows (columns 0..<shared of the scores), then the sequence's own rows.
+            let parts = [(item.prefix.lowerBound, shared, 0), (item.start, own, shared)].filter { $0.1 > 0 }
+            for (first, count, column) in parts {
+                cblas_sgemm(
+                    CblasRowMajor, CblasNoTrans, CblasTrans,
+                    Int32(rows.count), Int32(count), Int32(d),
+                    scale, queryRows, Int32(queryStride),
+                    k + first * keyStride + kvHead * d, Int32(keyStride),
+                    0, scores + column, Int32(visible))
+            }
             for row in 0..<rows.count {
-                let allowed = causal ? rows.lowerBound + row + 1 : visible
+                let allowed = shared + (causal ? rows.lowerBound + row + 1 : own)
                 softmaxInPlace(scores + row * visible, count: allowed, rowLength: visible)
             }
-            cblas_sgemm(
-                CblasRowMajor, CblasNoTrans, CblasNoTrans,
-                Int32(rows.count), Int32(d), Int32(visible),
-                1, scores, Int32(visible),
-                valueRows, Int32(keyStride),
-                0, result + (item.start + rows.lowerBound) * queryStride + item.head * d, Int32(queryStride))
+            for (partIndex, (first, count, column)) in parts.enumerated() {
+                cblas_sgemm(
+                    CblasRowMajor, CblasNoTrans, CblasNoTrans,
+                    Int32(rows.count), Int32(d), Int32(count),
+                    1, scores + column, Int32(visible),
+                    v + first * keyStride + kvHead * d, Int32(keyStride),
+                    partIndex == 0 ? 0 : 1, output, Int32(queryStride))
+            }
         }
         return output
     }
@@ -65,22 +74,30 @@ extension CPUBackend {
         var head: Int
         /// First query row of the block, relative to the sequence.
         var firstRow: Int
+        /// Rows of a shared prefix the sequence also attends to (empty for none).
+        var prefix: Range<Int> = 0..<0
     }
 
     /// Work items for every non-empty sequence, head and block of rows, most keys first (so the
     /// biggest items start early and the workers finish together).
-    func attentionItems(cuSeqlens: [Int32], heads: Int, causal: Bool) -> [AttentionItem] {
+    func attentionItems(cuSeqlens: [Int32], prefixes: [Range<Int32>] = [], heads: Int, causal: Bool)
+        -> [AttentionItem]
+    {
         var items: [AttentionItem] = []
-        for (start, end) in zip(cuSeqlens, cuSeqlens.dropFirst()) where end > start {
+        for (index, (start, end)) in zip(cuSeqlens, cuSeqlens.dropFirst()).enumerated() where end > start {
             let length = Int(end - start)
+            let prefix = prefixes.isEmpty ? 0..<0 : Int(prefixes[index].lowerBound)..<Int(prefixes[index].upperBound)
             for firstRow in stride(from: 0, to: length, by: attentionRowBlock) {
                 for head in 0..<heads {
-                    items.append(AttentionItem(start: Int(start), length: length, head: head, firstRow: firstRow))
+                    items.append(
+                        AttentionItem(start: Int(start), length: length, head: head, firstRow: firstRow, prefix: prefix))
                 }
             }
         }
         let block = attentionRowBlock
-        func keys(_ item: AttentionItem) -> Int { causal ? min(item.firstRow + block, item.length) : item.length }
+        func keys(_ item: AttentionItem) -> Int {
+            item.prefix.count + (causal ? min(item.firstRow + block, item.length) : item.length)
+        }
         items.sort { keys($0) > keys($1) }
         return items
     }

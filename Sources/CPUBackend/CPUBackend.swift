@@ -21,6 +21,9 @@ public final class CPUBackend: Backend {
     public let linearPanelRows: Int
     /// Query rows per attention work item.
     public let attentionRowBlock: Int
+    /// Whether the model loads fused q/k/v and gate/up weights on this backend (off by default: on a
+    /// CPU it gains nothing; tests turn it on to check the fused path against the plain one).
+    public let prefersFusedWeights: Bool
 
     let parallel: Parallel
 
@@ -31,7 +34,11 @@ public final class CPUBackend: Backend {
     ///     of each other (see ``CPUBackendBenchmark``).
     ///   - attentionRowBlock: query rows per attention work item; 128 beat 32 and 64 on both a
     ///     2048-token causal decoder layer and 64-token vision windows.
-    public init(threads: Int? = nil, linearPanelRows: Int = 256, attentionRowBlock: Int = 128) {
+    ///   - prefersFusedWeights: see ``Backend/prefersFusedWeights``.
+    public init(
+        threads: Int? = nil, linearPanelRows: Int = 256, attentionRowBlock: Int = 128, prefersFusedWeights: Bool = false
+    ) {
+        self.prefersFusedWeights = prefersFusedWeights
         let threads = max(1, threads ?? ProcessInfoCompat.activeProcessorCount)
         self.threads = threads
         self.linearPanelRows = max(1, linearPanelRows)

@@ -2,7 +2,7 @@ import Foundation
 import TensorKit
 
 /// Elements per parallel chunk below which an elementwise op is not worth splitting further.
-private let elementwiseGrain = 1 << 14
+let elementwiseGrain = 1 << 14
 
 extension CPUBackend {
     public func rmsNorm(_ x: Tensor, weight: Tensor, eps: Float) throws -> Tensor {

@@ -7,7 +7,8 @@
 /// for the second product, as flash-attention does. Grouped KV heads: query head h reads kv head
 /// h / (heads / kvHeads). Causal blocks stop at their last query row.
 ///
-/// `tiles` holds three ints per block: first query row, sequence start, sequence end.
+/// `tiles` holds five ints per block: first query row, sequence start, sequence end, and the rows of a
+/// shared prefix the sequence also attends to (start, end; equal for none).
 enum AttentionKernelSource {
     /// Head dimensions compiled (the vision tower's 80 and the decoder's 128, plus 64 for tests).
     static let headDims = [64, 80, 128]
@@ -45,7 +46,8 @@ enum AttentionKernelSource {
         __shared__ __align__(16) bf16_t Ks[ATT_BK][D + 8];
         __shared__ __align__(16) bf16_t Vs[ATT_BK][D + 8];
         const int tile = blockIdx.x, head = blockIdx.y;
-        const int qStart = tiles[3 * tile], seqStart = tiles[3 * tile + 1], seqEnd = tiles[3 * tile + 2];
+        const int qStart = tiles[5 * tile], seqStart = tiles[5 * tile + 1], seqEnd = tiles[5 * tile + 2];
+        const int prefixStart = tiles[5 * tile + 3], prefixEnd = tiles[5 * tile + 4];
         const int kvHead = head / (heads / kvHeads);
         const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
         const int g = lane >> 2, t = lane & 3;
@@ -71,13 +73,20 @@ enum AttentionKernelSource {
         for (int dt = 0; dt < D / 8; ++dt) { o[dt][0] = o[dt][1] = o[dt][2] = o[dt][3] = 0.0f; }
         float m0 = ATT_NEG_INF, m1 = ATT_NEG_INF, l0 = 0.0f, l1 = 0.0f;
 
-        const int kvEnd = causal ? min(seqEnd, qStart + ATT_BQ) : seqEnd;
-        for (int kStart = seqStart; kStart < kvEnd; kStart += ATT_BK) {
+        // Keys: the shared prefix rows first (all visible; they precede every row of the sequence), then
+        // the sequence's own rows.
+        const int ownEnd = causal ? min(seqEnd, qStart + ATT_BQ) : seqEnd;
+        const int prefixBlocks = (prefixEnd - prefixStart + ATT_BK - 1) / ATT_BK;
+        const int ownBlocks = (ownEnd - seqStart + ATT_BK - 1) / ATT_BK;
+        for (int blockIndex = 0; blockIndex < prefixBlocks + ownBlocks; ++blockIndex) {
+            const bool inPrefix = blockIndex < prefixBlocks;
+            const int kStart = inPrefix ? prefixStart + blockIndex * ATT_BK : seqStart + (blockIndex - prefixBlocks) * ATT_BK;
+            const int keyEnd = inPrefix ? prefixEnd : seqEnd;
             __syncthreads();
             for (int c = threadIdx.x; c < ATT_BK * (D / 8); c += blockDim.x) {
                 const int r = c / (D / 8), col = (c % (D / 8)) * 8, key = kStart + r;
                 uint4 kv = make_uint4(0u, 0u, 0u, 0u), vv = make_uint4(0u, 0u, 0u, 0u);
-                if (key < seqEnd) {
+                if (key < keyEnd) {
                     kv = *(const uint4*)(k + key * kvStride + kvHead * D + col);
                     vv = *(const uint4*)(v + key * kvStride + kvHead * D + col);
                 }
@@ -104,7 +113,7 @@ enum AttentionKernelSource {
                 for (int e = 0; e < 4; ++e) {
                     const int key = kStart + nt * 8 + t * 2 + (e & 1);
                     const int row = e < 2 ? row0 : row1;
-                    const bool ok = key < seqEnd && (!causal || key <= row);
+                    const bool ok = key < keyEnd && (!causal || key <= row);
                     s[nt][e] = ok ? s[nt][e] * scaleLog2 : ATT_NEG_INF;
                 }
                 mx0 = fmaxf(mx0, fmaxf(s[nt][0], s[nt][1]));

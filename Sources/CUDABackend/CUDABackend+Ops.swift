@@ -68,6 +68,44 @@ extension CUDABackend {
         return out
     }
 
+    public func siluMul(gateUp: Tensor) throws -> Tensor {
+        let width = try OpChecks.gateUp(gateUp)
+        try enter()
+        let out = try makeTensor(shape: Array(gateUp.shape.dropLast()) + [width])
+        let count = out.elementCount
+        guard count > 0 else { return out }
+        try kernels.launch(
+            "silu_mul_fused", grid: elementwiseGrid(count), block: (256, 1, 1),
+            [.pointer(try address(gateUp, op: "siluMul", argument: "gateUp")),
+             .pointer(try address(out, op: "siluMul", argument: "output")), .int32(Int32(width)), .int64(Int64(count))])
+        try finish("siluMul")
+        return out
+    }
+
+    public func splitRope(_ qkv: Tensor, heads: Int, kvHeads: Int, cos: Tensor, sin: Tensor) throws
+        -> (query: Tensor, key: Tensor, value: Tensor)
+    {
+        let sizes = try OpChecks.splitRope(qkv, heads: heads, kvHeads: kvHeads, cos: cos, sin: sin)
+        try enter()
+        let (tokens, d) = (sizes.tokens, sizes.headDim)
+        let q = try makeTensor(shape: [tokens, heads, d])
+        let k = try makeTensor(shape: [tokens, kvHeads, d])
+        let v = try makeTensor(shape: [tokens, kvHeads, d])
+        let pairs = tokens * (heads + 2 * kvHeads) * (d / 2)
+        guard pairs > 0 else { return (q, k, v) }
+        try kernels.launch(
+            "split_rope", grid: ((pairs + 255) / 256, 1, 1), block: (256, 1, 1),
+            [.pointer(try address(qkv, op: "splitRope", argument: "qkv")),
+             .pointer(try address(cos, op: "splitRope", argument: "cos")),
+             .pointer(try address(sin, op: "splitRope", argument: "sin")),
+             .pointer(try address(q, op: "splitRope", argument: "query")),
+             .pointer(try address(k, op: "splitRope", argument: "key")),
+             .pointer(try address(v, op: "splitRope", argument: "value")),
+             .int32(Int32(tokens)), .int32(Int32(heads)), .int32(Int32(kvHeads)), .int32(Int32(d))])
+        try finish("splitRope")
+        return (q, k, v)
+    }
+
     public func gelu(_ x: Tensor) throws -> Tensor {
         try enter()
         let out = try makeTensor(shape: x.shape)
@@ -130,9 +168,11 @@ extension CUDABackend {
     }
 
     public func attention(
-        query: Tensor, key: Tensor, value: Tensor, cuSeqlens: [Int32], causal: Bool, scale: Float
+        query: Tensor, key: Tensor, value: Tensor, cuSeqlens: [Int32], prefixes: [Range<Int32>], causal: Bool,
+        scale: Float
     ) throws -> Tensor {
         let sizes = try OpChecks.attention(query: query, key: key, value: value, cuSeqlens: cuSeqlens)
+        try OpChecks.attentionPrefixes(prefixes, cuSeqlens: cuSeqlens)
         guard AttentionKernelSource.headDims.contains(sizes.headDim) else {
             throw TensorError.shapeMismatch(
                 op: "attention",
@@ -140,12 +180,12 @@ extension CUDABackend {
         }
         try enter()
         let out = try makeTensor(shape: query.shape)
-        let tiles = AttentionTiling.tiles(cuSeqlens: cuSeqlens)
+        let tiles = AttentionTiling.tiles(cuSeqlens: cuSeqlens, prefixes: prefixes)
         guard !tiles.isEmpty, sizes.heads > 0 else { return out }
         let deviceTiles = try deviceIndices(tiles)
         try withExtendedLifetime(deviceTiles.tensor) {
             try kernels.launch(
-                AttentionKernelSource.kernelName(headDim: sizes.headDim), grid: (tiles.count / 3, sizes.heads, 1),
+                AttentionKernelSource.kernelName(headDim: sizes.headDim), grid: (tiles.count / 5, sizes.heads, 1),
                 block: (128, 1, 1),
                 [.pointer(try address(query, op: "attention", argument: "query")),
                  .pointer(try address(key, op: "attention", argument: "key")),
@@ -164,12 +204,16 @@ enum AttentionTiling {
     /// Query rows per block.
     static let rowsPerBlock = 64
 
-    /// Three ints per block (first query row, sequence start, sequence end); empty sequences get none.
-    static func tiles(cuSeqlens: [Int32]) -> [Int32] {
-        var tiles = [Int32]()
-        for (start, end) in zip(cuSeqlens, cuSeqlens.dropFirst()) where end > start {
-            for row in stride(from: start, to: end, by: rowsPerBlock) { tiles += [row, start, end] }
+    /// Five ints per block (first query row, sequence start, sequence end, prefix start, prefix end);
+    /// empty sequences get none.
+    static func tiles(cuSeqlens: [Int32], prefixes: [Range<Int32>] = []) -> [Int32] {
+        var tiles = [[Int32]]()
+        for (index, (start, end)) in zip(cuSeqlens, cuSeqlens.dropFirst()).enumerated() where end > start {
+            let prefix = prefixes.isEmpty ? 0..<0 : prefixes[index]
+            for row in stride(from: start, to: end, by: rowsPerBlock) {
+                tiles.append([row, start, end, prefix.lowerBound, prefix.upperBound])
+            }
         }
-        return tiles
+        return tiles.flatMap { $0 }
     }
 }

@@ -9,7 +9,21 @@ extension CUDABackend {
         guard count == values.count else {
             throw TensorError.byteCountMismatch(expected: count * 2, actual: values.count * 2)
         }
-        let bits = values.map(HalfConversion.bf16Bits)
+        var bits = [UInt16](repeating: 0, count: count)
+        // Image pixel rows run to millions of values per batch: convert them on all cores.
+        let chunk = 1 << 18
+        bits.withUnsafeMutableBufferPointer { target in
+            values.withUnsafeBufferPointer { source in
+                guard let targetBase = target.baseAddress, let sourceBase = source.baseAddress else { return }
+                // Each worker writes its own chunk; the buffers outlive concurrentPerform.
+                nonisolated(unsafe) let base = targetBase, input = sourceBase
+                DispatchQueue.concurrentPerform(iterations: (count + chunk - 1) / chunk) { index in
+                    for i in (index * chunk)..<min(count, (index + 1) * chunk) {
+                        base[i] = HalfConversion.bf16Bits(input[i])
+                    }
+                }
+            }
+        }
         return try bits.withUnsafeBytes { try deviceCopy(of: $0, shape: shape, dtype: .bf16) }
     }
 

@@ -111,6 +111,33 @@ enum KernelSources {
         target[j + half] = f2bf(x2 * bf2f(c[j + half]) + x1 * bf2f(s[j + half]));
     }
 
+    /// Splits a fused [tokens, (heads + 2 kvHeads) d] q/k/v row and rotates q and k (rotate_half), one
+    /// thread per (token, head of the heads + 2 kvHeads, pair j < d/2); v heads are copied.
+    extern "C" __global__ void split_rope(const bf16_t* qkv, const bf16_t* cosTable, const bf16_t* sinTable,
+                                          bf16_t* q, bf16_t* k, bf16_t* v, int tokens, int heads, int kvHeads, int d) {
+        const int half = d >> 1, all = heads + 2 * kvHeads;
+        long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x;
+        if (i >= (long long)tokens * all * half) return;
+        int j = (int)(i % half);
+        long long th = i / half;
+        int token = (int)(th / all), head = (int)(th % all);
+        const bf16_t* row = qkv + th * d;
+        bf16_t* target;
+        if (head < heads) target = q + ((long long)token * heads + head) * d;
+        else if (head < heads + kvHeads) target = k + ((long long)token * kvHeads + head - heads) * d;
+        else {
+            target = v + ((long long)token * kvHeads + head - heads - kvHeads) * d;
+            target[j] = row[j];
+            target[j + half] = row[j + half];
+            return;
+        }
+        const bf16_t* c = cosTable + (size_t)token * d;
+        const bf16_t* s = sinTable + (size_t)token * d;
+        float x1 = bf2f(row[j]), x2 = bf2f(row[j + half]);
+        target[j] = f2bf(x1 * bf2f(c[j]) - x2 * bf2f(s[j]));
+        target[j + half] = f2bf(x2 * bf2f(c[j + half]) + x1 * bf2f(s[j + half]));
+    }
+
     /// out[i] = x[indices[i]], one block per output row; `width` in 2-byte elements.
     extern "C" __global__ void gather_rows(const bf16_t* x, const int* indices, bf16_t* out, int width) {
         const bf16_t* source = x + (size_t)indices[blockIdx.x] * width;

@@ -65,6 +65,8 @@ public struct OpSelfTest {
         record(try checkRMSNorm(rows: s ? 300 : 13, width: vision))
         record(try checkBinary("add", rows: s ? 1000 : 11, width: hidden) { try $0.add($1, $2) })
         record(try checkBinary("siluMul", rows: s ? 300 : 11, width: inter) { try $0.siluMul(gate: $1, up: $2) })
+        record(try checkGateUp(rows: s ? 300 : 11, width: s ? 3424 : 40))
+        record(try checkSplitRope(tokens: s ? 300 : 9, heads: s ? 28 : 4, kvHeads: s ? 4 : 2, headDim: 128))
         record(try checkGELU(rows: s ? 243 : 7, width: s ? 5120 : 256))
         record(try checkRope(tokens: s ? 300 : 9, heads: s ? 28 : 4, headDim: 128))
         record(try checkRope(tokens: s ? 256 : 9, heads: s ? 16 : 2, headDim: 80))
@@ -74,6 +76,7 @@ public struct OpSelfTest {
         record(try checkAttention(lengths: s ? [1, 37, 64, 200, 65] : [1, 5, 70], heads: s ? 28 : 4, kvHeads: s ? 4 : 2, headDim: 128, causal: true))
         record(try checkAttention(lengths: s ? Array(repeating: 64, count: 8) + [48] : [64, 3], heads: s ? 16 : 2, kvHeads: s ? 16 : 2, headDim: 80, causal: false))
         record(try checkAttention(lengths: s ? [1944] : [130], heads: s ? 16 : 2, kvHeads: s ? 16 : 2, headDim: 80, causal: false))
+        record(try checkAttention(lengths: s ? [93, 259, 1, 64, 300] : [7, 5, 1, 70], heads: s ? 28 : 4, kvHeads: s ? 4 : 2, headDim: 128, causal: true, sharedPrefix: true))
         return checks
     }
 
@@ -144,6 +147,28 @@ public struct OpSelfTest {
         return try compare(op, "[\(rows),\(width)]", (try body(device, a.0, b.0), try body(reference, a.1, b.1)), tolerance: tolerance)
     }
 
+    private mutating func checkGateUp(rows: Int, width: Int) throws -> Check {
+        let x = try activations(values(rows * 2 * width, range: 4), shape: [rows, 2 * width])
+        let out = (try device.siluMul(gateUp: x.0), try reference.siluMul(gateUp: x.1))
+        return try compare("siluMul gateUp", "[\(rows),2x\(width)]", out, tolerance: tolerance)
+    }
+
+    private mutating func checkSplitRope(tokens: Int, heads: Int, kvHeads: Int, headDim: Int) throws -> Check {
+        let width = (heads + 2 * kvHeads) * headDim
+        let x = try activations(values(tokens * width, range: 3), shape: [tokens, width])
+        let angles = (0..<(tokens * headDim)).map { _ in Float.random(in: 0..<(2 * .pi), using: &generator) }
+        let c = try activations(angles.map { HalfConversion.float(bf16: HalfConversion.bf16Bits(Foundation.cos($0))) }, shape: [tokens, headDim])
+        let s = try activations(angles.map { HalfConversion.float(bf16: HalfConversion.bf16Bits(Foundation.sin($0))) }, shape: [tokens, headDim])
+        let got = try device.splitRope(x.0, heads: heads, kvHeads: kvHeads, cos: c.0, sin: s.0)
+        let want = try reference.splitRope(x.1, heads: heads, kvHeads: kvHeads, cos: c.1, sin: s.1)
+        let flat = { (parts: (query: Tensor, key: Tensor, value: Tensor), backend: any Backend) in
+            try backend.download(parts.query) + backend.download(parts.key) + backend.download(parts.value)
+        }
+        return Self.compare(
+            "splitRope", "[\(tokens),(\(heads)+2x\(kvHeads))x\(headDim)]", try flat(got, device), try flat(want, reference),
+            tolerance: tolerance)
+    }
+
     private mutating func checkGELU(rows: Int, width: Int) throws -> Check {
         let x = try activations(values(rows * width, range: 5), shape: [rows, width])
         return try compare("gelu", "[\(rows),\(width)]", (try device.gelu(x.0), try reference.gelu(x.1)), tolerance: tolerance)
@@ -187,22 +212,26 @@ public struct OpSelfTest {
         return try compare("embedding", "[\(vocab),\(width)] -> \(count) ids", out, tolerance: 0)
     }
 
-    private mutating func checkAttention(lengths: [Int], heads: Int, kvHeads: Int, headDim: Int, causal: Bool) throws
-        -> Check
-    {
+    /// With `sharedPrefix`, the first sequence is a prefix every later one also attends to.
+    private mutating func checkAttention(
+        lengths: [Int], heads: Int, kvHeads: Int, headDim: Int, causal: Bool, sharedPrefix: Bool = false
+    ) throws -> Check {
         let tokens = lengths.reduce(0, +)
         var cuSeqlens: [Int32] = [0]
         for length in lengths { cuSeqlens.append(cuSeqlens.last! + Int32(length)) }
+        let prefixes: [Range<Int32>] = sharedPrefix ? [0..<0] + Array(repeating: 0..<cuSeqlens[1], count: lengths.count - 1) : []
         let q = try activations(values(tokens * heads * headDim, range: 2), shape: [tokens, heads, headDim])
         let k = try activations(values(tokens * kvHeads * headDim, range: 2), shape: [tokens, kvHeads, headDim])
         let v = try activations(values(tokens * kvHeads * headDim), shape: [tokens, kvHeads, headDim])
         let scale = 1 / Float(headDim).squareRoot()
         let out = (
-            try device.attention(query: q.0, key: k.0, value: v.0, cuSeqlens: cuSeqlens, causal: causal, scale: scale),
-            try reference.attention(query: q.1, key: k.1, value: v.1, cuSeqlens: cuSeqlens, causal: causal, scale: scale))
+            try device.attention(
+                query: q.0, key: k.0, value: v.0, cuSeqlens: cuSeqlens, prefixes: prefixes, causal: causal, scale: scale),
+            try reference.attention(
+                query: q.1, key: k.1, value: v.1, cuSeqlens: cuSeqlens, prefixes: prefixes, causal: causal, scale: scale))
         let lengthText = lengths.count > 6 ? "\(lengths.count) seqs of <=\(lengths.max() ?? 0)" : "\(lengths)"
         return try compare(
-            causal ? "attn causal" : "attn full", "h\(heads)/kv\(kvHeads) d\(headDim) \(lengthText)", out,
+            (causal ? "attn causal" : "attn full") + (sharedPrefix ? "+pfx" : ""), "h\(heads)/kv\(kvHeads) d\(headDim) \(lengthText)", out,
             tolerance: tolerance)
     }
 }

@@ -59,11 +59,13 @@ extension Reranker {
         }
         let querySegment = PromptSegment(text: query.text, images: queryImage.map { [$0.grid] } ?? [])
 
+        // Decoding and preprocessing dominate the host work of image documents: spread them over the cores.
+        let images = prepareConcurrently(documents.map(\.image))
         var prepared = [(index: Int, prompt: EncodedPrompt, positions: MRopePositions, image: PreparedImage?)]()
         prepared.reserveCapacity(documents.count)
         for (index, document) in documents.enumerated() {
             do {
-                let image = try document.image.map { try prepare($0) }
+                let image = try images[index].get()
                 let segment = PromptSegment(text: document.text, images: image.map { [$0.grid] } ?? [])
                 let prompt = try builder.encode(query: querySegment, document: segment, instruction: instruction)
                 let positions = try multimodalRopePositions(
@@ -103,6 +105,15 @@ extension Reranker {
         }
     }
 
+    /// ``prepare(_:)`` for each image (nil stays nil), run in parallel; errors are kept per image.
+    func prepareConcurrently(_ images: [RerankImage?]) -> [Result<PreparedImage?, any Error>] {
+        let results = ResultSlots<PreparedImage?>(count: images.count)
+        DispatchQueue.concurrentPerform(iterations: images.count) { index in
+            results.set(index, Result { try images[index].map { try prepare($0) } })
+        }
+        return results.values
+    }
+
     func prepare(_ image: RerankImage) throws -> PreparedImage {
         let processed = try preprocessor.process(try image.decode(maxPixels: options.maxDecodedPixels))
         return PreparedImage(
@@ -110,9 +121,9 @@ extension Reranker {
             pixelValues: processed.pixelValues)
     }
 
-    /// One forward pass over `pairs`: the documents' images go through the vision tower together, then
-    /// every image's embeddings (the pair's own query embeddings, or its document's) are spliced at its
-    /// pad rows.
+    /// One forward pass over `pairs`: the documents' images go through the vision tower together, the
+    /// prompt prefix all pairs share (``SharedPrefix``) is packed once, then every image's embeddings (the
+    /// pair's own query embeddings, or its document's) are spliced at its pad rows.
     private func forward(_ pairs: [ScoringPair]) throws -> [Float] {
         let documentImages = pairs.compactMap(\.image)
         let documentEmbeddings = try documentImages.isEmpty
@@ -120,23 +131,70 @@ extension Reranker {
             : model.imageEmbeddings(
                 pixelValues: documentImages.flatMap(\.pixelValues), grids: documentImages.map(\.grid))
         var batch = PackedBatch()
+        let shared = SharedPrefix.length(of: pairs)
+        var prefixRows: Range<Int32> = 0..<0
+        if shared > 0 {
+            let first = pairs[0]
+            prefixRows = batch.appendPrefix(
+                tokenIDs: Array(first.prompt.tokenIDs[..<shared]), positions: first.positions.tokens(0..<shared))
+            // SharedPrefix keeps document images out of the prefix: only query images can reach into it.
+            for block in first.prompt.imageBlocks where block.side == .query && block.padStart < shared {
+                guard let queryEmbeddings = first.queryEmbeddings else { continue }
+                let end = min(block.padRange.upperBound, shared)
+                batch.images.append(
+                    ImageInsert(
+                        embeddings: try queryEmbeddings.rows(0..<(end - block.padStart)),
+                        rows: (block.padStart..<end).map { prefixRows.lowerBound + Int32($0) }))
+            }
+        }
         var documentRow = 0
         for pair in pairs {
-            let start = batch.append(tokenIDs: pair.prompt.tokenIDs, positions: pair.positions)
+            let count = pair.prompt.count
+            let start = batch.append(
+                tokenIDs: Array(pair.prompt.tokenIDs[shared...]), positions: pair.positions.tokens(shared..<count),
+                prefix: prefixRows)
             for block in pair.prompt.imageBlocks {
-                let rows = block.padRange.map { start + Int32($0) }
+                let source: Tensor
                 switch block.side {
                 case .query:
                     guard let queryEmbeddings = pair.queryEmbeddings else { continue }
-                    batch.images.append(ImageInsert(embeddings: queryEmbeddings, rows: rows))
+                    source = queryEmbeddings
                 case .document:
                     guard let documentEmbeddings else { continue }
-                    let view = try documentEmbeddings.rows(documentRow..<(documentRow + block.padCount))
-                    batch.images.append(ImageInsert(embeddings: view, rows: rows))
+                    source = try documentEmbeddings.rows(documentRow..<(documentRow + block.padCount))
                     documentRow += block.padCount
                 }
+                // The pad rows past the shared prefix belong to this pair's own rows.
+                let end = block.padRange.upperBound
+                let own = min(max(block.padStart, shared), end)..<end
+                guard !own.isEmpty else { continue }
+                batch.images.append(
+                    ImageInsert(
+                        embeddings: try source.rows((own.lowerBound - block.padStart)..<(own.upperBound - block.padStart)),
+                        rows: own.map { start + Int32($0 - shared) }))
             }
         }
         return try model.forward(batch).logits
+    }
+}
+
+/// Slots that concurrent workers fill, each index written once.
+private final class ResultSlots<Value>: @unchecked Sendable {
+    private var slots: [Result<Value, any Error>?]
+    private let lock = NSLock()
+
+    init(count: Int) { slots = Array(repeating: nil, count: count) }
+
+    func set(_ index: Int, _ value: Result<Value, any Error>) {
+        lock.lock()
+        slots[index] = value
+        lock.unlock()
+    }
+
+    /// Every slot's result (call after all workers have finished).
+    var values: [Result<Value, any Error>] {
+        lock.lock()
+        defer { lock.unlock() }
+        return slots.map { $0 ?? .failure(RerankerError.invalidOption("an image was not prepared")) }
     }
 }

@@ -108,7 +108,11 @@ public final class Reranker: Sendable {
         let pairs = try preparePairs(query: query, documents: documents, instruction: instruction)
         var results = [RerankResult]()
         results.reserveCapacity(pairs.count)
-        for range in planBatches(lengths: pairs.map(\.tokenCount), tokenBudget: options.tokenBudget) {
+        // The prefix all pairs share is computed once per forward pass, so it counts once per batch.
+        let shared = SharedPrefix.length(of: pairs)
+        let ranges = planBatches(
+            lengths: pairs.map { $0.tokenCount - shared }, tokenBudget: max(1, options.tokenBudget - shared))
+        for range in ranges {
             results += try scorePairs(Array(pairs[range]))
             progress?(results.count, pairs.count)
         }

@@ -54,8 +54,12 @@ public protocol Backend: Sendable {
     func add(_ a: Tensor, _ b: Tensor) throws -> Tensor
 
     /// `silu(gate) * up` elementwise, gate and up of one shape (`[tokens, intermediate]`): the SwiGLU
-    /// activation. Gate and up come from two separate linears (no fused `[gate|up]` layout).
+    /// activation when gate and up come from two separate linears.
     func siluMul(gate: Tensor, up: Tensor) throws -> Tensor
+
+    /// The SwiGLU activation of a fused product: each row of `gateUp` `[tokens, 2 * intermediate]` holds
+    /// the gate values, then the up values -> `silu(gate) * up`, `[tokens, intermediate]`.
+    func siluMul(gateUp: Tensor) throws -> Tensor
 
     /// Exact GELU, `x/2 * (1 + erf(x / sqrt(2)))`, elementwise.
     func gelu(_ x: Tensor) throws -> Tensor
@@ -66,6 +70,13 @@ public protocol Backend: Sendable {
     /// token, prepared by the caller, so one op serves M-RoPE and 2D vision RoPE) ->
     /// `x * cos + rotate_half(x) * sin`, where `rotate_half(x) = [-x[d/2..<d], x[0..<d/2]]`. d must be even.
     func applyRope(_ x: Tensor, cos: Tensor, sin: Tensor) throws -> Tensor
+
+    /// Splits a fused q/k/v product and rotates q and k: `qkv` `[tokens, (heads + 2 * kvHeads) * d]` holds
+    /// each token's query heads, then its key heads, then its value heads. Returns query
+    /// `[tokens, heads, d]` and key `[tokens, kvHeads, d]` with ``applyRope(_:cos:sin:)`` applied, and
+    /// value `[tokens, kvHeads, d]` as stored.
+    func splitRope(_ qkv: Tensor, heads: Int, kvHeads: Int, cos: Tensor, sin: Tensor) throws
+        -> (query: Tensor, key: Tensor, value: Tensor)
 
     // MARK: Rows
 
@@ -91,12 +102,34 @@ public protocol Backend: Sendable {
     /// `cuSeqlens` are cumulative lengths `[0, l0, l0+l1, ..., tokens]`: a token attends only inside its
     /// own sequence, and with `causal` only to itself and earlier tokens. Scores are `scale * q . k`,
     /// softmax in fp32. Returns `[tokens, heads, d]`.
+    ///
+    /// `prefixes` is empty, or holds one row range per sequence: sequence s then also attends to every
+    /// row of `prefixes[s]` (all of them, causal or not) before its own rows. The ranges must end at or
+    /// before their sequence's start: a prompt prefix shared by several sequences is packed once, as a
+    /// sequence of its own, and each sequence that continues it names its rows here.
     func attention(
-        query: Tensor, key: Tensor, value: Tensor, cuSeqlens: [Int32], causal: Bool, scale: Float
+        query: Tensor, key: Tensor, value: Tensor, cuSeqlens: [Int32], prefixes: [Range<Int32>], causal: Bool,
+        scale: Float
     ) throws -> Tensor
+
+    /// Whether the model should load fused weights (`[q|k|v]` and `[gate|up]` stacked, the vision MLP
+    /// width padded to a multiple of 16) and call ``siluMul(gateUp:)`` and ``splitRope(_:heads:kvHeads:cos:sin:)``:
+    /// fewer, larger matrix products for a GPU. The results are the same either way.
+    var prefersFusedWeights: Bool { get }
 }
 
 extension Backend {
+    /// Separate weights unless the backend says otherwise.
+    public var prefersFusedWeights: Bool { false }
+
+    /// Attention without shared prefixes.
+    public func attention(
+        query: Tensor, key: Tensor, value: Tensor, cuSeqlens: [Int32], causal: Bool, scale: Float
+    ) throws -> Tensor {
+        try attention(
+            query: query, key: key, value: value, cuSeqlens: cuSeqlens, prefixes: [], causal: causal, scale: scale)
+    }
+
     public func embeddingTable(
         _ bytes: UnsafeRawBufferPointer, dtype: DType, shape: [Int], keepingAlive owner: AnyObject?
     ) throws -> Tensor {

@@ -156,6 +156,48 @@ public enum OpChecks {
         return AttentionSizes(tokens: query.shape[0], heads: heads, kvHeads: kvHeads, headDim: query.shape[2])
     }
 
+    /// Checks attention prefixes: none, or one row range per sequence that ends at or before the
+    /// sequence's start.
+    public static func attentionPrefixes(_ prefixes: [Range<Int32>], cuSeqlens: [Int32]) throws {
+        guard !prefixes.isEmpty else { return }
+        guard prefixes.count == cuSeqlens.count - 1 else {
+            throw TensorError.invalidSequenceLengths(
+                detail: "\(prefixes.count) prefixes for \(cuSeqlens.count - 1) sequences; pass one range per sequence or none")
+        }
+        for (index, prefix) in prefixes.enumerated() where !prefix.isEmpty {
+            guard prefix.lowerBound >= 0, prefix.upperBound <= cuSeqlens[index] else {
+                throw TensorError.invalidSequenceLengths(
+                    detail: "sequence \(index) starts at row \(cuSeqlens[index]) but its prefix is rows \(prefix); a prefix must come before its sequence")
+            }
+        }
+    }
+
+    /// Checks a fused `[tokens, 2 * intermediate]` gate/up product; returns the intermediate width.
+    public static func gateUp(_ gateUp: Tensor) throws -> Int {
+        guard gateUp.rank >= 1, let width = gateUp.shape.last, width % 2 == 0 else {
+            throw TensorError.shapeMismatch(
+                op: "siluMul", detail: "gateUp must be [..., 2 * intermediate] (an even last axis), got \(gateUp.shape)")
+        }
+        return width / 2
+    }
+
+    /// Checks a fused q/k/v product against the head counts and rotary tables; returns the sizes with
+    /// `heads` the query heads.
+    public static func splitRope(_ qkv: Tensor, heads: Int, kvHeads: Int, cos: Tensor, sin: Tensor) throws
+        -> RopeSizes
+    {
+        let d = cos.shape.last ?? 0
+        let columns = (heads + 2 * kvHeads) * d
+        guard heads > 0, kvHeads > 0, d > 0, d % 2 == 0, qkv.rank == 2, qkv.shape[1] == columns,
+            cos.shape == [qkv.shape[0], d], sin.shape == cos.shape
+        else {
+            throw TensorError.shapeMismatch(
+                op: "splitRope",
+                detail: "qkv \(qkv.shape) must be [tokens, (\(heads) + 2 x \(kvHeads)) x d] with cos and sin [tokens, d] (d even), got cos \(cos.shape), sin \(sin.shape)")
+        }
+        return RopeSizes(tokens: qkv.shape[0], heads: heads, headDim: d)
+    }
+
     /// Checks cumulative sequence lengths: start at 0, never decrease, end at `tokens`.
     public static func sequenceLengths(_ cuSeqlens: [Int32], tokens: Int) throws {
         guard let first = cuSeqlens.first, let last = cuSeqlens.last else {

@@ -22,19 +22,23 @@ struct CUDABackendTests {
         #expect(source.contains("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32"))
     }
 
-    @Test("attention tiles cover every query row once, inside its own sequence")
+    @Test("attention tiles cover every query row once, inside its own sequence, with its prefix")
     func attentionTiles() {
         let cuSeqlens: [Int32] = [0, 1, 1, 65, 200]
-        let tiles = AttentionTiling.tiles(cuSeqlens: cuSeqlens)
-        #expect(tiles.count % 3 == 0)
+        let prefixes: [Range<Int32>] = [0..<0, 0..<0, 0..<1, 1..<65]
+        let tiles = AttentionTiling.tiles(cuSeqlens: cuSeqlens, prefixes: prefixes)
+        #expect(tiles.count % 5 == 0)
         var covered = [Int32]()
-        for i in stride(from: 0, to: tiles.count, by: 3) {
+        for i in stride(from: 0, to: tiles.count, by: 5) {
             let (first, start, end) = (tiles[i], tiles[i + 1], tiles[i + 2])
             #expect(start <= first && first < end)
+            let expected: Range<Int32> = start == 65 ? 1..<65 : (start == 1 ? 0..<1 : 0..<0)
+            #expect(tiles[i + 3] == expected.lowerBound && tiles[i + 4] == expected.upperBound)
             covered += Array(first..<min(end, first + Int32(AttentionTiling.rowsPerBlock)))
         }
         #expect(covered == Array(0..<200))
         #expect(AttentionTiling.tiles(cuSeqlens: [0]).isEmpty)
+        #expect(AttentionTiling.tiles(cuSeqlens: [0, 3]) == [0, 0, 3, 0, 0])
     }
 
     @Test("kernel cache files are keyed by source, architecture and driver")
@@ -151,9 +155,17 @@ struct SkewedAddBackend: Backend {
         try base.scatterRows(rows, into: destination, at: indices)
     }
     func embedding(_ table: Tensor, ids: [Int32]) throws -> Tensor { try base.embedding(table, ids: ids) }
-    func attention(query: Tensor, key: Tensor, value: Tensor, cuSeqlens: [Int32], causal: Bool, scale: Float) throws
-        -> Tensor
+    func siluMul(gateUp: Tensor) throws -> Tensor { try base.siluMul(gateUp: gateUp) }
+    func splitRope(_ qkv: Tensor, heads: Int, kvHeads: Int, cos: Tensor, sin: Tensor) throws
+        -> (query: Tensor, key: Tensor, value: Tensor)
     {
-        try base.attention(query: query, key: key, value: value, cuSeqlens: cuSeqlens, causal: causal, scale: scale)
+        try base.splitRope(qkv, heads: heads, kvHeads: kvHeads, cos: cos, sin: sin)
+    }
+    func attention(
+        query: Tensor, key: Tensor, value: Tensor, cuSeqlens: [Int32], prefixes: [Range<Int32>], causal: Bool,
+        scale: Float
+    ) throws -> Tensor {
+        try base.attention(
+            query: query, key: key, value: value, cuSeqlens: cuSeqlens, prefixes: prefixes, causal: causal, scale: scale)
     }
 }

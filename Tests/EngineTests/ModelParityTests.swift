@@ -36,12 +36,14 @@ struct GoldenModelOutputs: Decodable {
 }
 
 /// Loads a fixture checkpoint on the CPU backend.
-func loadFixtureModel(_ name: String, golden: GoldenModelOutputs) throws -> (Qwen25VLModel, Qwen25VLConfiguration) {
+func loadFixtureModel(_ name: String, golden: GoldenModelOutputs, backend: CPUBackend = CPUBackend()) throws
+    -> (Qwen25VLModel, Qwen25VLConfiguration)
+{
     let directory = Fixtures.url("checkpoints/\(name)")
     let configuration = try Qwen25VLConfiguration(contentsOf: directory.appendingPathComponent("config.json"))
     let weights = try CheckpointWeights(checkpoint: try Checkpoint(directory: directory), configuration: configuration)
     let model = try Qwen25VLModel(
-        dimensions: ModelDimensions(configuration: configuration), weights: weights, backend: CPUBackend(),
+        dimensions: ModelDimensions(configuration: configuration), weights: weights, backend: backend,
         yesTokenID: golden.yes_id, noTokenID: golden.no_id)
     return (model, configuration)
 }
@@ -67,11 +69,13 @@ func maxRelativeError(_ a: [Float], _ b: [Float]) -> Float {
 @Suite("Model parity with transformers (float32, CPU)")
 struct ModelParityTests {
     static let models = ["tiny-untied-legacy", "tiny-tied-newer"]
+    /// Plain weights, and the fused q/k/v and gate/up weights (padded vision MLP) a GPU loads.
+    static let fused = [false, true]
 
-    @Test("vision embeddings match", arguments: models)
-    func visionEmbeddings(modelName: String) throws {
+    @Test("vision embeddings match", arguments: models, fused)
+    func visionEmbeddings(modelName: String, fused: Bool) throws {
         let golden = try GoldenModelOutputs.load(modelName)
-        let (model, _) = try loadFixtureModel(modelName, golden: golden)
+        let (model, _) = try loadFixtureModel(modelName, golden: golden, backend: CPUBackend(prefersFusedWeights: fused))
         for pair in golden.pairs where !pair.image_grid_thw.isEmpty {
             let (pixels, grids) = try preprocessedImages(of: pair)
             #expect(grids.map { [$0.t, $0.h, $0.w] } == pair.image_grid_thw, "\(pair.name)")
@@ -82,10 +86,11 @@ struct ModelParityTests {
         }
     }
 
-    @Test("last hidden state and logit z match for every kind of pair", arguments: models)
-    func logits(modelName: String) throws {
+    @Test("last hidden state and logit z match for every kind of pair", arguments: models, fused)
+    func logits(modelName: String, fused: Bool) throws {
         let golden = try GoldenModelOutputs.load(modelName)
-        let (model, configuration) = try loadFixtureModel(modelName, golden: golden)
+        let (model, configuration) = try loadFixtureModel(
+            modelName, golden: golden, backend: CPUBackend(prefersFusedWeights: fused))
         let tokens = VisionTokenIDs(
             imagePad: Int32(configuration.imageTokenId), visionStart: Int32(configuration.visionStartTokenId),
             videoPad: Int32(configuration.videoTokenId))

@@ -34,6 +34,50 @@ public final class CheckpointWeights: WeightSource, @unchecked Sendable {
             bytes, dtype: info.dtype.tensorKitDType, shape: info.shape, keepingAlive: checkpoint)
     }
 
+    public func stackedTensor(_ names: [String], rowsEach: Int?, columns: Int?, on backend: any Backend) throws
+        -> Tensor
+    {
+        let parts = try names.map { name -> (name: String, info: TensorInfo) in
+            let (storedName, info) = try stored(name)
+            return (storedName, info)
+        }
+        guard let first = parts.first?.info, first.shape.count == 1 || first.shape.count == 2,
+            parts.allSatisfy({ $0.info.dtype == first.dtype && $0.info.shape.count == first.shape.count })
+        else {
+            throw TensorError.shapeMismatch(
+                op: "stackedTensor", detail: "\(names) must all be 2-D weights or all 1-D biases of one element type")
+        }
+        let width = first.shape.count == 2 ? first.shape[1] : 1
+        guard parts.allSatisfy({ $0.info.shape.count == 1 || $0.info.shape[1] == width }),
+            parts.allSatisfy({ $0.info.shape[0] <= (rowsEach ?? $0.info.shape[0]) }), width <= (columns ?? width)
+        else {
+            throw TensorError.shapeMismatch(
+                op: "stackedTensor",
+                detail: "\(names) (\(parts.map(\.info.shape))) do not fit \(rowsEach.map { "\($0) rows each" } ?? "their rows") and \(columns.map { "\($0) columns" } ?? "their columns")")
+        }
+        let element = first.dtype.byteSize
+        let outWidth = first.shape.count == 2 ? (columns ?? width) : 1
+        let totalRows = parts.reduce(0) { $0 + (rowsEach ?? $1.info.shape[0]) }
+        var buffer = [UInt8](repeating: 0, count: totalRows * outWidth * element)
+        try buffer.withUnsafeMutableBytes { target in
+            var row = 0
+            for part in parts {
+                let bytes = try checkpoint.bytes(part.name)
+                let rows = part.info.shape[0], rowBytes = width * element
+                for r in 0..<rows {
+                    let source = UnsafeRawBufferPointer(rebasing: bytes[(r * rowBytes)..<((r + 1) * rowBytes)])
+                    UnsafeMutableRawBufferPointer(rebasing: target[((row + r) * outWidth * element)...])
+                        .copyMemory(from: source)
+                }
+                row += rowsEach ?? rows
+            }
+        }
+        let shape = first.shape.count == 2 ? [totalRows, outWidth] : [totalRows]
+        return try buffer.withUnsafeBytes {
+            try backend.weight($0, dtype: first.dtype.tensorKitDType, shape: shape, keepingAlive: nil)
+        }
+    }
+
     public func hostRows(_ name: String, rows: [Int]) throws -> [[Float]] {
         let (storedName, info) = try stored(name)
         guard info.shape.count == 2 else { throw WeightCheckError.problems([.missing(name: name, expectedShape: [])]) }

@@ -6,10 +6,11 @@ enum Language {
     /// an RMSNorm and a residual connection.
     struct Layer {
         let inputNorm, postAttentionNorm: Tensor
-        let query, key, value, output: Linear
+        let qkv: QKVProjection
+        let output: Linear
         let mlp: GatedMLP
 
-        init(index: Int, weights: any WeightSource, backend: any Backend) throws {
+        init(index: Int, dims: ModelDimensions.Text, weights: any WeightSource, backend: any Backend) throws {
             let prefix = "model.layers.\(index)."
             func load(_ name: String) throws -> Tensor { try weights.tensor(prefix + name, on: backend) }
             func linear(_ name: String, bias: Bool) throws -> Linear {
@@ -17,29 +18,43 @@ enum Language {
             }
             inputNorm = try load("input_layernorm.weight")
             postAttentionNorm = try load("post_attention_layernorm.weight")
-            query = try linear("self_attn.q_proj", bias: true)
-            key = try linear("self_attn.k_proj", bias: true)
-            value = try linear("self_attn.v_proj", bias: true)
+            if backend.prefersFusedWeights {
+                let names = ["q_proj", "k_proj", "v_proj"].map { prefix + "self_attn." + $0 }
+                qkv = .fused(
+                    Linear(
+                        weight: try weights.stackedTensor(names.map { $0 + ".weight" }, rowsEach: nil, columns: nil, on: backend),
+                        bias: try weights.stackedTensor(names.map { $0 + ".bias" }, rowsEach: nil, columns: nil, on: backend)))
+            } else {
+                qkv = .separate(
+                    query: try linear("self_attn.q_proj", bias: true), key: try linear("self_attn.k_proj", bias: true),
+                    value: try linear("self_attn.v_proj", bias: true))
+            }
             output = try linear("self_attn.o_proj", bias: false)
-            mlp = GatedMLP(
-                gate: try linear("mlp.gate_proj", bias: false), up: try linear("mlp.up_proj", bias: false),
-                down: try linear("mlp.down_proj", bias: false))
+            mlp = try GatedMLP(
+                prefix: prefix + "mlp.", bias: false, intermediateSize: dims.intermediateSize, weights: weights,
+                backend: backend)
         }
 
+        /// - Parameter keepRows: when given, only these rows go on past the attention (the last layer needs
+        ///   only each sequence's last token): the result has `keepRows.count` rows.
         func callAsFunction(
-            _ x: Tensor, rotary: (cos: Tensor, sin: Tensor), cuSeqlens: [Int32], dims: ModelDimensions.Text,
-            backend: any Backend
+            _ x: Tensor, rotary: (cos: Tensor, sin: Tensor), cuSeqlens: [Int32], prefixes: [Range<Int32>],
+            dims: ModelDimensions.Text, backend: any Backend, keepRows: [Int32]? = nil
         ) throws -> Tensor {
-            let tokens = x.shape[0]
             let normed = try backend.rmsNorm(x, weight: inputNorm, eps: dims.rmsNormEps)
-            let q = try query(normed, backend).reshaped([tokens, dims.headCount, dims.headDim])
-            let k = try key(normed, backend).reshaped([tokens, dims.kvHeadCount, dims.headDim])
-            let v = try value(normed, backend).reshaped([tokens, dims.kvHeadCount, dims.headDim])
-            let attended = try backend.attention(
-                query: try backend.applyRope(q, cos: rotary.cos, sin: rotary.sin),
-                key: try backend.applyRope(k, cos: rotary.cos, sin: rotary.sin),
-                value: v, cuSeqlens: cuSeqlens, causal: true, scale: 1 / Float(dims.headDim).squareRoot())
-            let afterAttention = try backend.add(x, try output(attended.reshaped([tokens, dims.hiddenSize]), backend))
+            let (q, k, v) = try qkv(
+                normed, heads: dims.headCount, kvHeads: dims.kvHeadCount, headDim: dims.headDim, rotary: rotary,
+                backend: backend)
+            var attended = try backend.attention(
+                query: q, key: k, value: v, cuSeqlens: cuSeqlens, prefixes: prefixes, causal: true,
+                scale: 1 / Float(dims.headDim).squareRoot()
+            ).reshaped([x.shape[0], dims.hiddenSize])
+            var residual = x
+            if let keepRows {
+                attended = try backend.gatherRows(attended, indices: keepRows)
+                residual = try backend.gatherRows(x, indices: keepRows)
+            }
+            let afterAttention = try backend.add(residual, try output(attended, backend))
             let normed2 = try backend.rmsNorm(afterAttention, weight: postAttentionNorm, eps: dims.rmsNormEps)
             return try backend.add(afterAttention, try mlp(normed2, backend))
         }
@@ -55,7 +70,7 @@ enum Language {
         init(dims: ModelDimensions.Text, weights: any WeightSource, backend: any Backend) throws {
             self.dims = dims
             embeddings = try weights.embeddingTable("model.embed_tokens.weight", on: backend)
-            layers = try (0..<dims.layerCount).map { try Layer(index: $0, weights: weights, backend: backend) }
+            layers = try (0..<dims.layerCount).map { try Layer(index: $0, dims: dims, weights: weights, backend: backend) }
             finalNorm = try weights.tensor("model.norm.weight", on: backend)
         }
     }

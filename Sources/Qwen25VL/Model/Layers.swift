@@ -11,10 +11,76 @@ struct Linear {
 }
 
 /// The SwiGLU MLP shared by the decoder and the vision blocks: `down(silu(gate(x)) * up(x))`.
+///
+/// With fused weights, gate and up are one product whose rows are `[gate | up]`, each half padded with
+/// zero rows to a multiple of 16 (and `down` with zero columns to match): silu(0) * 0 = 0 meets a zero
+/// weight column, so the padding changes nothing but the speed of the products.
 struct GatedMLP {
-    let gate, up, down: Linear
+    enum Input {
+        case separate(gate: Linear, up: Linear)
+        case fused(Linear)
+    }
+
+    let input: Input
+    let down: Linear
+
+    /// Loads `<prefix>gate_proj`, `up_proj` and `down_proj` (with biases when `bias`), fused when the
+    /// backend prefers it.
+    init(prefix: String, bias: Bool, intermediateSize: Int, weights: any WeightSource, backend: any Backend) throws {
+        func load(_ name: String) throws -> Tensor { try weights.tensor(prefix + name, on: backend) }
+        func linear(_ name: String) throws -> Linear {
+            Linear(weight: try load(name + ".weight"), bias: bias ? try load(name + ".bias") : nil)
+        }
+        guard backend.prefersFusedWeights else {
+            input = .separate(gate: try linear("gate_proj"), up: try linear("up_proj"))
+            down = try linear("down_proj")
+            return
+        }
+        let padded = (intermediateSize + 15) / 16 * 16
+        let halves = [prefix + "gate_proj", prefix + "up_proj"]
+        input = .fused(
+            Linear(
+                weight: try weights.stackedTensor(halves.map { $0 + ".weight" }, rowsEach: padded, columns: nil, on: backend),
+                bias: bias
+                    ? try weights.stackedTensor(halves.map { $0 + ".bias" }, rowsEach: padded, columns: nil, on: backend)
+                    : nil))
+        down = Linear(
+            weight: try weights.stackedTensor([prefix + "down_proj.weight"], rowsEach: nil, columns: padded, on: backend),
+            bias: bias ? try load("down_proj.bias") : nil)
+    }
 
     func callAsFunction(_ x: Tensor, _ backend: any Backend) throws -> Tensor {
-        try down(try backend.siluMul(gate: try gate(x, backend), up: try up(x, backend)), backend)
+        switch input {
+        case .separate(let gate, let up):
+            return try down(try backend.siluMul(gate: try gate(x, backend), up: try up(x, backend)), backend)
+        case .fused(let gateUp):
+            return try down(try backend.siluMul(gateUp: try gateUp(x, backend)), backend)
+        }
+    }
+}
+
+/// The attention input projections: q, k and v as three products, or one fused `[q | k | v]` product
+/// split (and rotated) by ``Backend/splitRope(_:heads:kvHeads:cos:sin:)``.
+enum QKVProjection {
+    case separate(query: Linear, key: Linear, value: Linear)
+    case fused(Linear)
+
+    /// Rotated query `[tokens, heads, d]`, rotated key and value `[tokens, kvHeads, d]`.
+    func callAsFunction(
+        _ x: Tensor, heads: Int, kvHeads: Int, headDim: Int, rotary: (cos: Tensor, sin: Tensor), backend: any Backend
+    ) throws -> (query: Tensor, key: Tensor, value: Tensor) {
+        let tokens = x.shape[0]
+        switch self {
+        case .separate(let query, let key, let value):
+            let q = try query(x, backend).reshaped([tokens, heads, headDim])
+            let k = try key(x, backend).reshaped([tokens, kvHeads, headDim])
+            let v = try value(x, backend).reshaped([tokens, kvHeads, headDim])
+            return (
+                try backend.applyRope(q, cos: rotary.cos, sin: rotary.sin),
+                try backend.applyRope(k, cos: rotary.cos, sin: rotary.sin), v
+            )
+        case .fused(let qkv):
+            return try backend.splitRope(qkv(x, backend), heads: heads, kvHeads: kvHeads, cos: rotary.cos, sin: rotary.sin)
+        }
     }
 }

@@ -40,7 +40,8 @@ public final class Qwen25VLModel: @unchecked Sendable {
         return try vision(pixels, grids: grids, backend: backend)
     }
 
-    /// Runs the batch and returns each sequence's logit z and last hidden state.
+    /// Runs the batch and returns the logit z and last hidden state of each scored sequence (every
+    /// sequence but the shared prefixes, see ``PackedBatch/appendPrefix(tokenIDs:positions:)``).
     public func forward(_ batch: PackedBatch) throws -> ForwardOutput {
         let dims = dimensions.text
         let tokens = batch.tokenIDs.count
@@ -53,11 +54,16 @@ public final class Qwen25VLModel: @unchecked Sendable {
             headDim: dims.headDim, theta: dims.ropeTheta, mropeSection: dims.mropeSection)
         let shape = [tokens, dims.headDim]
         let rotary = (cos: try backend.upload(tables.cos, shape: shape), sin: try backend.upload(tables.sin, shape: shape))
-        for layer in decoder.layers {
-            x = try layer(x, rotary: rotary, cuSeqlens: batch.cuSeqlens, dims: dims, backend: backend)
+        // The score reads only each scored sequence's last token: the last layer's output projection and
+        // MLP run on those rows alone (row-wise ops, so this changes nothing else).
+        for (index, layer) in decoder.layers.enumerated() {
+            let isLast = index == decoder.layers.count - 1
+            x = try layer(
+                x, rotary: rotary, cuSeqlens: batch.cuSeqlens, prefixes: batch.prefixes, dims: dims, backend: backend,
+                keepRows: isLast ? batch.scoredRows : nil)
         }
-        let last = try backend.gatherRows(x, indices: batch.lastTokenRows)
-        let normed = try backend.rmsNorm(last, weight: decoder.finalNorm, eps: dims.rmsNormEps)
+        if decoder.layers.isEmpty { x = try backend.gatherRows(x, indices: batch.scoredRows) }
+        let normed = try backend.rmsNorm(x, weight: decoder.finalNorm, eps: dims.rmsNormEps)
         let z = try backend.linear(normed, weight: scoreDirection, bias: nil)
         return ForwardOutput(logits: try backend.download(z), lastHidden: try backend.download(normed))
     }

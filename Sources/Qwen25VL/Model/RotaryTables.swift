@@ -37,16 +37,17 @@ public struct RotaryTables: Sendable, Equatable {
             for j in start..<min(start + size, half) { component[j] = section % 3 }
             start += size
         }
+        // Angles depend only on (position, j): compute cos and sin once per distinct position value
+        // (the same fp32 operations, so the same values) and copy them into each token's row.
         let count = temporal.count
+        let rows = [temporal, height, width]
+        let angles = AngleTable(positions: rows.flatMap { $0 }, inverse: inverse)
         var cosTable = [Float](repeating: 0, count: count * headDim)
         var sinTable = [Float](repeating: 0, count: count * headDim)
-        let rows = [temporal, height, width]
         for token in 0..<count {
             let base = token * headDim
             for j in 0..<half {
-                let angle = Float(rows[component[j]][token]) * inverse[j]
-                let c = Foundation.cos(angle)
-                let s = Foundation.sin(angle)
+                let (c, s) = angles.value(position: rows[component[j]][token], j: j)
                 cosTable[base + j] = c
                 cosTable[base + half + j] = c
                 sinTable[base + j] = s
@@ -63,24 +64,55 @@ public struct RotaryTables: Sendable, Equatable {
         let half = headDim / 2
         let inverse = inverseFrequencies(dim: half, theta: theta)
         let count = rows.count
+        let angles = AngleTable(positions: rows + cols, inverse: inverse, columns: quarter)
         var cosTable = [Float](repeating: 0, count: count * headDim)
         var sinTable = [Float](repeating: 0, count: count * headDim)
         for token in 0..<count {
             let base = token * headDim
-            let row = Float(rows[token])
-            let col = Float(cols[token])
             for j in 0..<quarter {
-                for (offset, position) in [(0, row), (quarter, col)] {
-                    let angle = position * inverse[j]
-                    let c = Foundation.cos(angle)
-                    let s = Foundation.sin(angle)
-                    cosTable[base + offset + j] = c
-                    cosTable[base + half + offset + j] = c
-                    sinTable[base + offset + j] = s
-                    sinTable[base + half + offset + j] = s
-                }
+                let (rowCos, rowSin) = angles.value(position: rows[token], j: j)
+                let (colCos, colSin) = angles.value(position: cols[token], j: j)
+                cosTable[base + j] = rowCos
+                cosTable[base + half + j] = rowCos
+                sinTable[base + j] = rowSin
+                sinTable[base + half + j] = rowSin
+                cosTable[base + quarter + j] = colCos
+                cosTable[base + half + quarter + j] = colCos
+                sinTable[base + quarter + j] = colSin
+                sinTable[base + half + quarter + j] = colSin
             }
         }
         return RotaryTables(cos: cosTable, sin: sinTable, headDim: headDim)
+    }
+}
+
+/// cos and sin of `Float(position) * inverse[j]` for every position from the smallest to the largest
+/// given and every j < `columns`: each computed once, as the per-token loops computed them.
+private struct AngleTable {
+    let first: Int32
+    let columns: Int
+    var cos: [Float] = []
+    var sin: [Float] = []
+
+    init(positions: [Int32], inverse: [Float], columns: Int? = nil) {
+        let columns = columns ?? inverse.count
+        first = positions.min() ?? 0
+        self.columns = columns
+        let span = Int((positions.max() ?? first) - first) + 1
+        cos.reserveCapacity(span * columns)
+        sin.reserveCapacity(span * columns)
+        for offset in 0..<span {
+            for j in 0..<columns {
+                let angle = Float(first + Int32(offset)) * inverse[j]
+                cos.append(Foundation.cos(angle))
+                sin.append(Foundation.sin(angle))
+            }
+        }
+    }
+
+    @inline(__always)
+    func value(position: Int32, j: Int) -> (Float, Float) {
+        let index = Int(position - first) * columns + j
+        return (cos[index], sin[index])
     }
 }

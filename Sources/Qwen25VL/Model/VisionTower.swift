@@ -7,7 +7,7 @@ enum Vision {
     /// One transformer block: `x += proj(attn(norm1(x)))`, then `x += mlp(norm2(x))`.
     struct Block {
         let norm1, norm2: Tensor
-        let query, key, value: Linear
+        let qkv: QKVProjection
         let projection: Linear
         let mlp: GatedMLP
 
@@ -17,19 +17,20 @@ enum Vision {
             norm1 = try load("norm1.weight")
             norm2 = try load("norm2.weight")
             let qkvWeight = try load("attn.qkv.weight"), qkvBias = try load("attn.qkv.bias")
-            let width = dims.hiddenSize
-            func part(_ k: Int) throws -> Linear {
-                let rows = (k * width)..<((k + 1) * width)
-                return Linear(weight: try qkvWeight.rows(rows), bias: try qkvBias.rows(rows))
+            if backend.prefersFusedWeights {
+                qkv = .fused(Linear(weight: qkvWeight, bias: qkvBias))
+            } else {
+                let width = dims.hiddenSize
+                func part(_ k: Int) throws -> Linear {
+                    let rows = (k * width)..<((k + 1) * width)
+                    return Linear(weight: try qkvWeight.rows(rows), bias: try qkvBias.rows(rows))
+                }
+                qkv = .separate(query: try part(0), key: try part(1), value: try part(2))
             }
-            query = try part(0)
-            key = try part(1)
-            value = try part(2)
             projection = Linear(weight: try load("attn.proj.weight"), bias: try load("attn.proj.bias"))
-            mlp = GatedMLP(
-                gate: Linear(weight: try load("mlp.gate_proj.weight"), bias: try load("mlp.gate_proj.bias")),
-                up: Linear(weight: try load("mlp.up_proj.weight"), bias: try load("mlp.up_proj.bias")),
-                down: Linear(weight: try load("mlp.down_proj.weight"), bias: try load("mlp.down_proj.bias")))
+            mlp = try GatedMLP(
+                prefix: prefix + "mlp.", bias: true, intermediateSize: dims.intermediateSize, weights: weights,
+                backend: backend)
         }
 
         func callAsFunction(
@@ -37,15 +38,13 @@ enum Vision {
             backend: any Backend
         ) throws -> Tensor {
             let tokens = x.shape[0]
-            let heads = dims.headCount, headDim = dims.headDim
             let normed = try backend.rmsNorm(x, weight: norm1, eps: dims.rmsNormEps)
-            let q = try query(normed, backend).reshaped([tokens, heads, headDim])
-            let k = try key(normed, backend).reshaped([tokens, heads, headDim])
-            let v = try value(normed, backend).reshaped([tokens, heads, headDim])
+            let (q, k, v) = try qkv(
+                normed, heads: dims.headCount, kvHeads: dims.headCount, headDim: dims.headDim, rotary: rotary,
+                backend: backend)
             let attended = try backend.attention(
-                query: try backend.applyRope(q, cos: rotary.cos, sin: rotary.sin),
-                key: try backend.applyRope(k, cos: rotary.cos, sin: rotary.sin),
-                value: v, cuSeqlens: cuSeqlens, causal: false, scale: 1 / Float(headDim).squareRoot())
+                query: q, key: k, value: v, cuSeqlens: cuSeqlens, causal: false,
+                scale: 1 / Float(dims.headDim).squareRoot())
             let afterAttention = try backend.add(
                 x, try projection(attended.reshaped([tokens, dims.hiddenSize]), backend))
             let normed2 = try backend.rmsNorm(afterAttention, weight: norm2, eps: dims.rmsNormEps)

@@ -13,6 +13,10 @@ public protocol WeightSource {
     /// The token embedding table `name`, made with ``Backend/embeddingTable(_:dtype:shape:keepingAlive:)``
     /// so that a GPU backend can leave it in host memory.
     func embeddingTable(_ name: String, on backend: any Backend) throws -> Tensor
+    /// The weights `names` (all 2-D `[rows, columns]`, or all 1-D biases) stacked along their first axis
+    /// as one tensor of `backend`: each part's rows zero-padded to `rowsEach` and each row zero-padded to
+    /// `columns` where given. Builds the fused `[q|k|v]` and `[gate|up]` weights and the padded vision MLP.
+    func stackedTensor(_ names: [String], rowsEach: Int?, columns: Int?, on backend: any Backend) throws -> Tensor
 }
 
 extension WeightSource {

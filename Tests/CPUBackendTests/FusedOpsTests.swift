@@ -1,0 +1,111 @@
+import CPUBackend
+import Foundation
+import TensorKit
+import Testing
+
+/// The ops a GPU uses for fused weights and shared prefixes, checked on the CPU against the plain ops
+/// they replace: attention with a prefix against attention over the prefix and sequence laid end to end,
+/// `siluMul(gateUp:)` against `siluMul(gate:up:)`, `splitRope` against `applyRope` on the split parts.
+@Suite("CPU fused ops")
+struct FusedOpsTests {
+    @Test("a sequence attending to a shared prefix equals the prefix and sequence packed as one", arguments: [false, true])
+    func prefixAttention(causal: Bool) throws {
+        let backend = CPUBackend(threads: 2, attentionRowBlock: 4)
+        let (heads, kvHeads, d) = (4, 2, 8)
+        let (prefix, first, second) = (6, 5, 9)
+        var random = SeededGenerator(seed: 71)
+        let tokens = prefix + first + second
+        let q = random.floats(tokens * heads * d, in: -2...2)
+        let k = random.floats(tokens * kvHeads * d, in: -2...2)
+        let v = random.floats(tokens * kvHeads * d)
+        func run(_ rows: [Int], cuSeqlens: [Int32], prefixes: [Range<Int32>]) throws -> [Float] {
+            func pick(_ values: [Float], _ width: Int) -> [Float] { rows.flatMap { values[($0 * width)..<(($0 + 1) * width)] } }
+            return try backend.download(
+                backend.attention(
+                    query: backend.upload(pick(q, heads * d), shape: [rows.count, heads, d]),
+                    key: backend.upload(pick(k, kvHeads * d), shape: [rows.count, kvHeads, d]),
+                    value: backend.upload(pick(v, kvHeads * d), shape: [rows.count, kvHeads, d]),
+                    cuSeqlens: cuSeqlens, prefixes: prefixes, causal: causal, scale: 0.3))
+        }
+        let shared = Int32(prefix)
+        let packed = try run(
+            Array(0..<tokens), cuSeqlens: [0, shared, shared + Int32(first), Int32(tokens)],
+            prefixes: [0..<0, 0..<shared, 0..<shared])
+        let alone = try run(Array(0..<(prefix + first)), cuSeqlens: [0, Int32(prefix + first)], prefixes: [])
+        let secondAlone = try run(
+            Array(0..<prefix) + Array((prefix + first)..<tokens), cuSeqlens: [0, Int32(prefix + second)], prefixes: [])
+        let row = heads * d
+        // The prefix rows themselves match only when causal (unmasked, they would also see the sequence).
+        let from = causal ? 0 : prefix * row
+        let firstRows = Array(packed[from..<((prefix + first) * row)])
+        expectClose(firstRows, alone[from...].map(Double.init), absolute: 1e-6, relative: 1e-5)
+        let secondRows = Array(packed[((prefix + first) * row)...])
+        expectClose(secondRows, secondAlone[(prefix * row)...].map(Double.init), absolute: 1e-6, relative: 1e-5)
+    }
+
+    @Test("a prefix that does not come before its sequence is refused")
+    func badPrefix() throws {
+        let backend = CPUBackend()
+        let x = try backend.upload(Array(repeating: 0.5, count: 8 * 2), shape: [8, 1, 2])
+        #expect {
+            _ = try backend.attention(
+                query: x, key: x, value: x, cuSeqlens: [0, 4, 8], prefixes: [0..<0, 2..<6], causal: true, scale: 1)
+        } throws: { "\($0)".contains("a prefix must come before its sequence") }
+        #expect {
+            _ = try backend.attention(query: x, key: x, value: x, cuSeqlens: [0, 4, 8], prefixes: [0..<0], causal: true, scale: 1)
+        } throws: { "\($0)".contains("1 prefixes for 2 sequences") }
+    }
+
+    @Test("siluMul of a fused [gate | up] product equals siluMul of its halves")
+    func gateUp() throws {
+        let backend = CPUBackend(threads: 2)
+        var random = SeededGenerator(seed: 72)
+        let (rows, width) = (7, 13)
+        let fused = random.floats(rows * 2 * width, in: -4...4)
+        func half(_ second: Bool) -> [Float] {
+            var values = [Float]()
+            for r in 0..<rows {
+                let start = r * 2 * width + (second ? width : 0)
+                values += fused[start..<(start + width)]
+            }
+            return values
+        }
+        let (gate, up) = (half(false), half(true))
+        let got = try backend.siluMul(gateUp: try backend.upload(fused, shape: [rows, 2 * width]))
+        #expect(got.shape == [rows, width])
+        let want = try backend.siluMul(
+            gate: try backend.upload(gate, shape: [rows, width]), up: try backend.upload(up, shape: [rows, width]))
+        #expect(try backend.download(got) == backend.download(want))
+        #expect {
+            _ = try backend.siluMul(gateUp: try backend.upload([1, 2, 3], shape: [1, 3]))
+        } throws: { "\($0)".contains("an even last axis") }
+    }
+
+    @Test("splitRope equals applyRope on the split q and k, and copies v")
+    func splitRope() throws {
+        let backend = CPUBackend(threads: 2)
+        var random = SeededGenerator(seed: 73)
+        let (tokens, heads, kvHeads, d) = (5, 4, 2, 6)
+        let width = (heads + 2 * kvHeads) * d
+        let qkv = random.floats(tokens * width, in: -2...2)
+        let cos = try backend.upload(random.floats(tokens * d), shape: [tokens, d])
+        let sin = try backend.upload(random.floats(tokens * d), shape: [tokens, d])
+        func columns(_ range: Range<Int>) -> [Float] {
+            (0..<tokens).flatMap { qkv[($0 * width + range.lowerBound)..<($0 * width + range.upperBound)] }
+        }
+        let parts = try backend.splitRope(
+            try backend.upload(qkv, shape: [tokens, width]), heads: heads, kvHeads: kvHeads, cos: cos, sin: sin)
+        let q = try backend.applyRope(
+            try backend.upload(columns(0..<(heads * d)), shape: [tokens, heads, d]), cos: cos, sin: sin)
+        let k = try backend.applyRope(
+            try backend.upload(columns((heads * d)..<((heads + kvHeads) * d)), shape: [tokens, kvHeads, d]), cos: cos,
+            sin: sin)
+        #expect(try backend.download(parts.query) == backend.download(q))
+        #expect(try backend.download(parts.key) == backend.download(k))
+        #expect(try backend.download(parts.value) == columns(((heads + kvHeads) * d)..<width))
+        #expect {
+            _ = try backend.splitRope(
+                try backend.upload(qkv, shape: [tokens, width]), heads: heads, kvHeads: 1, cos: cos, sin: sin)
+        } throws: { "\($0)".contains("must be [tokens, (4 + 2 x 1) x d]") }
+    }
+}
