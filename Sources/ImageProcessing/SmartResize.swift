@@ -10,20 +10,9 @@
 public func smartResize(height: Int, width: Int, factor: Int = 28, minPixels: Int, maxPixels: Int)
     throws(ImageError) -> (height: Int, width: Int)
 {
-    try checkResizeInputs(height: height, width: width, factor: factor, minPixels: minPixels, maxPixels: maxPixels)
-    let f = Double(factor)
-    var newHeight = max(factor, Int((Double(height) / f).rounded(.toNearestOrEven)) * factor)
-    var newWidth = max(factor, Int((Double(width) / f).rounded(.toNearestOrEven)) * factor)
-    if newHeight * newWidth > maxPixels {
-        let beta = (Double(height * width) / Double(maxPixels)).squareRoot()
-        newHeight = max(factor, Int((Double(height) / beta / f).rounded(.down)) * factor)
-        newWidth = max(factor, Int((Double(width) / beta / f).rounded(.down)) * factor)
-    } else if newHeight * newWidth < minPixels {
-        let beta = (Double(minPixels) / Double(height * width)).squareRoot()
-        newHeight = Int((Double(height) * beta / f).rounded(.up)) * factor
-        newWidth = Int((Double(width) * beta / f).rounded(.up)) * factor
-    }
-    return (newHeight, newWidth)
+    try resizeRule(
+        height: height, width: width, factor: factor, minPixels: minPixels, maxPixels: maxPixels,
+        clampFirstRounding: true)
 }
 
 /// transformers' `Qwen2VLImageProcessor` variant of the rule (the processor's own resize, applied to the
@@ -31,10 +20,20 @@ public func smartResize(height: Int, width: Int, factor: Int = 28, minPixels: In
 func processorSmartResize(height: Int, width: Int, factor: Int = 28, minPixels: Int, maxPixels: Int)
     throws(ImageError) -> (height: Int, width: Int)
 {
+    try resizeRule(
+        height: height, width: width, factor: factor, minPixels: minPixels, maxPixels: maxPixels,
+        clampFirstRounding: false)
+}
+
+/// The rule both variants share; they differ only in whether the first rounding is clamped to `factor`.
+private func resizeRule(
+    height: Int, width: Int, factor: Int, minPixels: Int, maxPixels: Int, clampFirstRounding: Bool
+) throws(ImageError) -> (height: Int, width: Int) {
     try checkResizeInputs(height: height, width: width, factor: factor, minPixels: minPixels, maxPixels: maxPixels)
     let f = Double(factor)
-    var newHeight = Int((Double(height) / f).rounded(.toNearestOrEven)) * factor
-    var newWidth = Int((Double(width) / f).rounded(.toNearestOrEven)) * factor
+    let floor = clampFirstRounding ? factor : 0
+    var newHeight = max(floor, Int((Double(height) / f).rounded(.toNearestOrEven)) * factor)
+    var newWidth = max(floor, Int((Double(width) / f).rounded(.toNearestOrEven)) * factor)
     if newHeight * newWidth > maxPixels {
         let beta = (Double(height * width) / Double(maxPixels)).squareRoot()
         newHeight = max(factor, Int((Double(height) / beta / f).rounded(.down)) * factor)

@@ -50,6 +50,23 @@ struct HubHTTPClient: Sendable {
         return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
 
+    /// Runs `body` with a fresh client for `endpoint` (its token sent only there) and shuts the client down
+    /// afterwards, whether `body` returns or throws.
+    static func with<T: Sendable>(
+        token: String?, endpoint: URL, _ body: (HubHTTPClient) async throws -> T
+    ) async throws -> T {
+        let client = makeClient()
+        let http = HubHTTPClient(client: client, token: token, endpoint: endpoint)
+        do {
+            let result = try await body(http)
+            try? await client.shutdown()
+            return result
+        } catch {
+            try? await client.shutdown()
+            throw error
+        }
+    }
+
     /// Sends `method` to `url`, following redirects: all of them when `followCrossOrigin`, else only those
     /// to the same origin (a renamed repository), leaving a redirect to a CDN for the caller to read.
     func send(

@@ -161,16 +161,7 @@ public struct HuggingFaceHub: Sendable {
     }
 
     private func withHTTP<T: Sendable>(_ body: (HubHTTPClient) async throws -> T) async throws -> T {
-        let client = HubHTTPClient.makeClient()
-        let http = HubHTTPClient(client: client, token: environment.huggingFaceToken, endpoint: environment.huggingFaceEndpoint)
-        do {
-            let result = try await body(http)
-            try? await client.shutdown()
-            return result
-        } catch {
-            try? await client.shutdown()
-            throw error
-        }
+        try await HubHTTPClient.with(token: environment.huggingFaceToken, endpoint: environment.huggingFaceEndpoint, body)
     }
 }
 

@@ -148,15 +148,6 @@ public struct ModelScopeHub: Sendable {
     }
 
     private func withHTTP<T: Sendable>(_ body: (HubHTTPClient) async throws -> T) async throws -> T {
-        let client = HubHTTPClient.makeClient()
-        let http = HubHTTPClient(client: client, token: environment.modelScopeToken, endpoint: environment.modelScopeEndpoint)
-        do {
-            let result = try await body(http)
-            try? await client.shutdown()
-            return result
-        } catch {
-            try? await client.shutdown()
-            throw error
-        }
+        try await HubHTTPClient.with(token: environment.modelScopeToken, endpoint: environment.modelScopeEndpoint, body)
     }
 }
