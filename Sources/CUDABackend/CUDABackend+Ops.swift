@@ -26,7 +26,7 @@ extension CUDABackend {
                 [.pointer(xPointer), .pointer(wPointer), .pointer(bPointer ?? 0), .pointer(outPointer),
                  .int32(Int32(m)), .int32(Int32(n)), .int32(Int32(k))])
         }
-        try finish("linear")
+        try finish("linear n=\(n) k=\(k)\(m < 64 ? " m<64" : "")")
         return out
     }
 
@@ -194,7 +194,9 @@ extension CUDABackend {
                  .int32(Int32(sizes.heads)), .int32(Int32(sizes.kvHeads)), .float(scale * 1.4426950408889634),
                  .int32(causal ? 1 : 0)])
         }
-        try finish("attention")
+        try finish(
+            "attention d=\(sizes.headDim) \(causal ? "causal" : "full") longest<="
+                + "\(AttentionTiling.lengthBucket(cuSeqlens))\(prefixes.isEmpty ? "" : " prefix")")
         return out
     }
 }
@@ -203,6 +205,14 @@ extension CUDABackend {
 enum AttentionTiling {
     /// Query rows per block.
     static let rowsPerBlock = 64
+
+    /// The longest sequence's length rounded up to a power of two (profile rows).
+    static func lengthBucket(_ cuSeqlens: [Int32]) -> Int {
+        let longest = Int(zip(cuSeqlens, cuSeqlens.dropFirst()).map { $1 - $0 }.max() ?? 0)
+        var bucket = 1
+        while bucket < longest { bucket *= 2 }
+        return bucket
+    }
 
     /// Five ints per block (first query row, sequence start, sequence end, prefix start, prefix end);
     /// empty sequences get none.

@@ -24,7 +24,9 @@ extension CUDABackend {
                 }
             }
         }
-        return try bits.withUnsafeBytes { try deviceCopy(of: $0, shape: shape, dtype: .bf16) }
+        let tensor = try bits.withUnsafeBytes { try deviceCopy(of: $0, shape: shape, dtype: .bf16) }
+        try profilePoint("upload (bf16 convert + copy)")
+        return tensor
     }
 
     public func download(_ tensor: Tensor) throws -> [Float] {
@@ -42,7 +44,9 @@ extension CUDABackend {
                 }
             }
         }
-        return bytes.withUnsafeBytes { HostConversion.floats($0, dtype: tensor.dtype) }
+        let values = bytes.withUnsafeBytes { HostConversion.floats($0, dtype: tensor.dtype) }
+        try profilePoint("download")
+        return values
     }
 
     /// Copies the weight to the device as bf16 (converted once here if the checkpoint stores f32 or f16).
@@ -87,7 +91,9 @@ extension CUDABackend {
                 HostConversion.writeBF16(row, dtype: table.dtype, into: destination)
             }
         }
-        return try gathered.withUnsafeBytes { try deviceCopy(of: $0, shape: [ids.count, width], dtype: .bf16) }
+        let rows = try gathered.withUnsafeBytes { try deviceCopy(of: $0, shape: [ids.count, width], dtype: .bf16) }
+        try profilePoint("embedding (host gather + copy)")
+        return rows
     }
 }
 

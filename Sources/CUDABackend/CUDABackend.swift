@@ -55,6 +55,19 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     /// (slower; the self-test turns it on).
     public var synchronizeEveryOp = false
 
+    /// Time every op (waiting for the device before and after each) and the host work between ops;
+    /// ``profileTable()`` prints the totals. Slow: for a separate diagnostic pass only.
+    public var profiling: Bool {
+        get { profile.active }
+        set { profile.reset(active: newValue) }
+    }
+
+    /// The totals since ``profiling`` was last set: one row per op kind (matrix products by shape,
+    /// attention by head size and longest sequence), "host between ops" for the rest.
+    public func profileTable() -> String { profile.table() }
+
+    let profile = OpProfile()
+
     /// Fill new device blocks with NaN so that outputs an op forgot to write show up (self-test).
     public var poisonAllocations: Bool {
         get { pool.poisonAllocations }
@@ -142,12 +155,23 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     public func releaseCachedMemory() throws { try pool.releaseCached() }
 
     /// Makes the backend's context current on the calling thread.
-    func enter() throws { try driver.check(driver.cuCtxSetCurrent(context), "cuCtxSetCurrent") }
+    func enter() throws {
+        try driver.check(driver.cuCtxSetCurrent(context), "cuCtxSetCurrent")
+        try profilePoint("host between ops")
+    }
+
+    /// While profiling: waits for the device and books the time since the last point under `key`.
+    func profilePoint(_ key: @autoclosure () -> String) throws {
+        guard profile.active else { return }
+        try driver.check(driver.cuCtxSynchronize(), "profile (cuCtxSynchronize)")
+        profile.point(key())
+    }
 
     /// After an op: in checking mode, wait and report a kernel failure under the op's name.
-    func finish(_ op: String) throws {
+    func finish(_ op: @autoclosure () -> String) throws {
+        try profilePoint(op())
         guard synchronizeEveryOp else { return }
-        try driver.check(driver.cuCtxSynchronize(), "\(op) (cuCtxSynchronize)")
+        try driver.check(driver.cuCtxSynchronize(), "\(op()) (cuCtxSynchronize)")
     }
 
     // MARK: Memory

@@ -114,6 +114,16 @@ struct BenchCommand: ParsableCommand {
             times.append(Date().timeIntervalSince(start))
         }
         let median = times.sorted()[times.count / 2]
+        if let cuda, ProcessInfo.processInfo.environment["LYCHEE_PROFILE"] == "1" {
+            // A separate, synchronising pass: the timed figures above are unaffected.
+            cuda.profiling = true
+            let start = Date()
+            _ = try reranker.score(query: work.query, documents: work.documents)
+            try cuda.synchronize()
+            print(String(format: "\n%@ profile (every op synchronised; pass took %.3f s):", work.id, Date().timeIntervalSince(start)))
+            print(cuda.profileTable())
+            cuda.profiling = false
+        }
         // Host-side share: tokenizing, image preprocessing and the query image's embedding, alone.
         let prepareStart = Date()
         _ = try reranker.preparePairs(query: work.query, documents: work.documents)

@@ -1,0 +1,48 @@
+import Foundation
+
+/// Opt-in per-op timing for finding where a workload's time goes (``CUDABackend/profiling``).
+///
+/// While active, every op waits for the device when it starts and when it ends, so the time between
+/// two ops (host work while the device idles) and each op's own time are measured apart. This slows
+/// the work down; use it on a separate pass, not on the timed one.
+final class OpProfile: @unchecked Sendable {
+    private let lock = NSLock()
+    private var totals = [String: (seconds: Double, calls: Int)]()
+    private var mark: UInt64 = DispatchTime.now().uptimeNanoseconds
+    private(set) var active = false
+
+    /// Clears the totals and starts (or stops) measuring.
+    func reset(active: Bool) {
+        lock.withLock {
+            totals = [:]
+            self.active = active
+            mark = DispatchTime.now().uptimeNanoseconds
+        }
+    }
+
+    /// Adds the time since the last point to `key` and starts the next interval.
+    func point(_ key: String) {
+        let now = DispatchTime.now().uptimeNanoseconds
+        lock.withLock {
+            let seconds = Double(now &- mark) / 1e9
+            let old = totals[key] ?? (0, 0)
+            totals[key] = (old.seconds + seconds, old.calls + 1)
+            mark = now
+        }
+    }
+
+    /// One line per key, the most expensive first: total ms, calls, ms per call, share of the total.
+    func table() -> String {
+        let rows = lock.withLock { totals.sorted { $0.value.seconds > $1.value.seconds } }
+        let sum = rows.map(\.value.seconds).reduce(0, +)
+        var lines = [String(format: "%-44@ %10@ %7@ %9@ %6@", "op" as NSString, "total ms" as NSString,
+                            "calls" as NSString, "ms/call" as NSString, "share" as NSString)]
+        for (key, value) in rows {
+            lines.append(String(
+                format: "%-44@ %10.2f %7d %9.3f %5.1f%%", key as NSString, value.seconds * 1e3, value.calls,
+                value.seconds * 1e3 / Double(max(1, value.calls)), sum > 0 ? 100 * value.seconds / sum : 0))
+        }
+        lines.append(String(format: "%-44@ %10.2f", "sum" as NSString, sum * 1e3))
+        return lines.joined(separator: "\n")
+    }
+}
