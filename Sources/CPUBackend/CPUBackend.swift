@@ -50,14 +50,23 @@ public final class CPUBackend: Backend {
     // MARK: Host <-> device
 
     public func upload(_ values: [Float], shape: [Int]) throws -> Tensor {
+        try upload(concatenating: [values], shape: shape)
+    }
+
+    public func upload(concatenating parts: [[Float]], shape: [Int]) throws -> Tensor {
         let count = try Tensor.elementCount(of: shape)
-        guard count == values.count else {
+        let given = parts.reduce(0) { $0 + $1.count }
+        guard count == given else {
             throw TensorError.shapeMismatch(
-                op: "upload", detail: "\(values.count) values cannot fill shape \(shape) (\(count) elements)")
+                op: "upload", detail: "\(given) values cannot fill shape \(shape) (\(count) elements)")
         }
         let (tensor, pointer) = try makeFloatTensor(shape: shape)
-        values.withUnsafeBufferPointer { source in
-            if let base = source.baseAddress { pointer.update(from: base, count: count) }
+        var offset = 0
+        for part in parts {
+            part.withUnsafeBufferPointer { source in
+                if let base = source.baseAddress { (pointer + offset).update(from: base, count: source.count) }
+            }
+            offset += part.count
         }
         return tensor
     }

@@ -32,6 +32,18 @@ extension CPUBackend {
         }
     }
 
+    public func concatenateRows(_ parts: [Tensor]) throws -> Tensor {
+        let shape = try OpChecks.concatenateRows(parts)
+        let (output, result) = try makeFloatTensor(shape: shape)
+        var offset = 0
+        for part in parts {
+            let count = part.elementCount
+            (result + offset).update(from: try floats(part, op: "concatenateRows", argument: "parts"), count: count)
+            offset += count
+        }
+        return output
+    }
+
     public func embedding(_ table: Tensor, ids: [Int32]) throws -> Tensor {
         let width = try OpChecks.embedding(table, ids: ids)
         let rows = try hostBytes(table, op: "embedding")

@@ -36,13 +36,46 @@ extension CUDABackend {
         let out = try makeTensor(shape: x.shape)
         let rows = width == 0 ? 0 : x.elementCount / width
         guard rows > 0 else { return out }
+        let pointers = [
+            try address(x, op: "rmsNorm", argument: "x"), try address(weight, op: "rmsNorm", argument: "weight"),
+            try address(out, op: "rmsNorm", argument: "output"),
+        ]
+        let vectorized = Self.allowsVectors(width: width, pointers)
         try kernels.launch(
-            "rms_norm", grid: (rows, 1, 1), block: (256, 1, 1),
-            [.pointer(try address(x, op: "rmsNorm", argument: "x")),
-             .pointer(try address(weight, op: "rmsNorm", argument: "weight")),
-             .pointer(try address(out, op: "rmsNorm", argument: "output")), .int32(Int32(width)), .float(eps)])
+            vectorized ? "rms_norm_v8" : "rms_norm", grid: (rows, 1, 1), block: (vectorized ? 128 : 256, 1, 1),
+            pointers.map { .pointer($0) } + [.int32(Int32(width)), .float(eps)])
         try finish("rmsNorm")
         return out
+    }
+
+    public func addRMSNorm(_ a: Tensor, _ b: Tensor, weight: Tensor, eps: Float) throws -> (sum: Tensor, normed: Tensor) {
+        try OpChecks.sameShape("addRMSNorm", a, b, names: ("a", "b"))
+        let width = try OpChecks.rmsNorm(a, weight: weight)
+        try enter()
+        let sum = try makeTensor(shape: a.shape)
+        let normed = try makeTensor(shape: a.shape)
+        let rows = width == 0 ? 0 : a.elementCount / width
+        guard rows > 0 else { return (sum, normed) }
+        let pointers = [
+            try address(a, op: "addRMSNorm", argument: "a"), try address(b, op: "addRMSNorm", argument: "b"),
+            try address(weight, op: "addRMSNorm", argument: "weight"), try address(sum, op: "addRMSNorm", argument: "sum"),
+            try address(normed, op: "addRMSNorm", argument: "normed"),
+        ]
+        guard Self.allowsVectors(width: width, pointers) else {
+            // Odd widths or views off 16-byte boundaries: the two separate kernels.
+            let added = try add(a, b)
+            return (added, try rmsNorm(added, weight: weight, eps: eps))
+        }
+        try kernels.launch(
+            "add_rms_norm_v8", grid: (rows, 1, 1), block: (128, 1, 1),
+            pointers.map { .pointer($0) } + [.int32(Int32(width)), .float(eps)])
+        try finish("addRMSNorm")
+        return (sum, normed)
+    }
+
+    /// Whether rows of `width` bf16 elements at these addresses can be read 16 bytes (8 values) at a time.
+    static func allowsVectors(width: Int, _ pointers: [CUdeviceptr]) -> Bool {
+        width % 8 == 0 && pointers.allSatisfy { $0 % 16 == 0 }
     }
 
     public func add(_ a: Tensor, _ b: Tensor) throws -> Tensor {
@@ -60,10 +93,18 @@ extension CUDABackend {
         let out = try makeTensor(shape: a.shape)
         let count = a.elementCount
         guard count > 0 else { return out }
-        try kernels.launch(
-            kernel, grid: elementwiseGrid(count), block: (256, 1, 1),
-            [.pointer(try address(a, op: kernel, argument: names.0)), .pointer(try address(b, op: kernel, argument: names.1)),
-             .pointer(try address(out, op: kernel, argument: "output")), .int64(Int64(count))])
+        let pointers = [
+            try address(a, op: kernel, argument: names.0), try address(b, op: kernel, argument: names.1),
+            try address(out, op: kernel, argument: "output"),
+        ]
+        if kernel == "add", Self.allowsVectors(width: count, pointers) {
+            try kernels.launch(
+                "add_v8", grid: elementwiseGrid(count / 8), block: (256, 1, 1),
+                pointers.map { .pointer($0) } + [.int64(Int64(count / 8))])
+        } else {
+            try kernels.launch(
+                kernel, grid: elementwiseGrid(count), block: (256, 1, 1), pointers.map { .pointer($0) } + [.int64(Int64(count))])
+        }
         try finish(kernel)
         return out
     }
@@ -74,10 +115,16 @@ extension CUDABackend {
         let out = try makeTensor(shape: Array(gateUp.shape.dropLast()) + [width])
         let count = out.elementCount
         guard count > 0 else { return out }
-        try kernels.launch(
-            "silu_mul_fused", grid: elementwiseGrid(count), block: (256, 1, 1),
-            [.pointer(try address(gateUp, op: "siluMul", argument: "gateUp")),
-             .pointer(try address(out, op: "siluMul", argument: "output")), .int32(Int32(width)), .int64(Int64(count))])
+        let pointers = [try address(gateUp, op: "siluMul", argument: "gateUp"), try address(out, op: "siluMul", argument: "output")]
+        if Self.allowsVectors(width: width, pointers) {
+            try kernels.launch(
+                "silu_mul_fused_v8", grid: elementwiseGrid(count / 8), block: (256, 1, 1),
+                pointers.map { .pointer($0) } + [.int32(Int32(width / 8)), .int64(Int64(count / 8))])
+        } else {
+            try kernels.launch(
+                "silu_mul_fused", grid: elementwiseGrid(count), block: (256, 1, 1),
+                pointers.map { .pointer($0) } + [.int32(Int32(width)), .int64(Int64(count))])
+        }
         try finish("siluMul")
         return out
     }
@@ -165,6 +212,21 @@ extension CUDABackend {
                 [.pointer(source), .pointer(deviceIndices.pointer), .pointer(target), .int32(Int32(rows.rowWidth))])
         }
         try finish("scatterRows")
+    }
+
+    public func concatenateRows(_ parts: [Tensor]) throws -> Tensor {
+        let shape = try OpChecks.concatenateRows(parts)
+        try enter()
+        let out = try makeTensor(shape: shape, dtype: parts[0].dtype)
+        var target = try address(out, op: "concatenateRows", argument: "output", dtype: out.dtype)
+        for part in parts where part.byteCount > 0 {
+            let source = try address(part, op: "concatenateRows", argument: "parts", dtype: out.dtype)
+            // Device to device: queued on the default stream, the host does not wait.
+            try driver.check(driver.cuMemcpyDtoD(target, source, part.byteCount), "cuMemcpyDtoD(\(part.byteCount) bytes)")
+            target += CUdeviceptr(part.byteCount)
+        }
+        try finish("concatenateRows")
+        return out
     }
 
     public func attention(

@@ -4,27 +4,40 @@ import TensorKit
 
 extension CUDABackend {
     public func upload(_ values: [Float], shape: [Int]) throws -> Tensor {
+        try upload(concatenating: [values], shape: shape)
+    }
+
+    public func upload(concatenating parts: [[Float]], shape: [Int]) throws -> Tensor {
         try enter()
         let count = try Tensor.elementCount(of: shape)
-        guard count == values.count else {
-            throw TensorError.byteCountMismatch(expected: count * 2, actual: values.count * 2)
+        let given = parts.reduce(0) { $0 + $1.count }
+        guard count == given else {
+            throw TensorError.shapeMismatch(
+                op: "upload", detail: "\(given) values cannot fill shape \(shape) (\(count) elements)")
         }
-        var bits = [UInt16](repeating: 0, count: count)
-        // Image pixel rows run to millions of values per batch: convert them on all cores.
-        let chunk = 1 << 18
-        bits.withUnsafeMutableBufferPointer { target in
-            values.withUnsafeBufferPointer { source in
-                guard let targetBase = target.baseAddress, let sourceBase = source.baseAddress else { return }
-                // Each worker writes its own chunk; the buffers outlive concurrentPerform.
-                nonisolated(unsafe) let base = targetBase, input = sourceBase
-                DispatchQueue.concurrentPerform(iterations: (count + chunk - 1) / chunk) { index in
-                    for i in (index * chunk)..<min(count, (index + 1) * chunk) {
-                        base[i] = HalfConversion.bf16Bits(input[i])
+        // Image pixel rows run to millions of values per batch: each part is converted on all cores, straight
+        // into the staging memory (no joined host copy, no fresh host pages).
+        let tensor = try stagedTensor(shape: shape, dtype: .bf16) { target in
+            guard let targetBase = target.baseAddress else { return }
+            var offset = 0
+            for part in parts {
+                part.withUnsafeBufferPointer { source in
+                    guard let sourceBase = source.baseAddress else { return }
+                    // Each worker writes its own chunk; both buffers outlive concurrentPerform.
+                    nonisolated(unsafe) let output = targetBase.assumingMemoryBound(to: UInt16.self) + offset
+                    nonisolated(unsafe) let input = sourceBase
+                    let length = source.count, chunk = 1 << 18
+                    let convert: @Sendable (Int) -> Void = { index in
+                        for i in (index * chunk)..<min(length, (index + 1) * chunk) {
+                            output[i] = HalfConversion.bf16Bits(input[i])
+                        }
                     }
+                    let chunks = (length + chunk - 1) / chunk
+                    if chunks == 1 { convert(0) } else { DispatchQueue.concurrentPerform(iterations: chunks, execute: convert) }
                 }
+                offset += part.count
             }
         }
-        let tensor = try bits.withUnsafeBytes { try deviceCopy(of: $0, shape: shape, dtype: .bf16) }
         try profilePoint("upload (bf16 convert + copy)")
         return tensor
     }
@@ -83,15 +96,14 @@ extension CUDABackend {
         }
         try enter()
         let rowBytes = width * table.dtype.byteSize
-        var gathered = [UInt16](repeating: 0, count: ids.count * width)
-        gathered.withUnsafeMutableBufferPointer { target in
+        let rows = try stagedTensor(shape: [ids.count, width], dtype: .bf16) { target in
+            let output = target.bindMemory(to: UInt16.self)
             for (i, id) in ids.enumerated() {
                 let row = UnsafeRawBufferPointer(start: host.base + table.byteOffset + Int(id) * rowBytes, count: rowBytes)
-                let destination = UnsafeMutableBufferPointer(rebasing: target[(i * width)..<((i + 1) * width)])
+                let destination = UnsafeMutableBufferPointer(rebasing: output[(i * width)..<((i + 1) * width)])
                 HostConversion.writeBF16(row, dtype: table.dtype, into: destination)
             }
         }
-        let rows = try gathered.withUnsafeBytes { try deviceCopy(of: $0, shape: [ids.count, width], dtype: .bf16) }
         try profilePoint("embedding (host gather + copy)")
         return rows
     }

@@ -35,8 +35,10 @@ public final class CUDABackend: Backend, @unchecked Sendable {
         public var peakDeviceUsedBytes: Int
         public var currentDeviceUsedBytes: Int
         public var totalBytes: Int
-        /// Bytes this backend holds from the driver (weights, activations and its cache of free blocks).
+        /// Bytes this backend holds from the driver (weights, activations and free ranges of its segments).
         public var pooledBytes: Int
+        /// Most bytes live at once since the last reset (weights included), without the pool's free ranges.
+        public var peakLiveBytes: Int
     }
 
     public var name: String { "CUDA" }
@@ -50,6 +52,9 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     let pool: DeviceMemoryPool
     let kernels: KernelModule
     let matmul: MatmulEngine
+    /// Page-locked staging for per-batch uploads (nil if the driver would not lock host memory: then
+    /// uploads are plain synchronous copies).
+    let staging: HostStaging?
 
     /// Wait for the device after every op, so that a failing kernel is reported by the op that ran it
     /// (slower; the self-test turns it on).
@@ -63,7 +68,8 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     }
 
     /// The totals since ``profiling`` was last set: one row per op kind (matrix products by shape,
-    /// attention by head size and longest sequence), "host between ops" for the rest.
+    /// attention by head size and longest sequence), "host before OP" for the host work that kept the device
+    /// idle before each kind of op.
     public func profileTable() -> String { profile.table() }
 
     let profile = OpProfile()
@@ -74,11 +80,13 @@ public final class CUDABackend: Backend, @unchecked Sendable {
         set { pool.poisonAllocations = newValue }
     }
 
-    /// Keep the device memory this process uses (as the driver counts it, context included) near this
-    /// many bytes by returning cached free blocks to the driver before growing past it. nil: no limit.
+    /// The most device memory this process may use, as the driver counts it (context included; set it
+    /// before loading weights). The pool never takes more than this minus what was in use when the
+    /// backend started; an op that would need more throws ``CUDAError/memoryLimitReached``, which
+    /// ``DeviceMemoryError/isOutOfDeviceMemory`` marks as retryable with a smaller batch. nil: no limit.
     public var memoryLimitBytes: Int? {
-        get { pool.softLimitBytes.map { $0 + baselineDeviceBytes } }
-        set { pool.softLimitBytes = newValue.map { max(0, $0 - baselineDeviceBytes) } }
+        get { pool.limitBytes.map { $0 + baselineDeviceBytes } }
+        set { pool.limitBytes = newValue.map { max(0, $0 - baselineDeviceBytes) } }
     }
 
     /// Device memory in use when the backend started (context, other processes).
@@ -128,6 +136,7 @@ public final class CUDABackend: Backend, @unchecked Sendable {
         self.device = info
         self.kernels = try KernelModule(driver: driver, compiler: compiler)
         self.matmul = try MatmulEngine(blas: blas, driver: driver, pool: pool)
+        self.staging = try? HostStaging(driver: driver)
     }
 
     /// `$LYCHEE_KERNEL_CACHE`, else `$XDG_CACHE_HOME/lychee-rerank/kernels`, else
@@ -145,19 +154,22 @@ public final class CUDABackend: Backend, @unchecked Sendable {
         let usage = pool.deviceUsage()
         return MemoryStatistics(
             peakDeviceUsedBytes: max(pool.peakDeviceUsedBytes, usage.used), currentDeviceUsedBytes: usage.used,
-            totalBytes: usage.total, pooledBytes: pool.bytesFromDriver)
+            totalBytes: usage.total, pooledBytes: pool.bytesFromDriver,
+            peakLiveBytes: pool.peakLiveBytes)
     }
 
     /// Starts a new peak measurement.
     public func resetPeakMemory() { pool.resetPeak() }
 
-    /// Hands cached free blocks back to the driver.
+    /// Hands segments with nothing live in them back to the driver.
     public func releaseCachedMemory() throws { try pool.releaseCached() }
 
     /// Makes the backend's context current on the calling thread.
     func enter() throws {
         try driver.check(driver.cuCtxSetCurrent(context), "cuCtxSetCurrent")
-        try profilePoint("host between ops")
+        guard profile.active else { return }
+        try driver.check(driver.cuCtxSynchronize(), "profile (cuCtxSynchronize)")
+        profile.hostGap()
     }
 
     /// While profiling: waits for the device and books the time since the last point under `key`.
@@ -203,11 +215,33 @@ public final class CUDABackend: Backend, @unchecked Sendable {
         return tensor
     }
 
+    /// A new device tensor whose bytes `fill` writes on the host: through the page-locked staging ring
+    /// (an asynchronous copy, so the host does not wait for the device), else a plain copy.
+    func stagedTensor(
+        shape: [Int], dtype: DType, fill: (UnsafeMutableRawBufferPointer) throws -> Void
+    ) throws -> Tensor {
+        let tensor = try makeTensor(shape: shape, dtype: dtype)
+        guard tensor.byteCount > 0 else { return tensor }
+        let pointer = try address(tensor, op: "upload", argument: "destination", dtype: dtype)
+        if let staging {
+            try staging.upload(byteCount: tensor.byteCount, to: pointer, fill: fill)
+        } else {
+            let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: tensor.byteCount, alignment: 64)
+            defer { scratch.deallocate() }
+            try fill(scratch)
+            try driver.check(
+                driver.cuMemcpyHtoD(pointer, scratch.baseAddress!, scratch.count), "cuMemcpyHtoD(\(scratch.count) bytes)")
+        }
+        return tensor
+    }
+
     /// Uploads a small host index list as a device buffer of int32 (typed f32 only for its 4-byte size).
     /// The caller keeps the returned tensor alive until its kernel is queued; the pool reuses the block
     /// only for later work on the same stream.
     func deviceIndices(_ values: [Int32]) throws -> (tensor: Tensor, pointer: CUdeviceptr) {
-        let tensor = try values.withUnsafeBytes { try deviceCopy(of: $0, shape: [values.count], dtype: .f32) }
+        let tensor = try stagedTensor(shape: [values.count], dtype: .f32) { target in
+            values.withUnsafeBytes { target.copyMemory(from: $0) }
+        }
         return (tensor, try address(tensor, op: "indices", argument: "indices", dtype: .f32))
     }
 }

@@ -19,6 +19,14 @@ struct CUDADriver: @unchecked Sendable {
     let cuMemcpyDtoH: lychee_cuMemcpyDtoH_t
     let cuMemcpyDtoD: lychee_cuMemcpyDtoD_t
     let cuMemsetD8: lychee_cuMemsetD8_t
+    let cuMemHostAlloc: lychee_cuMemHostAlloc_t
+    let cuMemFreeHost: lychee_cuMemFreeHost_t
+    let cuMemcpyHtoDAsync: lychee_cuMemcpyHtoDAsync_t
+    let cuEventCreate: lychee_cuEventCreate_t
+    let cuEventRecord: lychee_cuEventRecord_t
+    let cuEventQuery: lychee_cuEventQuery_t
+    let cuEventSynchronize: lychee_cuEventSynchronize_t
+    let cuEventDestroy: lychee_cuEventDestroy_t
     let cuModuleLoadData: lychee_cuModuleLoadData_t
     let cuModuleGetFunction: lychee_cuModuleGetFunction_t
     let cuFuncSetAttribute: lychee_cuFuncSetAttribute_t
@@ -45,6 +53,14 @@ struct CUDADriver: @unchecked Sendable {
         cuMemcpyDtoH = try lib.symbol("cuMemcpyDtoH_v2")
         cuMemcpyDtoD = try lib.symbol("cuMemcpyDtoD_v2")
         cuMemsetD8 = try lib.symbol("cuMemsetD8_v2")
+        cuMemHostAlloc = try lib.symbol("cuMemHostAlloc")
+        cuMemFreeHost = try lib.symbol("cuMemFreeHost")
+        cuMemcpyHtoDAsync = try lib.symbol("cuMemcpyHtoDAsync_v2")
+        cuEventCreate = try lib.symbol("cuEventCreate")
+        cuEventRecord = try lib.symbol("cuEventRecord")
+        cuEventQuery = try lib.symbol("cuEventQuery")
+        cuEventSynchronize = try lib.symbol("cuEventSynchronize")
+        cuEventDestroy = try lib.symbol("cuEventDestroy_v2")
         cuModuleLoadData = try lib.symbol("cuModuleLoadData")
         cuModuleGetFunction = try lib.symbol("cuModuleGetFunction")
         cuFuncSetAttribute = try lib.symbol("cuFuncSetAttribute")

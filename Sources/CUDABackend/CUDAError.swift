@@ -1,5 +1,7 @@
+import TensorKit
+
 /// Everything that can go wrong on the CUDA path, with what to do about it.
-public enum CUDAError: Error, CustomStringConvertible, Equatable {
+public enum CUDAError: DeviceMemoryError, CustomStringConvertible, Equatable {
     /// None of the candidate file names of a shared library could be opened.
     case libraryNotFound(library: String, tried: [String], reason: String)
     /// A library opened but lacks an entry point (too old a version).
@@ -20,6 +22,8 @@ public enum CUDAError: Error, CustomStringConvertible, Equatable {
     case noMatmulAlgorithm(m: Int, n: Int, k: Int)
     /// A device allocation failed even after the cached blocks were handed back.
     case outOfMemory(requestedBytes: Int, freeBytes: Int, totalBytes: Int)
+    /// An allocation would take the process past its device memory limit (`--gpu-memory-limit-gib`).
+    case memoryLimitReached(requestedBytes: Int, limitBytes: Int, heldBytes: Int)
 
     public var description: String {
         switch self {
@@ -47,6 +51,20 @@ public enum CUDAError: Error, CustomStringConvertible, Equatable {
         case .outOfMemory(let requested, let free, let total):
             return "the GPU is out of memory: \(requested) bytes requested, \(free) of \(total) free; "
                 + "lower the token budget (--token-budget) or free the GPU"
+        case .memoryLimitReached(let requested, let limit, let held):
+            return "the GPU memory limit is reached: \(requested) more bytes needed, the backend holds \(held) "
+                + "of the \(limit) bytes it may use besides its context; lower the token budget (--token-budget) "
+                + "or raise --gpu-memory-limit-gib"
+        }
+    }
+}
+
+extension CUDAError {
+    /// The device could not give the memory an op needed: a smaller batch may still succeed.
+    public var isOutOfDeviceMemory: Bool {
+        switch self {
+        case .outOfMemory, .memoryLimitReached: true
+        default: false
         }
     }
 }

@@ -2,50 +2,104 @@ import CCUDA
 import Foundation
 import TensorKit
 
-/// A caching allocator over `cuMemAlloc`.
+/// The device memory allocator: segments from `cuMemAlloc`, sub-allocated by ``RangeAllocator``.
 ///
-/// Freed blocks go back to a free list keyed by their rounded size and are handed out again: the
-/// model's shapes repeat from layer to layer, so after the first layer nearly every request is a
-/// reuse, and no allocation synchronises the device. All work runs on one stream in order, so a block
-/// freed by the host can be reused by the next op safely. When the driver runs out of memory the
-/// cached blocks are released and the allocation is tried once more.
+/// Small requests (under 1 MiB: index lists, norms' weights) come from 4 MiB segments of their own, so
+/// that they never split the large ranges activations need; large ones from segments of at least
+/// 64 MiB (a request larger than that gets a segment of its own size, which later requests share once
+/// it is free). After the first batch nearly every request is served from segments already held: no
+/// driver call, no synchronisation. All work runs on one stream in order, so a range freed by the host
+/// can be handed to the next op at once.
+///
+/// With ``limitBytes`` set the pool never holds more than that from the driver: a large request that
+/// needs a new segment takes all the room left (less a reserve for small segments) as one arena, so
+/// batches of any shape are served from it without driver calls. When a new segment would pass the
+/// limit, segments with nothing live in them go back first (after the device finishes with them); when
+/// even that is not enough the allocation fails with ``CUDAError/memoryLimitReached``, which the
+/// reranker answers by splitting the batch.
 final class DeviceMemoryPool: @unchecked Sendable {
+    static let smallRequestLimit = 1 << 20
+    static let smallSegmentBytes = 4 << 20
+    static let largeSegmentBytes = 64 << 20
+    /// Segments are whole multiples of the driver's large-page size.
+    static let segmentGranularity = 2 << 20
+    /// Under a limit, room kept free for small segments when a large request takes the rest as an arena.
+    static let smallReserveBytes = 32 << 20
+
     private let driver: CUDADriver
     private let lock = NSLock()
-    private var freeBlocks: [Int: [CUdeviceptr]] = [:]
+    private var small = RangeAllocator()
+    private var large = RangeAllocator()
     private(set) var bytesFromDriver = 0
-    /// Largest `total - free` the driver reported, sampled after every fresh allocation.
+    /// Largest `total - free` the driver reported, sampled after every new segment.
     private(set) var peakDeviceUsedBytes = 0
+    /// Largest number of bytes live at once (what the work needed, without the pool's slack).
+    private(set) var peakLiveBytes = 0
     /// Fill new blocks with 0xFF (bf16 NaN) so that unwritten outputs show up in checks.
     var poisonAllocations = false
-    /// When set, the cache of free blocks is handed back to the driver before the pool would grow past
-    /// this many bytes (the working set itself may still exceed it).
-    var softLimitBytes: Int?
+    /// The most bytes the pool takes from the driver (weights, activations and free ranges); nil: no bound.
+    var limitBytes: Int?
 
     init(driver: CUDADriver) {
         self.driver = driver
         samplePeak()
     }
 
-    /// Sizes are rounded so that near-equal requests share blocks: 512 bytes below 1 MiB, 2 MiB above.
-    static func roundedSize(_ bytes: Int) -> Int {
-        let unit = bytes < (1 << 20) ? 512 : (2 << 20)
-        return max(unit, (bytes + unit - 1) / unit * unit)
+    static func segmentSize(forRequest bytes: Int) -> Int {
+        let minimum = bytes < smallRequestLimit ? smallSegmentBytes : largeSegmentBytes
+        return max(minimum, roundedToGranularity(RangeAllocator.rounded(bytes)))
     }
 
-    /// A block of at least `bytes`, with its real size: the smallest cached block that fits without
-    /// wasting more than a quarter (plus one rounding unit), else a new one from the driver.
+    static func roundedToGranularity(_ bytes: Int) -> Int {
+        (bytes + segmentGranularity - 1) / segmentGranularity * segmentGranularity
+    }
+
+    /// A block of at least `bytes`, with its rounded size.
     func allocate(_ bytes: Int) throws -> (pointer: CUdeviceptr, size: Int) {
-        let size = Self.roundedSize(bytes)
-        if let reused = takeCached(size) {
-            if poisonAllocations { try driver.check(driver.cuMemsetD8(reused.pointer, 0xFF, reused.size), "cuMemsetD8") }
-            return reused
+        let isSmall = bytes < Self.smallRequestLimit
+        let block = try lock.withLock { try allocateLocked(bytes, small: isSmall) }
+        if poisonAllocations { try driver.check(driver.cuMemsetD8(block.pointer, 0xFF, block.size), "cuMemsetD8") }
+        return block
+    }
+
+    private func allocateLocked(_ bytes: Int, small isSmall: Bool) throws -> (pointer: CUdeviceptr, size: Int) {
+        let size = RangeAllocator.rounded(bytes)
+        if let address = takeRange(bytes, small: isSmall) { return (address, size) }
+        try addSegment(forRequest: bytes, small: isSmall)
+        guard let address = takeRange(bytes, small: isSmall) else {
+            throw CUDAError.memoryLimitReached(requestedBytes: size, limitBytes: limitBytes ?? 0, heldBytes: bytesFromDriver)
         }
-        if let softLimitBytes, bytesFromDriver + size > softLimitBytes { try releaseCached() }
+        return (address, size)
+    }
+
+    private func takeRange(_ bytes: Int, small isSmall: Bool) -> CUdeviceptr? {
+        let address = isSmall ? small.allocate(bytes) : large.allocate(bytes)
+        if address != nil { peakLiveBytes = max(peakLiveBytes, small.liveBytes + large.liveBytes) }
+        return address
+    }
+
+    /// Takes a new segment from the driver for a request of `bytes`, within the limit.
+    private func addSegment(forRequest bytes: Int, small isSmall: Bool) throws {
+        let needed = Self.roundedToGranularity(RangeAllocator.rounded(bytes))
+        var size = Self.segmentSize(forRequest: bytes)
+        if let limitBytes {
+            if bytesFromDriver + needed > limitBytes { try releaseEmptySegmentsLocked() }
+            let room = limitBytes - bytesFromDriver
+            guard needed <= room else {
+                throw CUDAError.memoryLimitReached(
+                    requestedBytes: RangeAllocator.rounded(bytes), limitBytes: limitBytes, heldBytes: bytesFromDriver)
+            }
+            // Under a limit, a large request takes all the room left (but a reserve for small segments) as
+            // one arena: later batches of other shapes are carved from it, and no segment goes back and forth
+            // to the driver between batches (cuMemFree waits for the device).
+            let available = isSmall ? min(size, room) : room - Self.smallReserveBytes
+            size = max(needed, available / Self.segmentGranularity * Self.segmentGranularity)
+        }
         var pointer: CUdeviceptr = 0
         var result = driver.cuMemAlloc(&pointer, size)
-        if result == 2 {  // CUDA_ERROR_OUT_OF_MEMORY: hand the cache back and retry once.
-            try releaseCached()
+        if result == 2 {  // CUDA_ERROR_OUT_OF_MEMORY: hand back empty segments, retry with the bare need.
+            try releaseEmptySegmentsLocked()
+            size = needed
             result = driver.cuMemAlloc(&pointer, size)
             if result == 2 {
                 var free = 0, total = 0
@@ -54,47 +108,29 @@ final class DeviceMemoryPool: @unchecked Sendable {
             }
         }
         try driver.check(result, "cuMemAlloc(\(size) bytes)")
-        lock.lock()
+        if isSmall { small.addSegment(base: pointer, size: size) } else { large.addSegment(base: pointer, size: size) }
         bytesFromDriver += size
-        lock.unlock()
-        samplePeak()
-        if poisonAllocations { try driver.check(driver.cuMemsetD8(pointer, 0xFF, size), "cuMemsetD8") }
-        return (pointer, size)
+        samplePeakLocked()
     }
 
-    /// Best fit among the cached blocks, within the waste allowance.
-    private func takeCached(_ size: Int) -> (pointer: CUdeviceptr, size: Int)? {
-        lock.lock()
-        defer { lock.unlock() }
-        if let exact = freeBlocks[size]?.popLast() { return (exact, size) }
-        let limit = size + size / 4 + (size < (1 << 20) ? 512 : (2 << 20))
-        guard let best = freeBlocks.keys.filter({ $0 > size && $0 <= limit && !(freeBlocks[$0]?.isEmpty ?? true) }).min(),
-            let pointer = freeBlocks[best]?.popLast()
-        else { return nil }
-        return (pointer, best)
-    }
-
-    /// Returns a block to the cache.
+    /// Returns a block to its segment.
     func release(_ pointer: CUdeviceptr, size: Int) {
-        lock.lock()
-        freeBlocks[size, default: []].append(pointer)
-        lock.unlock()
+        lock.withLock {
+            if small.free(pointer) == nil { large.free(pointer) }
+        }
     }
 
-    /// Frees every cached block (after the device finished with them).
+    /// Hands every segment with nothing live in it back to the driver (after the device finished).
     func releaseCached() throws {
+        try lock.withLock { try releaseEmptySegmentsLocked() }
+    }
+
+    private func releaseEmptySegmentsLocked() throws {
+        // A range freed by the host may still be read by queued work: let the device finish first.
         try driver.check(driver.cuCtxSynchronize(), "cuCtxSynchronize")
-        lock.lock()
-        let blocks = freeBlocks
-        freeBlocks = [:]
-        lock.unlock()
-        for (size, pointers) in blocks {
-            for pointer in pointers {
-                try driver.check(driver.cuMemFree(pointer), "cuMemFree")
-                lock.lock()
-                bytesFromDriver -= size
-                lock.unlock()
-            }
+        for segment in small.removeEmptySegments() + large.removeEmptySegments() {
+            try driver.check(driver.cuMemFree(segment.base), "cuMemFree")
+            bytesFromDriver -= segment.size
         }
     }
 
@@ -106,18 +142,20 @@ final class DeviceMemoryPool: @unchecked Sendable {
     }
 
     private func samplePeak() {
-        let used = deviceUsage().used
-        lock.lock()
-        peakDeviceUsedBytes = max(peakDeviceUsedBytes, used)
-        lock.unlock()
+        lock.withLock { samplePeakLocked() }
     }
 
-    /// Forgets the peak so far (the next sample starts a new one).
+    private func samplePeakLocked() {
+        peakDeviceUsedBytes = max(peakDeviceUsedBytes, deviceUsage().used)
+    }
+
+    /// Forgets the peaks so far (the next sample starts a new one).
     func resetPeak() {
         let used = deviceUsage().used
-        lock.lock()
-        peakDeviceUsedBytes = used
-        lock.unlock()
+        lock.withLock {
+            peakDeviceUsedBytes = used
+            peakLiveBytes = small.liveBytes + large.liveBytes
+        }
     }
 }
 

@@ -20,6 +20,17 @@ enum KernelSources {
         return (unsigned)f2bf(lo) | ((unsigned)f2bf(hi) << 16);
     }
 
+    /// Eight bf16 values of one 16-byte load as fp32 (element 0 in the low half of the first word).
+    __device__ __forceinline__ void unpack8(uint4 v, float* f) {
+        const unsigned w[4] = {v.x, v.y, v.z, v.w};
+        #pragma unroll
+        for (int i = 0; i < 4; ++i) { f[2 * i] = __uint_as_float(w[i] << 16); f[2 * i + 1] = __uint_as_float(w[i] & 0xffff0000u); }
+    }
+
+    __device__ __forceinline__ uint4 pack8(const float* f) {
+        return make_uint4(pack_bf2(f[0], f[1]), pack_bf2(f[2], f[3]), pack_bf2(f[4], f[5]), pack_bf2(f[6], f[7]));
+    }
+
     __device__ __forceinline__ float warp_sum(float v) {
         for (int offset = 16; offset > 0; offset >>= 1) v += __shfl_xor_sync(0xffffffffu, v, offset);
         return v;
@@ -58,6 +69,88 @@ enum KernelSources {
         for (int i = threadIdx.x; i < width; i += blockDim.x) {
             float normed = bf2f(f2bf(bf2f(row[i]) * inverse));
             target[i] = f2bf(normed * bf2f(weight[i]));
+        }
+    }
+
+    /// rms_norm for rows of a multiple of 8 elements on 16-byte aligned pointers: 16-byte loads and stores.
+    extern "C" __global__ void rms_norm_v8(const bf16_t* x, const bf16_t* weight, bf16_t* out, int width, float eps) {
+        const uint4* row = (const uint4*)(x + (size_t)blockIdx.x * width);
+        uint4* target = (uint4*)(out + (size_t)blockIdx.x * width);
+        const uint4* w = (const uint4*)weight;
+        const int vectors = width >> 3;
+        float squares = 0.0f;
+        for (int i = threadIdx.x; i < vectors; i += blockDim.x) {
+            float f[8];
+            unpack8(row[i], f);
+            #pragma unroll
+            for (int j = 0; j < 8; ++j) squares += f[j] * f[j];
+        }
+        const float inverse = rsqrtf(block_sum(squares) / (float)width + eps);
+        for (int i = threadIdx.x; i < vectors; i += blockDim.x) {
+            float f[8], g[8];
+            unpack8(row[i], f);
+            unpack8(w[i], g);
+            #pragma unroll
+            for (int j = 0; j < 8; ++j) f[j] = bf2f(f2bf(f[j] * inverse)) * g[j];
+            target[i] = pack8(f);
+        }
+    }
+
+    /// sum = a + b (rounded to bf16, as `add` stores it), out = rms_norm(sum): the residual connection and
+    /// the norm after it in one pass. Rows of a multiple of 8 elements, 16-byte aligned pointers.
+    extern "C" __global__ void add_rms_norm_v8(const bf16_t* a, const bf16_t* b, const bf16_t* weight, bf16_t* sum,
+                                               bf16_t* out, int width, float eps) {
+        const size_t offset = (size_t)blockIdx.x * width;
+        const uint4* ra = (const uint4*)(a + offset);
+        const uint4* rb = (const uint4*)(b + offset);
+        uint4* rs = (uint4*)(sum + offset);
+        uint4* target = (uint4*)(out + offset);
+        const uint4* w = (const uint4*)weight;
+        const int vectors = width >> 3;
+        float squares = 0.0f;
+        for (int i = threadIdx.x; i < vectors; i += blockDim.x) {
+            float f[8], g[8];
+            unpack8(ra[i], f);
+            unpack8(rb[i], g);
+            #pragma unroll
+            for (int j = 0; j < 8; ++j) { f[j] = bf2f(f2bf(f[j] + g[j])); squares += f[j] * f[j]; }
+            rs[i] = pack8(f);
+        }
+        const float inverse = rsqrtf(block_sum(squares) / (float)width + eps);
+        // Each thread reads back only the sum vectors it wrote itself.
+        for (int i = threadIdx.x; i < vectors; i += blockDim.x) {
+            float f[8], g[8];
+            unpack8(rs[i], f);
+            unpack8(w[i], g);
+            #pragma unroll
+            for (int j = 0; j < 8; ++j) f[j] = bf2f(f2bf(f[j] * inverse)) * g[j];
+            target[i] = pack8(f);
+        }
+    }
+
+    /// add over 8-element vectors (n8 = elements / 8, 16-byte aligned pointers).
+    extern "C" __global__ void add_v8(const uint4* a, const uint4* b, uint4* out, long long n8) {
+        for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n8; i += (long long)gridDim.x * blockDim.x) {
+            float f[8], g[8];
+            unpack8(a[i], f);
+            unpack8(b[i], g);
+            #pragma unroll
+            for (int j = 0; j < 8; ++j) f[j] += g[j];
+            out[i] = pack8(f);
+        }
+    }
+
+    /// silu_mul_fused over 8-element vectors: width8 = width / 8, n8 = rows * width8.
+    extern "C" __global__ void silu_mul_fused_v8(const uint4* gateUp, uint4* out, int width8, long long n8) {
+        for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n8; i += (long long)gridDim.x * blockDim.x) {
+            const long long row = i / width8, col = i - row * width8;
+            const uint4* base = gateUp + row * 2 * width8;
+            float g[8], u[8];
+            unpack8(base[col], g);
+            unpack8(base[width8 + col], u);
+            #pragma unroll
+            for (int j = 0; j < 8; ++j) g[j] = g[j] / (1.0f + expf(-g[j])) * u[j];
+            out[i] = pack8(g);
         }
     }
 

@@ -9,26 +9,44 @@ final class OpProfile: @unchecked Sendable {
     private let lock = NSLock()
     private var totals = [String: (seconds: Double, calls: Int)]()
     private var mark: UInt64 = DispatchTime.now().uptimeNanoseconds
+    /// Host time since the last op ended, booked with the op that follows it.
+    private var pendingHostSeconds: Double?
     private(set) var active = false
 
     /// Clears the totals and starts (or stops) measuring.
     func reset(active: Bool) {
         lock.withLock {
             totals = [:]
+            pendingHostSeconds = nil
             self.active = active
             mark = DispatchTime.now().uptimeNanoseconds
         }
     }
 
-    /// Adds the time since the last point to `key` and starts the next interval.
+    /// Adds the time since the last point to `key` and starts the next interval; host time noted by
+    /// ``hostGap()`` before it goes to "host before `key`", so the table shows which ops wait for the host.
     func point(_ key: String) {
         let now = DispatchTime.now().uptimeNanoseconds
         lock.withLock {
-            let seconds = Double(now &- mark) / 1e9
-            let old = totals[key] ?? (0, 0)
-            totals[key] = (old.seconds + seconds, old.calls + 1)
+            book(key, Double(now &- mark) / 1e9)
+            if let host = pendingHostSeconds { book("host before " + key, host) }
+            pendingHostSeconds = nil
             mark = now
         }
+    }
+
+    /// Notes the time since the last point as host work (the device idle) and starts the op's interval.
+    func hostGap() {
+        let now = DispatchTime.now().uptimeNanoseconds
+        lock.withLock {
+            pendingHostSeconds = (pendingHostSeconds ?? 0) + Double(now &- mark) / 1e9
+            mark = now
+        }
+    }
+
+    private func book(_ key: String, _ seconds: Double) {
+        let old = totals[key] ?? (0, 0)
+        totals[key] = (old.seconds + seconds, old.calls + 1)
     }
 
     /// One line per key, the most expensive first: total ms, calls, ms per call, share of the total.
@@ -42,7 +60,9 @@ final class OpProfile: @unchecked Sendable {
                 format: "%-44@ %10.2f %7d %9.3f %5.1f%%", key as NSString, value.seconds * 1e3, value.calls,
                 value.seconds * 1e3 / Double(max(1, value.calls)), sum > 0 ? 100 * value.seconds / sum : 0))
         }
+        let host = rows.filter { $0.key.hasPrefix("host before ") }.map(\.value.seconds).reduce(0, +)
         lines.append(String(format: "%-44@ %10.2f", "sum" as NSString, sum * 1e3))
+        lines.append(String(format: "%-44@ %10.2f", "of which host (device idle)" as NSString, host * 1e3))
         return lines.joined(separator: "\n")
     }
 }

@@ -63,15 +63,21 @@ public struct OpSelfTest {
         record(try checkLinear(rows: 7, inFeatures: hidden, outFeatures: 1, bias: false))
         record(try checkRMSNorm(rows: s ? 517 : 13, width: hidden))
         record(try checkRMSNorm(rows: s ? 300 : 13, width: vision))
+        record(try checkRMSNorm(rows: s ? 37 : 5, width: s ? 1002 : 42))  // not a multiple of 8: scalar kernel
+        record(try checkAddRMSNorm(rows: s ? 517 : 13, width: hidden))
+        record(try checkAddRMSNorm(rows: s ? 300 : 7, width: vision))
         record(try checkBinary("add", rows: s ? 1000 : 11, width: hidden) { try $0.add($1, $2) })
         record(try checkBinary("siluMul", rows: s ? 300 : 11, width: inter) { try $0.siluMul(gate: $1, up: $2) })
         record(try checkGateUp(rows: s ? 300 : 11, width: s ? 3424 : 40))
+        record(try checkGateUp(rows: s ? 100 : 5, width: s ? 3420 : 30))  // not a multiple of 8: scalar kernel
         record(try checkSplitRope(tokens: s ? 300 : 9, heads: s ? 28 : 4, kvHeads: s ? 4 : 2, headDim: 128))
         record(try checkGELU(rows: s ? 243 : 7, width: s ? 5120 : 256))
         record(try checkRope(tokens: s ? 300 : 9, heads: s ? 28 : 4, headDim: 128))
         record(try checkRope(tokens: s ? 256 : 9, heads: s ? 16 : 2, headDim: 80))
         record(try checkGather(rows: s ? 500 : 20, width: vision, count: s ? 700 : 30))
         record(try checkScatter(rows: s ? 486 : 6, width: hidden, destinationRows: s ? 1000 : 15))
+        record(try checkUploadParts(sizes: s ? [1944 * 1176, 7, 1944 * 1176 * 2] : [11, 3, 40]))
+        record(try checkConcatenate(widths: s ? [700, 1, 2048, 333] : [5, 1, 9], width: hidden))
         record(try checkEmbedding(vocab: s ? 5000 : 50, width: hidden, count: s ? 300 : 12))
         record(try checkAttention(lengths: s ? [1, 37, 64, 200, 65] : [1, 5, 70], heads: s ? 28 : 4, kvHeads: s ? 4 : 2, headDim: 128, causal: true))
         record(try checkAttention(lengths: s ? Array(repeating: 64, count: 8) + [48] : [64, 3], heads: s ? 16 : 2, kvHeads: s ? 16 : 2, headDim: 80, causal: false))
@@ -139,6 +145,18 @@ public struct OpSelfTest {
         return try compare("rmsNorm", "[\(rows),\(width)]", out, tolerance: tolerance)
     }
 
+    /// Both outputs (sum, then normed) compared as one vector.
+    private mutating func checkAddRMSNorm(rows: Int, width: Int) throws -> Check {
+        let a = try activations(values(rows * width, range: 4), shape: [rows, width])
+        let b = try activations(values(rows * width, range: 4), shape: [rows, width])
+        let w = try weights(values(width, range: 2), shape: [width])
+        let got = try device.addRMSNorm(a.0, b.0, weight: w.0, eps: 1e-6)
+        let want = try reference.addRMSNorm(a.1, b.1, weight: w.1, eps: 1e-6)
+        return Self.compare(
+            "addRMSNorm", "[\(rows),\(width)]", try device.download(got.sum) + device.download(got.normed),
+            try reference.download(want.sum) + reference.download(want.normed), tolerance: tolerance)
+    }
+
     private mutating func checkBinary(
         _ op: String, rows: Int, width: Int, _ body: (any Backend, Tensor, Tensor) throws -> Tensor
     ) throws -> Check {
@@ -199,6 +217,28 @@ public struct OpSelfTest {
         try device.scatterRows(source.0, into: destination.0, at: indices)
         try reference.scatterRows(source.1, into: destination.1, at: indices)
         return try compare("scatterRows", "[\(rows),\(width)] into [\(destinationRows),\(width)]", destination, tolerance: 0)
+    }
+
+    /// Parts uploaded one after another against the joined values on the reference.
+    private mutating func checkUploadParts(sizes: [Int]) throws -> Check {
+        var parts = [[Float]]()
+        for size in sizes { parts.append(values(size, range: 3)) }
+        let total = sizes.reduce(0, +)
+        let out = (
+            try device.upload(concatenating: parts, shape: [total]), try reference.upload(parts.flatMap { $0 }, shape: [total])
+        )
+        return try compare("upload parts", "\(sizes)", out, tolerance: 0)
+    }
+
+    private mutating func checkConcatenate(widths rows: [Int], width: Int) throws -> Check {
+        var device = [Tensor](), reference = [Tensor]()
+        for count in rows {
+            let part = try activations(values(count * width), shape: [count, width])
+            device.append(part.0)
+            reference.append(part.1)
+        }
+        let out = (try self.device.concatenateRows(device), try self.reference.concatenateRows(reference))
+        return try compare("concatRows", "\(rows) x \(width)", out, tolerance: 0)
     }
 
     private mutating func checkEmbedding(vocab: Int, width: Int, count: Int) throws -> Check {

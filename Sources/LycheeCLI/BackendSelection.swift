@@ -28,9 +28,30 @@ enum BackendSelectionError: Error, CustomStringConvertible {
 /// Builds the backend a command asked for.
 enum BackendSelection {
     /// Makes the backend; `auto` tries CUDA first and says on stderr why it fell back to the CPU.
-    static func make(_ choice: BackendChoice, note: (String) -> Void = BackendSelection.printToStandardError)
-        throws -> any Backend
-    {
+    /// - Parameter gpuMemoryLimitGiB: the most GPU memory a CUDA backend may take (context included);
+    ///   ignored on the CPU.
+    static func make(
+        _ choice: BackendChoice, gpuMemoryLimitGiB: Double? = nil,
+        note: (String) -> Void = BackendSelection.printToStandardError
+    ) throws -> any Backend {
+        let backend = try make(choice, note: note)
+        if let cuda = backend as? CUDABackend, let gpuMemoryLimitGiB {
+            cuda.memoryLimitBytes = Int(gpuMemoryLimitGiB * 1_073_741_824)
+        }
+        return backend
+    }
+
+    /// Checks a `--gpu-memory-limit-gib` value.
+    static func validate(gpuMemoryLimitGiB: Double?) throws {
+        if let gpuMemoryLimitGiB, !(gpuMemoryLimitGiB > 0 && gpuMemoryLimitGiB.isFinite) {
+            throw ValidationError("--gpu-memory-limit-gib must be a positive number of GiB, got \(gpuMemoryLimitGiB)")
+        }
+    }
+
+    static let gpuMemoryLimitHelp: ArgumentHelp =
+        "The most GPU memory to use, in GiB (context included); batches that would need more are split."
+
+    private static func make(_ choice: BackendChoice, note: (String) -> Void) throws -> any Backend {
         switch choice {
         case .cpu:
             return CPUBackend()

@@ -15,7 +15,8 @@ struct BenchCommand: ParsableCommand {
             Model FLOPs count each pair's decoder tokens (2 x decoder matrix parameters per token) and each \
             image the request embeds (vision tower, computed from the configuration); utilisation divides \
             their rate by --peak-tflops. GPU memory is the driver's total in use on the device (cuMemGetInfo), \
-            context included, peak over the workload.
+            context included, peak over the workload; live GiB is what the backend had in use at once (weights and \
+            activations, without its free ranges).
             """
     )
 
@@ -45,7 +46,7 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .long, help: "Most decoder tokens per forward pass.")
     var tokenBudget: Int = 4096
 
-    @Option(name: .long, help: "GPU memory the process should stay near, in GiB (cached blocks are freed past it).")
+    @Option(name: .long, help: BackendSelection.gpuMemoryLimitHelp)
     var gpuMemoryLimitGib: Double?
 
     @Option(name: .long, help: "Dense bf16 peak in TFLOP/s for the utilisation figure (H100 measured: 790).")
@@ -61,6 +62,7 @@ struct BenchCommand: ParsableCommand {
         guard warmups >= 0, (limitDocuments ?? 1) >= 1 else {
             throw ValidationError("--warmups must be >= 0 and --limit-documents >= 1")
         }
+        try BackendSelection.validate(gpuMemoryLimitGiB: gpuMemoryLimitGib)
         guard repeats >= 1 else { throw ValidationError("--repeats must be at least 1, got \(repeats)") }
         for id in workloadIDs where !BenchWorkload.ids.contains(id) {
             throw ValidationError("--workload takes W1, W2, W3, W4 (comma-separated) or all; \(id) is none of them")
@@ -68,10 +70,7 @@ struct BenchCommand: ParsableCommand {
     }
 
     func run() throws {
-        let engine = try BackendSelection.make(backend)
-        if let cuda = engine as? CUDABackend, let gpuMemoryLimitGib {
-            cuda.memoryLimitBytes = Int(gpuMemoryLimitGib * 1_073_741_824)
-        }
+        let engine = try BackendSelection.make(backend, gpuMemoryLimitGiB: gpuMemoryLimitGib)
         let loadStart = Date()
         let reranker = try Reranker.load(
             modelDirectory: URL(fileURLWithPath: model), backend: engine,
@@ -92,7 +91,7 @@ struct BenchCommand: ParsableCommand {
             print(report.line)
             reports.append(report)
         }
-        print("\nworkload   docs    tokens   median s    docs/s   tokens/s    MFU   peak GPU GiB")
+        print("\nworkload   docs    tokens   median s    docs/s   tokens/s    MFU   peak GPU GiB   peak live GiB")
         for report in reports { print(report.tableRow) }
         if let scoresOut {
             let data = try JSONEncoder().encode(Dictionary(uniqueKeysWithValues: reports.map { ($0.id, $0) }))
@@ -132,12 +131,13 @@ struct BenchCommand: ParsableCommand {
         let tokens = results.map(\.tokens).reduce(0, +)
         let visionFlops = try work.images.map { flops.vision(patches: try reranker.preprocessor.process($0).grid.patchCount) }
         let modelFlops = Double(tokens) * flops.decoderPerToken + visionFlops.reduce(0, +)
-        let peak = cuda.map { Double($0.memoryStatistics().peakDeviceUsedBytes) / 1_073_741_824 }
+        let memory = cuda?.memoryStatistics()
+        let peak = memory.map { Double($0.peakDeviceUsedBytes) / 1_073_741_824 }
         return BenchReport(
             id: work.id, title: work.title, documents: work.documents.count, tokens: tokens, seconds: median,
             allSeconds: times, prepareSeconds: prepareSeconds, docsPerSecond: Double(work.documents.count) / median,
             tokensPerSecond: Double(tokens) / median, mfu: modelFlops / median / (peakTflops * 1e12),
-            peakGPUGiB: peak, logits: results.sorted { $0.index < $1.index }.map(\.logit),
+            peakGPUGiB: peak, peakLiveGiB: memory.map { Double($0.peakLiveBytes) / 1_073_741_824 }, logits: results.sorted { $0.index < $1.index }.map(\.logit),
             promptTokens: results.sorted { $0.index < $1.index }.map(\.tokens))
     }
 }
@@ -152,6 +152,8 @@ struct BenchReport: Codable {
     var prepareSeconds: Double
     var docsPerSecond, tokensPerSecond, mfu: Double
     var peakGPUGiB: Double?
+    /// Most bytes the backend had live at once (weights and activations, without the pool's free ranges).
+    var peakLiveGiB: Double?
     var logits: [Double]
     var promptTokens: [Int]
 
@@ -161,8 +163,9 @@ struct BenchReport: Codable {
     }
 
     var tableRow: String {
-        String(format: "%-8@ %6d %9d %10.3f %9.1f %10.0f %5.1f%% %10@", id, documents, tokens, seconds, docsPerSecond,
-               tokensPerSecond, mfu * 100, peakGPUGiB.map { String(format: "%.2f", $0) } ?? "-")
+        String(format: "%-8@ %6d %9d %10.3f %9.1f %10.0f %5.1f%% %14@ %15@", id, documents, tokens, seconds, docsPerSecond,
+               tokensPerSecond, mfu * 100, peakGPUGiB.map { String(format: "%.2f", $0) } ?? "-",
+               peakLiveGiB.map { String(format: "%.2f", $0) } ?? "-")
     }
 }
 

@@ -19,6 +19,9 @@ struct RerankCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Where the model runs: auto (CUDA when a GPU is usable, else CPU), cpu or cuda.")
     var backend = BackendChoice.auto
 
+    @Option(name: .long, help: BackendSelection.gpuMemoryLimitHelp)
+    var gpuMemoryLimitGib: Double?
+
     @Option(name: .long, help: "What relevance means for this request (default: Lychee's web search instruction).")
     var instruction: String?
 
@@ -56,6 +59,7 @@ struct RerankCommand: AsyncParsableCommand {
         }
         if let topN, topN < 1 { throw ValidationError("--top-n must be at least 1") }
         if tokenBudget < 1 { throw ValidationError("--token-budget must be at least 1") }
+        try BackendSelection.validate(gpuMemoryLimitGiB: gpuMemoryLimitGib)
     }
 
     func run() async throws {
@@ -74,7 +78,7 @@ struct RerankCommand: AsyncParsableCommand {
         let clock = ContinuousClock()
         let loadStart = clock.now
         let reranker = try Reranker.load(
-            modelDirectory: modelDirectory, backend: try BackendSelection.make(backend),
+            modelDirectory: modelDirectory, backend: try BackendSelection.make(backend, gpuMemoryLimitGiB: gpuMemoryLimitGib),
             options: RerankerOptions(maxLength: maxLength, tokenBudget: tokenBudget))
         let loaded = clock.now
         var progress: (@Sendable (Int, Int) -> Void)? = nil

@@ -68,7 +68,10 @@ enum ModelSelfTest {
         let a = try onDevice.score(query: query, documents: documents).map { Float($0.logit) }
         let b = try onCPU.score(query: query, documents: documents).map { Float($0.logit) }
         print("model z on \(device.name): \(a), on CPU: \(b)")
-        checks.append(OpSelfTest.compare("model z", "image+text pair, text pair", a, b, tolerance: 5e-2))
+        // bf16 through every layer of a random-weight 7B moves z by ~0.1-0.2 (transformers' own bf16 run
+        // differs from ours by mean |dz| 0.065, max 0.25 on the bench workloads: docs/CUDA.md), so the bound
+        // on z is looser than on single ops.
+        checks.append(OpSelfTest.compare("model z", "image+text pair, text pair", a, b, tolerance: 1e-1))
         return checks
     }
 }

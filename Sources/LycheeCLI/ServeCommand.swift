@@ -27,6 +27,8 @@ struct ServeCommand: AsyncParsableCommand {
     var port = 7860
     @Option(name: .long, help: "Where the model runs: auto, cpu or cuda.")
     var backend = BackendChoice.auto
+    @Option(name: .long, help: BackendSelection.gpuMemoryLimitHelp)
+    var gpuMemoryLimitGib: Double?
     @Option(name: .long, help: "Requests worked on at once; more wait in line.")
     var maxConcurrent = 64
     @Option(name: .long, help: "Requests allowed to wait in line; beyond, the server answers 429 with Retry-After.")
@@ -60,6 +62,7 @@ struct ServeCommand: AsyncParsableCommand {
         ] where value < 1 {
             throw ValidationError("\(name) must be at least 1, got \(value)")
         }
+        try BackendSelection.validate(gpuMemoryLimitGiB: gpuMemoryLimitGib)
         guard maxWaiting >= 0 else { throw ValidationError("--max-waiting must be 0 or more, got \(maxWaiting)") }
         guard ["text", "json"].contains(logFormat) else {
             throw ValidationError("--log-format must be text or json, got \(logFormat)")
@@ -80,7 +83,9 @@ struct ServeCommand: AsyncParsableCommand {
         let logger = Logger(label: "lychee-rerank")
 
         let directory = try await modelOptions.resolve()
-        let chosen = try BackendSelection.make(backend) { logger.notice("\($0)") }
+        let chosen = try BackendSelection.make(backend, gpuMemoryLimitGiB: gpuMemoryLimitGib) {
+            logger.notice("\($0)")
+        }
         logger.info("loading model", metadata: ["model": "\(directory.path)", "backend": "\(chosen.name)"])
         let started = ContinuousClock.now
         let reranker = try Reranker.load(

@@ -94,10 +94,18 @@ extension Reranker {
     /// order, each carrying its pair's ``ScoringPair/index``.
     ///
     /// The caller chooses the batch: keep the sum of ``ScoringPair/tokenCount`` near `options.tokenBudget`
-    /// (see `planBatches(lengths:tokenBudget:)`).
+    /// (see `planBatches(lengths:tokenBudget:)`). When the backend runs out of device memory
+    /// (``DeviceMemoryError``), the batch is split in halves and each is scored on its own.
     public func scorePairs(_ pairs: [ScoringPair]) throws -> [RerankResult] {
         guard !pairs.isEmpty else { return [] }
-        let logits = try forward(pairs)
+        let logits: [Float]
+        do {
+            logits = try forward(pairs)
+        } catch let error as any DeviceMemoryError where error.isOutOfDeviceMemory && pairs.count > 1 {
+            // The device could not hold this batch's activations: score it in two halves.
+            let half = pairs.count / 2
+            return try scorePairs(Array(pairs[..<half])) + scorePairs(Array(pairs[half...]))
+        }
         return zip(pairs, logits).map { pair, z in
             RerankResult(
                 index: pair.index, score: 1 / (1 + Foundation.exp(-Double(z))), logit: Double(z),
@@ -129,7 +137,7 @@ extension Reranker {
         let documentEmbeddings = try documentImages.isEmpty
             ? nil
             : model.imageEmbeddings(
-                pixelValues: documentImages.flatMap(\.pixelValues), grids: documentImages.map(\.grid))
+                pixelValuesOfImages: documentImages.map(\.pixelValues), grids: documentImages.map(\.grid))
         var batch = PackedBatch()
         let shared = SharedPrefix.length(of: pairs)
         var prefixRows: Range<Int32> = 0..<0

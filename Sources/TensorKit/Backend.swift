@@ -21,6 +21,10 @@ public protocol Backend: Sendable {
     /// Copies host values into a new tensor of `shape` in ``activationDType``.
     func upload(_ values: [Float], shape: [Int]) throws -> Tensor
 
+    /// Copies the values of `parts`, one after another, into a new tensor of `shape` in
+    /// ``activationDType`` (image pixel rows of a batch): no joined host copy is made.
+    func upload(concatenating parts: [[Float]], shape: [Int]) throws -> Tensor
+
     /// Copies a tensor's elements back to the host as `Float`s, row-major.
     func download(_ tensor: Tensor) throws -> [Float]
 
@@ -52,6 +56,11 @@ public protocol Backend: Sendable {
 
     /// Elementwise `a + b` of two tensors of one shape (the residual connection).
     func add(_ a: Tensor, _ b: Tensor) throws -> Tensor
+
+    /// The residual connection and the norm after it in one pass: `sum = a + b` (rounded to
+    /// ``activationDType``, as ``add(_:_:)`` stores it) and `normed = rmsNorm(sum, weight, eps)`.
+    /// Results equal ``add(_:_:)`` followed by ``rmsNorm(_:weight:eps:)``, which is the default.
+    func addRMSNorm(_ a: Tensor, _ b: Tensor, weight: Tensor, eps: Float) throws -> (sum: Tensor, normed: Tensor)
 
     /// `silu(gate) * up` elementwise, gate and up of one shape (`[tokens, intermediate]`): the SwiGLU
     /// activation when gate and up come from two separate linears.
@@ -89,6 +98,10 @@ public protocol Backend: Sendable {
     /// storage sees the change.
     func scatterRows(_ rows: Tensor, into destination: Tensor, at indices: [Int32]) throws
 
+    /// The rows of `parts` one after another: parts `[m_i, ...]` agreeing on every axis but the first ->
+    /// `[sum m_i, ...]` (joins a product computed in row chunks to bound its working memory).
+    func concatenateRows(_ parts: [Tensor]) throws -> Tensor
+
     /// Rows of an embedding table `[vocab, d]` (any ``DType``) for `ids`, converted to
     /// ``activationDType``: -> `[ids.count, d]`.
     func embedding(_ table: Tensor, ids: [Int32]) throws -> Tensor
@@ -121,6 +134,11 @@ public protocol Backend: Sendable {
 extension Backend {
     /// Separate weights unless the backend says otherwise.
     public var prefersFusedWeights: Bool { false }
+
+    public func addRMSNorm(_ a: Tensor, _ b: Tensor, weight: Tensor, eps: Float) throws -> (sum: Tensor, normed: Tensor) {
+        let sum = try add(a, b)
+        return (sum, try rmsNorm(sum, weight: weight, eps: eps))
+    }
 
     /// Attention without shared prefixes.
     public func attention(

@@ -90,6 +90,21 @@ public enum OpChecks {
         return [indices.count] + x.shape.dropFirst()
     }
 
+    /// Checks a row concatenation and returns the output shape.
+    public static func concatenateRows(_ parts: [Tensor]) throws -> [Int] {
+        guard let first = parts.first, first.rank >= 1 else {
+            throw TensorError.shapeMismatch(op: "concatenateRows", detail: "needs at least one part with an axis")
+        }
+        for (index, part) in parts.enumerated()
+        where part.rank != first.rank || part.shape.dropFirst() != first.shape.dropFirst() || part.dtype != first.dtype {
+            throw TensorError.shapeMismatch(
+                op: "concatenateRows",
+                detail: "part \(index) is \(part.shape) \(part.dtype) but part 0 is \(first.shape) \(first.dtype); "
+                    + "parts must agree on every axis but the first and on the element type")
+        }
+        return [parts.reduce(0) { $0 + $1.shape[0] }] + first.shape.dropFirst()
+    }
+
     /// Checks a scatter of `rows` `[m, ...]` into `destination` `[n, ...]` at m distinct indices.
     public static func scatterRows(_ rows: Tensor, into destination: Tensor, at indices: [Int32]) throws {
         guard rows.rank >= 1, destination.rank == rows.rank, rows.shape.dropFirst() == destination.shape.dropFirst()

@@ -50,3 +50,12 @@ public enum TensorError: Error, CustomStringConvertible, Equatable {
         }
     }
 }
+
+/// An error a backend throws when the device could not give an op the memory it needed.
+///
+/// Callers that batch work (the reranker) retry with a smaller batch when ``isOutOfDeviceMemory`` is true;
+/// any other error is final.
+public protocol DeviceMemoryError: Error {
+    /// True when a smaller batch may succeed where this one failed.
+    var isOutOfDeviceMemory: Bool { get }
+}

@@ -108,4 +108,51 @@ struct FusedOpsTests {
                 try backend.upload(qkv, shape: [tokens, width]), heads: heads, kvHeads: 1, cos: cos, sin: sin)
         } throws: { "\($0)".contains("must be [tokens, (4 + 2 x 1) x d]") }
     }
+
+    @Test("addRMSNorm returns the residual sum and its norm, as add then rmsNorm; shapes are checked")
+    func addRMSNorm() throws {
+        let backend = CPUBackend(threads: 2)
+        var random = SeededGenerator(seed: 74)
+        let (rows, width) = (6, 24)
+        let a = random.floats(rows * width, in: -3...3), b = random.floats(rows * width, in: -3...3)
+        let weightValues = random.floats(width, in: -2...2)
+        let weight = try backend.upload(weightValues, shape: [width])
+        let (sum, normed) = try backend.addRMSNorm(
+            try backend.upload(a, shape: [rows, width]), try backend.upload(b, shape: [rows, width]), weight: weight,
+            eps: 1e-6)
+        let exactSum = zip(a, b).map { Double($0) + Double($1) }
+        expectClose(try backend.download(sum), exactSum, absolute: 1e-6, relative: 1e-6)
+        expectClose(
+            try backend.download(normed),
+            ScalarReference.rmsNorm(exactSum.map(Float.init), width: width, weight: weightValues, eps: 1e-6),
+            absolute: 1e-5, relative: 1e-5)
+        #expect {
+            _ = try backend.addRMSNorm(
+                try backend.upload(a, shape: [rows, width]), try backend.upload(Array(b.prefix(width)), shape: [1, width]),
+                weight: weight, eps: 1e-6)
+        } throws: { "\($0)".contains("a is [6, 24] but b is [1, 24]") }
+    }
+
+    @Test("upload(concatenating:) lays the parts end to end; a count that does not fill the shape is refused")
+    func uploadParts() throws {
+        let backend = CPUBackend()
+        let tensor = try backend.upload(concatenating: [[1, 2], [], [3, 4, 5, 6]], shape: [3, 2])
+        #expect(try backend.download(tensor) == [1, 2, 3, 4, 5, 6])
+        #expect {
+            _ = try backend.upload(concatenating: [[1, 2], [3]], shape: [2, 2])
+        } throws: { "\($0)".contains("3 values cannot fill shape [2, 2]") }
+    }
+
+    @Test("concatenateRows joins parts of the same trailing shape and refuses others")
+    func concatenate() throws {
+        let backend = CPUBackend()
+        let a = try backend.upload([1, 2, 3, 4], shape: [2, 2]), b = try backend.upload([5, 6], shape: [1, 2])
+        let joined = try backend.concatenateRows([a, b])
+        #expect(joined.shape == [3, 2])
+        #expect(try backend.download(joined) == [1, 2, 3, 4, 5, 6])
+        #expect {
+            _ = try backend.concatenateRows([a, try backend.upload([1, 2, 3], shape: [1, 3])])
+        } throws: { "\($0)".contains("part 1 is [1, 3]") }
+        #expect { _ = try backend.concatenateRows([]) } throws: { "\($0)".contains("at least one part") }
+    }
 }

@@ -59,12 +59,14 @@ struct CUDABackendTests {
         #expect(try file("sm_90", 13000, "y") != base)
     }
 
-    @Test("pool sizes round up to shared buckets")
-    func poolRounding() {
-        #expect(DeviceMemoryPool.roundedSize(1) == 512)
-        #expect(DeviceMemoryPool.roundedSize(513) == 1024)
-        #expect(DeviceMemoryPool.roundedSize((1 << 20) + 1) == 2 << 20)
-        #expect(DeviceMemoryPool.roundedSize(3 << 20) == 4 << 20)
+    @Test("pool segments: small requests share 4 MiB segments, large ones get 64 MiB or their own 2 MiB-rounded size")
+    func poolSegments() {
+        #expect(DeviceMemoryPool.segmentSize(forRequest: 1) == 4 << 20)
+        #expect(DeviceMemoryPool.segmentSize(forRequest: (1 << 20) - 1) == 4 << 20)
+        #expect(DeviceMemoryPool.segmentSize(forRequest: 1 << 20) == 64 << 20)
+        #expect(DeviceMemoryPool.segmentSize(forRequest: (100 << 20) + 1) == 102 << 20)
+        #expect(RangeAllocator.rounded(1) == 256)
+        #expect(RangeAllocator.rounded(257) == 512)
     }
 
     @Test("a missing library is reported with every name tried and what to do")
@@ -137,12 +139,19 @@ struct SkewedAddBackend: Backend {
     var name: String { "skewed" }
     var activationDType: DType { base.activationDType }
     func upload(_ values: [Float], shape: [Int]) throws -> Tensor { try base.upload(values, shape: shape) }
+    func upload(concatenating parts: [[Float]], shape: [Int]) throws -> Tensor {
+        try base.upload(concatenating: parts, shape: shape)
+    }
+    func concatenateRows(_ parts: [Tensor]) throws -> Tensor { try base.concatenateRows(parts) }
     func download(_ tensor: Tensor) throws -> [Float] { try base.download(tensor) }
     func weight(_ bytes: UnsafeRawBufferPointer, dtype: DType, shape: [Int], keepingAlive owner: AnyObject?) throws -> Tensor {
         try base.weight(bytes, dtype: dtype, shape: shape, keepingAlive: owner)
     }
     func linear(_ x: Tensor, weight: Tensor, bias: Tensor?) throws -> Tensor { try base.linear(x, weight: weight, bias: bias) }
     func rmsNorm(_ x: Tensor, weight: Tensor, eps: Float) throws -> Tensor { try base.rmsNorm(x, weight: weight, eps: eps) }
+    func addRMSNorm(_ a: Tensor, _ b: Tensor, weight: Tensor, eps: Float) throws -> (sum: Tensor, normed: Tensor) {
+        try base.addRMSNorm(a, b, weight: weight, eps: eps)
+    }
     func add(_ a: Tensor, _ b: Tensor) throws -> Tensor {
         let sum = try base.download(try base.add(a, b)).map { $0 * 1.05 }
         return try base.upload(sum, shape: a.shape)

@@ -36,6 +36,7 @@ struct GoldenModelOutputs: Decodable {
 }
 
 /// Loads a fixture checkpoint on the CPU backend.
+/// Fused weights (a GPU's layout) also run the MLPs in small row chunks, so both paths are checked.
 func loadFixtureModel(_ name: String, golden: GoldenModelOutputs, backend: CPUBackend = CPUBackend()) throws
     -> (Qwen25VLModel, Qwen25VLConfiguration)
 {
@@ -44,7 +45,8 @@ func loadFixtureModel(_ name: String, golden: GoldenModelOutputs, backend: CPUBa
     let weights = try CheckpointWeights(checkpoint: try Checkpoint(directory: directory), configuration: configuration)
     let model = try Qwen25VLModel(
         dimensions: ModelDimensions(configuration: configuration), weights: weights, backend: backend,
-        yesTokenID: golden.yes_id, noTokenID: golden.no_id)
+        yesTokenID: golden.yes_id, noTokenID: golden.no_id,
+        mlpRowChunks: backend.prefersFusedWeights ? MLPRowChunks(text: 7, vision: 24) : .standard)
     return (model, configuration)
 }
 

@@ -18,12 +18,15 @@ typedef struct CUctx_st *CUcontext;
 typedef struct CUmod_st *CUmodule;
 typedef struct CUfunc_st *CUfunction;
 typedef struct CUstream_st *CUstream;
+typedef struct CUevent_st *CUevent;
 
 enum {
     LYCHEE_CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT = 16,
     LYCHEE_CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR = 75,
     LYCHEE_CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR = 76,
     LYCHEE_CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES = 8,
+    LYCHEE_CU_EVENT_DISABLE_TIMING = 2,
+    LYCHEE_CUDA_ERROR_NOT_READY = 600,
 };
 
 typedef CUresult (*lychee_cuInit_t)(unsigned int flags);
@@ -41,6 +44,14 @@ typedef CUresult (*lychee_cuMemGetInfo_t)(size_t *free, size_t *total);
 typedef CUresult (*lychee_cuMemcpyHtoD_t)(CUdeviceptr destination, const void *source, size_t bytes);
 typedef CUresult (*lychee_cuMemcpyDtoH_t)(void *destination, CUdeviceptr source, size_t bytes);
 typedef CUresult (*lychee_cuMemcpyDtoD_t)(CUdeviceptr destination, CUdeviceptr source, size_t bytes);
+typedef CUresult (*lychee_cuMemHostAlloc_t)(void **pointer, size_t bytes, unsigned int flags);
+typedef CUresult (*lychee_cuMemFreeHost_t)(void *pointer);
+typedef CUresult (*lychee_cuMemcpyHtoDAsync_t)(CUdeviceptr destination, const void *source, size_t bytes, CUstream stream);
+typedef CUresult (*lychee_cuEventCreate_t)(CUevent *event, unsigned int flags);
+typedef CUresult (*lychee_cuEventRecord_t)(CUevent event, CUstream stream);
+typedef CUresult (*lychee_cuEventQuery_t)(CUevent event);
+typedef CUresult (*lychee_cuEventSynchronize_t)(CUevent event);
+typedef CUresult (*lychee_cuEventDestroy_t)(CUevent event);
 typedef CUresult (*lychee_cuMemsetD8_t)(CUdeviceptr destination, unsigned char value, size_t count);
 typedef CUresult (*lychee_cuModuleLoadData_t)(CUmodule *module, const void *image);
 typedef CUresult (*lychee_cuModuleGetFunction_t)(CUfunction *function, CUmodule module, const char *name);

@@ -35,13 +35,18 @@ enum Language {
                 backend: backend)
         }
 
-        /// - Parameter keepRows: when given, only these rows go on past the attention (the last layer needs
-        ///   only each sequence's last token): the result has `keepRows.count` rows.
+        /// - Parameters:
+        ///   - normed: `inputNorm(x)`, made by the previous layer (or the caller for the first one).
+        ///   - nextNorm: the weight of the norm that reads this layer's output (the next layer's input norm,
+        ///     or the final norm), applied in the same pass as the last residual connection.
+        ///   - keepRows: when given, only these rows go on past the attention (the last layer needs only
+        ///     each sequence's last token): the results have `keepRows.count` rows.
+        /// - Returns: the layer's output and that norm of it.
         func callAsFunction(
-            _ x: Tensor, rotary: (cos: Tensor, sin: Tensor), cuSeqlens: [Int32], prefixes: [Range<Int32>],
-            dims: ModelDimensions.Text, backend: any Backend, keepRows: [Int32]? = nil
-        ) throws -> Tensor {
-            let normed = try backend.rmsNorm(x, weight: inputNorm, eps: dims.rmsNormEps)
+            _ x: Tensor, normed: Tensor, nextNorm: Tensor, rotary: (cos: Tensor, sin: Tensor), cuSeqlens: [Int32],
+            prefixes: [Range<Int32>], dims: ModelDimensions.Text, backend: any Backend, mlpRowChunk: Int,
+            keepRows: [Int32]? = nil
+        ) throws -> (x: Tensor, normed: Tensor) {
             let (q, k, v) = try qkv(
                 normed, heads: dims.headCount, kvHeads: dims.kvHeadCount, headDim: dims.headDim, rotary: rotary,
                 backend: backend)
@@ -54,9 +59,10 @@ enum Language {
                 attended = try backend.gatherRows(attended, indices: keepRows)
                 residual = try backend.gatherRows(x, indices: keepRows)
             }
-            let afterAttention = try backend.add(residual, try output(attended, backend))
-            let normed2 = try backend.rmsNorm(afterAttention, weight: postAttentionNorm, eps: dims.rmsNormEps)
-            return try backend.add(afterAttention, try mlp(normed2, backend))
+            let (afterAttention, normed2) = try backend.addRMSNorm(
+                residual, try output(attended, backend), weight: postAttentionNorm, eps: dims.rmsNormEps)
+            let next = try backend.addRMSNorm(afterAttention, try mlp(normed2, backend, rowChunk: mlpRowChunk), weight: nextNorm, eps: dims.rmsNormEps)
+            return (next.sum, next.normed)
         }
     }
 

@@ -1,5 +1,20 @@
 import TensorKit
 
+/// Most rows an MLP works on at once (``GatedMLP``), per tower: bounds the activation memory of a batch
+/// without changing its results. Large enough that the matrix products stay efficient.
+public struct MLPRowChunks: Sendable, Equatable {
+    public var text: Int
+    public var vision: Int
+
+    public init(text: Int, vision: Int) {
+        self.text = text
+        self.vision = vision
+    }
+
+    /// 2048 decoder rows (a `[2048, 37888]` gate/up product, 155 MB in bf16 for the 7B) and 8192 vision rows.
+    public static let standard = MLPRowChunks(text: 2048, vision: 8192)
+}
+
 /// `x W^T + b`, the weight kept in the checkpoint's element type.
 struct Linear {
     let weight: Tensor
@@ -49,7 +64,19 @@ struct GatedMLP {
             bias: bias ? try load("down_proj.bias") : nil)
     }
 
-    func callAsFunction(_ x: Tensor, _ backend: any Backend) throws -> Tensor {
+    /// The MLP of `x`'s rows, at most `rowChunk` rows at a time: the `[rows, 2 x intermediate]` gate/up
+    /// product is the largest activation of a layer, so chunking bounds a batch's working memory. Row-wise
+    /// ops: the result is the same for any chunk size.
+    func callAsFunction(_ x: Tensor, _ backend: any Backend, rowChunk: Int) throws -> Tensor {
+        let rows = x.shape[0]
+        guard rowChunk > 0, rows > rowChunk else { return try whole(x, backend) }
+        let parts = try stride(from: 0, to: rows, by: rowChunk).map {
+            try whole(try x.rows($0..<min(rows, $0 + rowChunk)), backend)
+        }
+        return try backend.concatenateRows(parts)
+    }
+
+    private func whole(_ x: Tensor, _ backend: any Backend) throws -> Tensor {
         switch input {
         case .separate(let gate, let up):
             return try down(try backend.siluMul(gate: try gate(x, backend), up: try up(x, backend)), backend)

@@ -12,17 +12,21 @@ public final class Qwen25VLModel: @unchecked Sendable {
     let decoder: Language.Decoder
     /// `[1, hidden]`: the yes row minus the no row of the output head.
     let scoreDirection: Tensor
+    /// Most rows each MLP works on at once.
+    public let mlpRowChunks: MLPRowChunks
 
     /// Builds the model from `weights` on `backend`.
     ///
     /// - Parameters:
     ///   - yesTokenID, noTokenID: rows of the output head whose difference is the score (9693 and 2152 for
     ///     Qwen2 vocabularies).
+    ///   - mlpRowChunks: most rows each MLP works on at once (bounds activation memory; same results).
     public init(
         dimensions: ModelDimensions, weights: any WeightSource, backend: any Backend, yesTokenID: Int32,
-        noTokenID: Int32
+        noTokenID: Int32, mlpRowChunks: MLPRowChunks = .standard
     ) throws {
         self.dimensions = dimensions
+        self.mlpRowChunks = mlpRowChunks
         self.backend = backend
         vision = try Vision.Tower(dims: dimensions.vision, weights: weights, backend: backend)
         decoder = try Language.Decoder(dims: dimensions.text, weights: weights, backend: backend)
@@ -35,9 +39,15 @@ public final class Qwen25VLModel: @unchecked Sendable {
     /// Image embeddings in processor order: `patches x 1176` pixel rows of all `grids`, concatenated ->
     /// `[patches / 4, outHidden]`, each image's rows following the previous image's.
     public func imageEmbeddings(pixelValues: [Float], grids: [VisionGrid]) throws -> Tensor {
-        let rows = pixelValues.count / dimensions.vision.patchInputSize
-        let pixels = try backend.upload(pixelValues, shape: [rows, dimensions.vision.patchInputSize])
-        return try vision(pixels, grids: grids, backend: backend)
+        try imageEmbeddings(pixelValuesOfImages: [pixelValues], grids: grids)
+    }
+
+    /// ``imageEmbeddings(pixelValues:grids:)`` with each image's pixel rows in an array of its own (uploaded
+    /// one after another, never joined on the host).
+    public func imageEmbeddings(pixelValuesOfImages parts: [[Float]], grids: [VisionGrid]) throws -> Tensor {
+        let rows = parts.reduce(0) { $0 + $1.count } / dimensions.vision.patchInputSize
+        let pixels = try backend.upload(concatenating: parts, shape: [rows, dimensions.vision.patchInputSize])
+        return try vision(pixels, grids: grids, backend: backend, mlpRowChunk: mlpRowChunks.vision)
     }
 
     /// Runs the batch and returns the logit z and last hidden state of each scored sequence (every
@@ -56,14 +66,23 @@ public final class Qwen25VLModel: @unchecked Sendable {
         let rotary = (cos: try backend.upload(tables.cos, shape: shape), sin: try backend.upload(tables.sin, shape: shape))
         // The score reads only each scored sequence's last token: the last layer's output projection and
         // MLP run on those rows alone (row-wise ops, so this changes nothing else).
-        for (index, layer) in decoder.layers.enumerated() {
-            let isLast = index == decoder.layers.count - 1
-            x = try layer(
-                x, rotary: rotary, cuSeqlens: batch.cuSeqlens, prefixes: batch.prefixes, dims: dims, backend: backend,
-                keepRows: isLast ? batch.scoredRows : nil)
+        // Each layer's last residual connection also applies the norm that reads its output (the next
+        // layer's input norm, the final norm after the last layer).
+        let layers = decoder.layers
+        var normed: Tensor
+        if layers.isEmpty {
+            x = try backend.gatherRows(x, indices: batch.scoredRows)
+            normed = try backend.rmsNorm(x, weight: decoder.finalNorm, eps: dims.rmsNormEps)
+        } else {
+            normed = try backend.rmsNorm(x, weight: layers[0].inputNorm, eps: dims.rmsNormEps)
         }
-        if decoder.layers.isEmpty { x = try backend.gatherRows(x, indices: batch.scoredRows) }
-        let normed = try backend.rmsNorm(x, weight: decoder.finalNorm, eps: dims.rmsNormEps)
+        for (index, layer) in layers.enumerated() {
+            let isLast = index == layers.count - 1
+            (x, normed) = try layer(
+                x, normed: normed, nextNorm: isLast ? decoder.finalNorm : layers[index + 1].inputNorm, rotary: rotary,
+                cuSeqlens: batch.cuSeqlens, prefixes: batch.prefixes, dims: dims, backend: backend,
+                mlpRowChunk: mlpRowChunks.text, keepRows: isLast ? batch.scoredRows : nil)
+        }
         let z = try backend.linear(normed, weight: scoreDirection, bias: nil)
         return ForwardOutput(logits: try backend.download(z), lastHidden: try backend.download(normed))
     }

@@ -33,22 +33,27 @@ enum Vision {
                 backend: backend)
         }
 
+        /// - Parameters:
+        ///   - normed: `norm1(x)`, made by the previous block (or the tower for the first one).
+        ///   - nextNorm: the weight of the norm that reads this block's output (the next block's `norm1`,
+        ///     or the merger's), applied in the same pass as the last residual connection.
+        /// - Returns: the block's output and that norm of it.
         func callAsFunction(
-            _ x: Tensor, rotary: (cos: Tensor, sin: Tensor), cuSeqlens: [Int32], dims: ModelDimensions.Vision,
-            backend: any Backend
-        ) throws -> Tensor {
+            _ x: Tensor, normed: Tensor, nextNorm: Tensor, rotary: (cos: Tensor, sin: Tensor), cuSeqlens: [Int32],
+            dims: ModelDimensions.Vision, backend: any Backend, mlpRowChunk: Int
+        ) throws -> (x: Tensor, normed: Tensor) {
             let tokens = x.shape[0]
-            let normed = try backend.rmsNorm(x, weight: norm1, eps: dims.rmsNormEps)
             let (q, k, v) = try qkv(
                 normed, heads: dims.headCount, kvHeads: dims.headCount, headDim: dims.headDim, rotary: rotary,
                 backend: backend)
             let attended = try backend.attention(
                 query: q, key: k, value: v, cuSeqlens: cuSeqlens, causal: false,
                 scale: 1 / Float(dims.headDim).squareRoot())
-            let afterAttention = try backend.add(
-                x, try projection(attended.reshaped([tokens, dims.hiddenSize]), backend))
-            let normed2 = try backend.rmsNorm(afterAttention, weight: norm2, eps: dims.rmsNormEps)
-            return try backend.add(afterAttention, try mlp(normed2, backend))
+            let (afterAttention, normed2) = try backend.addRMSNorm(
+                x, try projection(attended.reshaped([tokens, dims.hiddenSize]), backend), weight: norm2,
+                eps: dims.rmsNormEps)
+            let next = try backend.addRMSNorm(afterAttention, try mlp(normed2, backend, rowChunk: mlpRowChunk), weight: nextNorm, eps: dims.rmsNormEps)
+            return (next.sum, next.normed)
         }
     }
 
@@ -64,9 +69,9 @@ enum Vision {
             second = Linear(weight: try load("mlp.2.weight"), bias: try load("mlp.2.bias"))
         }
 
-        func callAsFunction(_ x: Tensor, dims: ModelDimensions.Vision, backend: any Backend) throws -> Tensor {
-            let normed = try backend.rmsNorm(x, weight: norm, eps: dims.rmsNormEps)
-            let grouped = try normed.reshaped([x.shape[0] / dims.mergeUnit, dims.hiddenSize * dims.mergeUnit])
+        /// - Parameter normed: `ln_q(x)` (the last block applies it with its residual connection).
+        func callAsFunction(normed: Tensor, dims: ModelDimensions.Vision, backend: any Backend) throws -> Tensor {
+            let grouped = try normed.reshaped([normed.shape[0] / dims.mergeUnit, dims.hiddenSize * dims.mergeUnit])
             return try second(try backend.gelu(try first(grouped, backend)), backend)
         }
     }
@@ -90,7 +95,9 @@ enum Vision {
 
         /// Image embeddings for the patches of `grids` (rows concatenated in processor order):
         /// `[patches, 1176]` -> `[patches / 4, outHidden]`, in processor (not window) order.
-        func callAsFunction(_ pixels: Tensor, grids: [VisionGrid], backend: any Backend) throws -> Tensor {
+        func callAsFunction(_ pixels: Tensor, grids: [VisionGrid], backend: any Backend, mlpRowChunk: Int) throws
+            -> Tensor
+        {
             let layout = try visionWindowLayout(
                 grids: grids, windowSize: dims.windowSize, patchSize: dims.patchSize,
                 spatialMergeSize: dims.spatialMergeSize)
@@ -106,13 +113,17 @@ enum Vision {
 
             let embedded = try backend.linear(pixels, weight: patchEmbedding, bias: nil)
             var x = try backend.gatherRows(embedded, indices: patchOrder)
+            // Each block's last residual connection also applies the norm that reads its output.
+            var normed = try backend.rmsNorm(x, weight: blocks.first?.norm1 ?? merger.norm, eps: dims.rmsNormEps)
             for (index, block) in blocks.enumerated() {
                 let full = dims.fullAttentionBlocks.contains(index)
-                x = try block(
-                    x, rotary: rotary, cuSeqlens: full ? layout.cuSeqlens : layout.cuWindowSeqlens, dims: dims,
-                    backend: backend)
+                let nextNorm = index + 1 < blocks.count ? blocks[index + 1].norm1 : merger.norm
+                (x, normed) = try block(
+                    x, normed: normed, nextNorm: nextNorm, rotary: rotary,
+                    cuSeqlens: full ? layout.cuSeqlens : layout.cuWindowSeqlens, dims: dims, backend: backend,
+                    mlpRowChunk: mlpRowChunk)
             }
-            let merged = try merger(x, dims: dims, backend: backend)
+            let merged = try merger(normed: normed, dims: dims, backend: backend)
             return try backend.gatherRows(merged, indices: layout.reverseIndex)
         }
     }
