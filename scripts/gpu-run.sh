@@ -2,7 +2,9 @@
 # Runs on the GPU machine, from the folder scripts/gpu-build.sh filled (carried by the device tool):
 # op self-test, a random-weight checkpoint of the real 7B shape, our bench, the transformers reference
 # on the same inputs, and end-to-end parity. Logs go to $OUT (the device tool brings them back).
-#   bash .device/gpu-run.sh            (WORKLOADS=W1,W3 to run fewer; SKIP_SELFTEST=1 to skip it)
+#   bash .device/gpu-run.sh            (WORKLOADS=W1,W3 to run fewer; SKIP_SELFTEST=1 to skip it;
+#                                       FP32_REFERENCE=1 also scores with transformers in float32 and
+#                                       compares both bf16 engines with it)
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 OUT=${OUT:-/tmp/lychee-out}; mkdir -p "$OUT"
@@ -28,3 +30,12 @@ python3 gpu_reference.py --model "$CKPT" --inputs "$INPUTS" --ours "$OUT/ours.js
     --workloads "$WORKLOADS" 2>&1 | grep -v Warning | tee "$OUT/reference.log"
 echo "== parity"
 python3 gpu_parity.py "$OUT/ours.json" "$OUT/ref.json" 2>&1 | tee "$OUT/parity.log"
+if [ -n "${FP32_REFERENCE:-}" ]; then
+    echo "== float32 reference (ground truth for both bf16 engines)"
+    python3 gpu_reference.py --model "$CKPT" --inputs "$INPUTS" --out "$OUT/ref-fp32.json" --dtype float32 \
+        --repeats 1 --workloads "$WORKLOADS" 2>&1 | grep -v -e Warning -e "Loading weights" | tee "$OUT/reference-fp32.log"
+    echo "== ours (bf16) against float32 transformers"
+    python3 gpu_parity.py "$OUT/ours.json" "$OUT/ref-fp32.json" 2>&1 | tee "$OUT/parity-ours-fp32.log"
+    echo "== transformers bf16 against float32 transformers"
+    python3 gpu_parity.py "$OUT/ref.json" "$OUT/ref-fp32.json" --own-pixels-only 2>&1 | tee "$OUT/parity-ref-fp32.log"
+fi

@@ -41,12 +41,15 @@ def main():
     parser.add_argument("ours")
     parser.add_argument("ref")
     parser.add_argument("--min", type=float, default=0.99)
+    parser.add_argument("--own-pixels-only", action="store_true",
+                        help="skip the rows fed our pixel values (when OURS is itself a reference run)")
     args = parser.parse_args()
     ours, ref = json.load(open(args.ours)), json.load(open(args.ref))
     ok = True
     print("workload | reference fed | pairs | max |dz| | mean |dz| | z spread (ref std) | Spearman")
     rows = [(w, "its own pixels", "logits") for w in sorted(ref)]
-    rows += [(w, "our pixel values", "logitsOurPixels") for w in sorted(ref) if "logitsOurPixels" in ref[w]]
+    if not args.own_pixels_only:
+        rows += [(w, "our pixel values", "logitsOurPixels") for w in sorted(ref) if "logitsOurPixels" in ref[w]]
     for workload, label, key in rows:
         if workload not in ours:
             continue

@@ -83,6 +83,7 @@ def modality_kwargs(model, ids):
 
 
 def score(model, processor, pairs, images, batch_size, yes, no):
+    dtype = next(model.parameters()).dtype
     zs = []
     for start in range(0, len(pairs), batch_size):
         batch = pairs[start:start + batch_size]
@@ -97,7 +98,7 @@ def score(model, processor, pairs, images, batch_size, yes, no):
         pictures = [images[name] for pair in batch for name in pair["images"]]
         if pictures:
             processed = processor(images=pictures, return_tensors="pt")
-            kwargs["pixel_values"] = processed["pixel_values"].to("cuda", torch.bfloat16)
+            kwargs["pixel_values"] = processed["pixel_values"].to("cuda", dtype)
             kwargs["image_grid_thw"] = processed["image_grid_thw"].to("cuda")
             kwargs.update({k: v.to("cuda") for k, v in modality_kwargs(model, ids).items()})
         with torch.inference_mode():
@@ -115,15 +116,20 @@ def main():
     parser.add_argument("--out", required=True)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--workloads", default="W1,W2,W3,W4")
+    parser.add_argument("--dtype", choices=["bfloat16", "float32"], default="bfloat16",
+                        help="float32 (TF32 off) gives a ground truth to measure both bf16 engines against")
     args = parser.parse_args()
+    dtype = getattr(torch, args.dtype)
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
 
     tokenizer = Tokenizer.from_file(os.path.join(args.model, "tokenizer.json"))
     yes, no = tokenizer.token_to_id("yes"), tokenizer.token_to_id("no")
     processor = ImageProcessor.from_pretrained(args.model)
     start = time.time()
     model = Qwen2_5_VLForConditionalGeneration.from_pretrained(
-        args.model, dtype=torch.bfloat16, attn_implementation="sdpa", device_map="cuda").eval()
-    print(f"reference loaded in {time.time() - start:.1f} s", flush=True)
+        args.model, dtype=dtype, attn_implementation="sdpa", device_map="cuda").eval()
+    print(f"reference ({args.dtype}) loaded in {time.time() - start:.1f} s", flush=True)
 
     results = {}
     for workload in args.workloads.split(","):

@@ -140,15 +140,17 @@ extension CUDABackend {
         let v = try makeTensor(shape: [tokens, kvHeads, d])
         let pairs = tokens * (heads + 2 * kvHeads) * (d / 2)
         guard pairs > 0 else { return (q, k, v) }
+        let pointers = [
+            try address(qkv, op: "splitRope", argument: "qkv"), try address(cos, op: "splitRope", argument: "cos"),
+            try address(sin, op: "splitRope", argument: "sin"), try address(q, op: "splitRope", argument: "query"),
+            try address(k, op: "splitRope", argument: "key"), try address(v, op: "splitRope", argument: "value"),
+        ]
+        // Eight pairs per thread when each half-row is whole 16-byte vectors.
+        let vectorized = Self.allowsVectors(width: d / 2, pointers)
+        let threads = vectorized ? pairs / 8 : pairs
         try kernels.launch(
-            "split_rope", grid: ((pairs + 255) / 256, 1, 1), block: (256, 1, 1),
-            [.pointer(try address(qkv, op: "splitRope", argument: "qkv")),
-             .pointer(try address(cos, op: "splitRope", argument: "cos")),
-             .pointer(try address(sin, op: "splitRope", argument: "sin")),
-             .pointer(try address(q, op: "splitRope", argument: "query")),
-             .pointer(try address(k, op: "splitRope", argument: "key")),
-             .pointer(try address(v, op: "splitRope", argument: "value")),
-             .int32(Int32(tokens)), .int32(Int32(heads)), .int32(Int32(kvHeads)), .int32(Int32(d))])
+            vectorized ? "split_rope_v8" : "split_rope", grid: ((threads + 255) / 256, 1, 1), block: (256, 1, 1),
+            pointers.map { .pointer($0) } + [.int32(Int32(tokens)), .int32(Int32(heads)), .int32(Int32(kvHeads)), .int32(Int32(d))])
         try finish("splitRope")
         return (q, k, v)
     }

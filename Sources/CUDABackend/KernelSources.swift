@@ -231,6 +231,45 @@ enum KernelSources {
         target[j + half] = f2bf(x2 * bf2f(c[j + half]) + x1 * bf2f(s[j + half]));
     }
 
+    /// split_rope over 8 pairs per thread (half = d / 2 a multiple of 8, 16-byte aligned rows): one thread
+    /// per (token, head, group of 8 j), the same arithmetic per element as split_rope.
+    extern "C" __global__ void split_rope_v8(const bf16_t* qkv, const bf16_t* cosTable, const bf16_t* sinTable,
+                                             bf16_t* q, bf16_t* k, bf16_t* v, int tokens, int heads, int kvHeads, int d) {
+        const int half = d >> 1, groups = half >> 3, all = heads + 2 * kvHeads;
+        long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x;
+        if (i >= (long long)tokens * all * groups) return;
+        const int j = (int)(i % groups) << 3;
+        long long th = i / groups;
+        int token = (int)(th / all), head = (int)(th % all);
+        const bf16_t* row = qkv + th * d;
+        const uint4 lo = *(const uint4*)(row + j), hi = *(const uint4*)(row + j + half);
+        bf16_t* target;
+        if (head < heads) target = q + ((long long)token * heads + head) * d;
+        else if (head < heads + kvHeads) target = k + ((long long)token * kvHeads + head - heads) * d;
+        else {
+            target = v + ((long long)token * kvHeads + head - heads - kvHeads) * d;
+            *(uint4*)(target + j) = lo;
+            *(uint4*)(target + j + half) = hi;
+            return;
+        }
+        const bf16_t* c = cosTable + (size_t)token * d;
+        const bf16_t* s = sinTable + (size_t)token * d;
+        float x1[8], x2[8], c1[8], c2[8], s1[8], s2[8], o1[8], o2[8];
+        unpack8(lo, x1);
+        unpack8(hi, x2);
+        unpack8(*(const uint4*)(c + j), c1);
+        unpack8(*(const uint4*)(c + j + half), c2);
+        unpack8(*(const uint4*)(s + j), s1);
+        unpack8(*(const uint4*)(s + j + half), s2);
+        #pragma unroll
+        for (int t = 0; t < 8; ++t) {
+            o1[t] = x1[t] * c1[t] - x2[t] * s1[t];
+            o2[t] = x2[t] * c2[t] + x1[t] * s2[t];
+        }
+        *(uint4*)(target + j) = pack8(o1);
+        *(uint4*)(target + j + half) = pack8(o2);
+    }
+
     /// out[i] = x[indices[i]], one block per output row; `width` in 2-byte elements.
     extern "C" __global__ void gather_rows(const bf16_t* x, const int* indices, bf16_t* out, int width) {
         const bf16_t* source = x + (size_t)indices[blockIdx.x] * width;

@@ -71,6 +71,8 @@ public struct OpSelfTest {
         record(try checkGateUp(rows: s ? 300 : 11, width: s ? 3424 : 40))
         record(try checkGateUp(rows: s ? 100 : 5, width: s ? 3420 : 30))  // not a multiple of 8: scalar kernel
         record(try checkSplitRope(tokens: s ? 300 : 9, heads: s ? 28 : 4, kvHeads: s ? 4 : 2, headDim: 128))
+        record(try checkSplitRope(tokens: s ? 256 : 9, heads: s ? 16 : 2, kvHeads: s ? 16 : 2, headDim: 80))
+        record(try checkSplitRope(tokens: s ? 50 : 5, heads: 4, kvHeads: 2, headDim: 36))  // half not a multiple of 8: scalar
         record(try checkGELU(rows: s ? 243 : 7, width: s ? 5120 : 256))
         record(try checkRope(tokens: s ? 300 : 9, heads: s ? 28 : 4, headDim: 128))
         record(try checkRope(tokens: s ? 256 : 9, heads: s ? 16 : 2, headDim: 80))

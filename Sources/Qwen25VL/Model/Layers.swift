@@ -70,8 +70,11 @@ struct GatedMLP {
     func callAsFunction(_ x: Tensor, _ backend: any Backend, rowChunk: Int) throws -> Tensor {
         let rows = x.shape[0]
         guard rowChunk > 0, rows > rowChunk else { return try whole(x, backend) }
-        let parts = try stride(from: 0, to: rows, by: rowChunk).map {
-            try whole(try x.rows($0..<min(rows, $0 + rowChunk)), backend)
+        // Chunks of equal size (no small remainder chunk that would read all the weights for a few rows).
+        let count = (rows + rowChunk - 1) / rowChunk
+        let size = (rows + count - 1) / count
+        let parts = try stride(from: 0, to: rows, by: size).map {
+            try whole(try x.rows($0..<min(rows, $0 + size)), backend)
         }
         return try backend.concatenateRows(parts)
     }
