@@ -1,7 +1,8 @@
 # lychee-rerank: the two commands the README promises.
 #   make run   installs system packages, builds in release, downloads the model if needed and serves it
 #              (MODEL=vec-ai/lychee-rerank-mm by default; any model id or folder; PORT=7860; BACKEND=auto)
-#   make test  installs system packages, runs the whole test suite, then the web page's headless-browser test
+#   make test  installs system packages (and NVRTC from PyPI, to compile the CUDA kernels without a GPU),
+#              runs the whole test suite, then the web page's headless-browser test
 .PHONY: deps build run demo test clean
 
 deps:
@@ -22,7 +23,7 @@ demo: build
 	bash scripts/demo.sh
 
 test: deps
-	swift test 2>&1
+	NVRTC=$$(bash scripts/install-nvrtc.sh) && LD_LIBRARY_PATH="$$NVRTC$${LD_LIBRARY_PATH:+:$$LD_LIBRARY_PATH}" swift test 2>&1
 	bash scripts/browser-test.sh
 
 clean:

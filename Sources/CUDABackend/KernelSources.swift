@@ -72,6 +72,20 @@ enum KernelSources {
         }
     }
 
+    /// The second pass of the vector norms: target = bf16(row * inverse) * weight, 8 elements per load, the
+    /// block's threads striding over the row's `vectors` 16-byte vectors.
+    __device__ __forceinline__ void scale_row8(const uint4* row, const uint4* w, uint4* target, int vectors,
+                                               float inverse) {
+        for (int i = threadIdx.x; i < vectors; i += blockDim.x) {
+            float f[8], g[8];
+            unpack8(row[i], f);
+            unpack8(w[i], g);
+            #pragma unroll
+            for (int j = 0; j < 8; ++j) f[j] = bf2f(f2bf(f[j] * inverse)) * g[j];
+            target[i] = pack8(f);
+        }
+    }
+
     /// rms_norm for rows of a multiple of 8 elements on 16-byte aligned pointers: 16-byte loads and stores.
     extern "C" __global__ void rms_norm_v8(const bf16_t* x, const bf16_t* weight, bf16_t* out, int width, float eps) {
         const uint4* row = (const uint4*)(x + (size_t)blockIdx.x * width);
@@ -85,15 +99,7 @@ enum KernelSources {
             #pragma unroll
             for (int j = 0; j < 8; ++j) squares += f[j] * f[j];
         }
-        const float inverse = rsqrtf(block_sum(squares) / (float)width + eps);
-        for (int i = threadIdx.x; i < vectors; i += blockDim.x) {
-            float f[8], g[8];
-            unpack8(row[i], f);
-            unpack8(w[i], g);
-            #pragma unroll
-            for (int j = 0; j < 8; ++j) f[j] = bf2f(f2bf(f[j] * inverse)) * g[j];
-            target[i] = pack8(f);
-        }
+        scale_row8(row, w, target, vectors, rsqrtf(block_sum(squares) / (float)width + eps));
     }
 
     /// sum = a + b (rounded to bf16, as `add` stores it), out = rms_norm(sum): the residual connection and
@@ -116,16 +122,8 @@ enum KernelSources {
             for (int j = 0; j < 8; ++j) { f[j] = bf2f(f2bf(f[j] + g[j])); squares += f[j] * f[j]; }
             rs[i] = pack8(f);
         }
-        const float inverse = rsqrtf(block_sum(squares) / (float)width + eps);
         // Each thread reads back only the sum vectors it wrote itself.
-        for (int i = threadIdx.x; i < vectors; i += blockDim.x) {
-            float f[8], g[8];
-            unpack8(rs[i], f);
-            unpack8(w[i], g);
-            #pragma unroll
-            for (int j = 0; j < 8; ++j) f[j] = bf2f(f2bf(f[j] * inverse)) * g[j];
-            target[i] = pack8(f);
-        }
+        scale_row8(rs, w, target, vectors, rsqrtf(block_sum(squares) / (float)width + eps));
     }
 
     /// add over 8-element vectors (n8 = elements / 8, 16-byte aligned pointers).
