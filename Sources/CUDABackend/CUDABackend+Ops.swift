@@ -80,7 +80,7 @@ extension CUDABackend {
 
     public func add(_ a: Tensor, _ b: Tensor) throws -> Tensor {
         try OpChecks.sameShape("add", a, b, names: ("a", "b"))
-        return try binary("add", a, b, names: ("a", "b"))
+        return try binary("add", vectorKernel: "add_v8", a, b, names: ("a", "b"))
     }
 
     public func siluMul(gate: Tensor, up: Tensor) throws -> Tensor {
@@ -88,7 +88,11 @@ extension CUDABackend {
         return try binary("silu_mul", gate, up, names: ("gate", "up"))
     }
 
-    private func binary(_ kernel: String, _ a: Tensor, _ b: Tensor, names: (String, String)) throws -> Tensor {
+    /// An elementwise kernel over two tensors of one shape; `vectorKernel` (8 elements per thread) when the
+    /// count and addresses allow 16-byte access.
+    private func binary(
+        _ kernel: String, vectorKernel: String? = nil, _ a: Tensor, _ b: Tensor, names: (String, String)
+    ) throws -> Tensor {
         try enter()
         let out = try makeTensor(shape: a.shape)
         let count = a.elementCount
@@ -97,9 +101,9 @@ extension CUDABackend {
             try address(a, op: kernel, argument: names.0), try address(b, op: kernel, argument: names.1),
             try address(out, op: kernel, argument: "output"),
         ]
-        if kernel == "add", Self.allowsVectors(width: count, pointers) {
+        if let vectorKernel, Self.allowsVectors(width: count, pointers) {
             try kernels.launch(
-                "add_v8", grid: elementwiseGrid(count / 8), block: (256, 1, 1),
+                vectorKernel, grid: elementwiseGrid(count / 8), block: (256, 1, 1),
                 pointers.map { .pointer($0) } + [.int64(Int64(count / 8))])
         } else {
             try kernels.launch(
