@@ -49,10 +49,6 @@ public final class CPUBackend: Backend {
 
     // MARK: Host <-> device
 
-    public func upload(_ values: [Float], shape: [Int]) throws -> Tensor {
-        try upload(concatenating: [values], shape: shape)
-    }
-
     public func upload(concatenating parts: [[Float]], shape: [Int]) throws -> Tensor {
         let count = try Tensor.elementCount(of: shape)
         let given = parts.reduce(0) { $0 + $1.count }

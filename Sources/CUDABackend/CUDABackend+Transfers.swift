@@ -3,10 +3,6 @@ import Foundation
 import TensorKit
 
 extension CUDABackend {
-    public func upload(_ values: [Float], shape: [Int]) throws -> Tensor {
-        try upload(concatenating: [values], shape: shape)
-    }
-
     public func upload(concatenating parts: [[Float]], shape: [Int]) throws -> Tensor {
         try enter()
         let count = try Tensor.elementCount(of: shape)

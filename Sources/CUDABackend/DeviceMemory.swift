@@ -113,8 +113,8 @@ final class DeviceMemoryPool: @unchecked Sendable {
         samplePeakLocked()
     }
 
-    /// Returns a block to its segment.
-    func release(_ pointer: CUdeviceptr, size: Int) {
+    /// Returns a block to its segment (the range allocator knows its length).
+    func release(_ pointer: CUdeviceptr) {
         lock.withLock {
             if small.free(pointer) == nil { large.free(pointer) }
         }
@@ -163,19 +163,17 @@ final class DeviceMemoryPool: @unchecked Sendable {
 final class CUDAStorage: TensorStorage, @unchecked Sendable {
     let pointer: CUdeviceptr
     let byteCount: Int
-    private let allocatedSize: Int
     private let pool: DeviceMemoryPool
     var deviceName: String { "CUDA device" }
 
     init(pool: DeviceMemoryPool, byteCount: Int) throws {
         let block = try pool.allocate(max(byteCount, 1))
         self.pointer = block.pointer
-        self.allocatedSize = block.size
         self.byteCount = byteCount
         self.pool = pool
     }
 
-    deinit { pool.release(pointer, size: allocatedSize) }
+    deinit { pool.release(pointer) }
 }
 
 /// Host memory behind a tensor the CUDA backend keeps off the device: the embedding table, whose rows

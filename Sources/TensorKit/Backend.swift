@@ -18,9 +18,6 @@ public protocol Backend: Sendable {
 
     // MARK: Host <-> device (only at the edges)
 
-    /// Copies host values into a new tensor of `shape` in ``activationDType``.
-    func upload(_ values: [Float], shape: [Int]) throws -> Tensor
-
     /// Copies the values of `parts`, one after another, into a new tensor of `shape` in
     /// ``activationDType`` (image pixel rows of a batch): no joined host copy is made.
     func upload(concatenating parts: [[Float]], shape: [Int]) throws -> Tensor
@@ -134,6 +131,11 @@ public protocol Backend: Sendable {
 extension Backend {
     /// Separate weights unless the backend says otherwise.
     public var prefersFusedWeights: Bool { false }
+
+    /// Copies host values into a new tensor of `shape` in ``activationDType``.
+    public func upload(_ values: [Float], shape: [Int]) throws -> Tensor {
+        try upload(concatenating: [values], shape: shape)
+    }
 
     public func addRMSNorm(_ a: Tensor, _ b: Tensor, weight: Tensor, eps: Float) throws -> (sum: Tensor, normed: Tensor) {
         let sum = try add(a, b)

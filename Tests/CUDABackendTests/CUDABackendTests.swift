@@ -138,7 +138,6 @@ struct SkewedAddBackend: Backend {
     let base = CPUBackend()
     var name: String { "skewed" }
     var activationDType: DType { base.activationDType }
-    func upload(_ values: [Float], shape: [Int]) throws -> Tensor { try base.upload(values, shape: shape) }
     func upload(concatenating parts: [[Float]], shape: [Int]) throws -> Tensor {
         try base.upload(concatenating: parts, shape: shape)
     }
