@@ -64,7 +64,10 @@ let package = Package(
         // MARK: Public API
         .target(
             name: "Reranker",
-            dependencies: ["SafeTensors", "Tokenizers", "ImageProcessing", "Qwen25VL", "TensorKit"],
+            dependencies: [
+                "SafeTensors", "Tokenizers", "ImageProcessing", "Qwen25VL", "TensorKit",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: swiftSettings
         ),
 
@@ -132,7 +135,7 @@ let package = Package(
         .testTarget(
             name: "RerankServerTests",
             dependencies: [
-                "RerankServer", "ModelHub", "Reranker", "CPUBackend", "TestSupport",
+                "RerankServer", "ModelHub", "Reranker", "CPUBackend", "ImageProcessing", "TestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],

@@ -2,6 +2,8 @@ import ArgumentParser
 import CPUBackend
 import CUDABackend
 import Foundation
+import Qwen25VL
+import Reranker
 import TensorKit
 
 /// Which engine runs the model: `--backend auto|cpu|cuda`.
@@ -71,6 +73,24 @@ enum BackendSelection {
                 return CPUBackend()
             }
         }
+    }
+
+    /// The token budget that memory and latency allow on `backend` once the model is loaded (see
+    /// ``TokenBudget``): on CUDA what is left under the memory limit (or of the device's free memory, less
+    /// a safety margin) after weights and context.
+    static func automaticTokenBudget(backend: any Backend, dimensions: ModelDimensions, mlpRowChunks: MLPRowChunks) -> Int {
+        guard let cuda = backend as? CUDABackend else { return TokenBudget.cpu(dims: dimensions) }
+        let memory = cuda.memoryStatistics()
+        let margin = 1 << 30
+        let available: Int
+        if let limit = cuda.memoryLimitBytes {
+            // The limit counts the context too: what the process holds from the driver is `used` on a
+            // device of its own; on a shared one, the pool's bytes are the better measure.
+            available = limit - min(memory.currentDeviceUsedBytes, memory.pooledBytes + margin / 2) - margin / 4
+        } else {
+            available = memory.totalBytes - memory.currentDeviceUsedBytes - margin
+        }
+        return TokenBudget.gpu(availableBytes: available, dims: dimensions, chunks: mlpRowChunks)
     }
 
     static func printToStandardError(_ line: String) {

@@ -33,8 +33,19 @@ struct ServeCommand: AsyncParsableCommand {
     var maxConcurrent = 64
     @Option(name: .long, help: "Requests allowed to wait in line; beyond, the server answers 429 with Retry-After.")
     var maxWaiting = 256
-    @Option(name: .long, help: "Most decoder tokens packed into one forward pass (pairs of many requests share it).")
-    var tokenBudget = 4096
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Most decoder tokens packed into one forward pass (pairs of many requests share it).",
+            discussion: "Default: what memory allows (on CUDA, what is left after the weights under "
+                + "--gpu-memory-limit-gib), at most 16384 on a GPU; about a second of work on the CPU."))
+    var tokenBudget: Int?
+    @Option(name: .long, help: "Host memory in MiB for vision-tower outputs of images seen before (0 disables).")
+    var imageCacheMib: Int?
+    @Option(name: .long, help: "Seconds a request may take; beyond, 504 and its pending work is dropped.")
+    var requestTimeout: Double = 60
+    @Option(name: .long, help: "Most megapixels all images of one request may decode to together.")
+    var maxRequestMegapixels = 256
     @Option(name: .long, help: "Longest prompt in tokens; longer document texts are cut (results say truncated).")
     var maxLength = 3200
     @Option(name: .long, help: "Most documents in one request.")
@@ -57,12 +68,19 @@ struct ServeCommand: AsyncParsableCommand {
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535, got \(port)") }
         for (name, value) in [
-            ("--max-concurrent", maxConcurrent), ("--token-budget", tokenBudget), ("--max-length", maxLength),
+            ("--max-concurrent", maxConcurrent), ("--token-budget", tokenBudget ?? 1), ("--max-length", maxLength),
+            ("--max-request-megapixels", maxRequestMegapixels),
             ("--max-documents", maxDocuments), ("--max-body-mib", maxBodyMib), ("--max-image-mib", maxImageMib),
         ] where value < 1 {
             throw ValidationError("\(name) must be at least 1, got \(value)")
         }
         try BackendSelection.validate(gpuMemoryLimitGiB: gpuMemoryLimitGib)
+        guard requestTimeout > 0, requestTimeout.isFinite else {
+            throw ValidationError("--request-timeout must be a positive number of seconds, got \(requestTimeout)")
+        }
+        if let imageCacheMib, imageCacheMib < 0 {
+            throw ValidationError("--image-cache-mib must be 0 or more, got \(imageCacheMib)")
+        }
         guard maxWaiting >= 0 else { throw ValidationError("--max-waiting must be 0 or more, got \(maxWaiting)") }
         guard ["text", "json"].contains(logFormat) else {
             throw ValidationError("--log-format must be text or json, got \(logFormat)")
@@ -88,10 +106,20 @@ struct ServeCommand: AsyncParsableCommand {
         }
         logger.info("loading model", metadata: ["model": "\(directory.path)", "backend": "\(chosen.name)"])
         let started = ContinuousClock.now
-        let reranker = try Reranker.load(
-            modelDirectory: directory, backend: chosen,
-            options: RerankerOptions(maxLength: maxLength, tokenBudget: tokenBudget))
-        logger.info("model loaded", metadata: ["seconds": "\(ContinuousClock.now - started)"])
+        // The image cache lives in host memory: by default a sixteenth of RAM, at most 2 GiB.
+        let cacheBytes = imageCacheMib.map { $0 << 20 }
+            ?? min(2 << 30, Int(clamping: ProcessInfo.processInfo.physicalMemory) / 16)
+        var options = RerankerOptions(maxLength: maxLength, imageCacheBytes: cacheBytes)
+        options.maxRequestDecodedPixels = maxRequestMegapixels * 1_000_000
+        let reranker = try Reranker.load(modelDirectory: directory, backend: chosen, options: options)
+        let budget = tokenBudget ?? BackendSelection.automaticTokenBudget(
+            backend: chosen, dimensions: reranker.model.dimensions, mlpRowChunks: reranker.model.mlpRowChunks)
+        logger.info(
+            "model loaded",
+            metadata: [
+                "seconds": "\(ContinuousClock.now - started)", "token_budget": "\(budget)",
+                "image_cache_mib": "\(cacheBytes >> 20)",
+            ])
 
         var configuration = ServerConfiguration()
         configuration.host = host
@@ -102,6 +130,8 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.maxBodyBytes = maxBodyMib << 20
         configuration.apiKey = apiKey ?? ProcessInfo.processInfo.environment["LYCHEE_API_KEY"]
         configuration.corsOrigins = corsOrigin
+        configuration.tokenBudget = budget
+        configuration.requestTimeoutSeconds = requestTimeout
         var services = [any Service]()
         if !allowImageHost.isEmpty {
             let transport = HTTPImageTransport()

@@ -79,6 +79,12 @@ enum ServerError: Error, CustomStringConvertible {
     case shuttingDown
     /// An engine call gave a different number of results than pairs.
     case engineResultCount(expected: Int, got: Int)
+    /// The request was not answered within the server's request timeout; its pending work was dropped.
+    case timedOut(seconds: Double)
+    /// The request was cancelled (its client went away); its pending work was dropped.
+    case cancelled
+    /// The model could not score the request (e.g. a non-finite score from a broken checkpoint).
+    case model(String)
 
     var description: String {
         switch self {
@@ -86,6 +92,13 @@ enum ServerError: Error, CustomStringConvertible {
             return "the server is shutting down and takes no new work; retry on another instance"
         case let .engineResultCount(expected, got):
             return "the engine returned \(got) results for \(expected) pairs"
+        case let .timedOut(seconds):
+            return "the request was not answered within the server's request timeout (\(seconds.formatted()) s) and "
+                + "was dropped: the server is overloaded; retry later, send fewer documents, or raise --request-timeout"
+        case .cancelled:
+            return "the request was cancelled"
+        case let .model(message):
+            return message
         }
     }
 }

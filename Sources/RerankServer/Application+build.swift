@@ -16,8 +16,8 @@ public struct RerankServerParts<Engine: RerankEngine>: Sendable {
 /// The router with every route and middleware: CORS outermost, then errors/logs/metrics, then the API key.
 public func buildRouter<Engine: RerankEngine>(
     parts: RerankServerParts<Engine>, configuration: ServerConfiguration
-) throws -> Router<BasicRequestContext> {
-    let router = Router(context: BasicRequestContext.self)
+) throws -> Router<ServerRequestContext> {
+    let router = Router(context: ServerRequestContext.self)
     if !configuration.corsOrigins.isEmpty {
         router.add(middleware: CORSOriginsMiddleware(origins: configuration.corsOrigins))
     }
@@ -41,7 +41,9 @@ public func buildApplication<Engine: RerankEngine>(
 ) throws -> (application: some ApplicationProtocol, parts: RerankServerParts<Engine>) {
     let metrics = ServerMetrics()
     let scheduler = PairScheduler(
-        engine: engine, tokenBudget: engine.tokenBudget, metrics: metrics, logger: logger, warmUp: warmUp)
+        engine: engine, tokenBudget: configuration.tokenBudget, metrics: metrics, logger: logger,
+        preparationThreads: configuration.preparationThreads, warmUp: warmUp)
+    metrics.tokenBudget.record(configuration.tokenBudget)
     let controller = RerankController(scheduler: scheduler, configuration: configuration, metrics: metrics)
     let parts = RerankServerParts(scheduler: scheduler, metrics: metrics, controller: controller)
     let router = try buildRouter(parts: parts, configuration: configuration)
@@ -62,5 +64,5 @@ public func standardWarmUp<Engine: RerankEngine>(_ engine: Engine) throws {
     let documents = [RerankItem(text: "warm-up")] + (png.map { [RerankItem(image: .encoded($0))] } ?? [])
     let pairs = try engine.preparePairs(
         query: RerankItem(text: "warm-up"), documents: documents, instruction: nil, maxLength: nil)
-    _ = try engine.scorePairs(pairs)
+    for outcome in try engine.scorePairs(pairs) { _ = try outcome.get() }
 }

@@ -51,8 +51,17 @@ struct ObservabilityMiddleware<Context: RequestContext>: RouterMiddleware {
         case let error as any HTTPResponseError:
             return APIError.from(status: error.status, message: nil)
         case let error as ServerError:
-            if case .shuttingDown = error {
+            switch error {
+            case .shuttingDown:
                 return APIError(.serviceUnavailable, type: "shutting_down", message: error.description)
+            case .timedOut:
+                return APIError(.gatewayTimeout, type: "timeout", message: error.description)
+            case .cancelled:
+                return APIError(.init(code: 499, reasonPhrase: "Client Closed Request"), type: "cancelled", message: error.description)
+            case .model:
+                return APIError(.internalServerError, type: "model_error", message: error.description)
+            case .engineResultCount:
+                break
             }
             return APIError(.internalServerError, type: "internal_error", message: error.description)
         default:

@@ -3,42 +3,46 @@ import Logging
 import Reranker
 import ServiceLifecycle
 
-/// Packs the pairs of concurrent requests into engine calls of up to `tokenBudget` tokens.
+/// Continuous batching: forms each forward pass from the pairs of every waiting request, up to a token
+/// budget, so that passes grow with load and throughput with concurrency.
 ///
-/// Requests hand in their prepared pairs and wait; one loop takes pairs from the queue in arrival order
-/// (first fit: a pair longer than the budget runs alone), scores them in one engine call on the engine
-/// thread, and gives each request its results once all its pairs are scored. With many concurrent
-/// requests each call is full, so throughput grows with concurrency.
+/// - One policy: pairs are charged with ``BatchCost`` (a prompt prefix shared by pairs of one query counts
+///   once per pass), the same accounting the CLI's planner uses.
+/// - Fairness: requests are served least-recently-served first, so no request waits behind more than one
+///   pass of another request's pairs (a 2-document request is never stuck behind a 64-image one).
+/// - Isolation: when a pass fails, each of its requests is scored again on its own, and only a request
+///   that fails alone gets the error; a pair with a non-finite score fails only its request.
+/// - Cancellation: a cancelled task (client gone, request timeout) drops its pending pairs at once.
+/// - No retention: pairs (their pixels and tokens) are released as soon as their pass is scored.
 ///
 /// It is a service: it warms the engine up when it starts (``isReady`` turns true), and on graceful
 /// shutdown it finishes every queued pair before returning.
 public actor PairScheduler<Engine: RerankEngine>: Service {
-    private struct QueuedPair {
-        var request: Int
-        var slot: Int
-        var pair: Engine.Pair
-        var tokens: Int
-    }
-
     private struct WaitingRequest {
+        /// Pairs not yet handed to a pass, by position in the request.
+        var pending: [(slot: Int, pair: ScoringPair)]
         var results: [RerankResult?]
         var remaining: Int
         var continuation: CheckedContinuation<[RerankResult], any Error>
+        /// The pass that last took pairs of this request (for fairness).
+        var lastServed: Int
+        let arrival: Int
     }
 
     let engine: Engine
-    let tokenBudget: Int
+    /// Most decoder tokens in one pass.
+    public let tokenBudget: Int
     private let thread: WorkerThread
-    /// Runs request preparation (tokenizing, image preprocessing) beside the engine thread.
-    private let preparer = WorkerThread(name: "lychee-prepare")
+    /// Runs request preparation (tokenizing, image decoding and preprocessing), one thread per core.
+    private let preparers: WorkerPool
     private let metrics: ServerMetrics
     private let logger: Logger
     private let warmUp: (@Sendable (Engine) throws -> Void)?
 
-    private var queue = [QueuedPair]()
-    private var queueHead = 0
     private var requests = [Int: WaitingRequest]()
     private var nextRequest = 0
+    private var passesStarted = 0
+    private var queuedPairCount = 0
     private var wakeUp: CheckedContinuation<Void, Never>?
     private var stopping = false
 
@@ -46,8 +50,10 @@ public actor PairScheduler<Engine: RerankEngine>: Service {
     public private(set) var isReady = false
 
     /// A scheduler over `engine`; `warmUp` runs once on the engine thread before ``isReady`` turns true.
+    /// - Parameter preparationThreads: threads preparing requests (default: one per core).
     public init(
         engine: Engine, tokenBudget: Int, metrics: ServerMetrics, logger: Logger,
+        preparationThreads: Int = ProcessInfo.processInfo.activeProcessorCount,
         warmUp: (@Sendable (Engine) throws -> Void)? = nil
     ) {
         self.engine = engine
@@ -56,39 +62,58 @@ public actor PairScheduler<Engine: RerankEngine>: Service {
         self.logger = logger
         self.warmUp = warmUp
         self.thread = WorkerThread(name: "lychee-engine")
+        self.preparers = WorkerPool(name: "lychee-prepare", size: preparationThreads)
     }
 
-    /// Prepares one request's pairs on the preparation thread (off the event loops and the concurrency pool).
+    /// Prepares one request's pairs on the preparation pool (off the event loops and the concurrency pool).
     nonisolated func prepare(
         query: RerankItem, documents: [RerankItem], instruction: String?, maxLength: Int?
-    ) async throws -> [Engine.Pair] {
+    ) async throws -> [ScoringPair] {
         let engine = self.engine
-        return try await preparer.run {
+        return try await preparers.run {
             try engine.preparePairs(query: query, documents: documents, instruction: instruction, maxLength: maxLength)
         }
     }
 
     /// Pairs waiting to be scored.
-    public var queuedPairs: Int { queue.count - queueHead }
+    public var queuedPairs: Int { queuedPairCount }
 
-    /// Scores `pairs` (one request's), sharing engine calls with other requests' pairs.
+    /// Requests with pairs waiting or in a pass.
+    public var activeRequests: Int { requests.count }
+
+    /// Scores `pairs` (one request's), sharing passes with other requests' pairs.
+    ///
+    /// Cancelling the calling task drops the request's pairs not yet in a pass and throws
+    /// `ServerError.cancelled`.
     /// - Returns: the results in the pairs' order.
-    public func score(_ pairs: [Engine.Pair]) async throws -> [RerankResult] {
+    public func score(_ pairs: consuming [ScoringPair]) async throws -> [RerankResult] {
         guard !pairs.isEmpty else { return [] }
         guard !stopping else { throw ServerError.shuttingDown }
+        try Task.checkCancellation()
         let id = nextRequest
         nextRequest += 1
-        return try await withCheckedThrowingContinuation { continuation in
-            requests[id] = WaitingRequest(
-                results: Array(repeating: nil, count: pairs.count), remaining: pairs.count,
-                continuation: continuation)
-            for (slot, pair) in pairs.enumerated() {
-                queue.append(QueuedPair(request: id, slot: slot, pair: pair, tokens: engine.tokenCount(of: pair)))
+        let entries = pairs.enumerated().map { (slot: $0.offset, pair: $0.element) }
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                enqueue(id, entries, continuation)
             }
-            metrics.queuedPairs.record(queuedPairs)
-            wakeUp?.resume()
-            wakeUp = nil
+        } onCancel: {
+            Task { await self.fail(id, ServerError.cancelled) }
         }
+    }
+
+    private func enqueue(
+        _ id: Int, _ entries: [(slot: Int, pair: ScoringPair)],
+        _ continuation: CheckedContinuation<[RerankResult], any Error>
+    ) {
+        // Never served: ranks ahead of the requests the running pass serves (see `takePass`).
+        requests[id] = WaitingRequest(
+            pending: entries, results: Array(repeating: nil, count: entries.count), remaining: entries.count,
+            continuation: continuation, lastServed: passesStarted - 2, arrival: id)
+        queuedPairCount += entries.count
+        metrics.queuedPairs.record(queuedPairCount)
+        wakeUp?.resume()
+        wakeUp = nil
     }
 
     public func run() async throws {
@@ -105,7 +130,7 @@ public actor PairScheduler<Engine: RerankEngine>: Service {
             Task { await self.beginStopping() }
         }
         thread.stop()
-        preparer.stop()
+        preparers.stop()
     }
 
     // MARK: The loop
@@ -118,76 +143,127 @@ public actor PairScheduler<Engine: RerankEngine>: Service {
 
     private func loop() async {
         while true {
-            if queuedPairs == 0 {
+            if queuedPairCount == 0 {
                 if stopping { return }
                 await withCheckedContinuation { wakeUp = $0 }
                 continue
             }
-            let batch = takeBatch()
-            await execute(batch)
+            let pass = takePass()
+            await execute(pass)
         }
     }
 
-    /// Takes pairs from the head of the queue while they fit in the token budget (at least one).
-    private func takeBatch() -> [QueuedPair] {
-        var batch = [QueuedPair]()
-        var tokens = 0
-        while queueHead < queue.count {
-            let next = queue[queueHead]
-            if !batch.isEmpty && tokens + next.tokens > tokenBudget { break }
-            batch.append(next)
-            tokens += next.tokens
-            queueHead += 1
-        }
-        if queueHead > 1024 && queueHead * 2 > queue.count {
-            queue.removeFirst(queueHead)
-            queueHead = 0
-        }
-        metrics.queuedPairs.record(queuedPairs)
-        metrics.batchPairs.record(batch.count)
-        metrics.batchTokens.record(tokens)
-        return batch
+    /// One pair of a pass and whose it is.
+    private struct PassEntry {
+        var request: Int
+        var slot: Int
+        var pair: ScoringPair
     }
 
-    private func execute(_ batch: [QueuedPair]) async {
-        let engine = self.engine
-        let pairs = batch.map(\.pair)
+    /// Fills a pass up to the token budget, least-recently-served request first (then oldest first): a
+    /// request that arrived while the previous pass ran goes before the requests that pass served.
+    private func takePass() -> [PassEntry] {
+        let pass = passesStarted
+        passesStarted += 1
+        var cost = BatchCost()
+        var entries = [PassEntry]()
+        let order = requests.filter { !$0.value.pending.isEmpty }
+            .sorted { ($0.value.lastServed, $0.value.arrival) < ($1.value.lastServed, $1.value.arrival) }
+            .map(\.key)
+        for id in order {
+            guard cost.tokens < tokenBudget, var request = requests[id] else { break }
+            var kept = [(slot: Int, pair: ScoringPair)]()
+            for entry in request.pending {
+                if cost.fits(entry.pair, budget: tokenBudget) {
+                    cost.add(entry.pair)
+                    entries.append(PassEntry(request: id, slot: entry.slot, pair: entry.pair))
+                } else {
+                    kept.append(entry)
+                }
+            }
+            if kept.count < request.pending.count { request.lastServed = pass }
+            request.pending = kept
+            requests[id] = request
+        }
+        queuedPairCount -= entries.count
+        metrics.queuedPairs.record(queuedPairCount)
+        metrics.batchPairs.record(entries.count)
+        metrics.batchTokens.record(cost.tokens)
+        return entries
+    }
+
+    private func execute(_ pass: [PassEntry]) async {
         let started = ContinuousClock.now
+        let outcome = await run(pass.map(\.pair))
+        metrics.engineSeconds.recordNanoseconds((ContinuousClock.now - started).nanoseconds)
+        switch outcome {
+        case .success(let results):
+            metrics.tokensScored.increment(by: pass.reduce(0) { $0 + $1.pair.tokenCount })
+            logger.debug(
+                "engine call", metadata: ["pairs": "\(pass.count)", "requests": "\(Set(pass.map(\.request)).count)"])
+            for (entry, result) in zip(pass, results) { deliver(result, to: entry) }
+        case .failure(let error):
+            let owners = Set(pass.map(\.request))
+            guard owners.count > 1 else {
+                logger.error("engine call failed", metadata: ["error": "\(error)"])
+                for request in owners { fail(request, error) }
+                return
+            }
+            // Find whose pairs fail: each request of the pass again, on its own.
+            logger.warning(
+                "engine call failed; scoring its requests one by one", metadata: ["error": "\(error)", "requests": "\(owners.count)"])
+            for request in owners.sorted() {
+                let own = pass.filter { $0.request == request }
+                switch await run(own.map(\.pair)) {
+                case .success(let results):
+                    for (entry, result) in zip(own, results) { deliver(result, to: entry) }
+                case .failure(let error):
+                    logger.error("request failed in the engine", metadata: ["error": "\(error)"])
+                    fail(request, error)
+                }
+            }
+        }
+    }
+
+    /// Scores pairs on the engine thread.
+    private func run(_ pairs: [ScoringPair]) async -> Result<[Result<RerankResult, RerankerError>], any Error> {
+        let engine = self.engine
         do {
             let results = try await thread.run { try engine.scorePairs(pairs) }
-            guard results.count == batch.count else {
-                throw ServerError.engineResultCount(expected: batch.count, got: results.count)
+            guard results.count == pairs.count else {
+                throw ServerError.engineResultCount(expected: pairs.count, got: results.count)
             }
-            let elapsed = ContinuousClock.now - started
-            metrics.engineSeconds.recordNanoseconds(elapsed.nanoseconds)
-            metrics.tokensScored.increment(by: batch.reduce(0) { $0 + $1.tokens })
-            logger.debug(
-                "engine call", metadata: ["pairs": "\(batch.count)", "requests": "\(Set(batch.map(\.request)).count)"])
-            for (entry, result) in zip(batch, results) { deliver(result, to: entry) }
+            return .success(results)
         } catch {
-            logger.error("engine call failed", metadata: ["error": "\(error)"])
-            for request in Set(batch.map(\.request)) { fail(request, error) }
+            return .failure(error)
         }
     }
 
-    private func deliver(_ result: RerankResult, to entry: QueuedPair) {
+    private func deliver(_ outcome: Result<RerankResult, RerankerError>, to entry: PassEntry) {
         guard var waiting = requests[entry.request] else { return }
-        waiting.results[entry.slot] = result
-        waiting.remaining -= 1
-        if waiting.remaining == 0 {
-            requests[entry.request] = nil
-            waiting.continuation.resume(returning: waiting.results.compactMap { $0 })
-        } else {
-            requests[entry.request] = waiting
+        switch outcome {
+        case .failure(let error):
+            logger.error("pair failed", metadata: ["error": "\(error)"])
+            fail(entry.request, ServerError.model(error.description))
+        case .success(let result):
+            waiting.results[entry.slot] = result
+            waiting.remaining -= 1
+            if waiting.remaining == 0 {
+                requests[entry.request] = nil
+                waiting.continuation.resume(returning: waiting.results.compactMap { $0 })
+            } else {
+                requests[entry.request] = waiting
+            }
         }
     }
 
-    /// Fails a request and drops its pairs still queued.
+    /// Fails a request and drops its pairs still queued (its pairs already in a pass are scored, and their
+    /// results dropped).
     private func fail(_ request: Int, _ error: any Error) {
         guard let waiting = requests.removeValue(forKey: request) else { return }
-        let remaining = queue[queueHead...].filter { $0.request != request }
-        queue = Array(remaining)
-        queueHead = 0
+        queuedPairCount -= waiting.pending.count
+        metrics.queuedPairs.record(queuedPairCount)
+        if case ServerError.cancelled = error { metrics.requestsCancelled.increment() }
         waiting.continuation.resume(throwing: error)
     }
 }

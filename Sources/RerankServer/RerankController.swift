@@ -23,7 +23,7 @@ public struct RerankController<Engine: RerankEngine>: Sendable {
 
     var modelName: String { configuration.modelName ?? scheduler.engine.modelName }
 
-    func addRoutes<Context: RequestContext>(to router: Router<Context>) {
+    func addRoutes(to router: Router<ServerRequestContext>) {
         router.get("/health") { _, _ in try json(["status": "ok"]) }
         router.get("/ready") { _, _ in
             guard await scheduler.isReady else { throw APIError.notReady }
@@ -33,7 +33,8 @@ public struct RerankController<Engine: RerankEngine>: Sendable {
         router.post("/v1/rerank") { request, context in try await rerankV1(request, context: context) }
         router.post("/v2/rerank") { request, context in try await rerankV2(request, context: context) }
         router.get("/metrics") { _, _ in
-            Response(
+            if let cache = scheduler.engine.imageCache { metrics.record(imageCache: cache.snapshot()) }
+            return Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                 body: .init(byteBuffer: ByteBuffer(string: metrics.exposition())))
         }
@@ -41,11 +42,11 @@ public struct RerankController<Engine: RerankEngine>: Sendable {
 
     // MARK: Handlers
 
-    func rerankV1(_ request: Request, context: some RequestContext) async throws -> Response {
+    func rerankV1(_ request: Request, context: ServerRequestContext) async throws -> Response {
         let body: RerankRequestV1 = try await decode(request)
         let ranked = try await rank(
             query: body.query, documents: body.documents, instruction: body.instruction, topN: body.topN,
-            maxTokensPerDoc: body.maxTokensPerDoc)
+            maxTokensPerDoc: body.maxTokensPerDoc, context: context)
         let echo = body.returnDocuments ?? false
         return try json(
             RerankResponseV1(
@@ -58,11 +59,11 @@ public struct RerankController<Engine: RerankEngine>: Sendable {
                 usage: .init(totalTokens: ranked.totalTokens)))
     }
 
-    func rerankV2(_ request: Request, context: some RequestContext) async throws -> Response {
+    func rerankV2(_ request: Request, context: ServerRequestContext) async throws -> Response {
         let body: RerankRequestV2 = try await decode(request)
         let ranked = try await rank(
             query: body.query, documents: body.documents, instruction: body.instruction, topN: body.topN,
-            maxTokensPerDoc: body.maxTokensPerDoc)
+            maxTokensPerDoc: body.maxTokensPerDoc, context: context)
         let echo = body.returnDocuments ?? false
         return try json(
             RerankResponseV2(
@@ -78,9 +79,11 @@ public struct RerankController<Engine: RerankEngine>: Sendable {
     // MARK: Ranking
 
     /// Checks limits, waits for a turn, prepares the pairs off the event loops, scores them through the
-    /// scheduler and sorts them, most relevant first.
+    /// scheduler and sorts them, most relevant first; all within the request timeout, and dropped as soon as
+    /// the client disconnects.
     func rank(
-        query: ItemInput, documents: [ItemInput], instruction: String?, topN: Int?, maxTokensPerDoc: Int?
+        query: ItemInput, documents: [ItemInput], instruction: String?, topN: Int?, maxTokensPerDoc: Int?,
+        context: ServerRequestContext
     ) async throws -> (results: [RerankResult], totalTokens: Int) {
         guard await scheduler.isReady else { throw APIError.notReady }
         guard !documents.isEmpty else {
@@ -100,6 +103,35 @@ public struct RerankController<Engine: RerankEngine>: Sendable {
         if let maxTokensPerDoc, maxTokensPerDoc < 1 {
             throw APIError.invalidRequest("\"max_tokens_per_doc\" must be at least 1, got \(maxTokensPerDoc)")
         }
+        // A connection that is not live at the start (the in-memory test transport) cannot be watched.
+        let channel = context.channel
+        var isClientConnected: (@Sendable () -> Bool)?
+        if channel.isActive { isClientConnected = { @Sendable in channel.isActive } }
+        let work: @Sendable () async throws -> RankedResults = { [self] in
+            try await admitted(
+                query: query, documents: documents, instruction: instruction, topN: topN,
+                maxTokensPerDoc: maxTokensPerDoc)
+        }
+        do {
+            let outcome = try await watched(
+                timeoutSeconds: configuration.requestTimeoutSeconds, isClientConnected: isClientConnected, work)
+            return (outcome.results, outcome.totalTokens)
+        } catch ServerError.timedOut(let seconds) {
+            metrics.requestsTimedOut.increment()
+            throw ServerError.timedOut(seconds: seconds)
+        }
+    }
+
+    /// Results, most relevant first, and the prompt tokens they took.
+    struct RankedResults: Sendable {
+        var results: [RerankResult]
+        var totalTokens: Int
+    }
+
+    /// Waits for a turn at the gate, then ranks.
+    private func admitted(
+        query: ItemInput, documents: [ItemInput], instruction: String?, topN: Int?, maxTokensPerDoc: Int?
+    ) async throws -> RankedResults {
         guard await gate.enter() else {
             throw APIError.rateLimited(
                 retryAfter: configuration.retryAfterSeconds,
@@ -107,6 +139,7 @@ public struct RerankController<Engine: RerankEngine>: Sendable {
                     + "\(configuration.maxWaiting) waiting); retry after \(configuration.retryAfterSeconds) s")
         }
         do {
+            try Task.checkCancellation()
             let ranked = try await rankAdmitted(
                 query: query, documents: documents, instruction: instruction, topN: topN,
                 maxTokensPerDoc: maxTokensPerDoc)
@@ -120,24 +153,25 @@ public struct RerankController<Engine: RerankEngine>: Sendable {
 
     private func rankAdmitted(
         query: ItemInput, documents: [ItemInput], instruction: String?, topN: Int?, maxTokensPerDoc: Int?
-    ) async throws -> (results: [RerankResult], totalTokens: Int) {
+    ) async throws -> RankedResults {
         let queryItem = try await images.item(query, field: "query")
         var documentItems = [RerankItem]()
         documentItems.reserveCapacity(documents.count)
         for (index, document) in documents.enumerated() {
             documentItems.append(try await images.item(document, field: "documents[\(index)]"))
         }
-        let pairs: [Engine.Pair]
+        let pairs: [ScoringPair]
         do {
             pairs = try await scheduler.prepare(
                 query: queryItem, documents: documentItems, instruction: instruction, maxLength: maxTokensPerDoc)
         } catch let error as RerankerError {
             throw APIError.invalidRequest(Self.describe(error))
         }
-        let results = try await scheduler.score(pairs)
-        let sorted = results.sorted { $0.score != $1.score ? $0.score > $1.score : $0.index < $1.index }
+        try Task.checkCancellation()
+        // The scheduler owns the pairs from here: their pixels are freed as soon as their pass is scored.
+        let results = try await scheduler.score(consume pairs)
         let total = results.reduce(0) { $0 + $1.tokens }
-        return (topN.map { Array(sorted.prefix($0)) } ?? sorted, total)
+        return RankedResults(results: ranked(results, topN: topN), totalTokens: total)
     }
 
     /// A reranker error in the API's words (`documents[2]` rather than `document 2`).

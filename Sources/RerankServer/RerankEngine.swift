@@ -1,29 +1,25 @@
 import Foundation
 import Reranker
 
-/// What the server needs from a reranking engine: prepare one request's pairs, then score batches of
-/// prepared pairs that may come from different requests.
+/// What the server needs from a reranking engine: prepare one request's pairs on the host, then score
+/// passes of prepared pairs that may come from different requests.
 ///
 /// Both calls are synchronous and may take long; the server runs them on its own threads, never on the
 /// event loops or the Swift concurrency pool.
 public protocol RerankEngine: Sendable {
-    /// A query–document pair ready to score.
-    associatedtype Pair: Sendable
-
     /// The model's name, reported in responses.
     var modelName: String { get }
-    /// Most decoder tokens the scheduler packs into one ``scorePairs(_:)`` call.
-    var tokenBudget: Int { get }
+    /// The image cache whose figures `/metrics` reports, if any.
+    var imageCache: ImageEmbeddingCache? { get }
 
-    /// Prepares the pairs of one request (tokenizing, truncating, preprocessing and embedding images).
+    /// Prepares the pairs of one request (tokenizing, truncating, decoding and preprocessing images).
     /// - Parameter maxLength: a per-request cap on prompt tokens; nil keeps the engine's own.
     func preparePairs(
         query: RerankItem, documents: [RerankItem], instruction: String?, maxLength: Int?
-    ) throws -> [Pair]
-    /// The pair's cost in the token budget.
-    func tokenCount(of pair: Pair) -> Int
-    /// Scores pairs in one engine call; results are in the pairs' order.
-    func scorePairs(_ pairs: [Pair]) throws -> [RerankResult]
+    ) throws -> [ScoringPair]
+    /// Scores pairs in one pass; results in the pairs' order, each pair's own outcome (a pair whose score is
+    /// not finite fails alone). Throws when the whole pass failed.
+    func scorePairs(_ pairs: [ScoringPair]) throws -> [Result<RerankResult, RerankerError>]
 }
 
 /// The real engine: a loaded ``Reranker``.
@@ -38,7 +34,7 @@ public struct RerankerEngine: RerankEngine {
         self.modelName = modelName
     }
 
-    public var tokenBudget: Int { reranker.options.tokenBudget }
+    public var imageCache: ImageEmbeddingCache? { reranker.imageCache }
 
     public func preparePairs(
         query: RerankItem, documents: [RerankItem], instruction: String?, maxLength: Int?
@@ -46,7 +42,7 @@ public struct RerankerEngine: RerankEngine {
         try reranker.preparePairs(query: query, documents: documents, instruction: instruction, maxLength: maxLength)
     }
 
-    public func tokenCount(of pair: ScoringPair) -> Int { pair.tokenCount }
-
-    public func scorePairs(_ pairs: [ScoringPair]) throws -> [RerankResult] { try reranker.scorePairs(pairs) }
+    public func scorePairs(_ pairs: [ScoringPair]) throws -> [Result<RerankResult, RerankerError>] {
+        try reranker.scorePairsSeparately(pairs)
+    }
 }

@@ -24,6 +24,12 @@ public struct ServerConfiguration: Sendable {
     public var imageFetcher: ImageURLFetcher?
     /// Name reported as `model` in answers.
     public var modelName: String?
+    /// Most decoder tokens in one forward pass (pairs of many requests share it).
+    public var tokenBudget: Int = 4096
+    /// Seconds a request may take from admission to answer; beyond, 504 and its pending work is dropped.
+    public var requestTimeoutSeconds: Double = 60
+    /// Threads preparing requests (tokenizing, decoding images).
+    public var preparationThreads: Int = ProcessInfo.processInfo.activeProcessorCount
 
     public init() {}
 }

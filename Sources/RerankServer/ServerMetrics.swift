@@ -1,6 +1,7 @@
 import Foundation
 import Metrics
 import Prometheus
+import Reranker
 
 /// The server's Prometheus metrics, on a registry of its own (no global bootstrap, so several servers,
 /// e.g. in tests, never share counters).
@@ -23,6 +24,15 @@ public final class ServerMetrics: Sendable {
     let tokensScored: Metrics.Counter
     /// Wall time of each engine call.
     let engineSeconds: Metrics.Timer
+    /// Requests dropped because their client went away.
+    let requestsCancelled: Metrics.Counter
+    /// Requests answered 504 after the request timeout.
+    let requestsTimedOut: Metrics.Counter
+    /// The image cache: hits, misses and evictions (counters as gauges of running totals), entries, bytes.
+    let imageCacheHits, imageCacheMisses, imageCacheEvictions, imageCacheEntries, imageCacheBytes,
+        imageCacheCapacityBytes: Metrics.Gauge
+    /// The token budget of a forward pass.
+    let tokenBudget: Metrics.Gauge
 
     /// A fresh registry with every metric declared.
     public init() {
@@ -40,6 +50,25 @@ public final class ServerMetrics: Sendable {
         batchTokens = Metrics.Recorder(label: "lychee_batch_tokens", dimensions: [], aggregate: true, factory: factory)
         tokensScored = Metrics.Counter(label: "lychee_tokens_total", factory: factory)
         engineSeconds = Metrics.Timer(label: "lychee_engine_call_seconds", factory: factory)
+        requestsCancelled = Metrics.Counter(label: "lychee_requests_cancelled_total", factory: factory)
+        requestsTimedOut = Metrics.Counter(label: "lychee_requests_timed_out_total", factory: factory)
+        imageCacheHits = Metrics.Gauge(label: "lychee_image_cache_hits", factory: factory)
+        imageCacheMisses = Metrics.Gauge(label: "lychee_image_cache_misses", factory: factory)
+        imageCacheEvictions = Metrics.Gauge(label: "lychee_image_cache_evictions", factory: factory)
+        imageCacheEntries = Metrics.Gauge(label: "lychee_image_cache_entries", factory: factory)
+        imageCacheBytes = Metrics.Gauge(label: "lychee_image_cache_bytes", factory: factory)
+        imageCacheCapacityBytes = Metrics.Gauge(label: "lychee_image_cache_capacity_bytes", factory: factory)
+        tokenBudget = Metrics.Gauge(label: "lychee_token_budget", factory: factory)
+    }
+
+    /// Copies the image cache's figures into the gauges (before `/metrics` prints them).
+    func record(imageCache statistics: ImageEmbeddingCache.Statistics) {
+        imageCacheHits.record(statistics.hits)
+        imageCacheMisses.record(statistics.misses)
+        imageCacheEvictions.record(statistics.evictions)
+        imageCacheEntries.record(statistics.entries)
+        imageCacheBytes.record(statistics.bytes)
+        imageCacheCapacityBytes.record(statistics.capacityBytes)
     }
 
     /// Counts one answered HTTP request and records its latency.

@@ -13,11 +13,20 @@ public struct RerankerOptions: Sendable {
     public var tokenBudget: Int = 4096
     /// Largest image (width x height) decoded at all; bigger ones are refused before decoding.
     public var maxDecodedPixels: Int = ImageLimits.defaultMaxDecodedPixels
+    /// Most pixels all the images of one request may decode to together (beyond, the request is refused
+    /// before the rest of its images are decoded).
+    public var maxRequestDecodedPixels: Int = 1 << 28
+    /// Host memory for vision-tower outputs kept across requests (``ImageEmbeddingCache``); 0 disables it.
+    public var imageCacheBytes: Int = 0
 
-    public init(maxLength: Int = 3200, tokenBudget: Int = 4096, maxDecodedPixels: Int = ImageLimits.defaultMaxDecodedPixels) {
+    public init(
+        maxLength: Int = 3200, tokenBudget: Int = 4096, maxDecodedPixels: Int = ImageLimits.defaultMaxDecodedPixels,
+        imageCacheBytes: Int = 0
+    ) {
         self.maxLength = maxLength
         self.tokenBudget = tokenBudget
         self.maxDecodedPixels = maxDecodedPixels
+        self.imageCacheBytes = imageCacheBytes
     }
 }
 
@@ -31,6 +40,8 @@ public final class Reranker: Sendable {
     public let tokenizer: Tokenizer
     public let preprocessor: ImagePreprocessor
     public let options: RerankerOptions
+    /// Vision-tower outputs of images seen before (sized by ``RerankerOptions/imageCacheBytes``).
+    public let imageCache: ImageEmbeddingCache
     let prompts: PromptBuilder
     let visionTokens: VisionTokenIDs
 
@@ -85,6 +96,7 @@ public final class Reranker: Sendable {
         self.tokenizer = tokenizer
         self.preprocessor = preprocessor
         self.options = options
+        self.imageCache = ImageEmbeddingCache(capacityBytes: options.imageCacheBytes)
         self.prompts = try PromptBuilder(
             tokenizer: tokenizer, maxLength: options.maxLength,
             spatialMergeSize: configuration.vision.spatialMergeSize)
@@ -106,17 +118,16 @@ public final class Reranker: Sendable {
         progress: (@Sendable (Int, Int) -> Void)? = nil
     ) throws -> [RerankResult] {
         let pairs = try preparePairs(query: query, documents: documents, instruction: instruction)
-        var results = [RerankResult]()
-        results.reserveCapacity(pairs.count)
-        // The prefix all pairs share is computed once per forward pass, so it counts once per batch.
-        let shared = SharedPrefix.length(of: pairs)
-        let ranges = planBatches(
-            lengths: pairs.map { $0.tokenCount - shared }, tokenBudget: max(1, options.tokenBudget - shared))
-        for range in ranges {
-            results += try scorePairs(Array(pairs[range]))
-            progress?(results.count, pairs.count)
+        var results = [RerankResult?](repeating: nil, count: pairs.count)
+        var done = 0
+        for pass in planBatches(pairs, tokenBudget: options.tokenBudget) {
+            for (position, result) in zip(pass, try scorePairs(pass.map { pairs[$0] })) {
+                results[position] = result
+            }
+            done += pass.count
+            progress?(done, pairs.count)
         }
-        return results
+        return results.compactMap { $0 }
     }
 
     /// ``score(query:documents:instruction:progress:)`` sorted by score, highest first, cut to `topN`.
@@ -124,8 +135,13 @@ public final class Reranker: Sendable {
         query: RerankItem, documents: [RerankItem], instruction: String? = nil, topN: Int? = nil,
         progress: (@Sendable (Int, Int) -> Void)? = nil
     ) throws -> [RerankResult] {
-        let ranked = try score(query: query, documents: documents, instruction: instruction, progress: progress)
-            .sorted { $0.score != $1.score ? $0.score > $1.score : $0.index < $1.index }
-        return topN.map { Array(ranked.prefix(max(0, $0))) } ?? ranked
+        ranked(try score(query: query, documents: documents, instruction: instruction, progress: progress), topN: topN)
     }
+}
+
+/// Results sorted by score, highest first (ties by document order), cut to `topN` when given: the one
+/// ranking rule of the CLI and the server.
+public func ranked(_ results: [RerankResult], topN: Int? = nil) -> [RerankResult] {
+    let sorted = results.sorted { $0.score != $1.score ? $0.score > $1.score : $0.index < $1.index }
+    return topN.map { Array(sorted.prefix(max(0, $0))) } ?? sorted
 }

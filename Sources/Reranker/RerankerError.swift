@@ -12,6 +12,11 @@ public enum RerankerError: Error, CustomStringConvertible {
     case query(reason: String)
     /// The token budget is smaller than one prompt.
     case invalidOption(String)
+    /// The model's score of document `index` is not a finite number (a broken checkpoint: NaN or infinite
+    /// weights, or activations that overflow).
+    case nonFiniteScore(index: Int)
+    /// The request's images together decode to more pixels than one request may use.
+    case tooManyPixels(limit: Int)
 
     public var description: String {
         switch self {
@@ -28,6 +33,12 @@ public enum RerankerError: Error, CustomStringConvertible {
             return "query: \(reason)"
         case let .invalidOption(message):
             return message
+        case let .tooManyPixels(limit):
+            return "the request's images decode to more than \(limit) pixels in total (the per-request limit): "
+                + "send smaller images, or fewer images per request"
+        case let .nonFiniteScore(index):
+            return "the model's score of document \(index) is not a finite number: the checkpoint is broken "
+                + "(NaN or infinite weights); check it with `lychee-rerank inspect --model DIR`"
         }
     }
 }

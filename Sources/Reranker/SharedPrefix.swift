@@ -1,5 +1,4 @@
 import Qwen25VL
-import TensorKit
 
 /// Shared prompt prefixes: every pair of a request starts with the same system prompt, instruction and
 /// query (its image included), so a forward pass computes that prefix once and lets each document attend
@@ -9,8 +8,8 @@ enum SharedPrefix {
     static let minimumLength = 8
 
     /// The length of the longest prefix that all `pairs` share exactly: the same token ids, the same
-    /// positions, and image pad rows only where every pair splices in the very same embeddings (one
-    /// query image embedded once); each pair keeps at least its last token. 0 when there is none worth
+    /// positions, and image pad rows only where every pair shows the very same query image (embedded
+    /// once per pass); each pair keeps at least its last token. 0 when there is none worth
     /// sharing or fewer than two pairs.
     static func length(of pairs: [ScoringPair]) -> Int {
         guard pairs.count >= 2, let first = pairs.first else { return 0 }
@@ -22,7 +21,7 @@ enum SharedPrefix {
             while common < length, ids[common] == other[common] { common += 1 }
             length = common
         }
-        let sameQueryImage = pairs.allSatisfy { sameEmbeddings($0.queryEmbeddings, first.queryEmbeddings) }
+        let sameQueryImage = pairs.allSatisfy { $0.queryImage?.key == first.queryImage?.key }
         for pair in pairs {
             for block in pair.prompt.imageBlocks where block.padStart < length {
                 if block.side == .document || !sameQueryImage { length = block.padStart }
@@ -40,14 +39,5 @@ enum SharedPrefix {
             length = common
         }
         return length >= minimumLength ? length : 0
-    }
-
-    /// Whether two optional embeddings are the same rows of the same storage.
-    private static func sameEmbeddings(_ a: Tensor?, _ b: Tensor?) -> Bool {
-        switch (a, b) {
-        case (nil, nil): return true
-        case (let a?, let b?): return a.storage === b.storage && a.byteOffset == b.byteOffset && a.shape == b.shape
-        default: return false
-        }
     }
 }

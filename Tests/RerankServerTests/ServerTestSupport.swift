@@ -27,21 +27,28 @@ final class CountingEngine: RerankEngine, @unchecked Sendable {
     let inner: RerankerEngine
     private let lock = NSLock()
     private var _batches = [Int]()
+    private var _batchTokens = [Int]()
 
     init(_ inner: RerankerEngine) { self.inner = inner }
 
     var batches: [Int] { lock.withLock { _batches } }
+    /// Each call's cost in the token budget (shared prefixes counted once).
+    var batchTokens: [Int] { lock.withLock { _batchTokens } }
     var modelName: String { inner.modelName }
-    var tokenBudget: Int { inner.tokenBudget }
+    var imageCache: ImageEmbeddingCache? { inner.imageCache }
 
     func preparePairs(query: RerankItem, documents: [RerankItem], instruction: String?, maxLength: Int?) throws
         -> [ScoringPair]
     {
         try inner.preparePairs(query: query, documents: documents, instruction: instruction, maxLength: maxLength)
     }
-    func tokenCount(of pair: ScoringPair) -> Int { pair.tokenCount }
-    func scorePairs(_ pairs: [ScoringPair]) throws -> [RerankResult] {
-        lock.withLock { _batches.append(pairs.count) }
+    func scorePairs(_ pairs: [ScoringPair]) throws -> [Result<RerankResult, RerankerError>] {
+        var cost = BatchCost()
+        for pair in pairs { cost.add(pair) }
+        lock.withLock {
+            _batches.append(pairs.count)
+            _batchTokens.append(cost.tokens)
+        }
         return try inner.scorePairs(pairs)
     }
 }
@@ -52,6 +59,8 @@ func withServer<Engine: RerankEngine, Value: Sendable>(
     warmUp: (@Sendable (Engine) throws -> Void)? = nil,
     _ test: @Sendable (any TestClientProtocol, RerankServerParts<Engine>) async throws -> Value
 ) async throws -> Value {
+    var configuration = configuration
+    configuration.tokenBudget = 512
     let (application, parts) = try buildApplication(engine: engine, configuration: configuration, warmUp: warmUp)
     return try await application.test(.router) { client in
         // The scheduler turns ready once its service has started.

@@ -1,0 +1,116 @@
+import TensorKit
+
+/// Everything one forward pass reads, built on the host by a pure packing step: the packed decoder batch
+/// (token ids, positions, sequences), the images of the pass, and where each image's rows go.
+public struct ModelInput: Sendable {
+    /// One image of the pass.
+    public enum Image: Sendable {
+        /// Preprocessed pixel rows (`grid.patchCount x 1176`) for the vision tower.
+        case pixels([Float], grid: VisionGrid)
+        /// Vision-tower output computed earlier (`rows x outHidden`, row-major): uploaded, not recomputed.
+        case embeddings([Float], rows: Int)
+        /// Vision-tower output already on the model's device (`rows x outHidden`).
+        case device(Tensor)
+    }
+
+    /// Rows of one image copied into the batch: image rows `sourceRows` replace the `<|image_pad|>` rows
+    /// `destinationRows` of the packed batch.
+    public struct Splice: Sendable, Equatable {
+        public var image: Int
+        public var sourceRows: Range<Int>
+        public var destinationRows: [Int32]
+
+        public init(image: Int, sourceRows: Range<Int>, destinationRows: [Int32]) {
+            self.image = image
+            self.sourceRows = sourceRows
+            self.destinationRows = destinationRows
+        }
+    }
+
+    /// The decoder batch; its `images` stay empty (the model fills them from ``splices``).
+    public var batch: PackedBatch
+    /// Every distinct image of the pass, each embedded (or uploaded) once.
+    public var images: [Image]
+    public var splices: [Splice]
+
+    public init(batch: PackedBatch, images: [Image] = [], splices: [Splice] = []) {
+        self.batch = batch
+        self.images = images
+        self.splices = splices
+    }
+}
+
+/// What ``Qwen25VLModel/score(_:)`` returns.
+public struct ModelScores: Sendable {
+    /// `z = logit(yes) - logit(no)` of each scored sequence, in batch order.
+    public var logits: [Float]
+    /// The vision-tower output of each image of the input that arrived as pixels, by image index: a view of
+    /// device rows that stays valid while the caller holds it (for a cache to download).
+    public var computedImages: [Int: Tensor]
+}
+
+extension Qwen25VLModel {
+    /// The model's one entry point: runs the vision tower once over every image that arrived as pixels,
+    /// uploads the precomputed ones, splices their rows into the batch and runs the decoder.
+    public func score(_ input: ModelInput) throws -> ModelScores {
+        var batch = input.batch
+        batch.images = []
+        let merge = dimensions.vision.mergeUnit
+        var sources = [Int: Tensor]()
+        var computed = [Int: Tensor]()
+
+        let pixelImages = input.images.enumerated().compactMap { index, image -> (Int, [Float], VisionGrid)? in
+            if case let .pixels(values, grid) = image { return (index, values, grid) }
+            return nil
+        }
+        if !pixelImages.isEmpty {
+            let embedded = try imageEmbeddings(
+                pixelValuesOfImages: pixelImages.map(\.1), grids: pixelImages.map(\.2))
+            var row = 0
+            for (index, _, grid) in pixelImages {
+                let rows = grid.patchCount / merge
+                let view = try embedded.rows(row..<(row + rows))
+                sources[index] = view
+                computed[index] = view
+                row += rows
+            }
+        }
+        let stored = input.images.enumerated().compactMap { index, image -> (Int, [Float], Int)? in
+            if case let .embeddings(values, rows) = image { return (index, values, rows) }
+            return nil
+        }
+        if !stored.isEmpty {
+            let total = stored.reduce(0) { $0 + $1.2 }
+            let uploaded = try backend.upload(
+                concatenating: stored.map(\.1), shape: [total, dimensions.vision.outHiddenSize])
+            var row = 0
+            for (index, _, rows) in stored {
+                sources[index] = try uploaded.rows(row..<(row + rows))
+                row += rows
+            }
+        }
+        for (index, image) in input.images.enumerated() {
+            if case let .device(tensor) = image { sources[index] = tensor }
+        }
+        for splice in input.splices {
+            guard let source = sources[splice.image] else {
+                throw ModelInputError.unknownImage(splice.image, count: input.images.count)
+            }
+            batch.images.append(
+                ImageInsert(embeddings: try source.rows(splice.sourceRows), rows: splice.destinationRows))
+        }
+        return ModelScores(logits: try forward(batch).logits, computedImages: computed)
+    }
+}
+
+/// A malformed ``ModelInput`` (a packing bug, never user input).
+public enum ModelInputError: Error, CustomStringConvertible {
+    case unknownImage(Int, count: Int)
+
+    public var description: String {
+        switch self {
+        case let .unknownImage(index, count):
+            return "a splice names image \(index) but the forward pass has \(count) images"
+        }
+    }
+}

@@ -1,0 +1,202 @@
+import Crypto
+import Foundation
+import ImageProcessing
+import Qwen25VL
+
+/// One query–document pair made ready on the host: prompt tokenized (and truncated if needed), rope
+/// positions computed, images preprocessed or found in the cache. No model work has been done for it.
+///
+/// Pairs of different requests (different queries, instructions and images) can be scored together in one
+/// forward pass with ``Reranker/scorePairs(_:)``: this is what lets a server pack concurrent requests.
+public struct ScoringPair: Sendable {
+    /// Position of the document in its request.
+    public let index: Int
+    let prompt: EncodedPrompt
+    let positions: MRopePositions
+    /// The query's image, one instance shared by every pair of the request.
+    let queryImage: PreparedImage?
+    let documentImage: PreparedImage?
+    /// Identifies the query side (instruction, query text and image, prompt limits): pairs with equal keys,
+    /// of one request or of several, can share their prompt prefix in a forward pass.
+    public let prefixKey: PrefixKey
+    /// Leading tokens this pair shares with the other pairs of its request: in a forward pass they are
+    /// computed once for all the pairs of one prefix (see ``BatchPlanner``).
+    public let sharedPrefixLength: Int
+
+    /// Decoder tokens of the pair's prompt (image tokens included).
+    public var tokenCount: Int { prompt.count }
+    /// Whether the document text was shortened to fit the maximum length.
+    public var truncated: Bool { prompt.wasTruncated }
+    /// Image patches the vision tower still has to embed for this pair (0 when its images are cached).
+    public var visionPatches: Int {
+        [queryImage, documentImage].reduce(0) { total, image in
+            guard let image, case .pixels = image.content else { return total }
+            return total + image.grid.patchCount
+        }
+    }
+}
+
+/// Identifies the query side of a prompt; see ``ScoringPair/prefixKey``.
+public struct PrefixKey: Hashable, Sendable {
+    let digest: [UInt8]
+
+    init(instruction: String?, queryText: String, queryImage: ImageKey?, maxLength: Int) {
+        var hasher = SHA256()
+        for part in [instruction.map { "i" + $0 } ?? "-", queryText] {
+            withUnsafeBytes(of: Int64(part.utf8.count).littleEndian) { hasher.update(bufferPointer: $0) }
+            hasher.update(data: Data(part.utf8))
+        }
+        hasher.update(data: queryImage?.digest ?? [])
+        withUnsafeBytes(of: Int64(maxLength).littleEndian) { hasher.update(bufferPointer: $0) }
+        digest = Array(hasher.finalize())
+    }
+}
+
+extension Reranker {
+    /// Prepares every pair of one request on the host: reads, decodes and preprocesses the images (or finds
+    /// their embeddings in ``imageCache``), tokenizes the prompts and computes their positions. The query
+    /// image is prepared once and shared by all pairs; it is embedded in the forward pass, like every image.
+    ///
+    /// - Parameters:
+    ///   - instruction: what "relevant" means; nil uses Lychee's default instruction.
+    ///   - maxLength: a per-request cap on prompt tokens (document text is cut beyond it); it never raises
+    ///     the reranker's own `options.maxLength`.
+    /// - Throws: ``RerankerError`` naming the query or the document that could not be used.
+    public func preparePairs(
+        query: RerankItem, documents: [RerankItem], instruction: String? = nil, maxLength: Int? = nil
+    ) throws -> [ScoringPair] {
+        guard !documents.isEmpty else { throw RerankerError.noDocuments }
+        let builder: PromptBuilder
+        if let maxLength, maxLength < options.maxLength {
+            guard maxLength >= 1 else {
+                throw RerankerError.invalidOption("the maximum prompt length must be at least 1, got \(maxLength)")
+            }
+            builder = try PromptBuilder(
+                tokenizer: tokenizer, maxLength: maxLength, spatialMergeSize: configuration.vision.spatialMergeSize)
+        } else {
+            builder = prompts
+        }
+
+        let allowance = PixelAllowance(total: options.maxRequestDecodedPixels)
+        let queryImage: PreparedImage?
+        do {
+            queryImage = try query.image.map { try prepare($0, allowance: allowance) }
+        } catch {
+            throw RerankerError.query(reason: "\(error)")
+        }
+        let querySegment = PromptSegment(text: query.text, images: queryImage.map { [$0.grid] } ?? [])
+        let prefixKey = PrefixKey(
+            instruction: instruction, queryText: query.text, queryImage: queryImage?.key,
+            maxLength: min(maxLength ?? options.maxLength, options.maxLength))
+
+        // Decoding and preprocessing dominate the host work of image documents: spread them over the cores.
+        let images = prepareConcurrently(documents.map(\.image), allowance: allowance)
+        var prepared = [(index: Int, prompt: EncodedPrompt, positions: MRopePositions, image: PreparedImage?)]()
+        prepared.reserveCapacity(documents.count)
+        for (index, document) in documents.enumerated() {
+            do {
+                let image = try images[index].get()
+                let segment = PromptSegment(text: document.text, images: image.map { [$0.grid] } ?? [])
+                let prompt = try builder.encode(query: querySegment, document: segment, instruction: instruction)
+                let positions = try multimodalRopePositions(
+                    tokenIDs: prompt.tokenIDs, imageGrids: prompt.imageGrids,
+                    spatialMergeSize: configuration.vision.spatialMergeSize, tokens: visionTokens)
+                prepared.append((index, prompt, positions, image))
+            } catch let error as PromptError {
+                if case .queryTooLong = error { throw RerankerError.query(reason: "\(error)") }
+                throw RerankerError.document(index: index, reason: "\(error)")
+            } catch {
+                throw RerankerError.document(index: index, reason: "\(error)")
+            }
+        }
+        let pairs = prepared.map {
+            ScoringPair(
+                index: $0.index, prompt: $0.prompt, positions: $0.positions, queryImage: queryImage,
+                documentImage: $0.image, prefixKey: prefixKey, sharedPrefixLength: 0)
+        }
+        let shared = SharedPrefix.length(of: pairs)
+        guard shared > 0 else { return pairs }
+        return pairs.map {
+            ScoringPair(
+                index: $0.index, prompt: $0.prompt, positions: $0.positions, queryImage: $0.queryImage,
+                documentImage: $0.documentImage, prefixKey: $0.prefixKey, sharedPrefixLength: shared)
+        }
+    }
+
+    /// ``prepare(_:)`` for each image (nil stays nil), run in parallel; errors are kept per image.
+    func prepareConcurrently(_ images: [RerankImage?], allowance: PixelAllowance) -> [Result<PreparedImage?, any Error>] {
+        let results = ResultSlots<PreparedImage?>(count: images.count)
+        DispatchQueue.concurrentPerform(iterations: images.count) { index in
+            results.set(index, Result { try images[index].map { try prepare($0, allowance: allowance) } })
+        }
+        return results.values
+    }
+
+    /// Reads an image and either finds its embeddings in the cache (no decoding) or decodes and
+    /// preprocesses it.
+    func prepare(_ image: RerankImage, allowance: PixelAllowance) throws -> PreparedImage {
+        let key: ImageKey
+        let encoded: Data?
+        switch image {
+        case .file(let url):
+            let data: Data
+            do {
+                data = try Data(contentsOf: url, options: .mappedIfSafe)
+            } catch {
+                throw ImageError.unreadableFile(path: url.path, reason: error.localizedDescription)
+            }
+            key = ImageKey(content: data, minPixels: preprocessor.minPixels, maxPixels: preprocessor.maxPixels)
+            encoded = data
+        case .encoded(let data):
+            key = ImageKey(content: data, minPixels: preprocessor.minPixels, maxPixels: preprocessor.maxPixels)
+            encoded = data
+        case .decoded(let rgb):
+            var content = Data(rgb.pixels)
+            withUnsafeBytes(of: (Int64(rgb.width), Int64(rgb.height))) { content.append(contentsOf: $0) }
+            key = ImageKey(content: content, minPixels: preprocessor.minPixels, maxPixels: preprocessor.maxPixels)
+            encoded = nil
+        }
+        if let hit = imageCache.lookup(key) {
+            return PreparedImage(key: key, grid: hit.grid, content: .embeddings(hit.embeddings))
+        }
+        let maxPixels = min(options.maxDecodedPixels, allowance.remaining)
+        let decoded: RGBImage
+        do {
+            decoded = try encoded.map { try ImageDecoder.decode($0, maxPixels: maxPixels) }
+                ?? image.decode(maxPixels: maxPixels)
+        } catch let error as ImageError {
+            // Over what the request has left (not over the per-image limit): the request's limit speaks.
+            if maxPixels < options.maxDecodedPixels, case .tooManyPixels = error {
+                throw RerankerError.tooManyPixels(limit: allowance.total)
+            }
+            if case .file(let url) = image { throw ImageError.inFile(path: url.path, error) }
+            throw error
+        }
+        try allowance.spend(decoded.width * decoded.height)
+        let processed = try preprocessor.process(decoded)
+        return PreparedImage(
+            key: key, grid: VisionGrid(t: processed.grid.t, h: processed.grid.h, w: processed.grid.w),
+            content: .pixels(processed.pixelValues))
+    }
+}
+
+/// Slots that concurrent workers fill, each index written once.
+private final class ResultSlots<Value>: @unchecked Sendable {
+    private var slots: [Result<Value, any Error>?]
+    private let lock = NSLock()
+
+    init(count: Int) { slots = Array(repeating: nil, count: count) }
+
+    func set(_ index: Int, _ value: Result<Value, any Error>) {
+        lock.lock()
+        slots[index] = value
+        lock.unlock()
+    }
+
+    /// Every slot's result (call after all workers have finished).
+    var values: [Result<Value, any Error>] {
+        lock.lock()
+        defer { lock.unlock() }
+        return slots.map { $0 ?? .failure(RerankerError.invalidOption("an image was not prepared")) }
+    }
+}

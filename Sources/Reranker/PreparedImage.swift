@@ -1,0 +1,66 @@
+import Crypto
+import Foundation
+import Qwen25VL
+import TensorKit
+
+/// The identity of an image for caching: a SHA-256 digest of its encoded bytes (or of its pixels for a
+/// decoded image) together with the preprocessing settings that decide its grid.
+///
+/// Two requests that send the same bytes under the same settings get the same vision-tower output, so the
+/// key lets the reranker skip decoding and the vision tower for an image it has seen. A cryptographic digest
+/// keeps one client from making another client's image collide with its own.
+public struct ImageKey: Hashable, Sendable, CustomStringConvertible {
+    let digest: [UInt8]
+
+    init(content: some DataProtocol, minPixels: Int, maxPixels: Int) {
+        var hasher = SHA256()
+        hasher.update(data: content)
+        withUnsafeBytes(of: Int64(minPixels).littleEndian) { hasher.update(bufferPointer: $0) }
+        withUnsafeBytes(of: Int64(maxPixels).littleEndian) { hasher.update(bufferPointer: $0) }
+        digest = Array(hasher.finalize())
+    }
+
+    public var description: String { digest.prefix(8).map { String(format: "%02x", $0) }.joined() }
+}
+
+/// An image made ready for a forward pass, shared (not copied) by every pair that shows it.
+///
+/// It holds either the preprocessed pixels, which the vision tower still has to embed, or the embeddings
+/// themselves when the image was found in the ``ImageEmbeddingCache`` (then it was never decoded).
+public final class PreparedImage: @unchecked Sendable {
+    /// What the forward pass gets for this image.
+    public enum Content: Sendable {
+        /// `patches x 1176` preprocessed pixel rows, row-major.
+        case pixels([Float])
+        /// `mergedTokens x outHidden` vision-tower output, row-major, from the cache.
+        case embeddings([Float])
+    }
+
+    public let key: ImageKey
+    public let grid: VisionGrid
+    public let content: Content
+
+    private let lock = NSLock()
+    private var embedded: Tensor?
+
+    init(key: ImageKey, grid: VisionGrid, content: Content) {
+        self.key = key
+        self.grid = grid
+        self.content = content
+    }
+
+    /// The image's vision-tower output on the device, kept once a forward pass computed it, for the later
+    /// passes of the same request (a query image shared by pairs that do not fit one pass). Freed with the
+    /// image when the request's last pair is gone.
+    var deviceEmbeddings: Tensor? {
+        get { lock.withLock { embedded } }
+        set { lock.withLock { embedded = newValue } }
+    }
+
+    /// Host bytes the image keeps alive.
+    var byteCount: Int {
+        switch content {
+        case .pixels(let values), .embeddings(let values): return values.count * MemoryLayout<Float>.size
+        }
+    }
+}

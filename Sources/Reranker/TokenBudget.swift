@@ -1,0 +1,46 @@
+import Foundation
+import Qwen25VL
+
+/// The default size of a forward pass: the smaller of what memory allows and what keeps one pass short
+/// enough for latency.
+public enum TokenBudget {
+    /// Where decoder throughput stops growing on a large GPU (measured on the H200: 16k-token passes run the
+    /// GEMMs at their peak; longer passes only add latency).
+    public static let gpuLatencyCap = 16384
+    /// Bounds of the CPU's budget (a pass of about a second).
+    public static let cpuRange = 256...16384
+
+    /// Activation bytes one decoder token needs at once in a pass, estimated generously from the model's
+    /// sizes: the residual stream, norms, attention input and output, q/k/v and rotary tables.
+    public static func activationBytesPerToken(_ dims: ModelDimensions, elementBytes: Int) -> Int {
+        let text = dims.text
+        let rowWidth = 8 * text.hiddenSize + 2 * (text.headCount + 2 * text.kvHeadCount) * text.headDim
+        return rowWidth * elementBytes + 4 * text.headDim * MemoryLayout<Float>.size
+    }
+
+    /// Bytes a pass needs whatever its size: the MLP's row chunk (gate/up product and its activation).
+    public static func fixedActivationBytes(_ dims: ModelDimensions, chunks: MLPRowChunks, elementBytes: Int) -> Int {
+        chunks.text * 3 * dims.text.intermediateSize * elementBytes
+    }
+
+    /// The budget on a GPU with `availableBytes` free for activations (after weights and context).
+    public static func gpu(availableBytes: Int, dims: ModelDimensions, chunks: MLPRowChunks = .standard) -> Int {
+        let perToken = activationBytesPerToken(dims, elementBytes: 2)
+        let room = availableBytes - fixedActivationBytes(dims, chunks: chunks, elementBytes: 2)
+        return max(256, min(gpuLatencyCap, room / max(1, perToken)))
+    }
+
+    /// The budget on the CPU: about a second of work at `flopsPerSecond`, and at most a quarter of
+    /// `memoryBytes` of fp32 activations.
+    public static func cpu(
+        dims: ModelDimensions, flopsPerSecond: Double = 2e10 * Double(ProcessInfo.processInfo.activeProcessorCount),
+        memoryBytes: Int = Int(clamping: ProcessInfo.processInfo.physicalMemory)
+    ) -> Int {
+        let text = dims.text
+        let h = Double(text.hiddenSize), kv = Double(text.kvHeadCount * text.headDim), i = Double(text.intermediateSize)
+        let flopsPerToken = 2 * Double(text.layerCount) * (2 * h * h + 2 * h * kv + 3 * h * i)
+        let bySpeed = Int(min(Double(Int.max / 2), flopsPerSecond / max(1, flopsPerToken)))
+        let byMemory = memoryBytes / 4 / max(1, activationBytesPerToken(dims, elementBytes: 4))
+        return min(cpuRange.upperBound, max(cpuRange.lowerBound, min(bySpeed, byMemory)))
+    }
+}

@@ -1,0 +1,137 @@
+import CPUBackend
+import Foundation
+import Qwen25VL
+import TestSupport
+import Testing
+
+@testable import Reranker
+
+/// The pieces the server's continuous batching rests on: packing pairs of several requests into one pass,
+/// the one batching policy, the image cache, the per-request pixel cap.
+@Suite("Serving engine: packing, planning, image cache")
+struct ServingEngineTests {
+    static func load(imageCacheBytes: Int = 0, maxRequestPixels: Int = 1 << 28) throws -> Reranker {
+        var options = RerankerOptions(tokenBudget: 4096, imageCacheBytes: imageCacheBytes)
+        options.maxRequestDecodedPixels = maxRequestPixels
+        return try Reranker.load(
+            modelDirectory: Fixtures.url("checkpoints/tiny-untied-legacy"), backend: CPUBackend(), options: options)
+    }
+
+    static func image(_ name: String) -> RerankImage { .file(Fixtures.url("checkpoints/images/\(name)")) }
+
+    @Test("pairs of three requests: one prefix per query, each image once, results mapped back")
+    func packing() throws {
+        let reranker = try Self.load()
+        let textA = try reranker.preparePairs(
+            query: RerankItem(text: "red bicycle"), documents: (0..<3).map { RerankItem(text: "document \($0)") })
+        let imageQuery = try reranker.preparePairs(
+            query: RerankItem(text: "like this", image: Self.image("photo-a.png")),
+            documents: [RerankItem(text: "first"), RerankItem(text: "second", image: Self.image("photo-b.png"))])
+        let single = try reranker.preparePairs(query: RerankItem(text: "alone"), documents: [RerankItem(text: "x")])
+        #expect(textA.allSatisfy { $0.sharedPrefixLength > 0 })
+        #expect(single[0].sharedPrefixLength == 0)
+
+        // Interleaved, as a scheduler takes them.
+        let pairs = [textA[0], imageQuery[0], single[0], textA[1], imageQuery[1], textA[2]]
+        let packed = try BatchPacking.pack(pairs)
+        // Two shared prefixes (text query, image query) and six scored sequences.
+        #expect(packed.input.batch.sequenceCount == 8)
+        #expect(packed.input.batch.scoredRows.count == 6)
+        // The query image and one document image, each listed once.
+        #expect(packed.input.images.count == 2)
+        // Grouped by query in order of first appearance, each position once.
+        #expect(packed.order == [0, 3, 5, 1, 4, 2])
+        // Every image row of every pad token is filled exactly once.
+        let padID = Int32(reranker.configuration.imageTokenId)
+        let padRows = packed.input.batch.tokenIDs.indices.filter { packed.input.batch.tokenIDs[$0] == padID }
+        let filled = packed.input.splices.flatMap(\.destinationRows).map(Int.init).sorted()
+        #expect(filled == padRows)
+    }
+
+    @Test("a pass of several requests scores each pair as the pair's own request does")
+    func mixedPassMatchesAlone() throws {
+        let reranker = try Self.load()
+        let first = (RerankItem(text: "like this", image: Self.image("photo-a.png")),
+                     [RerankItem(text: "a photo"), RerankItem(text: "", image: Self.image("photo-c.jpg"))])
+        let second = (RerankItem(text: "a bicycle"), [RerankItem(text: "wheels"), RerankItem(text: "a fish")])
+        let aloneFirst = try reranker.score(query: first.0, documents: first.1)
+        let aloneSecond = try reranker.score(query: second.0, documents: second.1)
+        let pairsFirst = try reranker.preparePairs(query: first.0, documents: first.1)
+        let pairsSecond = try reranker.preparePairs(query: second.0, documents: second.1)
+        let mixed = try reranker.scorePairs([pairsSecond[1], pairsFirst[0], pairsSecond[0], pairsFirst[1]])
+        for (result, reference) in zip(mixed, [aloneSecond[1], aloneFirst[0], aloneSecond[0], aloneFirst[1]]) {
+            #expect(result.index == reference.index)
+            #expect(abs(result.logit - reference.logit) < 1e-4)
+        }
+    }
+
+    @Test("an image seen again skips decoding and the vision tower, with the same scores")
+    func imageCacheIsExact() throws {
+        let reranker = try Self.load(imageCacheBytes: 64 << 20)
+        let query = RerankItem(text: "like this", image: Self.image("photo-a.png"))
+        let documents = [RerankItem(text: "one"), RerankItem(text: "two", image: Self.image("photo-b.png"))]
+        let cold = try reranker.score(query: query, documents: documents)
+        #expect(reranker.imageCache.snapshot().entries == 2)
+        let warmPairs = try reranker.preparePairs(query: query, documents: documents)
+        for image in [warmPairs[0].queryImage, warmPairs[1].documentImage] {
+            guard case .embeddings = try #require(image).content else {
+                Issue.record("a cached image was decoded again")
+                continue
+            }
+        }
+        let warm = try reranker.scorePairs(warmPairs)
+        for (a, b) in zip(cold, warm) { #expect(abs(a.logit - b.logit) < 1e-6) }
+        #expect(reranker.imageCache.snapshot().hits >= 2)
+    }
+
+    @Test("the cache evicts the least recently used entry and never exceeds its capacity")
+    func cacheEviction() throws {
+        let cache = ImageEmbeddingCache(capacityBytes: 3 * 400)
+        let keys = (0..<4).map { ImageKey(content: Data([UInt8($0)]), minPixels: 1, maxPixels: 2) }
+        let grid = VisionGrid(t: 1, h: 2, w: 2)
+        for key in keys.prefix(3) { cache.insert(key, grid: grid, embeddings: Array(repeating: 1, count: 100)) }
+        _ = cache.lookup(keys[0])
+        cache.insert(keys[3], grid: grid, embeddings: Array(repeating: 2, count: 100))
+        #expect(cache.lookup(keys[1]) == nil)
+        #expect(cache.lookup(keys[0]) != nil)
+        #expect(cache.lookup(keys[3]) != nil)
+        let statistics = cache.snapshot()
+        #expect(statistics.bytes <= 1200 && statistics.entries == 3 && statistics.evictions == 1)
+        // Larger than the whole cache: not stored.
+        cache.insert(keys[1], grid: grid, embeddings: Array(repeating: 0, count: 1000))
+        #expect(cache.lookup(keys[1]) == nil)
+    }
+
+    @Test("planned passes stay within the budget counting each query's prefix once, largest first")
+    func planning() throws {
+        let reranker = try Self.load()
+        let documents = [20, 200, 5, 120, 60, 90].map { RerankItem(text: String(repeating: "word ", count: $0)) }
+        let pairs = try reranker.preparePairs(query: RerankItem(text: "query"), documents: documents)
+        let budget = 400
+        let passes = planBatches(pairs, tokenBudget: budget)
+        #expect(passes.flatMap { $0 }.sorted() == Array(pairs.indices))
+        for pass in passes {
+            var cost = BatchCost()
+            for position in pass { cost.add(pairs[position]) }
+            #expect(cost.tokens <= budget || pass.count == 1)
+        }
+        // The shared prefix counted once: the whole request costs less than the sum of its prompts.
+        var all = BatchCost()
+        for pair in pairs { all.add(pair) }
+        #expect(all.tokens == pairs.reduce(0) { $0 + $1.tokenCount } - (pairs.count - 1) * pairs[0].sharedPrefixLength)
+    }
+
+    @Test("a request's images together may not decode to more than the per-request cap")
+    func requestPixelCap() throws {
+        // 37,632 + 47,500 + 36,000 pixels: over a 90,000-pixel cap, under it without the third image.
+        let reranker = try Self.load(maxRequestPixels: 90_000)
+        let query = RerankItem(text: "q", image: Self.image("photo-a.png"))
+        let error = #expect(throws: RerankerError.self) {
+            _ = try reranker.preparePairs(
+                query: query,
+                documents: [RerankItem(image: Self.image("photo-b.png")), RerankItem(image: Self.image("photo-c.jpg"))])
+        }
+        #expect("\(String(describing: error))".contains("per-request limit"))
+        _ = try reranker.preparePairs(query: query, documents: [RerankItem(image: Self.image("photo-b.png"))])
+    }
+}

@@ -1,0 +1,184 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import ImageProcessing
+import Reranker
+import Testing
+
+@testable import RerankServer
+
+/// The real engine, slowed down and optionally failing, to make the scheduler's order observable.
+final class ScriptedEngine: RerankEngine, @unchecked Sendable {
+    let inner: RerankerEngine
+    let passDelay: Duration
+    private let lock = NSLock()
+    private var poisoned = Set<PrefixKey>()
+    private var _passes = [Int]()
+
+    init(_ inner: RerankerEngine, passDelay: Duration = .zero) {
+        self.inner = inner
+        self.passDelay = passDelay
+    }
+
+    var modelName: String { inner.modelName }
+    var imageCache: ImageEmbeddingCache? { inner.imageCache }
+    /// Pairs in each pass run so far.
+    var passes: [Int] { lock.withLock { _passes } }
+
+    func preparePairs(query: RerankItem, documents: [RerankItem], instruction: String?, maxLength: Int?) throws
+        -> [ScoringPair]
+    {
+        let pairs = try inner.preparePairs(query: query, documents: documents, instruction: instruction, maxLength: maxLength)
+        // A query "poison" makes every pass that holds its pairs fail.
+        if query.text == "poison" { lock.withLock { poisoned.formUnion(pairs.map(\.prefixKey)) } }
+        return pairs
+    }
+
+    func scorePairs(_ pairs: [ScoringPair]) throws -> [Result<RerankResult, RerankerError>] {
+        lock.withLock { _passes.append(pairs.count) }
+        if passDelay > .zero { Thread.sleep(forTimeInterval: Double(passDelay.components.attoseconds) / 1e18 + Double(passDelay.components.seconds)) }
+        if lock.withLock({ pairs.contains { poisoned.contains($0.prefixKey) } }) {
+            throw ServerError.model("poisoned pass")
+        }
+        return try inner.scorePairs(pairs)
+    }
+}
+
+@Suite("Scheduling: fairness, deadlines, cancellation, isolation, memory")
+struct SchedulingTests {
+    static func request(_ query: String, documents: Int, words: Int = 20) throws -> ByteBuffer {
+        try body(["query": query, "documents": (0..<documents).map { String(repeating: "word\($0) ", count: words) }])
+    }
+
+    @Test("a 2-document request is answered behind a long request, not after it")
+    func noHeadOfLineBlocking() async throws {
+        let engine = ScriptedEngine(try TinyModel.engine(), passDelay: .milliseconds(40))
+        try await withServer(engine: engine) { client, _ in
+            let finished = FinishOrder()
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    let response = try await client.execute(
+                        uri: "/v1/rerank", method: .post, headers: jsonHeaders, body: try Self.request("long", documents: 96))
+                    #expect(response.status == .ok)
+                    await finished.add("long")
+                }
+                try await Task.sleep(for: .milliseconds(60))
+                group.addTask {
+                    let response = try await client.execute(
+                        uri: "/v1/rerank", method: .post, headers: jsonHeaders, body: try Self.request("short", documents: 2))
+                    #expect(response.status == .ok)
+                    await finished.add("short")
+                }
+                try await group.waitForAll()
+            }
+            #expect(await finished.order == ["short", "long"])
+        }
+        // The long request took many passes: the short one overtook it.
+        #expect(engine.passes.count > 4)
+    }
+
+    @Test("a request over the timeout is a JSON 504 and its pending pairs are dropped")
+    func requestTimeout() async throws {
+        let engine = ScriptedEngine(try TinyModel.engine(), passDelay: .milliseconds(100))
+        var configuration = ServerConfiguration()
+        configuration.requestTimeoutSeconds = 0.25
+        try await withServer(engine: engine, configuration: configuration) { client, parts in
+            let response = try await client.execute(
+                uri: "/v1/rerank", method: .post, headers: jsonHeaders, body: try Self.request("slow", documents: 96))
+            #expect(response.status == .gatewayTimeout)
+            #expect(try response.apiError().type == "timeout")
+            // The pass in flight ends, then nothing of the request is left.
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(await parts.scheduler.queuedPairs == 0)
+            #expect(await parts.scheduler.activeRequests == 0)
+        }
+        #expect(engine.passes.reduce(0, +) < 96)
+    }
+
+    @Test("cancelling a request drops its pairs that are not yet in a pass")
+    func cancellation() async throws {
+        let engine = ScriptedEngine(try TinyModel.engine(), passDelay: .milliseconds(50))
+        try await withServer(engine: engine) { _, parts in
+            let pairs = try engine.preparePairs(
+                query: RerankItem(text: "q"), documents: (0..<64).map { RerankItem(text: "document \($0) text") },
+                instruction: nil, maxLength: nil)
+            let task = Task { try await parts.scheduler.score(pairs) }
+            try await Task.sleep(for: .milliseconds(30))
+            task.cancel()
+            await #expect(throws: ServerError.self) { _ = try await task.value }
+            try await Task.sleep(for: .milliseconds(100))
+            #expect(await parts.scheduler.queuedPairs == 0)
+        }
+        #expect(engine.passes.reduce(0, +) < 64)
+    }
+
+    @Test("a pass that fails fails only the request whose pairs fail on their own")
+    func failureIsolation() async throws {
+        let engine = ScriptedEngine(try TinyModel.engine(), passDelay: .milliseconds(20))
+        try await withServer(engine: engine) { client, _ in
+            try await withThrowingTaskGroup(of: (String, HTTPResponse.Status).self) { group in
+                for query in ["fine one", "poison", "fine two"] {
+                    group.addTask {
+                        let response = try await client.execute(
+                            uri: "/v1/rerank", method: .post, headers: jsonHeaders, body: try Self.request(query, documents: 3))
+                        return (query, response.status)
+                    }
+                }
+                var statuses = [String: HTTPResponse.Status]()
+                for try await (query, status) in group { statuses[query] = status }
+                #expect(statuses["fine one"] == .ok)
+                #expect(statuses["fine two"] == .ok)
+                #expect(statuses["poison"] == .internalServerError)
+            }
+        }
+    }
+
+    @Test("server memory stays bounded over 200 image requests (scored pairs keep no pixels)")
+    func noRetention() async throws {
+        let image = try Self.bmp(width: 512, height: 384).base64EncodedString()
+        try await withServer { client, _ in
+            func send(_ count: Int) async throws {
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for request in 0..<count {
+                        group.addTask {
+                            let response = try await client.execute(
+                                uri: "/v1/rerank", method: .post, headers: jsonHeaders,
+                                body: try body([
+                                    "query": "photo \(request % 7)", "documents": [["image": image], ["text": "caption"]],
+                                ]))
+                            #expect(response.status == .ok)
+                        }
+                        // Four requests in flight at a time.
+                        if request >= 3 { try await group.next() }
+                    }
+                    try await group.waitForAll()
+                }
+            }
+            try await send(8)
+            let before = Self.residentBytes()
+            try await send(200)
+            let growth = Self.residentBytes() - before
+            // Each image's preprocessed pixels take 4.6 MB: kept, 200 of them would be 0.9 GB.
+            #expect(growth < 300 << 20, "resident memory grew by \(growth >> 20) MiB over 200 image requests")
+        }
+    }
+
+    static func residentBytes() -> Int {
+        guard let statm = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
+        let fields = statm.split(separator: " ")
+        return fields.count > 1 ? (Int(fields[1]) ?? 0) * Int(sysconf(Int32(_SC_PAGESIZE))) : 0
+    }
+
+    static func bmp(width: Int, height: Int) throws -> Data {
+        var pixels = [UInt8](repeating: 0, count: width * height * 3)
+        for index in pixels.indices { pixels[index] = UInt8(truncatingIfNeeded: index * 7 / 3) }
+        return BMPWriter.encode(try RGBImage(width: width, height: height, pixels: pixels))
+    }
+}
+
+/// The order in which concurrent requests finished.
+actor FinishOrder {
+    private(set) var order = [String]()
+    func add(_ name: String) { order.append(name) }
+}
