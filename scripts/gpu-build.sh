@@ -5,8 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DEST=${1:-/work/main/.device}
-swift build -c release --static-swift-stdlib --product lychee-rerank
-BIN=$(swift build -c release --show-bin-path)/lychee-rerank
+SCRATCH=${SCRATCH:-.build}
+swift build -c release --static-swift-stdlib --product lychee-rerank --scratch-path "$SCRATCH"
+BIN=$(swift build -c release --scratch-path "$SCRATCH" --show-bin-path)/lychee-rerank
 mkdir -p "$DEST"
 strip -o "$DEST/lychee-rerank" "$BIN"
 gzip -f -9 "$DEST/lychee-rerank"
@@ -15,6 +16,6 @@ rm -rf "$DEST/lib" && mkdir -p "$DEST/lib"
 ldd "$BIN" | awk '/=> \// {print $3}' | grep -Ev '/(libc|libm|libdl|libpthread|librt|libstdc\+\+|libgcc_s|ld-linux[^/]*)\.so' \
     | while read -r so; do cp -L "$so" "$DEST/lib/"; done
 tar -C "$DEST" -czf "$DEST/lib.tar.gz" lib && rm -rf "$DEST/lib"
-cp tools/gpu_*.py scripts/gpu-run.sh "$DEST/"
+cp tools/gpu_*.py scripts/gpu-run.sh scripts/gpu-serve.sh "$DEST/"
 mkdir -p "$DEST/fixtures" && cp Fixtures/tokenizer/qwen2-tokenizer.json.gz "$DEST/fixtures/"
 du -sh "$DEST"/*

@@ -26,13 +26,24 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .long, help: "auto, cpu or cuda.")
     var backend: BackendChoice = .auto
 
-    @Option(name: .long, help: "W1, W2, W3, W4, a comma-separated list of them, or all.")
+    @Option(
+        name: .long,
+        help: "W1, W2, W3, W4, the serving mixes S1, S2, S3, S4 (requests one after another), a comma-separated list, or all (W1-W4).")
     var workload: String = "all"
 
     /// The workloads asked for, in order.
     var workloadIDs: [String] {
         workload == "all" ? BenchWorkload.ids : workload.split(separator: ",").map { String($0) }
     }
+
+    @Option(name: .long, help: "Requests of a serving mix (S1-S4) per timed run.")
+    var serveRequests: Int = 16
+
+    @Option(name: .long, help: "Host memory in MiB for the image embedding cache (0: none, as for W1-W4's figures).")
+    var imageCacheMib: Int = 0
+
+    @Option(name: .long, help: "Host memory in MiB for the prompt prefix cache (0: none).")
+    var prefixCacheMib: Int = 0
 
     @Option(name: .long, help: "Timed runs per workload after one warm-up run (the median is reported).")
     var repeats: Int = 3
@@ -43,8 +54,8 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .long, help: "Use only the first N documents of each workload (for slow backends).")
     var limitDocuments: Int?
 
-    @Option(name: .long, help: "Most decoder tokens per forward pass.")
-    var tokenBudget: Int = 4096
+    @Option(name: .long, help: "Most decoder tokens per forward pass (default: what memory allows, as serve).")
+    var tokenBudget: Int?
 
     @Option(name: .long, help: BackendSelection.gpuMemoryLimitHelp)
     var gpuMemoryLimitGib: Double?
@@ -64,18 +75,29 @@ struct BenchCommand: ParsableCommand {
         }
         try BackendSelection.validate(gpuMemoryLimitGiB: gpuMemoryLimitGib)
         guard repeats >= 1 else { throw ValidationError("--repeats must be at least 1, got \(repeats)") }
-        for id in workloadIDs where !BenchWorkload.ids.contains(id) {
-            throw ValidationError("--workload takes W1, W2, W3, W4 (comma-separated) or all; \(id) is none of them")
+        for id in workloadIDs where !BenchWorkload.ids.contains(id) && !ServeWorkload.ids.contains(id) {
+            throw ValidationError("--workload takes W1-W4, S1-S4 (comma-separated) or all; \(id) is none of them")
+        }
+        guard serveRequests >= 1, imageCacheMib >= 0, (tokenBudget ?? 1) >= 1 else {
+            throw ValidationError("--serve-requests and --token-budget must be at least 1, --image-cache-mib at least 0")
         }
     }
 
     func run() throws {
         let engine = try BackendSelection.make(backend, gpuMemoryLimitGiB: gpuMemoryLimitGib)
         let loadStart = Date()
-        let reranker = try Reranker.load(
+        let probe = try Reranker.load(
             modelDirectory: URL(fileURLWithPath: model), backend: engine,
-            options: RerankerOptions(tokenBudget: tokenBudget))
+            options: RerankerOptions(imageCacheBytes: imageCacheMib << 20))
+        let budget = tokenBudget ?? BackendSelection.automaticTokenBudget(
+            backend: engine, dimensions: probe.model.dimensions, mlpRowChunks: probe.model.mlpRowChunks)
+        let reranker = try Reranker(
+            model: probe.model, configuration: probe.configuration, tokenizer: probe.tokenizer,
+            preprocessor: probe.preprocessor,
+            options: RerankerOptions(
+                tokenBudget: budget, imageCacheBytes: imageCacheMib << 20, prefixCacheBytes: prefixCacheMib << 20))
         let cuda = engine as? CUDABackend
+        print("token budget: \(budget) per forward pass")
         try cuda?.synchronize()
         print(String(format: "loaded %@ on %@ in %.1f s", model, cuda.map { "\($0.device)" } ?? engine.name, Date().timeIntervalSince(loadStart)))
         if let stats = cuda?.memoryStatistics() {
@@ -83,6 +105,11 @@ struct BenchCommand: ParsableCommand {
         }
         let flops = ModelFlops(dimensions: reranker.model.dimensions)
         var reports = [BenchReport]()
+        for id in workloadIDs where ServeWorkload.ids.contains(id) {
+            let report = try measureServing(try ServeWorkload(id), reranker: reranker, cuda: cuda)
+            print(report.line)
+            reports.append(report)
+        }
         for id in workloadIDs {
             guard var work = try BenchWorkload.make(id) else { continue }
             if let limitDocuments { work.limit(documents: limitDocuments) }
@@ -97,6 +124,34 @@ struct BenchCommand: ParsableCommand {
             let data = try JSONEncoder().encode(Dictionary(uniqueKeysWithValues: reports.map { ($0.id, $0) }))
             try data.write(to: URL(fileURLWithPath: scoresOut))
         }
+    }
+
+    /// A serving mix offline: `--serve-requests` of its requests scored one after another (the engine's
+    /// figure that `bench-serve` compares the server with).
+    private func measureServing(_ mix: ServeWorkload, reranker: Reranker, cuda: CUDABackend?) throws -> BenchReport {
+        cuda?.resetPeakMemory()
+        let requests = (0..<serveRequests).map { mix.request($0).items }
+        func runAll() throws -> [RerankResult] {
+            try requests.flatMap { try reranker.score(query: $0.query, documents: $0.documents) }
+        }
+        var results = [RerankResult]()
+        for _ in 0..<warmups { results = try runAll() }
+        var times = [Double]()
+        for _ in 0..<repeats {
+            let start = Date()
+            results = try runAll()
+            try cuda?.synchronize()
+            times.append(Date().timeIntervalSince(start))
+        }
+        let median = times.sorted()[times.count / 2]
+        let tokens = results.map(\.tokens).reduce(0, +)
+        let memory = cuda?.memoryStatistics()
+        return BenchReport(
+            id: mix.id, title: "serving mix \(mix.id), \(serveRequests) requests one after another", documents: results.count,
+            tokens: tokens, seconds: median, allSeconds: times, prepareSeconds: 0,
+            docsPerSecond: Double(results.count) / median, tokensPerSecond: Double(tokens) / median, mfu: 0,
+            peakGPUGiB: memory.map { Double($0.peakDeviceUsedBytes) / 1_073_741_824 },
+            peakLiveGiB: memory.map { Double($0.peakLiveBytes) / 1_073_741_824 }, logits: [], promptTokens: [])
     }
 
     private func measure(_ work: BenchWorkload, reranker: Reranker, cuda: CUDABackend?, flops: ModelFlops) throws

@@ -9,7 +9,7 @@ struct LycheeRerank: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [
             ServeCommand.self, RerankCommand.self, DownloadCommand.self, InspectCommand.self,
-            TokenizeCommand.self, PreprocessCommand.self, SelftestCommand.self, BenchCommand.self,
+            TokenizeCommand.self, PreprocessCommand.self, SelftestCommand.self, BenchCommand.self, BenchServeCommand.self,
         ]
     )
 }

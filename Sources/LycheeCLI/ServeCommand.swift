@@ -42,6 +42,8 @@ struct ServeCommand: AsyncParsableCommand {
     var tokenBudget: Int?
     @Option(name: .long, help: "Host memory in MiB for vision-tower outputs of images seen before (0 disables).")
     var imageCacheMib: Int?
+    @Option(name: .long, help: "Host memory in MiB for prompt prefixes' keys and values seen before (0 disables).")
+    var prefixCacheMib: Int?
     @Option(name: .long, help: "Seconds a request may take; beyond, 504 and its pending work is dropped.")
     var requestTimeout: Double = 60
     @Option(name: .long, help: "Most megapixels all images of one request may decode to together.")
@@ -78,8 +80,8 @@ struct ServeCommand: AsyncParsableCommand {
         guard requestTimeout > 0, requestTimeout.isFinite else {
             throw ValidationError("--request-timeout must be a positive number of seconds, got \(requestTimeout)")
         }
-        if let imageCacheMib, imageCacheMib < 0 {
-            throw ValidationError("--image-cache-mib must be 0 or more, got \(imageCacheMib)")
+        for (name, value) in [("--image-cache-mib", imageCacheMib), ("--prefix-cache-mib", prefixCacheMib)] {
+            if let value, value < 0 { throw ValidationError("\(name) must be 0 or more, got \(value)") }
         }
         guard maxWaiting >= 0 else { throw ValidationError("--max-waiting must be 0 or more, got \(maxWaiting)") }
         guard ["text", "json"].contains(logFormat) else {
@@ -106,10 +108,11 @@ struct ServeCommand: AsyncParsableCommand {
         }
         logger.info("loading model", metadata: ["model": "\(directory.path)", "backend": "\(chosen.name)"])
         let started = ContinuousClock.now
-        // The image cache lives in host memory: by default a sixteenth of RAM, at most 2 GiB.
-        let cacheBytes = imageCacheMib.map { $0 << 20 }
-            ?? min(2 << 30, Int(clamping: ProcessInfo.processInfo.physicalMemory) / 16)
-        var options = RerankerOptions(maxLength: maxLength, imageCacheBytes: cacheBytes)
+        // Both caches live in host memory: by default a sixteenth of RAM each, at most 2 GiB.
+        let defaultCacheBytes = min(2 << 30, Int(clamping: ProcessInfo.processInfo.physicalMemory) / 16)
+        let cacheBytes = imageCacheMib.map { $0 << 20 } ?? defaultCacheBytes
+        let prefixBytes = prefixCacheMib.map { $0 << 20 } ?? defaultCacheBytes
+        var options = RerankerOptions(maxLength: maxLength, imageCacheBytes: cacheBytes, prefixCacheBytes: prefixBytes)
         options.maxRequestDecodedPixels = maxRequestMegapixels * 1_000_000
         let reranker = try Reranker.load(modelDirectory: directory, backend: chosen, options: options)
         let budget = tokenBudget ?? BackendSelection.automaticTokenBudget(
@@ -118,7 +121,7 @@ struct ServeCommand: AsyncParsableCommand {
             "model loaded",
             metadata: [
                 "seconds": "\(ContinuousClock.now - started)", "token_budget": "\(budget)",
-                "image_cache_mib": "\(cacheBytes >> 20)",
+                "image_cache_mib": "\(cacheBytes >> 20)", "prefix_cache_mib": "\(prefixBytes >> 20)",
             ])
 
         var configuration = ServerConfiguration()

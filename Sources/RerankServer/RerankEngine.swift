@@ -11,6 +11,8 @@ public protocol RerankEngine: Sendable {
     var modelName: String { get }
     /// The image cache whose figures `/metrics` reports, if any.
     var imageCache: ImageEmbeddingCache? { get }
+    /// The prompt prefix cache whose figures `/metrics` reports, if any.
+    var prefixCache: PrefixCache? { get }
 
     /// Prepares the pairs of one request (tokenizing, truncating, decoding and preprocessing images).
     /// - Parameter maxLength: a per-request cap on prompt tokens; nil keeps the engine's own.
@@ -35,6 +37,7 @@ public struct RerankerEngine: RerankEngine {
     }
 
     public var imageCache: ImageEmbeddingCache? { reranker.imageCache }
+    public var prefixCache: PrefixCache? { reranker.prefixCache }
 
     public func preparePairs(
         query: RerankItem, documents: [RerankItem], instruction: String?, maxLength: Int?

@@ -31,6 +31,8 @@ public final class ServerMetrics: Sendable {
     /// The image cache: hits, misses and evictions (counters as gauges of running totals), entries, bytes.
     let imageCacheHits, imageCacheMisses, imageCacheEvictions, imageCacheEntries, imageCacheBytes,
         imageCacheCapacityBytes: Metrics.Gauge
+    /// The prompt prefix cache: hits, misses, evictions, entries, bytes.
+    let prefixCacheHits, prefixCacheMisses, prefixCacheEvictions, prefixCacheEntries, prefixCacheBytes: Metrics.Gauge
     /// The token budget of a forward pass.
     let tokenBudget: Metrics.Gauge
 
@@ -59,6 +61,20 @@ public final class ServerMetrics: Sendable {
         imageCacheBytes = Metrics.Gauge(label: "lychee_image_cache_bytes", factory: factory)
         imageCacheCapacityBytes = Metrics.Gauge(label: "lychee_image_cache_capacity_bytes", factory: factory)
         tokenBudget = Metrics.Gauge(label: "lychee_token_budget", factory: factory)
+        prefixCacheHits = Metrics.Gauge(label: "lychee_prefix_cache_hits", factory: factory)
+        prefixCacheMisses = Metrics.Gauge(label: "lychee_prefix_cache_misses", factory: factory)
+        prefixCacheEvictions = Metrics.Gauge(label: "lychee_prefix_cache_evictions", factory: factory)
+        prefixCacheEntries = Metrics.Gauge(label: "lychee_prefix_cache_entries", factory: factory)
+        prefixCacheBytes = Metrics.Gauge(label: "lychee_prefix_cache_bytes", factory: factory)
+    }
+
+    /// Copies the prefix cache's figures into the gauges.
+    func record(prefixCache statistics: PrefixCache.Statistics) {
+        prefixCacheHits.record(statistics.hits)
+        prefixCacheMisses.record(statistics.misses)
+        prefixCacheEvictions.record(statistics.evictions)
+        prefixCacheEntries.record(statistics.entries)
+        prefixCacheBytes.record(statistics.bytes)
     }
 
     /// Copies the image cache's figures into the gauges (before `/metrics` prints them).

@@ -11,6 +11,18 @@ enum BatchPacking {
         var order: [Int]
         /// The image of each ``ModelInput/images`` entry.
         var images: [PreparedImage]
+        /// The cache key of each prefix the pass captures, in order.
+        var captures: [PrefixCacheKey] = []
+    }
+
+    /// What packing may take from, and give to, the prefix cache.
+    struct PrefixReuse: Sendable {
+        /// A stored prefix for a key, if any.
+        var lookup: @Sendable (PrefixCacheKey) -> PrefixKV? = { _ in nil }
+        /// Whether to capture a computed prefix.
+        var shouldCapture: @Sendable (PrefixCacheKey) -> Bool = { _ in false }
+
+        static let none = PrefixReuse()
     }
 
     /// Packs `pairs` (from one request or many) for one forward pass.
@@ -20,7 +32,12 @@ enum BatchPacking {
     ///
     /// - Parameter cached: embeddings found for images that arrived as pixels (filled since preparation);
     ///   such images are uploaded instead of embedded again.
-    static func pack(_ pairs: [ScoringPair], cached: [ImageKey: [Float]] = [:]) throws -> Packed {
+    /// - Parameter reuse: the prefix cache: a group's prefix up to its *cache point* (the end of the query
+    ///   image when the query has one, else the whole shared prefix) is taken from it when stored, or
+    ///   computed as a prefix of its own (and captured when the cache asks for it).
+    static func pack(_ pairs: [ScoringPair], cached: [ImageKey: [Float]] = [:], reuse: PrefixReuse = .none) throws
+        -> Packed
+    {
         var groups = [[Int]]()
         var groupOfKey = [PrefixKey: Int]()
         for (position, pair) in pairs.enumerated() {
@@ -62,43 +79,78 @@ enum BatchPacking {
             return index
         }
 
+        var captures = [PrefixCacheKey]()
+        /// Splices the rows of `image` (shown in `block`) that fall in tokens `tokens` of a sequence whose
+        /// first token `tokens.lowerBound` is at axis row `base`.
+        func splice(_ block: PromptImageBlock, _ image: PreparedImage?, tokens: Range<Int>, base: Int32) {
+            let lower = max(block.padStart, tokens.lowerBound), upper = min(block.padRange.upperBound, tokens.upperBound)
+            guard let image, lower < upper else { return }
+            let own = lower..<upper
+            splices.append(
+                ModelInput.Splice(
+                    image: index(of: image), sourceRows: (own.lowerBound - block.padStart)..<(own.upperBound - block.padStart),
+                    destinationRows: own.map { base + Int32($0 - tokens.lowerBound) }))
+        }
+
         for group in groups {
             let members = group.map { pairs[$0] }
+            guard let first = members.first else { continue }
             let shared = SharedPrefix.length(of: members)
-            var prefixRows: Range<Int32> = 0..<0
-            if shared > 0, let first = members.first {
-                prefixRows = batch.appendPrefix(
-                    tokenIDs: Array(first.prompt.tokenIDs[..<shared]), positions: first.positions.tokens(0..<shared))
-                // SharedPrefix keeps document images out of the prefix: only the query image can reach into it.
-                for block in first.prompt.imageBlocks where block.side == .query && block.padStart < shared {
-                    guard let image = first.queryImage else { continue }
-                    let end = min(block.padRange.upperBound, shared)
-                    splices.append(
-                        ModelInput.Splice(
-                            image: index(of: image), sourceRows: 0..<(end - block.padStart),
-                            destinationRows: (block.padStart..<end).map { prefixRows.lowerBound + Int32($0) }))
+            // Rows (contiguous) holding the group's tokens [0, covered).
+            var rows: Range<Int32> = 0..<0
+            var covered = 0
+            // Only the query image can reach into a prefix (SharedPrefix keeps document images out).
+            let queryBlocks = first.prompt.imageBlocks.filter { $0.side == .query }
+            if let point = cachePoint(members, shared: shared) {
+                let key = PrefixCacheKey(tokenIDs: first.prompt.tokenIDs[..<point], queryImage: first.queryImage?.key)
+                if let kv = reuse.lookup(key), kv.rows == point {
+                    rows = batch.appendCachedPrefix(kv)
+                } else {
+                    let capture = reuse.shouldCapture(key)
+                    rows = batch.appendPrefix(
+                        tokenIDs: Array(first.prompt.tokenIDs[..<point]), positions: first.positions.tokens(0..<point),
+                        capture: capture)
+                    if capture { captures.append(key) }
+                    for block in queryBlocks { splice(block, first.queryImage, tokens: 0..<point, base: rows.lowerBound) }
                 }
+                covered = point
+            }
+            if shared > covered {
+                let more = batch.appendPrefix(
+                    tokenIDs: Array(first.prompt.tokenIDs[covered..<shared]),
+                    positions: first.positions.tokens(covered..<shared), continuing: rows)
+                for block in queryBlocks { splice(block, first.queryImage, tokens: covered..<shared, base: more.lowerBound) }
+                rows = (rows.isEmpty ? more.lowerBound : rows.lowerBound)..<more.upperBound
+                covered = shared
             }
             for (position, pair) in zip(group, members) {
                 order.append(position)
                 let count = pair.prompt.count
                 let start = batch.append(
-                    tokenIDs: Array(pair.prompt.tokenIDs[shared...]), positions: pair.positions.tokens(shared..<count),
-                    prefix: prefixRows)
+                    tokenIDs: Array(pair.prompt.tokenIDs[covered...]), positions: pair.positions.tokens(covered..<count),
+                    prefix: rows)
                 for block in pair.prompt.imageBlocks {
-                    guard let image = block.side == .query ? pair.queryImage : pair.documentImage else { continue }
-                    // The pad rows past the shared prefix belong to this pair's own rows.
-                    let end = block.padRange.upperBound
-                    let own = min(max(block.padStart, shared), end)..<end
-                    guard !own.isEmpty else { continue }
-                    splices.append(
-                        ModelInput.Splice(
-                            image: index(of: image),
-                            sourceRows: (own.lowerBound - block.padStart)..<(own.upperBound - block.padStart),
-                            destinationRows: own.map { start + Int32($0 - shared) }))
+                    splice(
+                        block, block.side == .query ? pair.queryImage : pair.documentImage, tokens: covered..<count,
+                        base: start)
                 }
             }
         }
-        return Packed(input: ModelInput(batch: batch, images: images, splices: splices), order: order, images: prepared)
+        return Packed(
+            input: ModelInput(batch: batch, images: images, splices: splices), order: order, images: prepared,
+            captures: captures)
+    }
+
+    /// Where a group's cacheable prefix ends: just past the query image when the query has one (the words
+    /// that follow may change between requests that show the same image), else the whole shared prefix;
+    /// nil when there is nothing worth caching. Every pair keeps at least its last token.
+    static func cachePoint(_ members: [ScoringPair], shared: Int) -> Int? {
+        guard let first = members.first else { return nil }
+        let shortest = members.map(\.prompt.count).min() ?? 0
+        if let image = first.prompt.imageBlocks.last(where: { $0.side == .query }), first.queryImage != nil {
+            let end = image.blockRange.upperBound
+            return end < shortest ? end : nil
+        }
+        return shared >= SharedPrefix.minimumLength ? shared : nil
     }
 }

@@ -45,8 +45,11 @@ extension Reranker {
                 }
             }
         }
-        let packed = try BatchPacking.pack(pairs, cached: cached)
+        let cache = prefixCache
+        let reuse = BatchPacking.PrefixReuse(lookup: { cache.lookup($0) }, shouldCapture: { cache.shouldCapture($0) })
+        let packed = try BatchPacking.pack(pairs, cached: cached, reuse: cache.isEnabled ? reuse : .none)
         let scores = try model.score(packed.input)
+        for (key, kv) in zip(packed.captures, scores.capturedPrefixes) { cache.insert(key, kv) }
         let queryImages = Set(pairs.compactMap { $0.queryImage.map(ObjectIdentifier.init) })
         for (index, rows) in scores.computedImages {
             let image = packed.images[index]

@@ -18,11 +18,14 @@ public struct RerankerOptions: Sendable {
     public var maxRequestDecodedPixels: Int = 1 << 28
     /// Host memory for vision-tower outputs kept across requests (``ImageEmbeddingCache``); 0 disables it.
     public var imageCacheBytes: Int = 0
+    /// Host memory for prompt prefixes' keys and values kept across requests (``PrefixCache``); 0 disables it.
+    public var prefixCacheBytes: Int = 0
 
     public init(
         maxLength: Int = 3200, tokenBudget: Int = 4096, maxDecodedPixels: Int = ImageLimits.defaultMaxDecodedPixels,
-        imageCacheBytes: Int = 0
+        imageCacheBytes: Int = 0, prefixCacheBytes: Int = 0
     ) {
+        self.prefixCacheBytes = prefixCacheBytes
         self.maxLength = maxLength
         self.tokenBudget = tokenBudget
         self.maxDecodedPixels = maxDecodedPixels
@@ -42,6 +45,8 @@ public final class Reranker: Sendable {
     public let options: RerankerOptions
     /// Vision-tower outputs of images seen before (sized by ``RerankerOptions/imageCacheBytes``).
     public let imageCache: ImageEmbeddingCache
+    /// Keys and values of prompt prefixes seen before (sized by ``RerankerOptions/prefixCacheBytes``).
+    public let prefixCache: PrefixCache
     let prompts: PromptBuilder
     let visionTokens: VisionTokenIDs
 
@@ -97,6 +102,7 @@ public final class Reranker: Sendable {
         self.preprocessor = preprocessor
         self.options = options
         self.imageCache = ImageEmbeddingCache(capacityBytes: options.imageCacheBytes)
+        self.prefixCache = PrefixCache(capacityBytes: options.prefixCacheBytes)
         self.prompts = try PromptBuilder(
             tokenizer: tokenizer, maxLength: options.maxLength,
             spatialMergeSize: configuration.vision.spatialMergeSize)

@@ -10,8 +10,10 @@ import Testing
 /// the one batching policy, the image cache, the per-request pixel cap.
 @Suite("Serving engine: packing, planning, image cache")
 struct ServingEngineTests {
-    static func load(imageCacheBytes: Int = 0, maxRequestPixels: Int = 1 << 28) throws -> Reranker {
-        var options = RerankerOptions(tokenBudget: 4096, imageCacheBytes: imageCacheBytes)
+    static func load(imageCacheBytes: Int = 0, prefixCacheBytes: Int = 0, maxRequestPixels: Int = 1 << 28) throws
+        -> Reranker
+    {
+        var options = RerankerOptions(tokenBudget: 4096, imageCacheBytes: imageCacheBytes, prefixCacheBytes: prefixCacheBytes)
         options.maxRequestDecodedPixels = maxRequestPixels
         return try Reranker.load(
             modelDirectory: Fixtures.url("checkpoints/tiny-untied-legacy"), backend: CPUBackend(), options: options)
@@ -34,8 +36,9 @@ struct ServingEngineTests {
         // Interleaved, as a scheduler takes them.
         let pairs = [textA[0], imageQuery[0], single[0], textA[1], imageQuery[1], textA[2]]
         let packed = try BatchPacking.pack(pairs)
-        // Two shared prefixes (text query, image query) and six scored sequences.
-        #expect(packed.input.batch.sequenceCount == 8)
+        // Three prefix sequences (the text query's; the image query's up to the end of its image, the cache
+        // point, and its words after it) and six scored sequences.
+        #expect(packed.input.batch.sequenceCount == 9)
         #expect(packed.input.batch.scoredRows.count == 6)
         // The query image and one document image, each listed once.
         #expect(packed.input.images.count == 2)
@@ -82,6 +85,29 @@ struct ServingEngineTests {
         let warm = try reranker.scorePairs(warmPairs)
         for (a, b) in zip(cold, warm) { #expect(abs(a.logit - b.logit) < 1e-6) }
         #expect(reranker.imageCache.snapshot().hits >= 2)
+    }
+
+    @Test("a prefix seen again is attended to from the cache, with the same scores", arguments: [true, false])
+    func prefixCacheIsExact(imageQuery: Bool) throws {
+        let plain = try Self.load()
+        let cached = try Self.load(prefixCacheBytes: 256 << 20)
+        // The same image (or the same words) under new words and new documents: pages of one search.
+        for page in 0..<4 {
+            let query = imageQuery
+                ? RerankItem(text: "page \(page) words", image: Self.image("photo-a.png"))
+                : RerankItem(text: "the same long query about red bicycles and their wheels")
+            let documents = (0..<3).map { RerankItem(text: "page \(page) document \($0)") }
+                + [RerankItem(text: "with a photo", image: Self.image("photo-b.png"))]
+            let reference = try plain.score(query: query, documents: documents)
+            let results = try cached.score(query: query, documents: documents)
+            for (a, b) in zip(reference, results) {
+                #expect(abs(a.logit - b.logit) < 1e-4, "page \(page), document \(a.index)")
+            }
+        }
+        // Seen on page 0, stored on page 1, taken from the cache on pages 2 and 3.
+        let statistics = cached.prefixCache.snapshot()
+        #expect(statistics.entries == 1)
+        #expect(statistics.hits >= 2)
     }
 
     @Test("the cache evicts the least recently used entry and never exceeds its capacity")

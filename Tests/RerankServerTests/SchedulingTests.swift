@@ -1,3 +1,4 @@
+import CPUBackend
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -23,6 +24,7 @@ final class ScriptedEngine: RerankEngine, @unchecked Sendable {
 
     var modelName: String { inner.modelName }
     var imageCache: ImageEmbeddingCache? { inner.imageCache }
+    var prefixCache: PrefixCache? { inner.prefixCache }
     /// Pairs in each pass run so far.
     var passes: [Int] { lock.withLock { _passes } }
 
@@ -131,6 +133,39 @@ struct SchedulingTests {
                 #expect(statuses["fine two"] == .ok)
                 #expect(statuses["poison"] == .internalServerError)
             }
+        }
+    }
+
+    @Test("with both caches on, repeated image queries score as the reranker does and /metrics counts hits")
+    func cachesThroughTheServer() async throws {
+        let plain = try TinyModel.engine().reranker
+        let cached = try Reranker.load(
+            modelDirectory: TinyModel.directory, backend: CPUBackend(),
+            options: RerankerOptions(tokenBudget: 512, imageCacheBytes: 64 << 20, prefixCacheBytes: 64 << 20))
+        let engine = RerankerEngine(reranker: cached, modelName: "tiny")
+        let image = try fixtureImageBase64("photo-a.png")
+        try await withServer(engine: engine) { client, _ in
+            for page in 0..<4 {
+                let documents = (0..<3).map { "page \(page) document \($0)" }
+                let response = try await client.execute(
+                    uri: "/v1/rerank", method: .post, headers: jsonHeaders,
+                    body: try body(["query": ["text": "page \(page)", "image": image], "documents": documents]))
+                #expect(response.status == .ok)
+                let reference = try plain.score(
+                    query: RerankItem(text: "page \(page)", image: .encoded(try #require(Data(base64Encoded: image)))),
+                    documents: documents.map { RerankItem(text: $0) })
+                for result in try response.decoded(RerankResponseV1.self).results {
+                    let expected = try #require(reference.first { $0.index == result.index })
+                    #expect(abs(result.relevanceScore - expected.score) < 1e-5)
+                }
+            }
+            let metrics = try await client.execute(uri: "/metrics", method: .get).text
+            func value(_ name: String) -> Double {
+                metrics.split(separator: "\n").first { $0.hasPrefix(name + " ") }
+                    .flatMap { Double($0.split(separator: " ").last ?? "") } ?? 0
+            }
+            #expect(value("lychee_image_cache_hits") >= 3)
+            #expect(value("lychee_prefix_cache_hits") >= 2)
         }
     }
 

@@ -36,6 +36,7 @@ final class CountingEngine: RerankEngine, @unchecked Sendable {
     var batchTokens: [Int] { lock.withLock { _batchTokens } }
     var modelName: String { inner.modelName }
     var imageCache: ImageEmbeddingCache? { inner.imageCache }
+    var prefixCache: PrefixCache? { inner.prefixCache }
 
     func preparePairs(query: RerankItem, documents: [RerankItem], instruction: String?, maxLength: Int?) throws
         -> [ScoringPair]

@@ -45,4 +45,10 @@ lr_status lr_decode_webp(const uint8_t *data, size_t size, uint64_t max_pixels, 
 lr_status lr_decode_gif(const uint8_t *data, size_t size, uint64_t max_pixels, uint32_t max_dimension,
                         lr_decoded *out);
 
+/** Encodes `width * height * 3` RGB bytes as a baseline JPEG of `quality` (1-100); free `*out` with
+ *  lr_encoded_free. For the serving benchmark, which sends images the way clients do. */
+lr_status lr_encode_jpeg(const uint8_t *rgb, uint32_t width, uint32_t height, int quality, uint8_t **out,
+                         size_t *out_size);
+void lr_encoded_free(uint8_t *bytes);
+
 #endif

@@ -45,15 +45,24 @@ enum Language {
         func callAsFunction(
             _ x: Tensor, normed: Tensor, nextNorm: Tensor, rotary: (cos: Tensor, sin: Tensor), cuSeqlens: [Int32],
             prefixes: [Range<Int32>], dims: ModelDimensions.Text, backend: any Backend, mlpRowChunk: Int,
-            keepRows: [Int32]? = nil
+            keepRows: [Int32]? = nil, cached: CachedPrefixAttention? = nil, layerIndex: Int = 0,
+            captured: inout [[(key: Tensor, value: Tensor)]]
         ) throws -> (x: Tensor, normed: Tensor) {
-            let (q, k, v) = try qkv(
+            var (q, k, v) = try qkv(
                 normed, heads: dims.headCount, kvHeads: dims.kvHeadCount, headDim: dims.headDim, rotary: rotary,
                 backend: backend)
+            if let cached {
+                let rows = try cached.capture(key: k, value: v, backend: backend)
+                for (index, kv) in rows.enumerated() { captured[index].append(kv) }
+                if cached.hasCachedRows {
+                    (q, k, v) = try cached.assemble(query: q, key: k, value: v, layer: layerIndex, backend: backend)
+                }
+            }
             var attended = try backend.attention(
                 query: q, key: k, value: v, cuSeqlens: cuSeqlens, prefixes: prefixes, causal: true,
-                scale: 1 / Float(dims.headDim).squareRoot()
-            ).reshaped([x.shape[0], dims.hiddenSize])
+                scale: 1 / Float(dims.headDim).squareRoot())
+            if let cached, cached.hasCachedRows { attended = try cached.computedRows(of: attended, backend: backend) }
+            attended = try attended.reshaped([x.shape[0], dims.hiddenSize])
             var residual = x
             if let keepRows {
                 attended = try backend.gatherRows(attended, indices: keepRows)

@@ -47,6 +47,8 @@ public struct ModelScores: Sendable {
     /// The vision-tower output of each image of the input that arrived as pixels, by image index: a view of
     /// device rows that stays valid while the caller holds it (for a cache to download).
     public var computedImages: [Int: Tensor]
+    /// The keys and values of the prefixes the batch asked to capture, in order.
+    public var capturedPrefixes: [PrefixKV] = []
 }
 
 extension Qwen25VLModel {
@@ -99,7 +101,8 @@ extension Qwen25VLModel {
             batch.images.append(
                 ImageInsert(embeddings: try source.rows(splice.sourceRows), rows: splice.destinationRows))
         }
-        return ModelScores(logits: try forward(batch).logits, computedImages: computed)
+        let output = try forward(batch)
+        return ModelScores(logits: output.logits, computedImages: computed, capturedPrefixes: output.capturedPrefixes)
     }
 }
 

@@ -18,6 +18,11 @@ public struct ImageInsert: Sendable {
 ///
 /// Built by the reranker from prompts; the model only reads it. No padding: `cuSeqlens` marks where
 /// each sequence starts and ends.
+///
+/// Rows are counted on one axis that also holds *cached* prefixes (``appendCachedPrefix(_:)``): rows whose
+/// keys and values come from an earlier pass, which take part in attention only. Token ids and positions are
+/// kept for computed rows alone; every row number (`cuSeqlens`, prefixes, image rows, ``scoredRows``) is on
+/// the whole axis, and ``computedRow(_:)`` maps it to the computed rows.
 public struct PackedBatch: Sendable {
     /// Token ids of all sequences, concatenated.
     public var tokenIDs: [Int32]
@@ -33,6 +38,12 @@ public struct PackedBatch: Sendable {
     private var sequencePrefixes: [Range<Int32>] = []
     /// Per sequence: whether it is scored (false for a shared prefix).
     private var scored: [Bool] = []
+    /// Cached prefixes: where their rows start on the axis, and their keys and values.
+    public private(set) var cachedPrefixes: [(start: Int32, kv: PrefixKV)] = []
+    /// Prefix sequences whose keys and values the pass should hand back (rows on the axis).
+    public private(set) var captures: [Range<Int32>] = []
+    /// Rows on the axis, cached ones included.
+    public private(set) var rowCount: Int32 = 0
 
     public init() {
         tokenIDs = []
@@ -58,23 +69,66 @@ public struct PackedBatch: Sendable {
 
     /// Appends a prompt prefix that several later sequences share (computed once, never scored); returns
     /// its rows, to pass to ``append(tokenIDs:positions:prefix:)``.
-    public mutating func appendPrefix(tokenIDs ids: [Int32], positions: MRopePositions) -> Range<Int32> {
-        let start = add(ids, positions, prefix: 0..<0, scored: false)
-        return start..<Int32(tokenIDs.count)
+    ///
+    /// - Parameters:
+    ///   - continuing: rows of a cached prefix (``appendCachedPrefix(_:)``) appended just before, which this
+    ///     prefix continues.
+    ///   - capture: hand back this prefix's keys and values in ``ForwardOutput/capturedPrefixes``.
+    public mutating func appendPrefix(
+        tokenIDs ids: [Int32], positions: MRopePositions, continuing: Range<Int32> = 0..<0, capture: Bool = false
+    ) -> Range<Int32> {
+        let start = add(ids, positions, prefix: continuing, scored: false)
+        let rows = start..<rowCount
+        if capture { captures.append(rows) }
+        return rows
+    }
+
+    /// Appends a prompt prefix whose keys and values an earlier pass computed: its rows take part in
+    /// attention only (nothing is computed for them). Returns its rows, for later sequences to continue.
+    public mutating func appendCachedPrefix(_ kv: PrefixKV) -> Range<Int32> {
+        let start = rowCount
+        rowCount += Int32(kv.rows)
+        cachedPrefixes.append((start, kv))
+        cuSeqlens.append(rowCount)
+        sequencePrefixes.append(0..<0)
+        scored.append(false)
+        return start..<rowCount
     }
 
     private mutating func add(_ ids: [Int32], _ positions: MRopePositions, prefix: Range<Int32>, scored isScored: Bool)
         -> Int32
     {
-        let start = Int32(tokenIDs.count)
+        let start = rowCount
         tokenIDs += ids
         temporal += positions.temporal
         height += positions.height
         width += positions.width
-        cuSeqlens.append(Int32(tokenIDs.count))
+        rowCount += Int32(ids.count)
+        cuSeqlens.append(rowCount)
         sequencePrefixes.append(prefix)
         scored.append(isScored)
         return start
+    }
+
+    /// Rows of cached prefixes before `row` on the axis.
+    private func cachedRows(before row: Int32) -> Int32 {
+        cachedPrefixes.reduce(0) { $1.start < row ? $0 + Int32($1.kv.rows) : $0 }
+    }
+
+    /// Where a computed row of the axis lies among the computed rows.
+    public func computedRow(_ row: Int32) -> Int32 { row - cachedRows(before: row) }
+
+    /// The runs of computed rows, in order: where each starts on the axis and among the computed rows.
+    public var computedRuns: [(axis: Range<Int32>, computed: Int32)] {
+        var runs = [(axis: Range<Int32>, computed: Int32)]()
+        var row: Int32 = 0, computed: Int32 = 0
+        for block in cachedPrefixes {
+            if block.start > row { runs.append((row..<block.start, computed)) }
+            computed += block.start - row
+            row = block.start + Int32(block.kv.rows)
+        }
+        if rowCount > row { runs.append((row..<rowCount, computed)) }
+        return runs
     }
 
     /// Number of sequences (shared prefixes included).
@@ -99,6 +153,29 @@ public struct ForwardOutput: Sendable {
     public var logits: [Float]
     /// The final-normed hidden state of each sequence's last token, `sequences x hidden`, row-major.
     public var lastHidden: [Float]
+    /// The keys and values of each prefix appended with `capture`, in order.
+    public var capturedPrefixes: [PrefixKV] = []
+}
+
+/// The keys and values of a prompt prefix at every decoder layer (rotary positions applied), kept on the
+/// host between passes: a later pass attends to them instead of computing the prefix again. Exact: they
+/// are the rows the prefix's own pass computed.
+public final class PrefixKV: Sendable {
+    /// Tokens of the prefix.
+    public let rows: Int
+    /// Decoder layers.
+    public let layers: Int
+    /// `2 * layers` blocks of `rows x kvWidth`, row-major: layer 0 keys, layer 0 values, layer 1 keys, ...
+    public let values: [Float]
+
+    public init(rows: Int, layers: Int, values: [Float]) {
+        self.rows = rows
+        self.layers = layers
+        self.values = values
+    }
+
+    /// Host bytes held.
+    public var byteCount: Int { values.count * MemoryLayout<Float>.size }
 }
 
 extension MRopePositions {

@@ -56,8 +56,13 @@ public final class Qwen25VLModel: @unchecked Sendable {
         let dims = dimensions.text
         let tokens = batch.tokenIDs.count
         var x = try backend.embedding(decoder.embeddings, ids: batch.tokenIDs)
+        let cached = try CachedPrefixAttention(batch: batch, dims: dims, backend: backend)
+        // Row numbers are on the batch's axis, cached prefixes included; x holds the computed rows only.
+        let computed: ([Int32]) -> [Int32] = { rows in
+            batch.cachedPrefixes.isEmpty ? rows : rows.map { batch.computedRow($0) }
+        }
         for insert in batch.images {
-            try backend.scatterRows(insert.embeddings, into: x, at: insert.rows)
+            try backend.scatterRows(insert.embeddings, into: x, at: computed(insert.rows))
         }
         let tables = RotaryTables.multimodal(
             temporal: batch.temporal, height: batch.height, width: batch.width,
@@ -70,8 +75,10 @@ public final class Qwen25VLModel: @unchecked Sendable {
         // layer's input norm, the final norm after the last layer).
         let layers = decoder.layers
         var normed: Tensor
+        let scoredRows = computed(batch.scoredRows)
+        var captured = [[(key: Tensor, value: Tensor)]](repeating: [], count: cached?.captures.count ?? 0)
         if layers.isEmpty {
-            x = try backend.gatherRows(x, indices: batch.scoredRows)
+            x = try backend.gatherRows(x, indices: scoredRows)
             normed = try backend.rmsNorm(x, weight: decoder.finalNorm, eps: dims.rmsNormEps)
         } else {
             normed = try backend.rmsNorm(x, weight: layers[0].inputNorm, eps: dims.rmsNormEps)
@@ -81,9 +88,16 @@ public final class Qwen25VLModel: @unchecked Sendable {
             (x, normed) = try layer(
                 x, normed: normed, nextNorm: isLast ? decoder.finalNorm : layers[index + 1].inputNorm, rotary: rotary,
                 cuSeqlens: batch.cuSeqlens, prefixes: batch.prefixes, dims: dims, backend: backend,
-                mlpRowChunk: mlpRowChunks.text, keepRows: isLast ? batch.scoredRows : nil)
+                mlpRowChunk: mlpRowChunks.text, keepRows: isLast ? scoredRows : nil, cached: cached, layerIndex: index,
+                captured: &captured)
         }
         let z = try backend.linear(normed, weight: scoreDirection, bias: nil)
-        return ForwardOutput(logits: try backend.download(z), lastHidden: try backend.download(normed))
+        let prefixes = try captured.map { layers -> PrefixKV in
+            let parts = layers.flatMap { [$0.key, $0.value] }
+            let rows = layers.first?.key.shape[0] ?? 0
+            return PrefixKV(rows: rows, layers: layers.count, values: try backend.download(backend.concatenateRows(parts)))
+        }
+        return ForwardOutput(
+            logits: try backend.download(z), lastHidden: try backend.download(normed), capturedPrefixes: prefixes)
     }
 }

@@ -1,0 +1,95 @@
+import ArgumentParser
+import Foundation
+import ImageProcessing
+import Reranker
+
+/// The serving workloads of BENCHMARK.md (S1-S4), deterministic: request `i` of a mix is always the same.
+///
+/// - S1 text20: 32-word query, 20 documents of 200 words.
+/// - S2 img5: 12-word query, 5 documents that are 768x512 JPEGs, never the same image twice within a
+///   pool larger than any default image cache (so the cache cannot flatter the figure).
+/// - S3 imgq10: a 768x512 JPEG + 8 words as the query (8 distinct query images in rotation), 10 documents
+///   of 100 words.
+/// - S4 mixed: S1, S2 and S3 interleaved.
+struct ServeWorkload: Sendable {
+    /// One request.
+    struct Request: Sendable {
+        var queryText: String
+        var queryImage: Data?
+        var documents: [(text: String, image: Data?)]
+
+        /// The `/v1/rerank` JSON body (images as base64).
+        func body() throws -> Data {
+            func item(_ text: String, _ image: Data?) -> Any {
+                guard let image else { return text }
+                var object: [String: String] = ["image": image.base64EncodedString()]
+                if !text.isEmpty { object["text"] = text }
+                return object
+            }
+            return try JSONSerialization.data(withJSONObject: [
+                "query": item(queryText, queryImage), "documents": documents.map { item($0.text, $0.image) },
+            ])
+        }
+
+        /// The same request for the in-process reranker.
+        var items: (query: RerankItem, documents: [RerankItem]) {
+            (RerankItem(text: queryText, image: queryImage.map { .encoded($0) }),
+             documents.map { RerankItem(text: $0.text, image: $0.image.map { .encoded($0) }) })
+        }
+    }
+
+    static let ids = ["S1", "S2", "S3", "S4"]
+    /// Distinct document images of S2 (about 290 images fit the default 2 GiB image cache of the 7B).
+    static let documentImagePool = 480
+
+    let id: String
+    private let documentImages: [Data]
+    private let queryImages: [Data]
+
+    /// Builds mix `id`, encoding the images it needs (in parallel).
+    init(_ id: String) throws {
+        guard Self.ids.contains(id) else {
+            throw ValidationError("unknown serving mix \(id): use S1, S2, S3 or S4")
+        }
+        self.id = id
+        let needsDocuments = id == "S2" || id == "S4"
+        let needsQueries = id == "S3" || id == "S4"
+        documentImages = needsDocuments ? try Self.jpegs(seeds: (0..<Self.documentImagePool).map { 5000 + $0 }) : []
+        queryImages = needsQueries ? try Self.jpegs(seeds: (0..<8).map { 9000 + $0 }) : []
+    }
+
+    /// Request `index` of the mix.
+    func request(_ index: Int) -> Request {
+        var text = SyntheticText(seed: UInt64(index) &* 7919 &+ UInt64(id.utf8.last ?? 0))
+        let kind = id == "S4" ? ["S1", "S2", "S3"][index % 3] : id
+        switch kind {
+        case "S1":
+            return Request(queryText: text.words(32), queryImage: nil, documents: (0..<20).map { _ in (text.words(200), nil) })
+        case "S2":
+            return Request(
+                queryText: text.words(12), queryImage: nil,
+                documents: (0..<5).map { ("", documentImages[(index * 5 + $0) % documentImages.count]) })
+        default:
+            return Request(
+                queryText: text.words(8), queryImage: queryImages[index % queryImages.count],
+                documents: (0..<10).map { _ in (text.words(100), nil) })
+        }
+    }
+
+    private static func jpegs(seeds: [Int]) throws -> [Data] {
+        let slots = JPEGSlots(count: seeds.count)
+        DispatchQueue.concurrentPerform(iterations: seeds.count) { index in
+            slots.set(index, Result { try JPEGWriter.encode(SyntheticImage.make(seed: seeds[index]), quality: 90) })
+        }
+        return try slots.values.map { try $0.get() }
+    }
+}
+
+/// Results of parallel encoding, one slot each.
+private final class JPEGSlots: @unchecked Sendable {
+    private var slots: [Result<Data, any Error>]
+    private let lock = NSLock()
+    init(count: Int) { slots = Array(repeating: .success(Data()), count: count) }
+    func set(_ index: Int, _ value: Result<Data, any Error>) { lock.withLock { slots[index] = value } }
+    var values: [Result<Data, any Error>] { lock.withLock { slots } }
+}
