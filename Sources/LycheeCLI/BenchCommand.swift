@@ -23,6 +23,8 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .long, help: "The model directory.")
     var model: String
 
+    @OptionGroup var weightLoadingOptions: WeightLoadingOptions
+
     @Option(name: .long, help: "auto, cpu or cuda.")
     var backend: BackendChoice = .auto
 
@@ -74,7 +76,7 @@ struct BenchCommand: ParsableCommand {
         let loadStart = Date()
         let reranker = try Reranker.load(
             modelDirectory: URL(fileURLWithPath: model), backend: engine,
-            options: RerankerOptions(tokenBudget: tokenBudget))
+            options: RerankerOptions(tokenBudget: tokenBudget), weightLoading: weightLoadingOptions.weightLoading)
         let cuda = engine as? CUDABackend
         try cuda?.synchronize()
         print(String(format: "loaded %@ on %@ in %.1f s", model, cuda.map { "\($0.device)" } ?? engine.name, Date().timeIntervalSince(loadStart)))

@@ -15,12 +15,15 @@ struct ServeCommand: AsyncParsableCommand {
         abstract: "Serve the rerank API (/v1/rerank, /v2/rerank), the web page (/) and metrics over HTTP.",
         discussion: """
             SIGTERM or SIGINT stops accepting connections, finishes the requests in flight, then exits.
+            On the CPU backend the weights are memory-mapped from the safetensors files: do not truncate or \
+            rewrite them while the server runs, or give --no-mmap to read them into memory.
             API documentation: GET /docs once the server runs.
             """
     )
 
     /// Where the model runs.
     @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var weightLoadingOptions: WeightLoadingOptions
     @Option(name: .long, help: "Address to listen on.")
     var host = "127.0.0.1"
     @Option(name: .long, help: "Port to listen on.")
@@ -90,7 +93,8 @@ struct ServeCommand: AsyncParsableCommand {
         let started = ContinuousClock.now
         let reranker = try Reranker.load(
             modelDirectory: directory, backend: chosen,
-            options: RerankerOptions(maxLength: maxLength, tokenBudget: tokenBudget))
+            options: RerankerOptions(maxLength: maxLength, tokenBudget: tokenBudget),
+            weightLoading: weightLoadingOptions.weightLoading)
         logger.info("model loaded", metadata: ["seconds": "\(ContinuousClock.now - started)"])
 
         var configuration = ServerConfiguration()
