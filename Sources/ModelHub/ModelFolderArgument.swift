@@ -11,8 +11,9 @@ import Darwin
 enum ModelFolderArgument {
     /// `argument` with a leading `~` or `~/` replaced by the home folder.
     static func expanded(_ argument: String) -> String {
-        if argument == "~" { return FileManager.default.homeDirectoryForCurrentUser.path }
-        if argument.hasPrefix("~/") { return FileManager.default.homeDirectoryForCurrentUser.path + argument.dropFirst(1) }
+        let home = FileManager.default.homeDirectoryForCurrentUser.path
+        if argument == "~" { return home }
+        if argument.hasPrefix("~/") { return home + argument.dropFirst(1) }
         return argument
     }
 
@@ -48,8 +49,11 @@ enum ModelFolderArgument {
         let wanted = (path as NSString).lastPathComponent
         var ancestor = (path as NSString).deletingLastPathComponent
         let fileManager = FileManager.default
-        var isDirectory: ObjCBool = false
-        while !ancestor.isEmpty, !(fileManager.fileExists(atPath: ancestor, isDirectory: &isDirectory) && isDirectory.boolValue) {
+        func isFolder(_ path: String) -> Bool {
+            var isDirectory: ObjCBool = false
+            return fileManager.fileExists(atPath: path, isDirectory: &isDirectory) && isDirectory.boolValue
+        }
+        while !ancestor.isEmpty, !isFolder(ancestor) {
             ancestor = (ancestor as NSString).deletingLastPathComponent
         }
         guard !wanted.isEmpty, !ancestor.isEmpty, ancestor != "/" else { return nil }
@@ -61,8 +65,7 @@ enum ModelFolderArgument {
                     visited += 1
                     if visited > 5000 { return nil }
                     let candidate = folder + "/" + name
-                    guard fileManager.fileExists(atPath: candidate, isDirectory: &isDirectory), isDirectory.boolValue
-                    else { continue }
+                    guard isFolder(candidate) else { continue }
                     if name == wanted, fileManager.fileExists(atPath: candidate + "/config.json") { return candidate }
                     next.append(candidate)
                 }

@@ -80,7 +80,9 @@ public struct CheckpointInspection: Sendable, Encodable {
         var preprocessor: PreprocessorConfiguration?
         do { preprocessor = try PreprocessorConfiguration.load(directory: directory) } catch { problems.append(error.description) }
         if let preprocessor, let configuration { problems += preprocessor.mismatches(with: configuration.vision) }
-        if let preprocessor { problems += ModelChecks.pixelLimitProblems(preprocessor, maxPromptTokens: maxPromptTokens) }
+        if let preprocessor {
+            problems += ModelChecks.pixelLimitProblems(preprocessor, maxPromptTokens: maxPromptTokens)
+        }
         self.preprocessor = preprocessor
 
         var checkpoint: Checkpoint?

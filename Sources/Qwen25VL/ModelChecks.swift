@@ -54,10 +54,10 @@ public enum ModelChecks {
         let smallest = preprocessor.minPixels / pixelsPerToken
         guard smallest >= maxPromptTokens else { return [] }
         return [
-            "min_pixels \(preprocessor.minPixels) in \(PreprocessorConfiguration.fileName) makes even the smallest "
-                + "image \(smallest) tokens, as long as a whole \(maxPromptTokens)-token prompt or longer, so no image could "
-                + "be scored; lower min_pixels (Lychee uses \(PreprocessorConfiguration.lychee.minPixels)) or raise the "
-                + "prompt length (--max-length)"
+            "min_pixels \(preprocessor.minPixels) in \(PreprocessorConfiguration.fileName) makes even the "
+                + "smallest image \(smallest) tokens, as long as a whole \(maxPromptTokens)-token prompt or longer, "
+                + "so no image could be scored; lower min_pixels (Lychee uses "
+                + "\(PreprocessorConfiguration.lychee.minPixels)) or raise the prompt length (--max-length)"
         ]
     }
 }
