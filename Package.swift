@@ -40,11 +40,15 @@ let package = Package(
             name: "CUDABackend", dependencies: ["TensorKit", "CCUDA"], swiftSettings: swiftSettings,
             linkerSettings: [.linkedLibrary("dl")]),
 
+        // MARK: Files
+        /// Reading files that must be regular files (a FIFO or a device given as a model file never blocks).
+        .target(name: "RegularFiles", swiftSettings: swiftSettings),
+
         // MARK: Checkpoint files
-        .target(name: "SafeTensors", swiftSettings: swiftSettings),
+        .target(name: "SafeTensors", dependencies: ["RegularFiles"], swiftSettings: swiftSettings),
 
         // MARK: Text
-        .target(name: "Tokenizers", swiftSettings: swiftSettings),
+        .target(name: "Tokenizers", dependencies: ["RegularFiles"], swiftSettings: swiftSettings),
 
         // MARK: Images
         /// C shims over libjpeg-turbo, libpng, libwebp and giflib: their error paths use setjmp/longjmp,
@@ -56,16 +60,18 @@ let package = Package(
                 .linkedLibrary("gif"), .linkedLibrary("z"), .linkedLibrary("m"),
             ]
         ),
-        .target(name: "ImageProcessing", dependencies: ["CImageCodecs"], swiftSettings: swiftSettings),
+        .target(name: "ImageProcessing", dependencies: ["CImageCodecs", "RegularFiles"], swiftSettings: swiftSettings),
 
         // MARK: Model family
-        .target(name: "Qwen25VL", dependencies: ["SafeTensors", "TensorKit"], swiftSettings: swiftSettings),
+        .target(
+            name: "Qwen25VL", dependencies: ["SafeTensors", "TensorKit", "Tokenizers", "RegularFiles"],
+            swiftSettings: swiftSettings),
 
         // MARK: Public API
         .target(
             name: "Reranker",
             dependencies: [
-                "SafeTensors", "Tokenizers", "ImageProcessing", "Qwen25VL", "TensorKit",
+                "SafeTensors", "Tokenizers", "ImageProcessing", "Qwen25VL", "TensorKit", "RegularFiles",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings
@@ -119,7 +125,8 @@ let package = Package(
         ),
 
         // MARK: Tests
-        .target(name: "TestSupport", path: "Tests/TestSupport", swiftSettings: swiftSettings),
+        .target(
+            name: "TestSupport", dependencies: ["SafeTensors"], path: "Tests/TestSupport", swiftSettings: swiftSettings),
         .testTarget(name: "TensorKitTests", dependencies: ["TensorKit"], swiftSettings: swiftSettings),
         .testTarget(
             name: "CPUBackendTests", dependencies: ["CPUBackend", "TensorKit"], swiftSettings: swiftSettings),
@@ -155,5 +162,8 @@ let package = Package(
             ],
             swiftSettings: swiftSettings),
         .testTarget(name: "RerankerTests", dependencies: ["Reranker", "Tokenizers", "TestSupport"], swiftSettings: swiftSettings),
+        /// Runs the built binary (and tests its output helpers): exit statuses and messages as users see them.
+        .testTarget(
+            name: "LycheeCLITests", dependencies: ["LycheeCLI", "Reranker", "TestSupport"], swiftSettings: swiftSettings),
     ]
 )

@@ -72,8 +72,9 @@ extension CUDABackend {
         return try converted.withUnsafeBytes { try deviceCopy(of: $0, shape: shape, dtype: .bf16) }
     }
 
-    /// Keeps the table in host memory (the checkpoint's bytes, not copied when `owner` keeps them alive):
-    /// ``embedding(_:ids:)`` gathers the rows a batch needs on the host and uploads only those.
+    /// Keeps the table in host memory, copied out of `bytes` (`owner` is not retained, so a checkpoint's
+    /// mapping can be unmapped after loading): ``embedding(_:ids:)`` gathers the rows a batch needs on the
+    /// host and uploads only those.
     public func embeddingTable(
         _ bytes: UnsafeRawBufferPointer, dtype: DType, shape: [Int], keepingAlive owner: AnyObject?
     ) throws -> Tensor {
@@ -81,7 +82,7 @@ extension CUDABackend {
         guard bytes.count == count * dtype.byteSize else {
             throw TensorError.byteCountMismatch(expected: count * dtype.byteSize, actual: bytes.count)
         }
-        return try Tensor(shape: shape, dtype: dtype, storage: HostTableStorage(bytes: bytes, owner: owner))
+        return try Tensor(shape: shape, dtype: dtype, storage: HostTableStorage(copying: bytes))
     }
 
     public func embedding(_ table: Tensor, ids: [Int32]) throws -> Tensor {

@@ -7,7 +7,8 @@ import TensorKit
 ///
 /// The CUDA libraries are opened at run time, so the package builds and runs without CUDA; creating a
 /// backend on a machine without a usable GPU throws a ``CUDAError`` that says what is missing.
-/// Embedding tables made by ``embeddingTable(_:dtype:shape:keepingAlive:)`` stay in host memory.
+/// Embedding tables made by ``embeddingTable(_:dtype:shape:keepingAlive:)`` stay in host memory (a copy);
+/// every other weight is copied to the device, so nothing refers to the checkpoint's files after loading.
 public final class CUDABackend: Backend, @unchecked Sendable {
     /// What the backend found at start.
     public struct DeviceInfo: Sendable, CustomStringConvertible {

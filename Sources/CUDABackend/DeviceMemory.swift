@@ -177,28 +177,22 @@ final class CUDAStorage: TensorStorage, @unchecked Sendable {
 }
 
 /// Host memory behind a tensor the CUDA backend keeps off the device: the embedding table, whose rows
-/// are gathered on the host and uploaded per batch. Wraps checkpoint bytes (no copy) or owns a copy.
+/// are gathered on the host and uploaded per batch.
+///
+/// Always a copy of the bytes it is given, never a view into them: the checkpoint's mapping can then be
+/// unmapped once the weights are on the device, so a shard truncated or rewritten on disk later cannot
+/// fault (SIGBUS) a running GPU server.
 final class HostTableStorage: TensorStorage, @unchecked Sendable {
     let base: UnsafeRawPointer
     let byteCount: Int
-    private let owner: AnyObject?
-    private let ownsMemory: Bool
     var deviceName: String { "host (CUDA backend embedding table)" }
 
-    init(bytes: UnsafeRawBufferPointer, owner: AnyObject?) {
-        if let owner, let address = bytes.baseAddress {
-            base = address
-            ownsMemory = false
-            self.owner = owner
-        } else {
-            let copy = UnsafeMutableRawPointer.allocate(byteCount: max(bytes.count, 1), alignment: 64)
-            if let address = bytes.baseAddress { copy.copyMemory(from: address, byteCount: bytes.count) }
-            base = UnsafeRawPointer(copy)
-            ownsMemory = true
-            self.owner = nil
-        }
+    init(copying bytes: UnsafeRawBufferPointer) {
+        let copy = UnsafeMutableRawPointer.allocate(byteCount: max(bytes.count, 1), alignment: 64)
+        if let address = bytes.baseAddress { copy.copyMemory(from: address, byteCount: bytes.count) }
+        base = UnsafeRawPointer(copy)
         byteCount = bytes.count
     }
 
-    deinit { if ownsMemory { UnsafeMutableRawPointer(mutating: base).deallocate() } }
+    deinit { UnsafeMutableRawPointer(mutating: base).deallocate() }
 }

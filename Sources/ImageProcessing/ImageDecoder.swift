@@ -1,5 +1,6 @@
 import CImageCodecs
 import Foundation
+import RegularFiles
 
 /// Decodes JPEG, PNG, WebP, GIF (first frame) and BMP bytes into 8-bit RGB, pixel for pixel as
 /// Pillow's `Image.open(f).convert("RGB")` does.
@@ -31,9 +32,9 @@ public enum ImageDecoder {
     ) throws(ImageError) -> (image: RGBImage, format: ImageFormat) {
         let data: Data
         do {
-            data = try Data(contentsOf: url, options: .mappedIfSafe)
+            data = try RegularFile.contents(of: url)
         } catch {
-            throw .unreadableFile(path: url.path, reason: error.localizedDescription)
+            throw .unreadableFile(path: url.path, reason: error.reason)
         }
         do {
             return try decodeWithFormat(data, maxPixels: maxPixels, alpha: alpha)

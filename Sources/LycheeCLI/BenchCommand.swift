@@ -23,6 +23,8 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .long, help: "The model directory.")
     var model: String
 
+    @OptionGroup var weightLoadingOptions: WeightLoadingOptions
+
     @Option(name: .long, help: "auto, cpu or cuda.")
     var backend: BackendChoice = .auto
 
@@ -88,7 +90,7 @@ struct BenchCommand: ParsableCommand {
         let loadStart = Date()
         let probe = try Reranker.load(
             modelDirectory: URL(fileURLWithPath: model), backend: engine,
-            options: RerankerOptions(imageCacheBytes: imageCacheMib << 20))
+            options: RerankerOptions(imageCacheBytes: imageCacheMib << 20), weightLoading: weightLoadingOptions.weightLoading)
         let budget = tokenBudget ?? BackendSelection.automaticTokenBudget(
             backend: engine, dimensions: probe.model.dimensions, mlpRowChunks: probe.model.mlpRowChunks)
         let reranker = try Reranker(

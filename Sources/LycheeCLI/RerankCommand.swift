@@ -16,6 +16,8 @@ struct RerankCommand: AsyncParsableCommand {
 
     @OptionGroup var modelOptions: ModelOptions
 
+    @OptionGroup var weightLoadingOptions: WeightLoadingOptions
+
     @Option(name: .long, help: "Where the model runs: auto (CUDA when a GPU is usable, else CPU), cpu or cuda.")
     var backend = BackendChoice.auto
 
@@ -79,22 +81,25 @@ struct RerankCommand: AsyncParsableCommand {
         let loadStart = clock.now
         let reranker = try Reranker.load(
             modelDirectory: modelDirectory, backend: try BackendSelection.make(backend, gpuMemoryLimitGiB: gpuMemoryLimitGib),
-            options: RerankerOptions(maxLength: maxLength, tokenBudget: tokenBudget))
+            options: RerankerOptions(maxLength: maxLength, tokenBudget: tokenBudget),
+            weightLoading: weightLoadingOptions.weightLoading)
         let loaded = clock.now
         var progress: (@Sendable (Int, Int) -> Void)? = nil
         if documents.count >= 16 {
             progress = { done, total in StandardError.write("scored \(done)/\(total) documents\n") }
         }
-        let results = try reranker.rerank(
-            query: queryItem, documents: documents, instruction: instruction, topN: topN, progress: progress)
+        let ranked = try reranker.rerank(
+            query: queryItem, documents: documents, instruction: instruction, progress: progress)
         let scored = clock.now
+        try RerankOutput.requireFinite(ranked)  // every document, also those --top-n leaves out
+        let results = topN.map { Array(ranked.prefix($0)) } ?? ranked
 
-        print(json ? RerankOutput.json(results) : RerankOutput.table(results, documents: documents))
+        print(json ? try RerankOutput.json(results) : RerankOutput.table(results, documents: documents))
         fflush(nil)  // all streams: the results reach the terminal before the timings
         if timings {
             let load: Double = (loaded - loadStart).seconds
             let work: Double = (scored - loaded).seconds
-            let tokens = results.reduce(0) { $0 + $1.tokens }
+            let tokens = ranked.reduce(0) { $0 + $1.tokens }
             let docsPerSecond = Double(documents.count) / work
             let tokensPerSecond = Double(tokens) / work
             StandardError.write(

@@ -3,13 +3,22 @@ import Reranker
 
 /// How `rerank` prints its results.
 enum RerankOutput {
-    /// `{"results": [{"index", "score", "logit", "tokens", "truncated"}, ...]}` on one line.
-    static func json(_ results: [RerankResult]) -> String {
+    /// Throws for the first result whose score or logit is NaN or infinite: such a result means broken
+    /// weights, and must never be printed as a ranking (nor dropped in silence).
+    static func requireFinite(_ results: [RerankResult]) throws(RerankerError) {
+        if let bad = results.first(where: { !$0.score.isFinite || !$0.logit.isFinite }) {
+            throw .nonFiniteScore(index: bad.index, logit: bad.logit)
+        }
+    }
+
+    /// `{"results": [{"index", "score", "logit", "tokens", "truncated"}, ...]}` on one line; throws for a
+    /// non-finite score (which JSON cannot hold).
+    static func json(_ results: [RerankResult]) throws -> String {
+        try requireFinite(results)
         struct Envelope: Encodable { var results: [RerankResult] }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        guard let data = try? encoder.encode(Envelope(results: results)) else { return "{\"results\":[]}" }
-        return String(decoding: data, as: UTF8.self)
+        return String(decoding: try encoder.encode(Envelope(results: results)), as: UTF8.self)
     }
 
     /// A ranked table for people.

@@ -15,12 +15,15 @@ struct ServeCommand: AsyncParsableCommand {
         abstract: "Serve the rerank API (/v1/rerank, /v2/rerank), the web page (/) and metrics over HTTP.",
         discussion: """
             SIGTERM or SIGINT stops accepting connections, finishes the requests in flight, then exits.
+            On the CPU backend the weights are memory-mapped from the safetensors files: do not truncate or \
+            rewrite them while the server runs, or give --no-mmap to read them into memory.
             API documentation: GET /docs once the server runs.
             """
     )
 
     /// Where the model runs.
     @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var weightLoadingOptions: WeightLoadingOptions
     @Option(name: .long, help: "Address to listen on.")
     var host = "127.0.0.1"
     @Option(name: .long, help: "Port to listen on.")
@@ -114,7 +117,8 @@ struct ServeCommand: AsyncParsableCommand {
         let prefixBytes = prefixCacheMib.map { $0 << 20 } ?? defaultCacheBytes
         var options = RerankerOptions(maxLength: maxLength, imageCacheBytes: cacheBytes, prefixCacheBytes: prefixBytes)
         options.maxRequestDecodedPixels = maxRequestMegapixels * 1_000_000
-        let reranker = try Reranker.load(modelDirectory: directory, backend: chosen, options: options)
+        let reranker = try Reranker.load(
+            modelDirectory: directory, backend: chosen, options: options, weightLoading: weightLoadingOptions.weightLoading)
         let budget = tokenBudget ?? BackendSelection.automaticTokenBudget(
             backend: chosen, dimensions: reranker.model.dimensions, mlpRowChunks: reranker.model.mlpRowChunks)
         logger.info(

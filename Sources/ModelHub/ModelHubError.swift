@@ -4,8 +4,15 @@ import Foundation
 public enum ModelHubError: Error, CustomStringConvertible, Equatable {
     /// `--model` is neither an existing directory nor a valid `org/name` model id.
     case invalidModelID(String)
-    /// `--model` looks like a path, but nothing is there.
-    case modelDirectoryNotFound(String)
+    /// `--model` looks like a path, but nothing is there; `suggestion` is a model folder it probably meant.
+    case modelDirectoryNotFound(String, suggestion: String? = nil)
+    /// `--model` names a file, not a folder.
+    case notAFolder(String)
+    /// `--model` names a folder this user may not read.
+    case permissionDenied(String)
+    /// The model could not be fetched because there is no network or no cache (offline mode, a transport
+    /// failure): the underlying error, with how to serve a local folder instead.
+    indirect case unreachable(ModelHubError)
     /// A file name sent by the server that would escape the model folder or is otherwise unusable.
     case unsafeFileName(String)
     /// Offline mode is on and the model is not (completely) in the cache.
@@ -32,9 +39,18 @@ public enum ModelHubError: Error, CustomStringConvertible, Equatable {
         case .invalidModelID(let value):
             return "'\(value)' is neither an existing model directory nor a model id like 'vec-ai/lychee-rerank-mm'; "
                 + "give a folder that holds config.json and the safetensors files, or an id 'org/name'"
-        case .modelDirectoryNotFound(let path):
-            return "model directory '\(path)' does not exist; check the path, or give a model id like "
-                + "'vec-ai/lychee-rerank-mm' to download it"
+        case .modelDirectoryNotFound(let path, let suggestion):
+            let guess = suggestion.map { " (did you mean \($0)?)" } ?? ""
+            return "no such folder: \(path)\(guess); give a model folder (config.json, tokenizer.json and the "
+                + "safetensors files) or a model id like 'vec-ai/lychee-rerank-mm' to download"
+        case .notAFolder(let path):
+            return "'\(path)' is a file, not a model folder; give the folder that holds config.json, tokenizer.json "
+                + "and the safetensors files"
+        case .permissionDenied(let path):
+            return "permission denied: this user may not read the model folder '\(path)'; make it (and the folders "
+                + "above it) readable and searchable (chmod a+rX), or run as its owner"
+        case .unreachable(let error):
+            return error.description + "\n" + Self.localModelHint
         case .unsafeFileName(let name):
             return "the hub listed a file named '\(name)', which would land outside the model folder; "
                 + "refusing it (is HF_ENDPOINT/MODELSCOPE_DOMAIN pointing at a trustworthy server?)"
@@ -65,6 +81,22 @@ public enum ModelHubError: Error, CustomStringConvertible, Equatable {
                 + "(MODELSCOPE_CACHE) somewhere writable"
         case .tooManyRedirects(let url):
             return "too many redirects while fetching \(url); check HF_ENDPOINT / MODELSCOPE_DOMAIN"
+        }
+    }
+
+    /// How to run without the network: a local folder, or the random-weight fixture bundled with the sources.
+    public static let localModelHint =
+        "To run without the network, pass --model with a local model folder (config.json, tokenizer.json and the "
+        + "safetensors files), for example one copied from a machine that ran `lychee-rerank download`. To try the "
+        + "server at once, serve the bundled random-weight fixture (meaningless scores, exact computation): "
+        + "`MODEL=Fixtures/checkpoints/tiny-untied-legacy make run` in the source folder, or "
+        + "`lychee-rerank serve --model Fixtures/checkpoints/tiny-untied-legacy`."
+
+    /// Whether the error comes from having no network or no cached copy (rather than from a hub that answered).
+    var isNetworkUnavailable: Bool {
+        switch self {
+        case .notCachedOffline, .transport: true
+        default: false
         }
     }
 }

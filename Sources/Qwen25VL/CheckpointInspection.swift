@@ -1,5 +1,6 @@
 import Foundation
 import SafeTensors
+import Tokenizers
 
 /// What `lychee-rerank inspect` reports about a model directory: architecture, sizes, layout,
 /// shards, settings and every problem found. Building one never throws: failures become problems.
@@ -65,8 +66,9 @@ public struct CheckpointInspection: Sendable, Encodable {
         try c.encode(isUsable, forKey: .usable)
     }
 
-    /// Inspects the model directory at `directory`.
-    public init(directory: URL) {
+    /// Inspects the model directory at `directory`; image pixel limits are checked against prompts of
+    /// `maxPromptTokens` tokens.
+    public init(directory: URL, maxPromptTokens: Int = ModelChecks.trainingPromptLength) {
         var problems: [String] = []
         self.directory = directory.path
 
@@ -78,10 +80,14 @@ public struct CheckpointInspection: Sendable, Encodable {
         var preprocessor: PreprocessorConfiguration?
         do { preprocessor = try PreprocessorConfiguration.load(directory: directory) } catch { problems.append(error.description) }
         if let preprocessor, let configuration { problems += preprocessor.mismatches(with: configuration.vision) }
+        if let preprocessor {
+            problems += ModelChecks.pixelLimitProblems(preprocessor, maxPromptTokens: maxPromptTokens)
+        }
         self.preprocessor = preprocessor
 
         var checkpoint: Checkpoint?
         do { checkpoint = try Checkpoint(url: directory) } catch { problems.append(error.description) }
+        if let checkpoint { problems += ModelChecks.nonFiniteProblems(in: checkpoint) }
         shards = (checkpoint?.files ?? []).map {
             Shard(file: $0.url.lastPathComponent, bytes: $0.fileSize, tensors: $0.tensors.count)
         }
@@ -105,11 +111,30 @@ public struct CheckpointInspection: Sendable, Encodable {
             lmHeadIgnored = false
             architecture = nil
         }
+        problems += Self.tokenizerProblems(directory: directory, configuration: configuration)
         tiedEmbeddings = configuration?.tieWordEmbeddings
         configStyle = configuration?.style
         text = configuration?.text
         vision = configuration?.vision
         self.problems = problems
+    }
+
+    /// The problem reported for a folder without `tokenizer.json` (at `file`).
+    public static func missingTokenizerProblem(file: URL) -> String {
+        "\(file.path) is missing: the model folder needs its tokenizer; download the whole model folder"
+    }
+
+    /// The tokenizer must be present, readable, and fit the embedding table.
+    static func tokenizerProblems(directory: URL, configuration: Qwen25VLConfiguration?) -> [String] {
+        let file = directory.appendingPathComponent("tokenizer.json")
+        guard FileManager.default.fileExists(atPath: file.path) else { return [missingTokenizerProblem(file: file)] }
+        do {
+            let tokenizer = try Tokenizer(contentsOf: file)
+            guard let configuration else { return [] }
+            return ModelChecks.tokenizerProblems(tokenizer, embeddingRows: configuration.text.vocabSize)
+        } catch {
+            return ["\(error)"]
+        }
     }
 
     static func architectureName(_ configuration: Qwen25VLConfiguration) -> String {

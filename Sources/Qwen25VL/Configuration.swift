@@ -1,4 +1,5 @@
 import Foundation
+import RegularFiles
 
 /// How a `config.json` arranges the text fields.
 public enum ConfigurationStyle: String, Sendable, Codable {
@@ -126,8 +127,8 @@ public struct Qwen25VLConfiguration: Codable, Sendable, Equatable {
     public init(contentsOf url: URL) throws(ConfigurationError) {
         let file = url.hasDirectoryPath || url.pathExtension != "json" ? url.appendingPathComponent(Self.fileName) : url
         let data: Data
-        do { data = try Data(contentsOf: file) } catch {
-            throw .cannotRead(file: file.path, reason: "\(error.localizedDescription); a model directory needs config.json")
+        do { data = try RegularFile.contents(of: file) } catch {
+            throw .cannotRead(file: file.path, reason: "\(error.reason); a model directory needs config.json")
         }
         try self.init(jsonData: data, file: file.path)
     }

@@ -1,4 +1,5 @@
 import Foundation
+import RegularFiles
 
 /// A Codable copy of the image part of `preprocessor_config.json` (Qwen2-VL image processor).
 ///
@@ -21,6 +22,9 @@ public struct PreprocessorConfiguration: Codable, Sendable, Equatable {
     public static let lychee = PreprocessorConfiguration(
         minPixels: 4 * 28 * 28, maxPixels: 1280 * 28 * 28, patchSize: 14, mergeSize: 2, temporalPatchSize: 2,
         imageMean: [0.48145466, 0.4578275, 0.40821073], imageStd: [0.26862954, 0.26130258, 0.27577711])
+
+    /// The largest `max_pixels` the resize rule accepts (`smartResize` refuses every image above it).
+    public static let largestPixelLimit = 1 << 40
 
     /// The resize granularity in pixels (`patch_size * merge_size`, 28).
     public var factor: Int { patchSize * mergeSize }
@@ -89,7 +93,7 @@ public struct PreprocessorConfiguration: Codable, Sendable, Equatable {
         let file = directory.appendingPathComponent(fileName)
         guard FileManager.default.fileExists(atPath: file.path) else { return .lychee }
         let data: Data
-        do { data = try Data(contentsOf: file) } catch { throw .cannotRead(file: file.path, reason: error.localizedDescription) }
+        do { data = try RegularFile.contents(of: file) } catch { throw .cannotRead(file: file.path, reason: error.reason) }
         return try PreprocessorConfiguration(jsonData: data, file: file.path)
     }
 
@@ -103,6 +107,9 @@ public struct PreprocessorConfiguration: Codable, Sendable, Equatable {
             problems.append("\(name) is \(value); it must be positive")
         }
         if minPixels > maxPixels { problems.append("min_pixels \(minPixels) is larger than max_pixels \(maxPixels)") }
+        if maxPixels > Self.largestPixelLimit {
+            problems.append("max_pixels \(maxPixels) is beyond any image the resize rule accepts (at most 2^40)")
+        }
         if imageMean.count != 3 { problems.append("image_mean has \(imageMean.count) values; it needs one per RGB channel") }
         if imageStd.count != 3 || imageStd.contains(where: { !($0 > 0) }) {
             problems.append("image_std must hold three positive values, found \(imageStd)")

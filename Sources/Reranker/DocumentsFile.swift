@@ -1,4 +1,5 @@
 import Foundation
+import RegularFiles
 
 /// Reads the `--documents` file of the CLI: JSON Lines, one document per line,
 /// `{"text": "...", "image": "path/to/file.png"}` with either key or both. Relative image paths are
@@ -35,8 +36,8 @@ public enum DocumentsFile {
     /// Parses the file at `url`.
     public static func load(_ url: URL) throws(ParseError) -> [RerankItem] {
         let data: Data
-        do { data = try Data(contentsOf: url) } catch {
-            throw .unreadable(path: url.path, reason: error.localizedDescription)
+        do { data = try RegularFile.contents(of: url) } catch {
+            throw .unreadable(path: url.path, reason: error.reason)
         }
         guard let text = String(data: data, encoding: .utf8) else { throw .notUTF8(path: url.path) }
         let items = try parse(text, baseDirectory: url.deletingLastPathComponent())

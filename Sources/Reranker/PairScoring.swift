@@ -8,7 +8,7 @@ extension Reranker {
     ///
     /// The caller chooses the batch (see ``BatchPlanner``). When the backend runs out of device memory
     /// (``DeviceMemoryError``), the batch is split in halves and each is scored on its own.
-    /// - Throws: ``RerankerError/nonFiniteScore(index:)`` when the model's score of a pair is not a number.
+    /// - Throws: ``RerankerError/nonFiniteScore(index:logit:)`` when the model's score of a pair is not a number.
     public func scorePairs(_ pairs: [ScoringPair]) throws -> [RerankResult] {
         try scorePairsSeparately(pairs).map { try $0.get() }
     }
@@ -26,7 +26,7 @@ extension Reranker {
             return try scorePairsSeparately(Array(pairs[..<half])) + scorePairsSeparately(Array(pairs[half...]))
         }
         return zip(pairs, logits).map { pair, z in
-            guard z.isFinite else { return .failure(RerankerError.nonFiniteScore(index: pair.index)) }
+            guard z.isFinite else { return .failure(RerankerError.nonFiniteScore(index: pair.index, logit: Double(z))) }
             return .success(
                 RerankResult(
                     index: pair.index, score: 1 / (1 + Foundation.exp(-Double(z))), logit: Double(z),

@@ -51,27 +51,22 @@ public final class Reranker: Sendable {
     let visionTokens: VisionTokenIDs
 
     /// Loads the model in `directory` (config.json, tokenizer.json, safetensors weights, optional
-    /// preprocessor_config.json) onto `backend`.
+    /// preprocessor_config.json) onto `backend`, after the checks `inspect` makes. `weightLoading` says whether
+    /// the CPU backend computes on the mapped shards (the default) or on a copy read into memory; other
+    /// backends copy every weight, so the shards are unmapped once this returns.
     public static func load(
-        modelDirectory directory: URL, backend: any Backend, options: RerankerOptions = RerankerOptions()
+        modelDirectory directory: URL, backend: any Backend, options: RerankerOptions = RerankerOptions(),
+        weightLoading: WeightLoading = .memoryMapped
     ) throws -> Reranker {
-        let fileManager = FileManager.default
-        var isDirectory: ObjCBool = false
-        guard fileManager.fileExists(atPath: directory.path, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw RerankerError.missingFile(
-                path: directory.path, hint: "give the folder that holds config.json, tokenizer.json and the weights")
-        }
-        for (file, hint) in [
-            ("config.json", "the model's configuration; download the whole model folder"),
-            ("tokenizer.json", "the model's tokenizer; download the whole model folder"),
-        ] where !fileManager.fileExists(atPath: directory.appendingPathComponent(file).path) {
-            throw RerankerError.missingFile(path: directory.appendingPathComponent(file).path, hint: hint)
-        }
+        try requireModelFiles(in: directory)
         let configuration = try Qwen25VLConfiguration(contentsOf: directory.appendingPathComponent("config.json"))
         try configuration.validate()
         let preprocessing = try PreprocessorConfiguration.load(directory: directory)
         let tokenizer = try Tokenizer(contentsOf: directory.appendingPathComponent("tokenizer.json"))
-        let checkpoint = try Checkpoint(directory: directory)
+        let checkpoint = try Checkpoint(directory: directory, loading: weightLoading)
+        try checkModel(
+            directory: directory, configuration: configuration, preprocessing: preprocessing, tokenizer: tokenizer,
+            checkpoint: checkpoint, maxLength: options.maxLength)
         let weights = try CheckpointWeights(checkpoint: checkpoint, configuration: configuration)
         guard let yes = tokenizer.tokenID(LycheePromptFormat.yesToken) else {
             throw RerankerError.missingToken(LycheePromptFormat.yesToken)

@@ -12,11 +12,14 @@ public enum RerankerError: Error, CustomStringConvertible {
     case query(reason: String)
     /// The token budget is smaller than one prompt.
     case invalidOption(String)
-    /// The model's score of document `index` is not a finite number (a broken checkpoint: NaN or infinite
-    /// weights, or activations that overflow).
-    case nonFiniteScore(index: Int)
     /// The request's images together decode to more pixels than one request may use.
     case tooManyPixels(limit: Int)
+    /// A model file exists but cannot be read (permission denied, not a regular file).
+    case unreadableFile(path: String, reason: String)
+    /// The model folder's files load but cannot work together (`lychee-rerank inspect` lists the same).
+    case unusableModel(directory: String, problems: [String])
+    /// The model gave a score that is not a number (NaN or infinite weights or activations).
+    case nonFiniteScore(index: Int, logit: Double)
 
     public var description: String {
         switch self {
@@ -36,9 +39,14 @@ public enum RerankerError: Error, CustomStringConvertible {
         case let .tooManyPixels(limit):
             return "the request's images decode to more than \(limit) pixels in total (the per-request limit): "
                 + "send smaller images, or fewer images per request"
-        case let .nonFiniteScore(index):
-            return "the model's score of document \(index) is not a finite number: the checkpoint is broken "
-                + "(NaN or infinite weights); check it with `lychee-rerank inspect --model DIR`"
+        case let .unreadableFile(path, reason):
+            return "cannot read \(path): \(reason)"
+        case let .unusableModel(directory, problems):
+            return "the model in \(directory) cannot be used:\n" + problems.map { "  - " + $0 }.joined(separator: "\n")
+                + "\n(`lychee-rerank inspect --model \(directory)` lists every problem)"
+        case let .nonFiniteScore(index, logit):
+            return "document \(index) got the score \(logit) (not a number): the model's weights or this input make "
+                + "NaN or infinite values; check the model with `lychee-rerank inspect`"
         }
     }
 }

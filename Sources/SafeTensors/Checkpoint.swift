@@ -13,6 +13,8 @@ public final class Checkpoint: @unchecked Sendable {
     public let indexURL: URL?
     /// The index's `metadata.total_size`, when given.
     public let indexTotalSize: Int?
+    /// Whether the files are mapped or were read into memory.
+    public let loading: WeightLoading
     /// The opened files, in shard-name order.
     public let files: [SafeTensorFile]
     /// Every tensor, by name.
@@ -20,8 +22,9 @@ public final class Checkpoint: @unchecked Sendable {
     private let owner: [String: Int]
 
     /// Opens the checkpoint at `url`: a directory holding `model.safetensors.index.json` (preferred) or
-    /// `model.safetensors`, or directly a `.safetensors` file or an index `.json` file.
-    public init(url: URL) throws(SafeTensorsError) {
+    /// `model.safetensors`, or directly a `.safetensors` file or an index `.json` file. Every file must be a
+    /// regular file; `loading` says whether the shards are mapped or read into memory.
+    public init(url: URL, loading: WeightLoading = .memoryMapped) throws(SafeTensorsError) {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else {
             throw .cannotOpen(file: url.path, reason: "no such file or directory")
@@ -44,23 +47,25 @@ public final class Checkpoint: @unchecked Sendable {
             fileURLs = indexURL == nil ? [url] : []
         }
         location = url
+        self.loading = loading
         self.indexURL = indexURL
         if let indexURL {
             let index = try ShardIndex(url: indexURL)
             indexTotalSize = index.totalSize
-            files = try Self.openShards(index, folder: indexURL.deletingLastPathComponent(), indexPath: indexURL.path)
+            files = try Self.openShards(
+                index, folder: indexURL.deletingLastPathComponent(), indexPath: indexURL.path, loading: loading)
             (tensors, owner) = try Self.collect(files)
             try Self.check(index, against: files, owner: owner, indexPath: indexURL.path)
         } else {
             indexTotalSize = nil
-            files = try Self.open(fileURLs)
+            files = try Self.open(fileURLs, loading: loading)
             (tensors, owner) = try Self.collect(files)
         }
     }
 
-    /// Convenience for `init(url:)` with a directory.
-    public convenience init(directory: URL) throws(SafeTensorsError) {
-        try self.init(url: directory)
+    /// Convenience for `init(url:loading:)` with a directory.
+    public convenience init(directory: URL, loading: WeightLoading = .memoryMapped) throws(SafeTensorsError) {
+        try self.init(url: directory, loading: loading)
     }
 
     /// Every tensor name, sorted.
@@ -91,23 +96,25 @@ public final class Checkpoint: @unchecked Sendable {
 
     // MARK: Opening
 
-    private static func openShards(_ index: ShardIndex, folder: URL, indexPath: String) throws(SafeTensorsError) -> [SafeTensorFile] {
+    private static func openShards(_ index: ShardIndex, folder: URL, indexPath: String, loading: WeightLoading)
+        throws(SafeTensorsError) -> [SafeTensorFile]
+    {
         var urls: [URL] = []
         for shard in index.shardNames {
             let url = folder.appendingPathComponent(shard)
             guard FileManager.default.fileExists(atPath: url.path) else { throw .shardMissing(index: indexPath, shard: shard) }
             urls.append(url)
         }
-        return try open(urls)
+        return try open(urls, loading: loading)
     }
 
     /// Opens every file; unsupported dtypes across all files are reported together.
-    private static func open(_ urls: [URL]) throws(SafeTensorsError) -> [SafeTensorFile] {
+    private static func open(_ urls: [URL], loading: WeightLoading) throws(SafeTensorsError) -> [SafeTensorFile] {
         var files: [SafeTensorFile] = []
         var unsupported: [UnsupportedTensor] = []
         for url in urls {
             do {
-                files.append(try SafeTensorFile(url: url))
+                files.append(try SafeTensorFile(url: url, loading: loading))
             } catch .unsupportedDTypes(let tensors) {
                 unsupported += tensors
             }

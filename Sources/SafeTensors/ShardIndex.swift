@@ -1,4 +1,5 @@
 import Foundation
+import RegularFiles
 
 /// The contents of a `model.safetensors.index.json`: which shard file holds each tensor.
 public struct ShardIndex: Sendable, Equatable {
@@ -33,7 +34,7 @@ public struct ShardIndex: Sendable, Equatable {
     /// Reads and parses the index at `url`.
     public init(url: URL) throws(SafeTensorsError) {
         let data: Data
-        do { data = try Data(contentsOf: url) } catch { throw .cannotOpen(file: url.path, reason: error.localizedDescription) }
+        do { data = try RegularFile.contents(of: url) } catch { throw .cannotOpen(file: url.path, reason: error.reason) }
         try self.init(data: data, path: url.path)
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import RegularFiles
 
 /// A Qwen2 byte-level BPE tokenizer loaded from a Hugging Face `tokenizer.json`, encoding and decoding exactly as
 /// the `tokenizers` library does: added tokens are cut out first, the rest goes through NFC, the Qwen2 split
@@ -35,9 +36,9 @@ public final class Tokenizer: Sendable {
         }
         let data: Data
         do {
-            data = try Data(contentsOf: file)
+            data = try RegularFile.contents(of: file)
         } catch {
-            throw TokenizerError.unreadableFile(path: file.path, reason: error.localizedDescription)
+            throw TokenizerError.unreadableFile(path: file.path, reason: error.reason)
         }
         try self.init(data: data, path: file.path, wordCacheCapacity: wordCacheCapacity)
     }

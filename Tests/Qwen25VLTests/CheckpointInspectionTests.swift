@@ -5,9 +5,17 @@ import Testing
 
 @Suite("inspect: the report behind `lychee-rerank inspect`")
 struct CheckpointInspectionTests {
+    /// The layout fixtures under Fixtures/models are checkpoints without a tokenizer (their 128-token
+    /// vocabularies cannot hold a byte-level one): inspect reports that, and nothing else for the good ones.
+    static func expectOnlyMissingTokenizer(_ report: CheckpointInspection) {
+        let missing = CheckpointInspection.missingTokenizerProblem(
+            file: URL(fileURLWithPath: report.directory).appendingPathComponent("tokenizer.json"))
+        #expect(report.problems == [missing])
+    }
+
     @Test func legacyUntiedReport() throws {
         let report = CheckpointInspection(directory: Fixtures.url("models/tiny-legacy-untied"))
-        #expect(report.isUsable)
+        Self.expectOnlyMissingTokenizer(report)
         #expect(report.layout == .legacy && report.tiedEmbeddings == false && !report.lmHeadIgnored)
         #expect(report.dtypes == ["BF16": 57])
         #expect(report.shards.map(\.file) == ["model.safetensors"])
@@ -15,20 +23,20 @@ struct CheckpointInspectionTests {
         let text = report.rendered()
         #expect(text.contains("Architecture:  Qwen2.5-VL (custom size) (text 32 x 2 layers, vision 16 x 2 blocks)"))
         #expect(text.contains("Layout:        legacy (model.*, visual.*); separate lm_head"))
-        #expect(text.contains("Problems:      no problems"))
+        #expect(text.contains("Problems:      1\n  - \(report.problems[0])"))
         #expect(text.contains("Config style:  flat"))
     }
 
     @Test func nestedShardedTiedReportAsJSON() throws {
         let report = CheckpointInspection(directory: Fixtures.url("models/tiny-nested-sharded-tied"))
-        #expect(report.isUsable)
+        Self.expectOnlyMissingTokenizer(report)
         #expect(report.layout == .nested && report.tiedEmbeddings == true)
         #expect(report.dtypes == ["F32": 26, "BF16": 30])
         #expect(report.shards.count == 2)
         #expect(!report.preprocessorFromFile && report.preprocessor == .lychee)
         let object = try #require(JSONSerialization.jsonObject(with: Data(report.json().utf8)) as? [String: Any])
         #expect(object["layout"] as? String == "nested")
-        #expect(object["usable"] as? Bool == true)
+        #expect(object["usable"] as? Bool == false)
         #expect(object["tied_embeddings"] as? Bool == true)
         #expect((object["shards"] as? [[String: Any]])?.count == 2)
         #expect(object["parameter_count"] as? Int == report.parameterCount)
@@ -38,15 +46,16 @@ struct CheckpointInspectionTests {
 
     @Test func tiedWithStoredHeadIsNoted() {
         let report = CheckpointInspection(directory: Fixtures.url("models/tiny-tied-with-lm-head"))
-        #expect(report.isUsable && report.lmHeadIgnored)
+        Self.expectOnlyMissingTokenizer(report)
+        #expect(report.lmHeadIgnored)
         #expect(report.rendered().contains("stored lm_head.weight ignored"))
     }
 
     @Test func brokenNamesAreAllListed() {
         let report = CheckpointInspection(directory: Fixtures.url("models/broken-names"))
         #expect(!report.isUsable)
-        #expect(report.problems.count == 3)
-        #expect(report.rendered().contains("Problems:      3"))
+        #expect(report.problems.count == 4)  // three tensors and the tokenizer
+        #expect(report.rendered().contains("Problems:      4"))
         #expect(report.problems.contains("missing tensor model.layers.1.mlp.up_proj.weight (expected shape [64, 32])"))
     }
 
@@ -60,8 +69,9 @@ struct CheckpointInspectionTests {
     @Test func emptyDirectoryReportsEveryMissingPiece() throws {
         let report = CheckpointInspection(directory: try Fixtures.temporaryDirectory("inspect-empty"))
         #expect(!report.isUsable)
-        #expect(report.problems.count == 2)
+        #expect(report.problems.count == 3)
         #expect(report.problems.contains { $0.contains("config.json") })
+        #expect(report.problems.contains { $0.contains("tokenizer.json is missing") })
         #expect(report.problems.contains { $0.contains("holds no checkpoint") })
         #expect(report.architecture == nil && report.parameterCount == nil)
     }
