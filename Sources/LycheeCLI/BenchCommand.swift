@@ -23,6 +23,8 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .long, help: "The model directory.")
     var model: String
 
+    @OptionGroup var imageBounds: ImageBoundsOptions
+
     @Option(name: .long, help: "auto, cpu or cuda.")
     var backend: BackendChoice = .auto
 
@@ -72,9 +74,10 @@ struct BenchCommand: ParsableCommand {
     func run() throws {
         let engine = try BackendSelection.make(backend, gpuMemoryLimitGiB: gpuMemoryLimitGib)
         let loadStart = Date()
-        let reranker = try Reranker.load(
-            modelDirectory: URL(fileURLWithPath: model), backend: engine,
-            options: RerankerOptions(tokenBudget: tokenBudget))
+        let reranker = try imageBounds.apply(
+            to: Reranker.load(
+                modelDirectory: URL(fileURLWithPath: model), backend: engine,
+                options: RerankerOptions(tokenBudget: tokenBudget)))
         let cuda = engine as? CUDABackend
         try cuda?.synchronize()
         print(String(format: "loaded %@ on %@ in %.1f s", model, cuda.map { "\($0.device)" } ?? engine.name, Date().timeIntervalSince(loadStart)))

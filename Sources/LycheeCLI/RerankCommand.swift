@@ -15,6 +15,7 @@ struct RerankCommand: AsyncParsableCommand {
             """)
 
     @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var imageBounds: ImageBoundsOptions
 
     @Option(name: .long, help: "Where the model runs: auto (CUDA when a GPU is usable, else CPU), cpu or cuda.")
     var backend = BackendChoice.auto
@@ -77,9 +78,11 @@ struct RerankCommand: AsyncParsableCommand {
         let modelDirectory = try await modelOptions.resolve()
         let clock = ContinuousClock()
         let loadStart = clock.now
-        let reranker = try Reranker.load(
-            modelDirectory: modelDirectory, backend: try BackendSelection.make(backend, gpuMemoryLimitGiB: gpuMemoryLimitGib),
-            options: RerankerOptions(maxLength: maxLength, tokenBudget: tokenBudget))
+        let reranker = try imageBounds.apply(
+            to: Reranker.load(
+                modelDirectory: modelDirectory,
+                backend: try BackendSelection.make(backend, gpuMemoryLimitGiB: gpuMemoryLimitGib),
+                options: RerankerOptions(maxLength: maxLength, tokenBudget: tokenBudget)))
         let loaded = clock.now
         var progress: (@Sendable (Int, Int) -> Void)? = nil
         if documents.count >= 16 {

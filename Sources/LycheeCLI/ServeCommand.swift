@@ -21,6 +21,8 @@ struct ServeCommand: AsyncParsableCommand {
 
     /// Where the model runs.
     @OptionGroup var modelOptions: ModelOptions
+    /// How large images are made.
+    @OptionGroup var imageBounds: ImageBoundsOptions
     @Option(name: .long, help: "Address to listen on.")
     var host = "127.0.0.1"
     @Option(name: .long, help: "Port to listen on.")
@@ -88,9 +90,10 @@ struct ServeCommand: AsyncParsableCommand {
         }
         logger.info("loading model", metadata: ["model": "\(directory.path)", "backend": "\(chosen.name)"])
         let started = ContinuousClock.now
-        let reranker = try Reranker.load(
-            modelDirectory: directory, backend: chosen,
-            options: RerankerOptions(maxLength: maxLength, tokenBudget: tokenBudget))
+        let reranker = try imageBounds.apply(
+            to: Reranker.load(
+                modelDirectory: directory, backend: chosen,
+                options: RerankerOptions(maxLength: maxLength, tokenBudget: tokenBudget)))
         logger.info("model loaded", metadata: ["seconds": "\(ContinuousClock.now - started)"])
 
         var configuration = ServerConfiguration()

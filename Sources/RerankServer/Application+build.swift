@@ -61,6 +61,7 @@ public func standardWarmUp<Engine: RerankEngine>(_ engine: Engine) throws {
     let png = Data(base64Encoded: "iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAAFklEQVR4nGP8//8/AwMDEwMDAwMDAwAkBgMB/DXemwAAAABJRU5ErkJggg==")
     let documents = [RerankItem(text: "warm-up")] + (png.map { [RerankItem(image: .encoded($0))] } ?? [])
     let pairs = try engine.preparePairs(
-        query: RerankItem(text: "warm-up"), documents: documents, instruction: nil, maxLength: nil)
+        query: RerankItem(text: "warm-up"), documents: documents, instruction: nil,
+        options: PairPreparationOptions())
     _ = try engine.scorePairs(pairs)
 }

@@ -60,11 +60,11 @@ public actor PairScheduler<Engine: RerankEngine>: Service {
 
     /// Prepares one request's pairs on the preparation thread (off the event loops and the concurrency pool).
     nonisolated func prepare(
-        query: RerankItem, documents: [RerankItem], instruction: String?, maxLength: Int?
+        query: RerankItem, documents: [RerankItem], instruction: String?, options: PairPreparationOptions
     ) async throws -> [Engine.Pair] {
         let engine = self.engine
         return try await preparer.run {
-            try engine.preparePairs(query: query, documents: documents, instruction: instruction, maxLength: maxLength)
+            try engine.preparePairs(query: query, documents: documents, instruction: instruction, options: options)
         }
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import ImageProcessing
 import Qwen25VL
 import TensorKit
 
@@ -33,34 +34,28 @@ extension Reranker {
     ///
     /// - Parameters:
     ///   - instruction: what "relevant" means; nil uses Lychee's default instruction.
-    ///   - maxLength: a per-request cap on prompt tokens (document text is cut beyond it); it never raises
-    ///     the reranker's own `options.maxLength`.
+    ///   - options: the request's truncation and image-size choices (see ``PairPreparationOptions``); they
+    ///     never raise the reranker's own limits.
     /// - Throws: ``RerankerError`` naming the query or the document that could not be used.
     public func preparePairs(
-        query: RerankItem, documents: [RerankItem], instruction: String? = nil, maxLength: Int? = nil
+        query: RerankItem, documents: [RerankItem], instruction: String? = nil,
+        options requestOptions: PairPreparationOptions = PairPreparationOptions()
     ) throws -> [ScoringPair] {
         guard !documents.isEmpty else { throw RerankerError.noDocuments }
         let builder: PromptBuilder
-        if let maxLength, maxLength < options.maxLength {
-            guard maxLength >= 1 else {
-                throw RerankerError.invalidOption("the maximum prompt length must be at least 1, got \(maxLength)")
-            }
-            builder = try PromptBuilder(
-                tokenizer: tokenizer, maxLength: maxLength, spatialMergeSize: configuration.vision.spatialMergeSize)
-        } else {
-            builder = prompts
-        }
+        do { builder = try prompts.applying(requestOptions) } catch { throw RerankerError.invalidOption("\(error)") }
+        let preprocessor = try imagePreprocessor(for: requestOptions)
 
         let queryImage: PreparedImage?
         do {
-            queryImage = try query.image.map { try prepare($0) }
+            queryImage = try query.image.map { try prepare($0, with: preprocessor) }
         } catch {
             throw RerankerError.query(reason: "\(error)")
         }
         let querySegment = PromptSegment(text: query.text, images: queryImage.map { [$0.grid] } ?? [])
 
         // Decoding and preprocessing dominate the host work of image documents: spread them over the cores.
-        let images = prepareConcurrently(documents.map(\.image))
+        let images = prepareConcurrently(documents.map(\.image), with: preprocessor)
         var prepared = [(index: Int, prompt: EncodedPrompt, positions: MRopePositions, image: PreparedImage?)]()
         prepared.reserveCapacity(documents.count)
         for (index, document) in documents.enumerated() {
@@ -114,16 +109,19 @@ extension Reranker {
     }
 
     /// ``prepare(_:)`` for each image (nil stays nil), run in parallel; errors are kept per image.
-    func prepareConcurrently(_ images: [RerankImage?]) -> [Result<PreparedImage?, any Error>] {
+    func prepareConcurrently(
+        _ images: [RerankImage?], with preprocessor: ImagePreprocessor? = nil
+    ) -> [Result<PreparedImage?, any Error>] {
         let results = ResultSlots<PreparedImage?>(count: images.count)
         DispatchQueue.concurrentPerform(iterations: images.count) { index in
-            results.set(index, Result { try images[index].map { try prepare($0) } })
+            results.set(index, Result { try images[index].map { try prepare($0, with: preprocessor) } })
         }
         return results.values
     }
 
-    func prepare(_ image: RerankImage) throws -> PreparedImage {
-        let processed = try preprocessor.process(try image.decode(maxPixels: options.maxDecodedPixels))
+    func prepare(_ image: RerankImage, with requestPreprocessor: ImagePreprocessor? = nil) throws -> PreparedImage {
+        let processed = try (requestPreprocessor ?? preprocessor).process(
+            try image.decode(maxPixels: options.maxDecodedPixels))
         return PreparedImage(
             grid: VisionGrid(t: processed.grid.t, h: processed.grid.h, w: processed.grid.w),
             pixelValues: processed.pixelValues)

@@ -34,10 +34,11 @@ final class CountingEngine: RerankEngine, @unchecked Sendable {
     var modelName: String { inner.modelName }
     var tokenBudget: Int { inner.tokenBudget }
 
-    func preparePairs(query: RerankItem, documents: [RerankItem], instruction: String?, maxLength: Int?) throws
-        -> [ScoringPair]
-    {
-        try inner.preparePairs(query: query, documents: documents, instruction: instruction, maxLength: maxLength)
+    var details: EngineDetails { inner.details }
+    func preparePairs(
+        query: RerankItem, documents: [RerankItem], instruction: String?, options: PairPreparationOptions
+    ) throws -> [ScoringPair] {
+        try inner.preparePairs(query: query, documents: documents, instruction: instruction, options: options)
     }
     func tokenCount(of pair: ScoringPair) -> Int { pair.tokenCount }
     func scorePairs(_ pairs: [ScoringPair]) throws -> [RerankResult] {
