@@ -44,7 +44,7 @@ PYTHONPATH="$work/cohere7" timeout 120 "$work/venv/bin/python" tools/client_comp
 
 echo "client-compat: schemathesis --checks all" >&2
 SCHEMATHESIS_HOOKS=tools.schemathesis_hooks PYTHONPATH="$PWD" timeout 600 "$work/venv/bin/schemathesis" run \
-  "$base/openapi.json" --checks all --workers 2 --seed 1 \
+  "$base/openapi.json" --checks all --workers 1 --seed 1 \
   --max-time "${SCHEMATHESIS_MAX_TIME:-120}" --max-examples "${SCHEMATHESIS_MAX_EXAMPLES:-40}" \
   --request-timeout 60 --no-color || status=1
 if [ "$status" -ne 0 ]; then tail -n 50 "$work/server.log" >&2; fi

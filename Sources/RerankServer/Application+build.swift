@@ -13,7 +13,8 @@ public struct RerankServerParts<Engine: RerankEngine>: Sendable {
     let controller: RerankController<Engine>
 }
 
-/// The router with every route and middleware: CORS outermost, then errors/logs/metrics, then the API key.
+/// The router with every route and middleware: CORS outermost, then errors/logs/metrics, then 405 for a known
+/// path asked with another method, then the API key.
 public func buildRouter<Engine: RerankEngine>(
     parts: RerankServerParts<Engine>, configuration: ServerConfiguration
 ) throws -> Router<BasicRequestContext> {
@@ -22,6 +23,7 @@ public func buildRouter<Engine: RerankEngine>(
         router.add(middleware: CORSOriginsMiddleware(origins: configuration.corsOrigins))
     }
     router.add(middleware: ObservabilityMiddleware(metrics: parts.metrics))
+    router.add(middleware: MethodNotAllowedMiddleware())
     if let key = configuration.apiKey, !key.isEmpty {
         router.add(middleware: APIKeyMiddleware(key: key))
     }

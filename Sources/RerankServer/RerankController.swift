@@ -94,8 +94,9 @@ public struct RerankController<Engine: RerankEngine>: Sendable {
 
     /// Ranks a Jina/Cohere/vLLM request: its options checked, `rank_fields` applied.
     func rank(_ body: RerankRequest) async throws -> (results: [RerankResult], totalTokens: Int) {
-        if let maxTokensPerDoc = body.maxTokensPerDoc, maxTokensPerDoc < 1 {
-            throw APIError.invalidRequest("\"max_tokens_per_doc\" must be at least 1, got \(maxTokensPerDoc)")
+        if let maxTokensPerDoc = body.maxTokensPerDoc, !(1...APIBounds.largestInteger).contains(maxTokensPerDoc) {
+            throw APIError.invalidRequest(
+                "\"max_tokens_per_doc\" must be at least 1 and at most \(APIBounds.largestInteger), got \(maxTokensPerDoc)")
         }
         var options = try PairPreparationOptions(imageBounds: body.mmProcessorKwargs)
         options.maxDocumentTokens = body.maxTokensPerDoc
@@ -131,7 +132,9 @@ public struct RerankController<Engine: RerankEngine>: Sendable {
                 "too many documents: \(documents.count) given, this server takes at most "
                     + "\(configuration.maxDocuments) per request; split them over several requests")
         }
-        if let topN, topN < 1 { throw APIError.invalidRequest("\"top_n\" must be at least 1, got \(topN)") }
+        if let topN, !(1...APIBounds.largestInteger).contains(topN) {
+            throw APIError.invalidRequest("\"top_n\" must be at least 1 and at most \(APIBounds.largestInteger), got \(topN)")
+        }
         guard await gate.enter() else {
             throw APIError.rateLimited(
                 retryAfter: configuration.retryAfterSeconds,
@@ -203,6 +206,12 @@ func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> 
     return Response(
         status: status, headers: [.contentType: "application/json; charset=utf-8"],
         body: .init(byteBuffer: ByteBuffer(bytes: data)))
+}
+
+/// Bounds the OpenAPI document states for integer fields.
+enum APIBounds {
+    /// The largest integer any count field takes (2^31 - 1).
+    static let largestInteger = Int(Int32.max)
 }
 
 /// The names at the top level of a JSON object body (to tell the dialects of `POST /rerank` apart).

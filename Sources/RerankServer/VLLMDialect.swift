@@ -12,28 +12,29 @@ public struct ScoreRequest: Decodable, Sendable {
     public var text2: [ItemInput]
     /// What "relevant" means; the model's default instruction when absent.
     public var instruction: String?
-    /// vLLM: cap on each prompt's tokens (document text is cut to fit); -1 or absent for the server's.
-    public var truncatePromptTokens: Int?
     /// vLLM: per-request image size bounds.
     public var mmProcessorKwargs: MMProcessorKwargs?
 
     enum CodingKeys: String, CodingKey {
         case model, instruction
         case text1 = "text_1", text2 = "text_2", data1 = "data_1", data2 = "data_2"
-        case truncatePromptTokens = "truncate_prompt_tokens"
         case mmProcessorKwargs = "mm_processor_kwargs"
     }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         model = try c.decodeIfPresent(String.self, forKey: .model)
-        // Newer vLLM also names the sides data_1 and data_2.
-        let first = c.contains(.text1) || !c.contains(.data1) ? CodingKeys.text1 : .data1
-        let second = c.contains(.text2) || !c.contains(.data2) ? CodingKeys.text2 : .data2
-        text1 = try c.decode(ItemList.self, forKey: first).items
-        text2 = try c.decode(ItemList.self, forKey: second).items
+        // Newer vLLM names the sides data_1 and data_2; a body gives one name per side.
+        func side(_ name: CodingKeys, or alias: CodingKeys) throws -> [ItemInput] {
+            guard !(c.contains(name) && c.contains(alias)) else {
+                throw DecodingError.dataCorrupted(
+                    .init(codingPath: [alias], debugDescription: "give \(name.rawValue) or \(alias.rawValue), not both"))
+            }
+            return try c.decode(ItemList.self, forKey: c.contains(alias) ? alias : name).items
+        }
+        text1 = try side(.text1, or: .data1)
+        text2 = try side(.text2, or: .data2)
         instruction = try c.decodeIfPresent(String.self, forKey: .instruction)
-        truncatePromptTokens = try c.decodeIfPresent(Int.self, forKey: .truncatePromptTokens)
         mmProcessorKwargs = try c.decodeIfPresent(MMProcessorKwargs.self, forKey: .mmProcessorKwargs)
     }
 }
@@ -79,13 +80,7 @@ extension RerankController {
         guard !body.text1.isEmpty, !body.text2.isEmpty else {
             throw APIError.invalidRequest("\"text_1\" and \"text_2\" must each hold at least one item")
         }
-        var options = try PairPreparationOptions(imageBounds: body.mmProcessorKwargs)
-        if let cap = body.truncatePromptTokens, cap != -1 {
-            guard cap >= 1 else {
-                throw APIError.invalidRequest("\"truncate_prompt_tokens\" must be -1 or at least 1, got \(cap)")
-            }
-            options.maxLength = cap
-        }
+        let options = try PairPreparationOptions(imageBounds: body.mmProcessorKwargs)
         let scored: (results: [RerankResult], totalTokens: Int)
         if body.text1.count == 1 {
             scored = try await rank(

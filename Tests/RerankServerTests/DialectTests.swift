@@ -309,3 +309,25 @@ struct DialectTests {
         }
     }
 }
+
+@Suite("Methods")
+struct MethodTests {
+    @Test("every documented path answers 405 with Allow for a method it does not take")
+    func methodNotAllowed() async throws {
+        let document = try JSONSerialization.jsonObject(
+            with: Data(contentsOf: Fixtures.root.appendingPathComponent("Sources/RerankServer/Web/openapi.json")))
+        let paths = try #require((document as? [String: Any])?["paths"] as? [String: [String: Any]])
+        let methods = paths.mapValues { Set($0.keys.map { $0.uppercased() }) }
+        try await withServer { client, _ in
+            for (path, documented) in methods {
+                let concrete = path.replacingOccurrences(of: "{file}", with: "app.js")
+                #expect(MethodNotAllowedMiddleware<BasicRequestContext>.allowedMethod(for: concrete).map {
+                    [$0.rawValue] } == Array(documented), "\(path)")
+                let response = try await client.execute(uri: concrete, method: .put)
+                #expect(response.status == .methodNotAllowed, "\(path)")
+                #expect(response.headers[.allow] == documented.first, "\(path)")
+                #expect(try response.apiError().type == "method_not_allowed")
+            }
+        }
+    }
+}
