@@ -43,9 +43,11 @@ timeout 300 "$work/venv/bin/python" tools/client_compat.py "$base" || status=1
 PYTHONPATH="$work/cohere7" timeout 120 "$work/venv/bin/python" tools/client_compat.py "$base" --only cohere || status=1
 
 echo "client-compat: schemathesis --checks all" >&2
-SCHEMATHESIS_HOOKS=tools.schemathesis_hooks PYTHONPATH="$PWD" timeout 600 "$work/venv/bin/schemathesis" run \
+# Run from the throwaway folder: schemathesis keeps its example cache in the working directory.
+repo="$PWD"
+(cd "$work" && SCHEMATHESIS_HOOKS=tools.schemathesis_hooks PYTHONPATH="$repo" timeout 600 "$work/venv/bin/schemathesis" run \
   "$base/openapi.json" --checks all --workers 1 --seed 1 \
   --max-time "${SCHEMATHESIS_MAX_TIME:-120}" --max-examples "${SCHEMATHESIS_MAX_EXAMPLES:-40}" \
-  --request-timeout 60 --no-color || status=1
+  --request-timeout 60 --no-color) || status=1
 if [ "$status" -ne 0 ]; then tail -n 50 "$work/server.log" >&2; fi
 exit "$status"
