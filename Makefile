@@ -2,8 +2,9 @@
 #   make run   installs system packages, builds in release, downloads the model if needed and serves it
 #              (MODEL=vec-ai/lychee-rerank-mm by default; any model id or folder; PORT=7860; BACKEND=auto)
 #   make test  installs system packages (and NVRTC from PyPI, to compile the CUDA kernels without a GPU),
-#              runs the whole test suite, then the web page's headless-browser test, then validates deploy/
-#              (Kubernetes manifests against the schemas, the Containerfile lint: scripts/validate-deploy.sh)
+#              runs the whole test suite, then the web page's headless-browser test, then the real rerank
+#              clients (pinned, from PyPI, in a throwaway venv) and a bounded schemathesis run against `serve`,
+#              then validates deploy/ (Kubernetes manifests against the schemas, the Containerfile lint)
 .PHONY: deps build run demo test validate-deploy clean
 
 deps:
@@ -26,6 +27,7 @@ demo: build
 test: deps
 	NVRTC=$$(bash scripts/install-nvrtc.sh) && LD_LIBRARY_PATH="$$NVRTC$${LD_LIBRARY_PATH:+:$$LD_LIBRARY_PATH}" swift test 2>&1
 	bash scripts/browser-test.sh
+	bash scripts/client-compat.sh
 	bash scripts/validate-deploy.sh
 
 validate-deploy:

@@ -24,6 +24,7 @@ struct BenchCommand: ParsableCommand {
     var model: String
 
     @OptionGroup var weightLoadingOptions: WeightLoadingOptions
+    @OptionGroup var imageBounds: ImageBoundsOptions
 
     @Option(name: .long, help: "auto, cpu or cuda.")
     var backend: BackendChoice = .auto
@@ -93,11 +94,12 @@ struct BenchCommand: ParsableCommand {
             options: RerankerOptions(imageCacheBytes: imageCacheMib << 20), weightLoading: weightLoadingOptions.weightLoading)
         let budget = tokenBudget ?? BackendSelection.automaticTokenBudget(
             backend: engine, dimensions: probe.model.dimensions, mlpRowChunks: probe.model.mlpRowChunks)
-        let reranker = try Reranker(
-            model: probe.model, configuration: probe.configuration, tokenizer: probe.tokenizer,
-            preprocessor: probe.preprocessor,
-            options: RerankerOptions(
-                tokenBudget: budget, imageCacheBytes: imageCacheMib << 20, prefixCacheBytes: prefixCacheMib << 20))
+        let reranker = try imageBounds.apply(
+            to: Reranker(
+                model: probe.model, configuration: probe.configuration, tokenizer: probe.tokenizer,
+                preprocessor: probe.preprocessor,
+                options: RerankerOptions(
+                    tokenBudget: budget, imageCacheBytes: imageCacheMib << 20, prefixCacheBytes: prefixCacheMib << 20)))
         let cuda = engine as? CUDABackend
         print("token budget: \(budget) per forward pass")
         try cuda?.synchronize()

@@ -15,6 +15,7 @@ struct RerankCommand: AsyncParsableCommand {
             """)
 
     @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var imageBounds: ImageBoundsOptions
 
     @OptionGroup var weightLoadingOptions: WeightLoadingOptions
 
@@ -79,10 +80,12 @@ struct RerankCommand: AsyncParsableCommand {
         let modelDirectory = try await modelOptions.resolve()
         let clock = ContinuousClock()
         let loadStart = clock.now
-        let reranker = try Reranker.load(
-            modelDirectory: modelDirectory, backend: try BackendSelection.make(backend, gpuMemoryLimitGiB: gpuMemoryLimitGib),
-            options: RerankerOptions(maxLength: maxLength, tokenBudget: tokenBudget),
-            weightLoading: weightLoadingOptions.weightLoading)
+        let reranker = try imageBounds.apply(
+            to: Reranker.load(
+                modelDirectory: modelDirectory,
+                backend: try BackendSelection.make(backend, gpuMemoryLimitGiB: gpuMemoryLimitGib),
+                options: RerankerOptions(maxLength: maxLength, tokenBudget: tokenBudget),
+                weightLoading: weightLoadingOptions.weightLoading))
         let loaded = clock.now
         var progress: (@Sendable (Int, Int) -> Void)? = nil
         if documents.count >= 16 {

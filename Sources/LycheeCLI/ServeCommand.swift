@@ -24,6 +24,8 @@ struct ServeCommand: AsyncParsableCommand {
     /// Where the model runs.
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var weightLoadingOptions: WeightLoadingOptions
+    /// How large images are made.
+    @OptionGroup var imageBounds: ImageBoundsOptions
     @Option(name: .long, help: "Address to listen on.")
     var host = "127.0.0.1"
     @Option(name: .long, help: "Port to listen on.")
@@ -117,8 +119,10 @@ struct ServeCommand: AsyncParsableCommand {
         let prefixBytes = prefixCacheMib.map { $0 << 20 } ?? defaultCacheBytes
         var options = RerankerOptions(maxLength: maxLength, imageCacheBytes: cacheBytes, prefixCacheBytes: prefixBytes)
         options.maxRequestDecodedPixels = maxRequestMegapixels * 1_000_000
-        let reranker = try Reranker.load(
-            modelDirectory: directory, backend: chosen, options: options, weightLoading: weightLoadingOptions.weightLoading)
+        let reranker = try imageBounds.apply(
+            to: Reranker.load(
+                modelDirectory: directory, backend: chosen, options: options,
+                weightLoading: weightLoadingOptions.weightLoading))
         let budget = tokenBudget ?? BackendSelection.automaticTokenBudget(
             backend: chosen, dimensions: reranker.model.dimensions, mlpRowChunks: reranker.model.mlpRowChunks)
         logger.info(

@@ -3,7 +3,8 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 
-/// An error answer: an HTTP status and the JSON body `{"error": {"message", "type"}}`.
+/// An error answer: an HTTP status and the JSON body `{"error": {"message", "type"}, "detail": message}`
+/// (`detail` is what Jina-style clients read).
 public struct APIError: HTTPResponseError, CustomStringConvertible {
     /// The HTTP status.
     public var status: HTTPResponse.Status
@@ -66,7 +67,7 @@ public struct APIError: HTTPResponseError, CustomStringConvertible {
     public func response(from request: Request, context: some RequestContext) throws -> Response {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let data = try encoder.encode(ErrorBody(error: .init(message: message, type: type)))
+        let data = try encoder.encode(ErrorBody(error: .init(message: message, type: type), detail: message))
         var fields = headers
         fields[.contentType] = "application/json; charset=utf-8"
         return Response(status: status, headers: fields, body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
@@ -110,4 +111,6 @@ struct ErrorBody: Codable, Sendable {
         var type: String
     }
     var error: Detail
+    /// The message again, at the top level, where Jina-style clients (LlamaIndex, Haystack, LangChain) look.
+    var detail: String
 }

@@ -13,7 +13,8 @@ public struct RerankServerParts<Engine: RerankEngine>: Sendable {
     let controller: RerankController<Engine>
 }
 
-/// The router with every route and middleware: CORS outermost, then errors/logs/metrics, then the API key.
+/// The router with every route and middleware: CORS outermost, then errors/logs/metrics, then 405 for a known
+/// path asked with another method, then the API key.
 public func buildRouter<Engine: RerankEngine>(
     parts: RerankServerParts<Engine>, configuration: ServerConfiguration
 ) throws -> Router<ServerRequestContext> {
@@ -22,6 +23,7 @@ public func buildRouter<Engine: RerankEngine>(
         router.add(middleware: CORSOriginsMiddleware(origins: configuration.corsOrigins))
     }
     router.add(middleware: ObservabilityMiddleware(metrics: parts.metrics))
+    router.add(middleware: MethodNotAllowedMiddleware())
     if let key = configuration.apiKey, !key.isEmpty {
         router.add(middleware: APIKeyMiddleware(key: key))
     }
@@ -63,6 +65,7 @@ public func standardWarmUp<Engine: RerankEngine>(_ engine: Engine) throws {
     let png = Data(base64Encoded: "iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAAFklEQVR4nGP8//8/AwMDEwMDAwMDAwAkBgMB/DXemwAAAABJRU5ErkJggg==")
     let documents = [RerankItem(text: "warm-up")] + (png.map { [RerankItem(image: .encoded($0))] } ?? [])
     let pairs = try engine.preparePairs(
-        query: RerankItem(text: "warm-up"), documents: documents, instruction: nil, maxLength: nil)
+        query: RerankItem(text: "warm-up"), documents: documents, instruction: nil,
+        options: PairPreparationOptions())
     for outcome in try engine.scorePairs(pairs) { _ = try outcome.get() }
 }

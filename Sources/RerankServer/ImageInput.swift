@@ -8,10 +8,12 @@ struct ImageInputResolver: Sendable {
     let fetcher: ImageURLFetcher?
 
     /// The item for `input`; `field` names it in error messages (`query`, `documents[3]`).
-    func item(_ input: ItemInput, field: String) async throws -> RerankItem {
+    /// - Parameter allowsEmpty: whether an item with no text and no image is scored (documents: the
+    ///   prompt then holds a bare document prefix, as the reference renders it) or refused (the query).
+    func item(_ input: ItemInput, field: String, allowsEmpty: Bool = false) async throws -> RerankItem {
         let text = input.text ?? ""
         guard let image = input.image, !image.isEmpty else {
-            guard !text.isEmpty else {
+            guard allowsEmpty || !text.isEmpty else {
                 throw APIError.invalidRequest("\(field) is empty: give \"text\", \"image\" or both")
             }
             return RerankItem(text: text)

@@ -159,3 +159,31 @@ struct CORSOriginsMiddleware<Context: RequestContext>: RouterMiddleware {
         return response
     }
 }
+
+/// Answers 405 with an `Allow` header (instead of the router's 404) when a known path is asked with a
+/// method it does not take.
+struct MethodNotAllowedMiddleware<Context: RequestContext>: RouterMiddleware {
+    /// The method each of the server's paths takes (static files: every path under `/static/`).
+    static func allowedMethod(for path: String) -> HTTPRequest.Method? {
+        switch path {
+        case "/rerank", "/v1/rerank", "/v2/rerank", "/score", "/v1/score": return .post
+        case "/health", "/ready", "/metrics", "/info", "/v1/models", "/openapi.json", "/docs", "/": return .get
+        default: return path.hasPrefix("/static/") ? .get : nil
+        }
+    }
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
+        do {
+            return try await next(request, context)
+        } catch let error as HTTPError where error.status == .notFound {
+            let path = request.uri.path
+            guard let allowed = Self.allowedMethod(for: path), allowed != request.method else { throw error }
+            throw APIError(
+                .methodNotAllowed, type: "method_not_allowed",
+                message: "\(path) takes \(allowed.rawValue), not \(request.method.rawValue)",
+                headers: [.allow: allowed.rawValue])
+        }
+    }
+}

@@ -67,11 +67,11 @@ public actor PairScheduler<Engine: RerankEngine>: Service {
 
     /// Prepares one request's pairs on the preparation pool (off the event loops and the concurrency pool).
     nonisolated func prepare(
-        query: RerankItem, documents: [RerankItem], instruction: String?, maxLength: Int?
+        query: RerankItem, documents: [RerankItem], instruction: String?, options: PairPreparationOptions
     ) async throws -> [ScoringPair] {
         let engine = self.engine
         return try await preparers.run {
-            try engine.preparePairs(query: query, documents: documents, instruction: instruction, maxLength: maxLength)
+            try engine.preparePairs(query: query, documents: documents, instruction: instruction, options: options)
         }
     }
 

@@ -4,13 +4,16 @@ import Hummingbird
 import NIOCore
 import Reranker
 
-/// The API routes: health, readiness, the three rerank shapes and metrics.
+/// The API routes: health, readiness, the rerank dialects (Jina, Cohere v1/v2, vLLM, TEI), vLLM's
+/// score, model and TEI info routes, and metrics.
 public struct RerankController<Engine: RerankEngine>: Sendable {
     let scheduler: PairScheduler<Engine>
     let gate: AdmissionGate
     let configuration: ServerConfiguration
     let metrics: ServerMetrics
     let images: ImageInputResolver
+    /// When the server was built, in Unix seconds (`created` of `GET /v1/models`).
+    let startedAt = Int(Date().timeIntervalSince1970)
 
     init(scheduler: PairScheduler<Engine>, configuration: ServerConfiguration, metrics: ServerMetrics) {
         self.scheduler = scheduler
@@ -29,9 +32,13 @@ public struct RerankController<Engine: RerankEngine>: Sendable {
             guard await scheduler.isReady else { throw APIError.notReady }
             return try json(["status": "ready", "model": modelName])
         }
-        router.post("/rerank") { request, context in try await rerankV1(request, context: context) }
+        router.post("/rerank") { request, context in try await rerankV1OrTEI(request, context: context) }
         router.post("/v1/rerank") { request, context in try await rerankV1(request, context: context) }
         router.post("/v2/rerank") { request, context in try await rerankV2(request, context: context) }
+        router.post("/score") { request, context in try await score(request, context: context) }
+        router.post("/v1/score") { request, context in try await score(request, context: context) }
+        router.get("/info") { _, _ in try json(teiInfo) }
+        router.get("/v1/models") { _, _ in try json(modelList) }
         router.get("/metrics") { _, _ in
             if let cache = scheduler.engine.imageCache { metrics.record(imageCache: cache.snapshot()) }
             if let cache = scheduler.engine.prefixCache { metrics.record(prefixCache: cache.snapshot()) }
@@ -43,38 +50,68 @@ public struct RerankController<Engine: RerankEngine>: Sendable {
 
     // MARK: Handlers
 
-    func rerankV1(_ request: Request, context: ServerRequestContext) async throws -> Response {
-        let body: RerankRequestV1 = try await decode(request)
-        let ranked = try await rank(
-            query: body.query, documents: body.documents, instruction: body.instruction, topN: body.topN,
-            maxTokensPerDoc: body.maxTokensPerDoc, context: context)
+    /// `POST /rerank`: TEI's shape when the body has `texts` and no `documents`, else the Jina/Cohere one.
+    func rerankV1OrTEI(_ request: Request, context: some RequestContext) async throws -> Response {
+        let data = try await bodyData(request)
+        let keys = try JSONDecoder().decode(TopLevelKeys.self, from: data).names
+        if keys.contains("texts") && !keys.contains("documents") {
+            return try await rerankTEI(try JSONDecoder().decode(TEIRerankRequest.self, from: data), context: context)
+        }
+        return try await rerankV1(try JSONDecoder().decode(RerankRequest.self, from: data), context: context)
+    }
+
+    func rerankV1(_ request: Request, context: some RequestContext) async throws -> Response {
+        try await rerankV1(try await decode(request), context: context)
+    }
+
+    func rerankV1(_ body: RerankRequest, context: some RequestContext) async throws -> Response {
+        let ranked = try await rank(body, context: context)
         let echo = body.returnDocuments ?? false
         return try json(
             RerankResponseV1(
-                model: modelName,
+                id: context.id, model: modelName,
                 results: ranked.results.map {
                     RerankResultV1(
                         index: $0.index, relevanceScore: $0.score, logit: $0.logit, tokens: $0.tokens,
-                        truncated: $0.truncated, document: echo ? body.documents[$0.index] : nil)
+                        truncated: $0.truncated, document: echo ? body.documents[$0.index].echoed : nil)
                 },
-                usage: .init(totalTokens: ranked.totalTokens)))
+                usage: Usage(tokens: ranked.totalTokens)))
     }
 
-    func rerankV2(_ request: Request, context: ServerRequestContext) async throws -> Response {
-        let body: RerankRequestV2 = try await decode(request)
-        let ranked = try await rank(
-            query: body.query, documents: body.documents, instruction: body.instruction, topN: body.topN,
-            maxTokensPerDoc: body.maxTokensPerDoc, context: context)
+    func rerankV2(_ request: Request, context: some RequestContext) async throws -> Response {
+        let body: RerankRequest = try await decode(request)
+        let ranked = try await rank(body, context: context)
         let echo = body.returnDocuments ?? false
         return try json(
             RerankResponseV2(
-                id: context.id,
+                id: context.id, model: modelName,
                 results: ranked.results.map {
-                    .init(index: $0.index, relevanceScore: $0.score, document: echo ? body.documents[$0.index] : nil)
+                    .init(index: $0.index, relevanceScore: $0.score, document: echo ? body.documents[$0.index].echoed : nil)
                 },
                 meta: .init(
                     apiVersion: .init(version: "2"), billedUnits: .init(searchUnits: 1),
-                    tokens: .init(inputTokens: ranked.totalTokens))))
+                    tokens: .init(inputTokens: ranked.totalTokens)),
+                usage: Usage(tokens: ranked.totalTokens)))
+    }
+
+    /// Ranks a Jina/Cohere/vLLM request: its options checked, `rank_fields` applied.
+    func rank(_ body: RerankRequest, context: (any RequestContext)?) async throws -> (results: [RerankResult], totalTokens: Int) {
+        if let maxTokensPerDoc = body.maxTokensPerDoc, !(1...APIBounds.largestInteger).contains(maxTokensPerDoc) {
+            throw APIError.invalidRequest(
+                "\"max_tokens_per_doc\" must be at least 1 and at most \(APIBounds.largestInteger), got \(maxTokensPerDoc)")
+        }
+        var options = try PairPreparationOptions(imageBounds: body.mmProcessorKwargs)
+        options.maxDocumentTokens = body.maxTokensPerDoc
+        var documents = body.documents
+        if let fields = body.rankFields {
+            guard !fields.isEmpty else {
+                throw APIError.invalidRequest("\"rank_fields\" is empty: name the document fields to rank on, or leave it out")
+            }
+            documents = documents.map { ItemInput(text: $0.rankText(fields: fields), image: $0.image) }
+        }
+        return try await rank(
+            query: body.query, documents: documents, instruction: body.instruction, topN: body.topN, options: options,
+            context: context)
     }
 
     // MARK: Ranking
@@ -83,8 +120,8 @@ public struct RerankController<Engine: RerankEngine>: Sendable {
     /// scheduler and sorts them, most relevant first; all within the request timeout, and dropped as soon as
     /// the client disconnects.
     func rank(
-        query: ItemInput, documents: [ItemInput], instruction: String?, topN: Int?, maxTokensPerDoc: Int?,
-        context: ServerRequestContext
+        query: ItemInput, documents: [ItemInput], instruction: String?, topN: Int?, options: PairPreparationOptions,
+        context: (any RequestContext)?
     ) async throws -> (results: [RerankResult], totalTokens: Int) {
         guard await scheduler.isReady else { throw APIError.notReady }
         guard !documents.isEmpty else {
@@ -100,18 +137,16 @@ public struct RerankController<Engine: RerankEngine>: Sendable {
                 "too many documents: \(documents.count) given, this server takes at most "
                     + "\(configuration.maxDocuments) per request; split them over several requests")
         }
-        if let topN, topN < 1 { throw APIError.invalidRequest("\"top_n\" must be at least 1, got \(topN)") }
-        if let maxTokensPerDoc, maxTokensPerDoc < 1 {
-            throw APIError.invalidRequest("\"max_tokens_per_doc\" must be at least 1, got \(maxTokensPerDoc)")
+        if let topN, !(1...APIBounds.largestInteger).contains(topN) {
+            throw APIError.invalidRequest("\"top_n\" must be at least 1 and at most \(APIBounds.largestInteger), got \(topN)")
         }
         // A connection that is not live at the start (the in-memory test transport) cannot be watched.
-        let channel = context.channel
         var isClientConnected: (@Sendable () -> Bool)?
-        if channel.isActive { isClientConnected = { @Sendable in channel.isActive } }
+        if let channel = (context as? ServerRequestContext)?.channel, channel.isActive {
+            isClientConnected = { @Sendable in channel.isActive }
+        }
         let work: @Sendable () async throws -> RankedResults = { [self] in
-            try await admitted(
-                query: query, documents: documents, instruction: instruction, topN: topN,
-                maxTokensPerDoc: maxTokensPerDoc)
+            try await admitted(query: query, documents: documents, instruction: instruction, topN: topN, options: options)
         }
         do {
             let outcome = try await watched(
@@ -131,7 +166,7 @@ public struct RerankController<Engine: RerankEngine>: Sendable {
 
     /// Waits for a turn at the gate, then ranks.
     private func admitted(
-        query: ItemInput, documents: [ItemInput], instruction: String?, topN: Int?, maxTokensPerDoc: Int?
+        query: ItemInput, documents: [ItemInput], instruction: String?, topN: Int?, options: PairPreparationOptions
     ) async throws -> RankedResults {
         guard await gate.enter() else {
             throw APIError.rateLimited(
@@ -142,8 +177,7 @@ public struct RerankController<Engine: RerankEngine>: Sendable {
         do {
             try Task.checkCancellation()
             let ranked = try await rankAdmitted(
-                query: query, documents: documents, instruction: instruction, topN: topN,
-                maxTokensPerDoc: maxTokensPerDoc)
+                query: query, documents: documents, instruction: instruction, topN: topN, options: options)
             await gate.leave()
             return ranked
         } catch {
@@ -153,18 +187,18 @@ public struct RerankController<Engine: RerankEngine>: Sendable {
     }
 
     private func rankAdmitted(
-        query: ItemInput, documents: [ItemInput], instruction: String?, topN: Int?, maxTokensPerDoc: Int?
+        query: ItemInput, documents: [ItemInput], instruction: String?, topN: Int?, options: PairPreparationOptions
     ) async throws -> RankedResults {
         let queryItem = try await images.item(query, field: "query")
         var documentItems = [RerankItem]()
         documentItems.reserveCapacity(documents.count)
         for (index, document) in documents.enumerated() {
-            documentItems.append(try await images.item(document, field: "documents[\(index)]"))
+            documentItems.append(try await images.item(document, field: "documents[\(index)]", allowsEmpty: true))
         }
         let pairs: [ScoringPair]
         do {
             pairs = try await scheduler.prepare(
-                query: queryItem, documents: documentItems, instruction: instruction, maxLength: maxTokensPerDoc)
+                query: queryItem, documents: documentItems, instruction: instruction, options: options)
         } catch let error as RerankerError {
             throw APIError.invalidRequest(Self.describe(error))
         }
@@ -186,11 +220,16 @@ public struct RerankController<Engine: RerankEngine>: Sendable {
     // MARK: JSON
 
     func decode<T: Decodable>(_ request: Request) async throws -> T {
+        try JSONDecoder().decode(T.self, from: try await bodyData(request))
+    }
+
+    /// The request body, refused when empty or over the size limit.
+    func bodyData(_ request: Request) async throws -> Data {
         let buffer = try await request.body.collect(upTo: configuration.maxBodyBytes)
         guard buffer.readableBytes > 0 else {
             throw APIError.invalidRequest("the request body is empty: send a JSON object (Content-Type: application/json)")
         }
-        return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))
+        return Data(buffer.readableBytesView)
     }
 }
 
@@ -202,4 +241,30 @@ func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> 
     return Response(
         status: status, headers: [.contentType: "application/json; charset=utf-8"],
         body: .init(byteBuffer: ByteBuffer(bytes: data)))
+}
+
+/// Bounds the OpenAPI document states for integer fields.
+enum APIBounds {
+    /// The largest integer any count field takes (2^31 - 1).
+    static let largestInteger = Int(Int32.max)
+}
+
+/// The names at the top level of a JSON object body (to tell the dialects of `POST /rerank` apart).
+struct TopLevelKeys: Decodable {
+    var names: Set<String>
+    init(from decoder: any Decoder) throws {
+        names = Set(try decoder.container(keyedBy: AnyKey.self).allKeys.map(\.stringValue))
+    }
+}
+
+extension PairPreparationOptions {
+    /// Options carrying a request's vLLM image bounds (`mm_processor_kwargs`), checked to be positive.
+    init(imageBounds: MMProcessorKwargs?) throws {
+        self.init(minPixels: imageBounds?.minPixels, maxPixels: imageBounds?.maxPixels)
+        for (name, value) in [("min_pixels", minPixels), ("max_pixels", maxPixels)] {
+            if let value, value < 1 {
+                throw APIError.invalidRequest("\"mm_processor_kwargs.\(name)\" must be at least 1, got \(value)")
+            }
+        }
+    }
 }

@@ -14,10 +14,13 @@ public protocol RerankEngine: Sendable {
     /// The prompt prefix cache whose figures `/metrics` reports, if any.
     var prefixCache: PrefixCache? { get }
 
+    /// What `GET /info` and `GET /v1/models` report about the engine.
+    var details: EngineDetails { get }
+
     /// Prepares the pairs of one request (tokenizing, truncating, decoding and preprocessing images).
-    /// - Parameter maxLength: a per-request cap on prompt tokens; nil keeps the engine's own.
+    /// - Parameter options: the request's truncation and image-size choices; the defaults change nothing.
     func preparePairs(
-        query: RerankItem, documents: [RerankItem], instruction: String?, maxLength: Int?
+        query: RerankItem, documents: [RerankItem], instruction: String?, options: PairPreparationOptions
     ) throws -> [ScoringPair]
     /// Scores pairs in one pass; results in the pairs' order, each pair's own outcome (a pair whose score is
     /// not finite fails alone). Throws when the whole pass failed.
@@ -39,13 +42,41 @@ public struct RerankerEngine: RerankEngine {
     public var imageCache: ImageEmbeddingCache? { reranker.imageCache }
     public var prefixCache: PrefixCache? { reranker.prefixCache }
 
+    public var details: EngineDetails {
+        EngineDetails(
+            maxInputLength: reranker.options.maxLength,
+            dtype: reranker.configuration.text.torchDtype ?? "bfloat16", backend: reranker.model.backend.name,
+            minPixels: reranker.preprocessor.minPixels, maxPixels: reranker.preprocessor.maxPixels)
+    }
+
     public func preparePairs(
-        query: RerankItem, documents: [RerankItem], instruction: String?, maxLength: Int?
+        query: RerankItem, documents: [RerankItem], instruction: String?, options: PairPreparationOptions
     ) throws -> [ScoringPair] {
-        try reranker.preparePairs(query: query, documents: documents, instruction: instruction, maxLength: maxLength)
+        try reranker.preparePairs(query: query, documents: documents, instruction: instruction, options: options)
     }
 
     public func scorePairs(_ pairs: [ScoringPair]) throws -> [Result<RerankResult, RerankerError>] {
         try reranker.scorePairsSeparately(pairs)
+    }
+}
+
+/// Facts about an engine that clients may ask for (`GET /info`, `GET /v1/models`).
+public struct EngineDetails: Sendable, Equatable {
+    /// Longest prompt in tokens; longer document texts are cut.
+    public var maxInputLength: Int
+    /// The weights' data type as the checkpoint names it (`bfloat16`).
+    public var dtype: String
+    /// Where the model runs (`CPU`, `CUDA`).
+    public var backend: String
+    /// Image area bounds in pixels after resizing (requests may narrow them).
+    public var minPixels: Int
+    public var maxPixels: Int
+
+    public init(maxInputLength: Int, dtype: String, backend: String, minPixels: Int, maxPixels: Int) {
+        self.maxInputLength = maxInputLength
+        self.dtype = dtype
+        self.backend = backend
+        self.minPixels = minPixels
+        self.maxPixels = maxPixels
     }
 }

@@ -59,38 +59,32 @@ extension Reranker {
     ///
     /// - Parameters:
     ///   - instruction: what "relevant" means; nil uses Lychee's default instruction.
-    ///   - maxLength: a per-request cap on prompt tokens (document text is cut beyond it); it never raises
-    ///     the reranker's own `options.maxLength`.
+    ///   - options: the request's truncation and image-size choices (see ``PairPreparationOptions``); they
+    ///     never raise the reranker's own limits.
     /// - Throws: ``RerankerError`` naming the query or the document that could not be used.
     public func preparePairs(
-        query: RerankItem, documents: [RerankItem], instruction: String? = nil, maxLength: Int? = nil
+        query: RerankItem, documents: [RerankItem], instruction: String? = nil,
+        options requestOptions: PairPreparationOptions = PairPreparationOptions()
     ) throws -> [ScoringPair] {
         guard !documents.isEmpty else { throw RerankerError.noDocuments }
         let builder: PromptBuilder
-        if let maxLength, maxLength < options.maxLength {
-            guard maxLength >= 1 else {
-                throw RerankerError.invalidOption("the maximum prompt length must be at least 1, got \(maxLength)")
-            }
-            builder = try PromptBuilder(
-                tokenizer: tokenizer, maxLength: maxLength, spatialMergeSize: configuration.vision.spatialMergeSize)
-        } else {
-            builder = prompts
-        }
+        do { builder = try prompts.applying(requestOptions) } catch { throw RerankerError.invalidOption("\(error)") }
+        let preprocessor = try imagePreprocessor(for: requestOptions)
 
         let allowance = PixelAllowance(total: options.maxRequestDecodedPixels)
         let queryImage: PreparedImage?
         do {
-            queryImage = try query.image.map { try prepare($0, allowance: allowance) }
+            queryImage = try query.image.map { try prepare($0, allowance: allowance, with: preprocessor) }
         } catch {
             throw RerankerError.query(reason: "\(error)")
         }
         let querySegment = PromptSegment(text: query.text, images: queryImage.map { [$0.grid] } ?? [])
         let prefixKey = PrefixKey(
             instruction: instruction, queryText: query.text, queryImage: queryImage?.key,
-            maxLength: min(maxLength ?? options.maxLength, options.maxLength))
+            maxLength: builder.maxLength)
 
         // Decoding and preprocessing dominate the host work of image documents: spread them over the cores.
-        let images = prepareConcurrently(documents.map(\.image), allowance: allowance)
+        let images = prepareConcurrently(documents.map(\.image), allowance: allowance, with: preprocessor)
         var prepared = [(index: Int, prompt: EncodedPrompt, positions: MRopePositions, image: PreparedImage?)]()
         prepared.reserveCapacity(documents.count)
         for (index, document) in documents.enumerated() {
@@ -124,17 +118,21 @@ extension Reranker {
     }
 
     /// ``prepare(_:)`` for each image (nil stays nil), run in parallel; errors are kept per image.
-    func prepareConcurrently(_ images: [RerankImage?], allowance: PixelAllowance) -> [Result<PreparedImage?, any Error>] {
+    func prepareConcurrently(
+        _ images: [RerankImage?], allowance: PixelAllowance, with preprocessor: ImagePreprocessor
+    ) -> [Result<PreparedImage?, any Error>] {
         let results = ResultSlots<PreparedImage?>(count: images.count)
         DispatchQueue.concurrentPerform(iterations: images.count) { index in
-            results.set(index, Result { try images[index].map { try prepare($0, allowance: allowance) } })
+            results.set(index, Result { try images[index].map { try prepare($0, allowance: allowance, with: preprocessor) } })
         }
         return results.values
     }
 
     /// Reads an image and either finds its embeddings in the cache (no decoding) or decodes and
-    /// preprocesses it.
-    func prepare(_ image: RerankImage, allowance: PixelAllowance) throws -> PreparedImage {
+    /// preprocesses it with `preprocessor` (the request's pixel bounds).
+    func prepare(_ image: RerankImage, allowance: PixelAllowance, with preprocessor: ImagePreprocessor) throws
+        -> PreparedImage
+    {
         let key: ImageKey
         let encoded: Data?
         switch image {

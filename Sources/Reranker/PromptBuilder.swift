@@ -16,11 +16,22 @@ import Qwen25VL
 ///   make them dip, a prefix a few characters shorter than the absolute longest may be chosen.
 /// - If the prompt with no document text still does not fit, a `PromptError` says whether the query side
 ///   (`queryTooLong`) or the document's images (`documentImagesTooLong`) are too large.
+/// - `truncationDirection` `.left` keeps a suffix of the text instead of a prefix; with `allowsTruncation`
+///   false a prompt that does not fit is an error (`documentTooLong`) rather than cut.
+/// - `maxDocumentTokens` first cuts the document text alone to that many tokens (Cohere's
+///   `max_tokens_per_doc`), counted by tokenizing the text by itself, in the same direction; the prompt
+///   then reports a truncation even when it fits `maxLength`.
 public struct PromptBuilder: Sendable {
     /// The tokenizer used for every prompt.
     public let tokenizer: any PromptTokenizing
     /// Longest prompt, in tokens, that `encode` returns.
-    public let maxLength: Int
+    public internal(set) var maxLength: Int
+    /// Most tokens of a document's own text (tokenized alone); nil for no such cap.
+    public internal(set) var maxDocumentTokens: Int?
+    /// Which end of the document text is cut.
+    public internal(set) var truncationDirection = TruncationDirection.right
+    /// Whether a prompt longer than `maxLength` is cut (true) or refused with `documentTooLong`.
+    public internal(set) var allowsTruncation = true
     /// Patches merged per side by the vision tower (2).
     public let spatialMergeSize: Int
 
@@ -59,9 +70,22 @@ public struct PromptBuilder: Sendable {
         query: PromptSegment, document: PromptSegment, instruction: String? = nil
     ) throws(PromptError) -> EncodedPrompt {
         try validate(query: query, document: document, instruction: instruction)
-        let full = try tokenize(query: query, document: document, documentText: document.text, instruction: instruction)
-        if full.count <= maxLength { return full.expanded(query: query, document: document) }
-        return try truncated(query: query, document: document, instruction: instruction, full: full)
+        let capped = try cappedToDocumentTokens(document)
+        let full = try tokenize(query: query, document: capped.document, documentText: capped.document.text, instruction: instruction)
+        var prompt: EncodedPrompt
+        if full.count <= maxLength {
+            prompt = full.expanded(query: query, document: capped.document)
+        } else {
+            guard allowsTruncation else { throw .documentTooLong(tokens: full.count, maxLength: maxLength) }
+            prompt = try truncated(query: query, document: capped.document, instruction: instruction, full: full)
+        }
+        guard let original = capped.originalCharacters else { return prompt }
+        // The text was capped first: report the cut against the whole original text.
+        let uncapped = try tokenize(query: query, document: document, documentText: document.text, instruction: instruction)
+        prompt.truncation = PromptTruncation(
+            originalTokenCount: uncapped.count, keptTokenCount: prompt.count, originalDocumentCharacters: original,
+            keptDocumentCharacters: prompt.truncation?.keptDocumentCharacters ?? capped.document.text.count)
+        return prompt
     }
 
     // MARK: Rendering and tokenizing

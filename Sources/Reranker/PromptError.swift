@@ -12,6 +12,10 @@ public enum PromptError: Error, CustomStringConvertible, Equatable {
     case queryTooLong(tokens: Int, maxLength: Int)
     /// The document's images (with everything before them) exceed the maximum length.
     case documentImagesTooLong(tokens: Int, maxLength: Int)
+    /// The per-document token cap is not positive.
+    case invalidMaxDocumentTokens(Int)
+    /// The prompt is longer than the maximum length and the request forbids truncation.
+    case documentTooLong(tokens: Int, maxLength: Int)
     /// The tokenizer did not turn each image placeholder into `<|vision_start|><|image_pad|><|vision_end|>`.
     case placeholderMismatch(expectedImages: Int, foundPads: Int)
 
@@ -35,6 +39,11 @@ public enum PromptError: Error, CustomStringConvertible, Equatable {
             return "The document's images need \(tokens) tokens with the query and fixed prompt parts, more than "
                 + "the maximum length \(maxLength); images are never cut, so send smaller images (lower max_pixels) "
                 + "or raise the maximum length."
+        case let .invalidMaxDocumentTokens(value):
+            return "The per-document token cap \(value) is not positive; give a positive number of tokens."
+        case let .documentTooLong(tokens, maxLength):
+            return "The prompt takes \(tokens) tokens, more than the maximum length \(maxLength), and this request "
+                + "does not allow truncation; shorten the document or allow truncation (TEI: \"truncate\": true)."
         case let .placeholderMismatch(expected, found):
             return "The tokenizer produced \(found) image placeholder(s) for \(expected) image(s); it must parse "
                 + "<|vision_start|>, <|image_pad|> and <|vision_end|> as single special tokens (use the "

@@ -28,10 +28,12 @@ final class ScriptedEngine: RerankEngine, @unchecked Sendable {
     /// Pairs in each pass run so far.
     var passes: [Int] { lock.withLock { _passes } }
 
-    func preparePairs(query: RerankItem, documents: [RerankItem], instruction: String?, maxLength: Int?) throws
-        -> [ScoringPair]
-    {
-        let pairs = try inner.preparePairs(query: query, documents: documents, instruction: instruction, maxLength: maxLength)
+    var details: EngineDetails { inner.details }
+
+    func preparePairs(
+        query: RerankItem, documents: [RerankItem], instruction: String?, options: PairPreparationOptions
+    ) throws -> [ScoringPair] {
+        let pairs = try inner.preparePairs(query: query, documents: documents, instruction: instruction, options: options)
         // A query "poison" makes every pass that holds its pairs fail.
         if query.text == "poison" { lock.withLock { poisoned.formUnion(pairs.map(\.prefixKey)) } }
         return pairs
@@ -104,7 +106,7 @@ struct SchedulingTests {
         try await withServer(engine: engine) { _, parts in
             let pairs = try engine.preparePairs(
                 query: RerankItem(text: "q"), documents: (0..<64).map { RerankItem(text: "document \($0) text") },
-                instruction: nil, maxLength: nil)
+                instruction: nil, options: PairPreparationOptions())
             let task = Task { try await parts.scheduler.score(pairs) }
             try await Task.sleep(for: .milliseconds(30))
             task.cancel()

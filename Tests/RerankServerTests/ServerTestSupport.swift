@@ -38,10 +38,11 @@ final class CountingEngine: RerankEngine, @unchecked Sendable {
     var imageCache: ImageEmbeddingCache? { inner.imageCache }
     var prefixCache: PrefixCache? { inner.prefixCache }
 
-    func preparePairs(query: RerankItem, documents: [RerankItem], instruction: String?, maxLength: Int?) throws
-        -> [ScoringPair]
-    {
-        try inner.preparePairs(query: query, documents: documents, instruction: instruction, maxLength: maxLength)
+    var details: EngineDetails { inner.details }
+    func preparePairs(
+        query: RerankItem, documents: [RerankItem], instruction: String?, options: PairPreparationOptions
+    ) throws -> [ScoringPair] {
+        try inner.preparePairs(query: query, documents: documents, instruction: instruction, options: options)
     }
     func scorePairs(_ pairs: [ScoringPair]) throws -> [Result<RerankResult, RerankerError>] {
         var cost = BatchCost()

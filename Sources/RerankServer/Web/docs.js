@@ -12,8 +12,12 @@ function schemaName(schema) {
   if (!schema) return "";
   if (schema.$ref) return schema.$ref.split("/").pop();
   if (schema.oneOf) return schema.oneOf.map(schemaName).join(" or ");
-  if (schema.type === "array") return schemaName(schema.items) + "[]";
-  return schema.type || "object";
+  // OpenAPI 3.1 types may be lists ("string" or null): shown as "string?".
+  const types = [].concat(schema.type || "object");
+  const nullable = types.includes("null") ? "?" : "";
+  const main = types.filter((t) => t !== "null");
+  if (main.length === 1 && main[0] === "array") return schemaName(schema.items) + "[]" + nullable;
+  return main.join(" or ") + nullable;
 }
 
 function propertiesTable(schema) {
