@@ -3,7 +3,8 @@
 #              (MODEL=vec-ai/lychee-rerank-mm by default; any model id or folder; PORT=7860; BACKEND=auto)
 #   make test  installs system packages (and NVRTC from PyPI, to compile the CUDA kernels without a GPU),
 #              runs the whole test suite, then the web page's headless-browser test
-.PHONY: deps build run demo test clean
+#   make fuzz  builds the libFuzzer targets of Fuzz/ and runs each FUZZ_SECONDS seconds (README, "Fuzzing")
+.PHONY: deps build run demo test fuzz clean
 
 deps:
 	bash scripts/install-deps.sh
@@ -26,5 +27,10 @@ test: deps
 	NVRTC=$$(bash scripts/install-nvrtc.sh) && LD_LIBRARY_PATH="$$NVRTC$${LD_LIBRARY_PATH:+:$$LD_LIBRARY_PATH}" swift test 2>&1
 	bash scripts/browser-test.sh
 
+FUZZ_SECONDS ?= 60
+
+fuzz: deps
+	FUZZ_SECONDS=$(FUZZ_SECONDS) bash scripts/fuzz.sh
+
 clean:
-	rm -rf .build
+	rm -rf .build .build-fuzz

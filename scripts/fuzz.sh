@@ -4,6 +4,7 @@
 #   FUZZ_SECONDS=600 scripts/fuzz.sh     longer runs
 #   FUZZ_TARGETS="ImageJPEG TokenizerJSON" scripts/fuzz.sh    some targets only
 #   FUZZ_RUNS=1000000 scripts/fuzz.sh    stop each target after this many executions instead of a time
+#   FUZZ_BUILD_JOBS=1 scripts/fuzz.sh    build with one compiler job (a shared or small machine)
 # Each target starts from its committed seeds (Fuzz/Corpus/<target>, read only) and grows a working corpus in
 # .build-fuzz/corpus/<target>, kept between runs. A crash, a leak, a hang (FUZZ_TIMEOUT, 25 s) or memory over
 # FUZZ_RSS_MB leaves its input in .build-fuzz/crashes/ and makes the script exit 1 after the remaining targets
@@ -20,9 +21,12 @@ FUZZ_TARGETS=${FUZZ_TARGETS:-$ALL_TARGETS}
 SCRATCH="$PWD/.build-fuzz"
 
 # Coverage and AddressSanitizer for Swift (the product's modules) and C (the image codec shims); libFuzzer's
-# main replaces the targets' own. -enable-testing lets the harnesses reach the parsers' internal entry points.
+# driver runs each target (Fuzz/Sources/CFuzzDriver). -enable-testing lets the harnesses reach the parsers'
+# internal entry points; lld, because gold aborts on these links ("internal error in format_file_lineno").
 echo "building fuzz targets in $SCRATCH (release, -sanitize=fuzzer,address)"
-swift build --package-path Fuzz --scratch-path "$SCRATCH" -c release -j "${FUZZ_BUILD_JOBS:-1}" \
+jobs=()
+[[ -n "${FUZZ_BUILD_JOBS:-}" ]] && jobs=(-j "$FUZZ_BUILD_JOBS")
+swift build --package-path Fuzz --scratch-path "$SCRATCH" -c release "${jobs[@]}" \
     -Xswiftc -sanitize=fuzzer,address -Xswiftc -enable-testing -Xswiftc -use-ld=lld \
     -Xcc -fsanitize=fuzzer-no-link,address
 BIN="$SCRATCH/release"

@@ -3,15 +3,15 @@ import ImageProcessing
 
 /// The pixel cap the image targets decode under: large enough for every seed, small enough that a header
 /// declaring a huge image is refused before it costs the fuzzer seconds and gigabytes.
-public let fuzzPixelCap = 4_000_000
+public let fuzzPixelCap = 1_000_000
 
-/// Runs one fuzz input through `ImageDecoder.decodeWithFormat` as `format`, then through the model's
-/// preprocessing (smart resize, bicubic resize, patches) when the image decodes.
+/// Runs one fuzz input through `ImageDecoder.decodeWithFormat` as `format`.
 ///
 /// The input's leading bytes are overwritten with `format`'s signature (see ``pinSignature(_:to:)``), so that
 /// mutations spend their time inside that decoder instead of in format sniffing. Every accepted image must have
 /// the size it claims and must have been decoded as `format`; every refusal must be an `ImageError` whose message
-/// can be rendered.
+/// can be rendered. (Preprocessing is left out: its resize costs a hundred times the decoding, and it only ever
+/// sees valid images.)
 public func fuzzImageDecoder(_ start: UnsafePointer<UInt8>?, _ count: Int, as format: ImageFormat) {
     let input = UnsafeBufferPointer(start: start, count: start == nil ? 0 : count)
     let data = pinSignature(input, to: format)
@@ -28,14 +28,6 @@ public func fuzzImageDecoder(_ start: UnsafePointer<UInt8>?, _ count: Int, as fo
     precondition(image.width > 0 && image.height > 0, "decoded a \(image.width)x\(image.height) image")
     precondition(image.width * image.height <= fuzzPixelCap, "decoded past the pixel cap")
     precondition(image.pixels.count == image.width * image.height * 3, "pixel buffer does not match the size")
-    do {
-        let processed = try ImagePreprocessor(minPixels: 3136, maxPixels: 50_176).process(image)
-        precondition(
-            processed.pixelValues.count == processed.grid.patchCount * ImagePreprocessor.patchValueCount,
-            "patch values do not match the grid")
-    } catch {
-        _ = error.description
-    }
 }
 
 /// `input` with `format`'s signature written over its first bytes (the input is extended when shorter than the
