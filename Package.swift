@@ -16,7 +16,6 @@ let package = Package(
         .library(name: "SafeTensors", targets: ["SafeTensors"]),
         .library(name: "Tokenizers", targets: ["Tokenizers"]),
         .library(name: "ImageProcessing", targets: ["ImageProcessing"]),
-        .library(name: "RerankServer", targets: ["RerankServer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
