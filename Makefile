@@ -5,7 +5,8 @@
 #              runs the whole test suite, then the web page's headless-browser test, then the real rerank
 #              clients (pinned, from PyPI, in a throwaway venv) and a bounded schemathesis run against `serve`,
 #              then validates deploy/ (Kubernetes manifests against the schemas, the Containerfile lint)
-.PHONY: deps build run demo test validate-deploy clean
+#   make fuzz  builds the libFuzzer targets of Fuzz/ and runs each FUZZ_SECONDS seconds (README, "Fuzzing")
+.PHONY: deps build run demo test validate-deploy fuzz clean
 
 deps:
 	bash scripts/install-deps.sh
@@ -33,5 +34,10 @@ test: deps
 validate-deploy:
 	bash scripts/validate-deploy.sh
 
+FUZZ_SECONDS ?= 60
+
+fuzz: deps
+	FUZZ_SECONDS=$(FUZZ_SECONDS) bash scripts/fuzz.sh
+
 clean:
-	rm -rf .build
+	rm -rf .build .build-fuzz

@@ -12,6 +12,10 @@ let package = Package(
     products: [
         .executable(name: "lychee-rerank", targets: ["LycheeCLI"]),
         .library(name: "Reranker", targets: ["Reranker"]),
+        // The parsers of untrusted input, as products so that the fuzz package (Fuzz/, `make fuzz`) can reach them.
+        .library(name: "SafeTensors", targets: ["SafeTensors"]),
+        .library(name: "Tokenizers", targets: ["Tokenizers"]),
+        .library(name: "ImageProcessing", targets: ["ImageProcessing"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
