@@ -80,15 +80,18 @@ enum BackendSelection {
     /// a safety margin) after weights and context.
     static func automaticTokenBudget(backend: any Backend, dimensions: ModelDimensions, mlpRowChunks: MLPRowChunks) -> Int {
         guard let cuda = backend as? CUDABackend else { return TokenBudget.cpu(dims: dimensions) }
+        // Under a limit the pool holds the room left after the weights as one arena, so the driver's figures
+        // show the device as full: count what is live (weights) and the context instead.
         let memory = cuda.memoryStatistics()
-        let margin = 1 << 30
+        let context = max(0, memory.currentDeviceUsedBytes - memory.pooledBytes)
+        let margin = 1 << 28
         let available: Int
         if let limit = cuda.memoryLimitBytes {
-            // The limit counts the context too: what the process holds from the driver is `used` on a
-            // device of its own; on a shared one, the pool's bytes are the better measure.
-            available = limit - min(memory.currentDeviceUsedBytes, memory.pooledBytes + margin / 2) - margin / 4
+            available = limit - context - memory.peakLiveBytes - margin
         } else {
-            available = memory.totalBytes - memory.currentDeviceUsedBytes - margin
+            // What the driver has free (other processes count) plus the pool's own free ranges.
+            available = memory.totalBytes - memory.currentDeviceUsedBytes + memory.pooledBytes - memory.peakLiveBytes
+                - 4 * margin
         }
         return TokenBudget.gpu(availableBytes: available, dims: dimensions, chunks: mlpRowChunks)
     }
