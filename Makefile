@@ -2,8 +2,11 @@
 #   make run   installs system packages, builds in release, downloads the model if needed and serves it
 #              (MODEL=vec-ai/lychee-rerank-mm by default; any model id or folder; PORT=7860; BACKEND=auto)
 #   make test  installs system packages (and NVRTC from PyPI, to compile the CUDA kernels without a GPU),
-#              runs the whole test suite, then the web page's headless-browser test
-.PHONY: deps build run demo test clean
+#              runs the whole test suite, the web page's headless-browser test, then builds the
+#              self-contained release binary and checks it runs alone (scripts/standalone-test.sh)
+#   make package      lychee-rerank-linux-x86_64.tar.gz (scripts/package.sh)
+#   make web-assets   re-embeds Sources/RerankServer/Web after editing a file there
+.PHONY: deps build run demo test package web-assets clean
 
 deps:
 	bash scripts/install-deps.sh
@@ -25,6 +28,13 @@ demo: build
 test: deps
 	NVRTC=$$(bash scripts/install-nvrtc.sh) && LD_LIBRARY_PATH="$$NVRTC$${LD_LIBRARY_PATH:+:$$LD_LIBRARY_PATH}" swift test 2>&1
 	bash scripts/browser-test.sh
+	bash scripts/standalone-test.sh
+
+package: deps
+	bash scripts/package.sh
+
+web-assets:
+	bash scripts/embed-web-assets.sh
 
 clean:
 	rm -rf .build

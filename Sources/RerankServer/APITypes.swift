@@ -50,6 +50,17 @@ public struct RerankRequestV1: Codable, Sendable {
         case returnDocuments = "return_documents"
         case maxTokensPerDoc = "max_tokens_per_doc"
     }
+
+    public init(from decoder: any Decoder) throws {
+        let object = try decoder.container(keyedBy: CodingKeys.self)
+        model = try object.decodeIfPresent(String.self, forKey: .model)
+        query = try object.decode(ItemInput.self, forKey: .query)
+        documents = try object.decode([ItemInput].self, forKey: .documents)
+        instruction = try object.decodeIfPresent(String.self, forKey: .instruction)
+        topN = try object.decodeWholeNumberIfPresent(forKey: .topN)
+        returnDocuments = try object.decodeIfPresent(Bool.self, forKey: .returnDocuments)
+        maxTokensPerDoc = try object.decodeWholeNumberIfPresent(forKey: .maxTokensPerDoc)
+    }
 }
 
 /// One ranked document in a v1 answer.
@@ -95,6 +106,17 @@ public struct RerankRequestV2: Codable, Sendable {
         case topN = "top_n"
         case maxTokensPerDoc = "max_tokens_per_doc"
         case returnDocuments = "return_documents"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let object = try decoder.container(keyedBy: CodingKeys.self)
+        model = try object.decodeIfPresent(String.self, forKey: .model)
+        query = try object.decode(ItemInput.self, forKey: .query)
+        documents = try object.decode([ItemInput].self, forKey: .documents)
+        instruction = try object.decodeIfPresent(String.self, forKey: .instruction)
+        topN = try object.decodeWholeNumberIfPresent(forKey: .topN)
+        maxTokensPerDoc = try object.decodeWholeNumberIfPresent(forKey: .maxTokensPerDoc)
+        returnDocuments = try object.decodeIfPresent(Bool.self, forKey: .returnDocuments)
     }
 }
 

@@ -155,7 +155,9 @@ public struct RerankController<Engine: RerankEngine>: Sendable {
         guard buffer.readableBytes > 0 else {
             throw APIError.invalidRequest("the request body is empty: send a JSON object (Content-Type: application/json)")
         }
-        return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))
+        let bytes = Array(buffer.readableBytesView)
+        try RequestBodyCheck.requireUTF8(bytes)
+        return try JSONDecoder().decode(T.self, from: Data(bytes))
     }
 }
 

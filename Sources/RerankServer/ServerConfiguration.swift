@@ -24,6 +24,14 @@ public struct ServerConfiguration: Sendable {
     public var imageFetcher: ImageURLFetcher?
     /// Name reported as `model` in answers.
     public var modelName: String?
+    /// How long a connection may wait, open and silent, for its next request before it is closed.
+    public var idleTimeout: Duration = .seconds(60)
+    /// How long a request's head (request line and headers) may take to arrive once its first byte has;
+    /// beyond, 408 and the connection is closed.
+    public var headerTimeout: Duration = .seconds(15)
+    /// How long a request's whole body may take to arrive once its head has; beyond, 408 and the
+    /// connection is closed.
+    public var bodyTimeout: Duration = .seconds(60)
 
     public init() {}
 }
