@@ -44,7 +44,9 @@ done
 curl -fs "http://127.0.0.1:$port/ready" >/dev/null || { cat "$work/serve.log" >&2; fail "serve not ready in 60 s"; }
 check() {
   local path="$1" needle="$2"
-  curl -fs --max-time 10 "http://127.0.0.1:$port$path" | grep -q "$needle" || fail "GET $path did not answer with $needle"
+  local body
+  body="$(curl -fs --max-time 10 "http://127.0.0.1:$port$path")" || fail "GET $path failed"
+  grep -qF -- "$needle" <<<"$body" || fail "GET $path did not answer with $needle"
 }
 check / "<html"
 check /docs "<html"
