@@ -25,6 +25,8 @@ trap 'rm -rf "$stage"' EXIT
 name=lychee-rerank-linux-x86_64
 mkdir -p "$stage/$name"
 cp "$bin" "$stage/$name/lychee-rerank"
+# Debug info off (about 60 MB); the symbol table stays, so crash backtraces keep their function names.
+strip --strip-debug "$stage/$name/lychee-rerank"
 cp README.md "$stage/$name/README.md"
 
 # The licences of what the binary carries: the Swift runtime and Foundation, the Swift packages it is

@@ -59,7 +59,8 @@ struct ConnectionDisciplineTests {
         try await withLiveServer(configuration: Self.configuration(body: .milliseconds(300))) { port in
             let connection = try RawConnection(port: port)
             connection.send(
-                "POST /v1/rerank HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"query\"")
+                "POST /v1/rerank HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
+                    + "Content-Length: 100\r\n\r\n{\"query\"")
             let answer = try #require(await connection.readAnswer(timeout: .seconds(5)), "no answer within 5 s")
             #expect(answer.status == 408)
             #expect(try answer.apiError().message.contains("request body"))
@@ -72,7 +73,8 @@ struct ConnectionDisciplineTests {
         try await withLiveServer(configuration: Self.configuration(maxBody: 1024)) { port in
             let connection = try RawConnection(port: port)
             connection.send(
-                "POST /v1/rerank HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nContent-Length: 64000000\r\n\r\n")
+                "POST /v1/rerank HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
+                    + "Content-Length: 64000000\r\n\r\n")
             let answer = try #require(await connection.readAnswer(timeout: .seconds(3)), "no answer within 3 s")
             #expect(answer.status == 413)
             #expect(answer.headers["connection"] == "close")
@@ -101,8 +103,9 @@ struct ConnectionDisciplineTests {
         ("bad request line", "GARBAGE\r\n\r\n", 400, "request"),
         ("Content-Length not a number", "POST /v1/rerank HTTP/1.1\r\nHost: t\r\nContent-Length: abc\r\n\r\n", 400,
          "Content-Length"),
-        ("Content-Length twice", "POST /v1/rerank HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n",
-         400, "more than once"),
+        ("Content-Length twice",
+         "POST /v1/rerank HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n", 400,
+         "more than once"),
         ("huge headers", "GET /health HTTP/1.1\r\nHost: t\r\nX-Big: \(String(repeating: "a", count: 100_000))\r\n\r\n",
          431, "headers are larger"),
     ]
