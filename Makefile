@@ -2,11 +2,14 @@
 #   make run   installs system packages, builds in release, downloads the model if needed and serves it
 #              (MODEL=vec-ai/lychee-rerank-mm by default; any model id or folder; PORT=7860; BACKEND=auto)
 #   make test  installs system packages (and NVRTC from PyPI, to compile the CUDA kernels without a GPU),
-#              runs the whole test suite, then the web page's headless-browser test, then the real rerank
-#              clients (pinned, from PyPI, in a throwaway venv) and a bounded schemathesis run against `serve`,
-#              then validates deploy/ (Kubernetes manifests against the schemas, the Containerfile lint)
-#   make fuzz  builds the libFuzzer targets of Fuzz/ and runs each FUZZ_SECONDS seconds (README, "Fuzzing")
-.PHONY: deps build run demo test validate-deploy fuzz clean
+#              runs the whole test suite, the web page's headless-browser test, the real rerank clients
+#              (pinned, from PyPI, in a throwaway venv) and a bounded schemathesis run against `serve`, validates
+#              deploy/ (Kubernetes manifests against the schemas, the Containerfile lint), then builds the
+#              self-contained release binary and checks it runs alone (scripts/standalone-test.sh)
+#   make fuzz         builds the libFuzzer targets of Fuzz/ and runs each FUZZ_SECONDS seconds (README, "Fuzzing")
+#   make package      lychee-rerank-linux-x86_64.tar.gz (scripts/package.sh)
+#   make web-assets   re-embeds Sources/RerankServer/Web after editing a file there
+.PHONY: deps build run demo test validate-deploy fuzz package web-assets clean
 
 deps:
 	bash scripts/install-deps.sh
@@ -30,6 +33,7 @@ test: deps
 	bash scripts/browser-test.sh
 	bash scripts/client-compat.sh
 	bash scripts/validate-deploy.sh
+	bash scripts/standalone-test.sh
 
 validate-deploy:
 	bash scripts/validate-deploy.sh
@@ -38,6 +42,12 @@ FUZZ_SECONDS ?= 60
 
 fuzz: deps
 	FUZZ_SECONDS=$(FUZZ_SECONDS) bash scripts/fuzz.sh
+
+package: deps
+	bash scripts/package.sh
+
+web-assets:
+	bash scripts/embed-web-assets.sh
 
 clean:
 	rm -rf .build .build-fuzz

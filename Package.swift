@@ -1,4 +1,4 @@
-// swift-tools-version:6.1
+// swift-tools-version:6.2
 import PackageDescription
 
 /// One set of compiler settings for every target.
@@ -31,11 +31,9 @@ let package = Package(
     targets: [
         // MARK: Tensors and backends
         .target(name: "TensorKit", swiftSettings: swiftSettings),
-        /// Debian's OpenBLAS (libopenblas-dev): cblas_sgemm for the CPU backend's matrix products.
-        .systemLibrary(
-            name: "COpenBLAS", pkgConfig: "openblas",
-            providers: [.apt(["libopenblas-dev"])]
-        ),
+        /// Debian's OpenBLAS (libopenblas-dev): cblas_sgemm for the CPU backend's matrix products, linked
+        /// from its static archive (see module.modulemap; no pkg-config, whose flags name the .so).
+        .systemLibrary(name: "COpenBLAS", providers: [.apt(["libopenblas-dev"])]),
         .target(name: "CPUBackend", dependencies: ["TensorKit", "COpenBLAS"], swiftSettings: swiftSettings),
         /// Types and function-pointer signatures of the CUDA driver, cuBLASLt and NVRTC; no CUDA header or
         /// library is needed to build: CUDABackend opens the libraries with dlopen at run time.
@@ -56,12 +54,13 @@ let package = Package(
 
         // MARK: Images
         /// C shims over libjpeg-turbo, libpng, libwebp and giflib: their error paths use setjmp/longjmp,
-        /// which Swift cannot express, so each decoder is wrapped once in C.
+        /// which Swift cannot express, so each decoder is wrapped once in C. The libraries are linked
+        /// from Debian's static archives (`-l:libX.a`), so the binary needs none of their .so files.
         .target(
             name: "CImageCodecs",
             linkerSettings: [
-                .linkedLibrary("jpeg"), .linkedLibrary("png16"), .linkedLibrary("webp"),
-                .linkedLibrary("gif"), .linkedLibrary("z"), .linkedLibrary("m"),
+                .linkedLibrary(":libjpeg.a"), .linkedLibrary(":libpng16.a"), .linkedLibrary(":libwebp.a"),
+                .linkedLibrary(":libgif.a"), .linkedLibrary(":libz.a"), .linkedLibrary("m"),
             ]
         ),
         .target(name: "ImageProcessing", dependencies: ["CImageCodecs", "RegularFiles"], swiftSettings: swiftSettings),
@@ -92,8 +91,14 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
-            resources: [.copy("Web")],
+            // Web/ is compiled in (EmbeddedWebFiles.swift, made by scripts/embed-web-assets.sh).
+            exclude: ["Web"],
             swiftSettings: swiftSettings
         ),
 
@@ -152,6 +157,7 @@ let package = Package(
                 "RerankServer", "ModelHub", "Reranker", "CPUBackend", "ImageProcessing", "TestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings),
         .testTarget(

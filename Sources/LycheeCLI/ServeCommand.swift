@@ -14,7 +14,9 @@ struct ServeCommand: AsyncParsableCommand {
         commandName: "serve",
         abstract: "Serve the rerank API (/v1/rerank, /v2/rerank), the web page (/) and metrics over HTTP.",
         discussion: """
-            SIGTERM or SIGINT stops accepting connections, finishes the requests in flight, then exits.
+            SIGTERM or SIGINT stops accepting connections and finishes the requests in flight; after \
+            --shutdown-timeout the connections still open are closed and the process exits. A second \
+            signal exits at once. At start the soft limit on open files is raised to the hard limit. \
             On the CPU backend the weights are memory-mapped from the safetensors files: do not truncate or \
             rewrite them while the server runs, or give --no-mmap to read them into memory.
             API documentation: GET /docs once the server runs.
@@ -67,6 +69,14 @@ struct ServeCommand: AsyncParsableCommand {
     var allowImageHost: [String] = []
     @Option(name: .long, help: "Largest fetched image in MiB.")
     var maxImageMib = 10
+    @Option(name: .long, help: "Seconds a connection may wait, silent, for its next request before it is closed.")
+    var idleTimeout = 60.0
+    @Option(name: .long, help: "Seconds a request's line and headers may take to arrive (then 408, connection closed).")
+    var headerTimeout = 15.0
+    @Option(name: .long, help: "Seconds a request's body may take to arrive (then 408, connection closed).")
+    var bodyTimeout = 60.0
+    @Option(name: .long, help: "Seconds in-flight requests get after SIGTERM/SIGINT; then open connections are closed.")
+    var shutdownTimeout = 30.0
     @Option(name: .long, help: "Log format: text or json (one JSON object per line).")
     var logFormat = "text"
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
@@ -80,6 +90,12 @@ struct ServeCommand: AsyncParsableCommand {
             ("--max-documents", maxDocuments), ("--max-body-mib", maxBodyMib), ("--max-image-mib", maxImageMib),
         ] where value < 1 {
             throw ValidationError("\(name) must be at least 1, got \(value)")
+        }
+        for (name, value) in [
+            ("--idle-timeout", idleTimeout), ("--header-timeout", headerTimeout), ("--body-timeout", bodyTimeout),
+            ("--shutdown-timeout", shutdownTimeout),
+        ] where !(value > 0 && value <= 86_400) {
+            throw ValidationError("\(name) must be more than 0 and at most 86400 seconds, got \(value)")
         }
         try BackendSelection.validate(gpuMemoryLimitGiB: gpuMemoryLimitGib)
         guard requestTimeout > 0, requestTimeout.isFinite else {
@@ -106,6 +122,12 @@ struct ServeCommand: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "lychee-rerank")
+        if let limit = DescriptorLimit.raiseSoftToHard(), limit.softAfter != limit.softBefore {
+            logger.info(
+                "raised the open-file limit", metadata: ["from": "\(limit.softBefore)", "to": "\(limit.softAfter)"])
+        }
+        // Fail before loading the model (minutes for the 7B) when the port is taken.
+        try await ListenCheck.requireAvailable(host: host, port: port)
 
         let directory = try await modelOptions.resolve()
         let chosen = try BackendSelection.make(backend, gpuMemoryLimitGiB: gpuMemoryLimitGib) {
@@ -143,6 +165,9 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.corsOrigins = corsOrigin
         configuration.tokenBudget = budget
         configuration.requestTimeoutSeconds = requestTimeout
+        configuration.idleTimeout = .seconds(idleTimeout)
+        configuration.headerTimeout = .seconds(headerTimeout)
+        configuration.bodyTimeout = .seconds(bodyTimeout)
         var services = [any Service]()
         if !allowImageHost.isEmpty {
             let transport = HTTPImageTransport()
@@ -155,10 +180,17 @@ struct ServeCommand: AsyncParsableCommand {
         let modelName = FileManager.default.fileExists(atPath: modelOptions.model)
             ? directory.standardizedFileURL.lastPathComponent : modelOptions.model
         let engine = RerankerEngine(reranker: reranker, modelName: modelName)
-        let (application, _) = try buildApplication(
+        let (application, parts) = try buildApplication(
             engine: engine, configuration: configuration, logger: logger, warmUp: standardWarmUp,
-            extraServices: services)
-        logger.info("serving", metadata: ["url": "http://\(host):\(port)/"])
+            extraServices: services,
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? port
+                logger.info("serving", metadata: ["url": "http://\(host):\(port)/"])
+            })
+        let watchdog = ShutdownWatchdog(
+            timeout: .seconds(shutdownTimeout), connections: parts.connections, logger: logger
+        ).start()
+        defer { watchdog.cancel() }
         try await application.runService()
         logger.info("stopped: in-flight requests finished")
     }

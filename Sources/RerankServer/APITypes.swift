@@ -35,9 +35,9 @@ public struct RerankRequest: Decodable, Sendable {
         query = try c.decode(ItemInput.self, forKey: .query)
         documents = try c.decode(ItemList.self, forKey: .documents).items
         instruction = try c.decodeIfPresent(String.self, forKey: .instruction)
-        topN = try c.decodeIfPresent(Int.self, forKey: .topN)
+        topN = try c.decodeWholeNumberIfPresent(forKey: .topN)
         returnDocuments = try c.decodeIfPresent(Bool.self, forKey: .returnDocuments)
-        maxTokensPerDoc = try c.decodeIfPresent(Int.self, forKey: .maxTokensPerDoc)
+        maxTokensPerDoc = try c.decodeWholeNumberIfPresent(forKey: .maxTokensPerDoc)
         rankFields = try c.decodeIfPresent([String].self, forKey: .rankFields)
         mmProcessorKwargs = try c.decodeIfPresent(MMProcessorKwargs.self, forKey: .mmProcessorKwargs)
     }
@@ -72,6 +72,7 @@ public struct Usage: Codable, Sendable, Equatable {
         promptTokens = tokens
         totalTokens = tokens
     }
+
 }
 
 /// One ranked document in a v1 answer.

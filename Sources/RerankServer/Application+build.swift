@@ -2,6 +2,7 @@ import Foundation
 import Reranker
 import Hummingbird
 import Logging
+import NIOCore
 import ServiceLifecycle
 
 /// The parts of a running server that tests and the CLI may want to reach.
@@ -10,11 +11,13 @@ public struct RerankServerParts<Engine: RerankEngine>: Sendable {
     public let scheduler: PairScheduler<Engine>
     /// The metrics `/metrics` prints.
     public let metrics: ServerMetrics
+    /// The open HTTP connections (a shutdown that waited long enough closes them).
+    public let connections: ConnectionRegistry
     let controller: RerankController<Engine>
 }
 
-/// The router with every route and middleware: CORS outermost, then errors/logs/metrics, then 405 for a known
-/// path asked with another method, then the API key.
+/// The router with every route and middleware: CORS outermost, then errors/logs/metrics, then 405 for
+/// known paths called with another method, then the API key.
 public func buildRouter<Engine: RerankEngine>(
     parts: RerankServerParts<Engine>, configuration: ServerConfiguration
 ) throws -> Router<ServerRequestContext> {
@@ -23,12 +26,14 @@ public func buildRouter<Engine: RerankEngine>(
         router.add(middleware: CORSOriginsMiddleware(origins: configuration.corsOrigins))
     }
     router.add(middleware: ObservabilityMiddleware(metrics: parts.metrics))
-    router.add(middleware: MethodNotAllowedMiddleware())
+    let registeredRoutes = RegisteredRoutes()
+    router.add(middleware: MethodNotAllowedMiddleware(routes: registeredRoutes))
     if let key = configuration.apiKey, !key.isEmpty {
         router.add(middleware: APIKeyMiddleware(key: key))
     }
     parts.controller.addRoutes(to: router)
     try WebAssets.load().addRoutes(to: router)
+    registeredRoutes.record(router)
     return router
 }
 
@@ -37,9 +42,12 @@ public func buildRouter<Engine: RerankEngine>(
 ///
 /// Run it with `runService()`: SIGTERM and SIGINT stop accepting connections, let in-flight requests
 /// finish (the scheduler drains its queue after the HTTP server stops), then return.
+/// Connections follow ``RequestGuardHandler``'s discipline (timeouts, body limit, JSON parser errors);
+/// `onServerRunning` is called once the server listens.
 public func buildApplication<Engine: RerankEngine>(
     engine: Engine, configuration: ServerConfiguration, logger: Logger = Logger(label: "lychee-rerank.server"),
-    warmUp: (@Sendable (Engine) throws -> Void)? = nil, extraServices: [any Service] = []
+    warmUp: (@Sendable (Engine) throws -> Void)? = nil, extraServices: [any Service] = [],
+    onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
 ) throws -> (application: some ApplicationProtocol, parts: RerankServerParts<Engine>) {
     let metrics = ServerMetrics()
     let scheduler = PairScheduler(
@@ -47,12 +55,16 @@ public func buildApplication<Engine: RerankEngine>(
         preparationThreads: configuration.preparationThreads, warmUp: warmUp)
     metrics.tokenBudget.record(configuration.tokenBudget)
     let controller = RerankController(scheduler: scheduler, configuration: configuration, metrics: metrics)
-    let parts = RerankServerParts(scheduler: scheduler, metrics: metrics, controller: controller)
+    let parts = RerankServerParts(
+        scheduler: scheduler, metrics: metrics, connections: ConnectionRegistry(), controller: controller)
     let router = try buildRouter(parts: parts, configuration: configuration)
+    let limits = RequestGuardHandler.Limits(
+        idleTimeout: configuration.idleTimeout, headerTimeout: configuration.headerTimeout,
+        bodyTimeout: configuration.bodyTimeout, maxBodyBytes: configuration.maxBodyBytes)
     var application = Application(
-        router: router,
+        router: router, server: .guardedHTTP1(limits: limits, registry: parts.connections),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "lychee-rerank"),
-        logger: logger)
+        onServerRunning: onServerRunning, logger: logger)
     application.addServices(scheduler)
     application.addServices(extraServices)
     return (application, parts)

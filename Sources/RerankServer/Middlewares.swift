@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
+import NIOHTTP1
 
 /// Turns every error into a JSON answer `{"error": {"message", "type"}}`, counts requests and errors,
 /// logs each request with its id and sets `X-Request-Id`.
@@ -48,6 +49,8 @@ struct ObservabilityMiddleware<Context: RequestContext>: RouterMiddleware {
             return APIError.from(status: error.status, message: error.body)
         case let error as DecodingError:
             return APIError.invalidRequest(describe(error))
+        case let error as HTTPParserError:
+            return HTTPParseFailure(error).apiError
         case let error as any HTTPResponseError:
             return APIError.from(status: error.status, message: nil)
         case let error as ServerError:
@@ -115,14 +118,23 @@ struct APIKeyMiddleware<Context: RequestContext>: RouterMiddleware {
                 message: "this server needs an API key: send the header Authorization: Bearer <key>",
                 headers: [.wwwAuthenticate: "Bearer"])
         }
-        let prefix = "Bearer "
-        guard header.hasPrefix(prefix), constantTimeEqual(Array(header.dropFirst(prefix.count).utf8), Array(key.utf8))
+        guard let presented = Self.bearerToken(header),
+            constantTimeEqual(Array(presented.utf8), Array(key.utf8))
         else {
             throw APIError(
                 .unauthorized, type: "unauthorized", message: "wrong API key (Authorization: Bearer <key>)",
                 headers: [.wwwAuthenticate: "Bearer error=\"invalid_token\""])
         }
         return try await next(request, context)
+    }
+
+    /// The token of an `Authorization: Bearer <token>` header; the scheme name is case-insensitive
+    /// (RFC 9110, 11.1) and may be followed by several spaces. Nil for another scheme.
+    static func bearerToken(_ header: String) -> String? {
+        let trimmed = header.drop { $0 == " " }
+        guard let space = trimmed.firstIndex(of: " "), trimmed[..<space].lowercased() == "bearer" else { return nil }
+        let token = trimmed[space...].drop { $0 == " " }
+        return String(token.reversed().drop { $0 == " " }.reversed())
     }
 
     private func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
@@ -157,33 +169,5 @@ struct CORSOriginsMiddleware<Context: RequestContext>: RouterMiddleware {
         response.headers[.accessControlAllowOrigin] = allowed
         if allowed != "*" { response.headers[.vary] = "Origin" }
         return response
-    }
-}
-
-/// Answers 405 with an `Allow` header (instead of the router's 404) when a known path is asked with a
-/// method it does not take.
-struct MethodNotAllowedMiddleware<Context: RequestContext>: RouterMiddleware {
-    /// The method each of the server's paths takes (static files: every path under `/static/`).
-    static func allowedMethod(for path: String) -> HTTPRequest.Method? {
-        switch path {
-        case "/rerank", "/v1/rerank", "/v2/rerank", "/score", "/v1/score": return .post
-        case "/health", "/ready", "/metrics", "/info", "/v1/models", "/openapi.json", "/docs", "/": return .get
-        default: return path.hasPrefix("/static/") ? .get : nil
-        }
-    }
-
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
-        -> Response
-    {
-        do {
-            return try await next(request, context)
-        } catch let error as HTTPError where error.status == .notFound {
-            let path = request.uri.path
-            guard let allowed = Self.allowedMethod(for: path), allowed != request.method else { throw error }
-            throw APIError(
-                .methodNotAllowed, type: "method_not_allowed",
-                message: "\(path) takes \(allowed.rawValue), not \(request.method.rawValue)",
-                headers: [.allow: allowed.rawValue])
-        }
     }
 }

@@ -229,7 +229,9 @@ public struct RerankController<Engine: RerankEngine>: Sendable {
         guard buffer.readableBytes > 0 else {
             throw APIError.invalidRequest("the request body is empty: send a JSON object (Content-Type: application/json)")
         }
-        return Data(buffer.readableBytesView)
+        let bytes = Array(buffer.readableBytesView)
+        try RequestBodyCheck.requireUTF8(bytes)
+        return Data(bytes)
     }
 }
 

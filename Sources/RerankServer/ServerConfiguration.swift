@@ -30,6 +30,14 @@ public struct ServerConfiguration: Sendable {
     public var requestTimeoutSeconds: Double = 60
     /// Threads preparing requests (tokenizing, decoding images).
     public var preparationThreads: Int = ProcessInfo.processInfo.activeProcessorCount
+    /// How long a connection may wait, open and silent, for its next request before it is closed.
+    public var idleTimeout: Duration = .seconds(60)
+    /// How long a request's head (request line and headers) may take to arrive once its first byte has;
+    /// beyond, 408 and the connection is closed.
+    public var headerTimeout: Duration = .seconds(15)
+    /// How long a request's whole body may take to arrive once its head has; beyond, 408 and the
+    /// connection is closed.
+    public var bodyTimeout: Duration = .seconds(60)
 
     public init() {}
 }

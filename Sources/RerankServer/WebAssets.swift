@@ -2,8 +2,9 @@ import Foundation
 import Hummingbird
 import NIOCore
 
-/// The web page, the API docs page and the OpenAPI document, read once from the package's resources
-/// (`Sources/RerankServer/Web`) and served from memory; nothing comes from a CDN.
+/// The web page, the API docs page and the OpenAPI document, compiled into the binary
+/// (`EmbeddedWebFiles`, generated from `Sources/RerankServer/Web` by `scripts/embed-web-assets.sh`) and served
+/// from memory: the server needs no file beside it and nothing from a CDN.
 struct WebAssets: Sendable {
     struct Asset: Sendable {
         var contentType: String
@@ -12,30 +13,33 @@ struct WebAssets: Sendable {
 
     private let files: [String: Asset]
 
-    /// Errors loading the resources.
+    /// Errors decoding the embedded files.
     enum LoadError: Error, CustomStringConvertible {
-        case missing(String)
+        case notBase64(String)
         var description: String {
             switch self {
-            case .missing(let name):
-                return "the server's web resource \(name) is missing; reinstall lychee-rerank with its resource bundle"
+            case .notBase64(let name):
+                return "the embedded web file \(name) is not valid base64; run scripts/embed-web-assets.sh and rebuild"
             }
         }
     }
 
-    static let names = ["index.html", "app.js", "style.css", "docs.html", "docs.js", "openapi.json", "favicon.svg"]
+    /// The names of the embedded files, sorted.
+    static var names: [String] { EmbeddedWebFiles.base64.keys.sorted() }
 
-    /// Reads every file in ``names`` from the module bundle.
+    /// Decodes every embedded file.
     static func load() throws -> WebAssets {
         var files = [String: Asset]()
-        for name in names {
-            let parts = name.split(separator: ".", maxSplits: 1).map(String.init)
-            guard let url = Bundle.module.url(forResource: parts[0], withExtension: parts[1], subdirectory: "Web"),
-                let data = try? Data(contentsOf: url)
-            else { throw LoadError.missing(name) }
+        for (name, text) in EmbeddedWebFiles.base64 {
+            guard let data = Data(base64Encoded: text) else { throw LoadError.notBase64(name) }
             files[name] = Asset(contentType: contentType(of: name), body: ByteBuffer(bytes: data))
         }
         return WebAssets(files: files)
+    }
+
+    /// The bytes of file `name`, if there is one.
+    func bytes(of name: String) -> [UInt8]? {
+        files[name].map { Array($0.body.readableBytesView) }
     }
 
     static func contentType(of name: String) -> String {

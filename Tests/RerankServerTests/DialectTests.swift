@@ -321,8 +321,6 @@ struct MethodTests {
         try await withServer { client, _ in
             for (path, documented) in methods {
                 let concrete = path.replacingOccurrences(of: "{file}", with: "app.js")
-                #expect(MethodNotAllowedMiddleware<BasicRequestContext>.allowedMethod(for: concrete).map {
-                    [$0.rawValue] } == Array(documented), "\(path)")
                 let response = try await client.execute(uri: concrete, method: .put)
                 #expect(response.status == .methodNotAllowed, "\(path)")
                 #expect(response.headers[.allow] == documented.first, "\(path)")
