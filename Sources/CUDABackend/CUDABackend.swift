@@ -86,9 +86,14 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     /// backend started; an op that would need more throws ``CUDAError/memoryLimitReached``, which
     /// ``DeviceMemoryError/isOutOfDeviceMemory`` marks as retryable with a smaller batch. nil: no limit.
     public var memoryLimitBytes: Int? {
-        get { pool.limitBytes.map { $0 + baselineDeviceBytes } }
-        set { pool.limitBytes = newValue.map { max(0, $0 - baselineDeviceBytes) } }
+        get { pool.limitBytes.map { $0 + baselineDeviceBytes + Self.outsidePoolReserveBytes } }
+        set { pool.limitBytes = newValue.map { max(0, $0 - baselineDeviceBytes - Self.outsidePoolReserveBytes) } }
     }
+
+    /// Under a limit, room left for what the driver and libraries allocate outside the pool after start
+    /// (cuBLASLt's per-shape state, kernel modules): measured at 20-28 MiB on the H200 under serving load,
+    /// which took the whole process 3 MiB over a 15 GiB limit without this reserve.
+    static let outsidePoolReserveBytes = 64 << 20
 
     /// Device memory in use when the backend started (context, other processes).
     let baselineDeviceBytes: Int

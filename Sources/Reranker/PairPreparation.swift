@@ -85,17 +85,27 @@ extension Reranker {
 
         // Decoding and preprocessing dominate the host work of image documents: spread them over the cores.
         let images = prepareConcurrently(documents.map(\.image), allowance: allowance, with: preprocessor)
-        var prepared = [(index: Int, prompt: EncodedPrompt, positions: MRopePositions, image: PreparedImage?)]()
-        prepared.reserveCapacity(documents.count)
-        for (index, document) in documents.enumerated() {
-            do {
+        // Tokenizing is a few milliseconds for a request of long documents: spread it over the cores too.
+        typealias Prepared = (prompt: EncodedPrompt, positions: MRopePositions, image: PreparedImage?)
+        let encoded = ResultSlots<Prepared>(count: documents.count)
+        DispatchQueue.concurrentPerform(iterations: documents.count) { index in
+            encoded.set(index, Result {
                 let image = try images[index].get()
-                let segment = PromptSegment(text: document.text, images: image.map { [$0.grid] } ?? [])
+                let segment = PromptSegment(text: documents[index].text, images: image.map { [$0.grid] } ?? [])
                 let prompt = try builder.encode(query: querySegment, document: segment, instruction: instruction)
                 let positions = try multimodalRopePositions(
                     tokenIDs: prompt.tokenIDs, imageGrids: prompt.imageGrids,
                     spatialMergeSize: configuration.vision.spatialMergeSize, tokens: visionTokens)
-                prepared.append((index, prompt, positions, image))
+                return (prompt, positions, image)
+            })
+        }
+        var prepared = [(index: Int, prompt: EncodedPrompt, positions: MRopePositions, image: PreparedImage?)]()
+        prepared.reserveCapacity(documents.count)
+        // The first failing document (in order) names the error, as a sequential loop would.
+        for (index, outcome) in encoded.values.enumerated() {
+            do {
+                let value = try outcome.get()
+                prepared.append((index, value.prompt, value.positions, value.image))
             } catch let error as PromptError {
                 if case .queryTooLong = error { throw RerankerError.query(reason: "\(error)") }
                 throw RerankerError.document(index: index, reason: "\(error)")
