@@ -26,7 +26,9 @@ DOCUMENTS = [
 TOP_N = 3
 MODEL = "lychee-rerank"
 KEY = "not-checked"
-TOLERANCE = 1e-6
+# The server's own bound: a request's scores may move by fp32 rounding (~1e-6) when its pairs share a pass with
+# other requests' pairs or attend to a cached prompt prefix (the same query asked again), never by more than 1e-5.
+TOLERANCE = 1e-5
 
 PACKAGES = [
     "cohere", "langchain-cohere", "llama-index-core", "llama-index-postprocessor-cohere-rerank",
