@@ -98,6 +98,13 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     /// Device memory in use when the backend started (context, other processes).
     let baselineDeviceBytes: Int
 
+    /// Number of CUDA devices the driver sees (0 when there is no usable driver).
+    public static func deviceCount() -> Int {
+        guard let driver = try? CUDADriver(), driver.cuInit(0) == 0 else { return 0 }
+        var count: Int32 = 0
+        return driver.cuDeviceGetCount(&count) == 0 ? Int(count) : 0
+    }
+
     /// Opens the CUDA libraries, picks device `ordinal`, and compiles (or loads from the disk cache) the
     /// kernels for its architecture.
     public init(ordinal: Int = 0, kernelCacheDirectory: URL? = CUDABackend.defaultKernelCacheDirectory) throws {

@@ -43,6 +43,34 @@ enum BackendSelection {
         return backend
     }
 
+    /// The backends of `--gpus all|0,1,...`: one CUDA backend per listed device, each under the memory limit.
+    static func gpus(_ list: String, gpuMemoryLimitGiB: Double?) throws -> [any Backend] {
+        let ordinals: [Int]
+        if list == "all" {
+            ordinals = Array(0..<CUDABackend.deviceCount())
+            guard !ordinals.isEmpty else {
+                throw BackendSelectionError.cudaUnavailable(reason: "--gpus all found no CUDA device")
+            }
+        } else {
+            let parsed = list.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+            guard !parsed.isEmpty, parsed.allSatisfy({ ($0 ?? -1) >= 0 }) else {
+                throw ValidationError("--gpus takes all or device numbers such as 0,1; got \(list)")
+            }
+            // A device may be listed twice: two engines share it (each with its own weights).
+            ordinals = parsed.compactMap { $0 }
+        }
+        return try ordinals.map { ordinal in
+            let backend: CUDABackend
+            do {
+                backend = try CUDABackend(ordinal: ordinal)
+            } catch {
+                throw BackendSelectionError.cudaUnavailable(reason: "GPU \(ordinal): \(error)")
+            }
+            if let gpuMemoryLimitGiB { backend.memoryLimitBytes = Int(gpuMemoryLimitGiB * 1_073_741_824) }
+            return backend
+        }
+    }
+
     /// Checks a `--gpu-memory-limit-gib` value.
     static func validate(gpuMemoryLimitGiB: Double?) throws {
         if let gpuMemoryLimitGiB, !(gpuMemoryLimitGiB > 0 && gpuMemoryLimitGiB.isFinite) {

@@ -34,6 +34,12 @@ struct ServeCommand: AsyncParsableCommand {
     var port = 7860
     @Option(name: .long, help: "Where the model runs: auto, cpu or cuda.")
     var backend = BackendChoice.auto
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "GPUs to serve on: all, or device numbers such as 0,1 (one engine per GPU, one scheduler).",
+            discussion: "Implies --backend cuda; --gpu-memory-limit-gib applies to each GPU."))
+    var gpus: String?
     @Option(name: .long, help: BackendSelection.gpuMemoryLimitHelp)
     var gpuMemoryLimitGib: Double?
     @Option(name: .long, help: "Requests worked on at once; more wait in line.")
@@ -130,9 +136,13 @@ struct ServeCommand: AsyncParsableCommand {
         try await ListenCheck.requireAvailable(host: host, port: port)
 
         let directory = try await modelOptions.resolve()
-        let chosen = try BackendSelection.make(backend, gpuMemoryLimitGiB: gpuMemoryLimitGib) {
-            logger.notice("\($0)")
+        let backends: [any Backend]
+        if let gpus {
+            backends = try BackendSelection.gpus(gpus, gpuMemoryLimitGiB: gpuMemoryLimitGib)
+        } else {
+            backends = [try BackendSelection.make(backend, gpuMemoryLimitGiB: gpuMemoryLimitGib) { logger.notice("\($0)") }]
         }
+        let chosen = backends[0]
         logger.info("loading model", metadata: ["model": "\(directory.path)", "backend": "\(chosen.name)"])
         let started = ContinuousClock.now
         // Both caches live in host memory: by default a sixteenth of RAM each, at most 2 GiB.
@@ -145,12 +155,22 @@ struct ServeCommand: AsyncParsableCommand {
             to: Reranker.load(
                 modelDirectory: directory, backend: chosen, options: options,
                 weightLoading: weightLoadingOptions.weightLoading))
-        let budget = tokenBudget ?? BackendSelection.automaticTokenBudget(
-            backend: chosen, dimensions: reranker.model.dimensions, mlpRowChunks: reranker.model.mlpRowChunks)
+        // The other GPUs get their own copy of the weights; tokenizer, settings and caches are shared.
+        var rerankers = [reranker]
+        for other in backends.dropFirst() {
+            let copy = try Reranker.load(
+                modelDirectory: directory, backend: other, options: options,
+                weightLoading: weightLoadingOptions.weightLoading)
+            rerankers.append(try reranker.replica(on: copy.model))
+        }
+        let budget = tokenBudget ?? zip(backends, rerankers).map {
+            BackendSelection.automaticTokenBudget(
+                backend: $0, dimensions: $1.model.dimensions, mlpRowChunks: $1.model.mlpRowChunks)
+        }.min() ?? 4096
         logger.info(
             "model loaded",
             metadata: [
-                "seconds": "\(ContinuousClock.now - started)", "token_budget": "\(budget)",
+                "seconds": "\(ContinuousClock.now - started)", "token_budget": "\(budget)", "engines": "\(backends.count)",
                 "image_cache_mib": "\(cacheBytes >> 20)", "prefix_cache_mib": "\(prefixBytes >> 20)",
             ])
 
@@ -165,6 +185,14 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.corsOrigins = corsOrigin
         configuration.tokenBudget = budget
         configuration.requestTimeoutSeconds = requestTimeout
+        if let hook = ProcessInfo.processInfo.environment["LYCHEE_TEST_FAIL_ENGINE"] {
+            let parts = hook.split(separator: ":").compactMap { Int($0) }
+            guard parts.count == 2 else {
+                throw ValidationError("LYCHEE_TEST_FAIL_ENGINE must be ENGINE:PASSES (e.g. 1:20), got \(hook)")
+            }
+            configuration.failEngineAfterPasses = (parts[0], parts[1])
+            logger.warning("test hook: engine \(parts[0]) will fail every pass after its first \(parts[1])")
+        }
         configuration.idleTimeout = .seconds(idleTimeout)
         configuration.headerTimeout = .seconds(headerTimeout)
         configuration.bodyTimeout = .seconds(bodyTimeout)
@@ -179,9 +207,9 @@ struct ServeCommand: AsyncParsableCommand {
         // A model id names itself; a folder by its last component (a cache snapshot folder is a commit hash).
         let modelName = FileManager.default.fileExists(atPath: modelOptions.model)
             ? directory.standardizedFileURL.lastPathComponent : modelOptions.model
-        let engine = RerankerEngine(reranker: reranker, modelName: modelName)
+        let engines = rerankers.map { RerankerEngine(reranker: $0, modelName: modelName) }
         let (application, parts) = try buildApplication(
-            engine: engine, configuration: configuration, logger: logger, warmUp: standardWarmUp,
+            engines: engines, configuration: configuration, logger: logger, warmUp: standardWarmUp,
             extraServices: services,
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? port

@@ -49,10 +49,24 @@ public func buildApplication<Engine: RerankEngine>(
     warmUp: (@Sendable (Engine) throws -> Void)? = nil, extraServices: [any Service] = [],
     onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
 ) throws -> (application: some ApplicationProtocol, parts: RerankServerParts<Engine>) {
+    try buildApplication(
+        engines: [engine], configuration: configuration, logger: logger, warmUp: warmUp, extraServices: extraServices,
+        onServerRunning: onServerRunning)
+}
+
+/// ``buildApplication(engine:configuration:logger:warmUp:extraServices:onServerRunning:)`` over several
+/// engines (one per GPU), all fed by the one scheduler.
+public func buildApplication<Engine: RerankEngine>(
+    engines: [Engine], configuration: ServerConfiguration, logger: Logger = Logger(label: "lychee-rerank.server"),
+    warmUp: (@Sendable (Engine) throws -> Void)? = nil, extraServices: [any Service] = [],
+    onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in }
+) throws -> (application: some ApplicationProtocol, parts: RerankServerParts<Engine>) {
+    guard !engines.isEmpty else { throw ServerError.model("the server needs at least one engine") }
     let metrics = ServerMetrics()
     let scheduler = PairScheduler(
-        engine: engine, tokenBudget: configuration.tokenBudget, metrics: metrics, logger: logger,
-        preparationThreads: configuration.preparationThreads, warmUp: warmUp)
+        engines: engines, tokenBudget: configuration.tokenBudget, metrics: metrics, logger: logger,
+        preparationThreads: configuration.preparationThreads, warmUp: warmUp,
+        failEngineAfterPasses: configuration.failEngineAfterPasses)
     metrics.tokenBudget.record(configuration.tokenBudget)
     let controller = RerankController(scheduler: scheduler, configuration: configuration, metrics: metrics)
     let parts = RerankServerParts(

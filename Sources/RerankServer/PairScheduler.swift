@@ -14,13 +14,16 @@ import ServiceLifecycle
 ///   that fails alone gets the error; a pair with a non-finite score fails only its request.
 /// - Cancellation: a cancelled task (client gone, request timeout) drops its pending pairs at once.
 /// - No retention: pairs (their pixels and tokens) are released as soon as their pass is scored.
+/// - Several engines (one per GPU): each pass goes to the first idle engine. An engine whose passes fail
+///   twice in a row while another engine is healthy is taken out of rotation (logged, shown in `/health`
+///   and `/metrics`), and its pass's pairs go back to the queue to run elsewhere.
 ///
 /// It is a service: it warms the engine up when it starts (``isReady`` turns true), and on graceful
 /// shutdown it finishes every queued pair before returning.
 public actor PairScheduler<Engine: RerankEngine>: Service {
     private struct WaitingRequest {
-        /// Pairs not yet handed to a pass, by position in the request.
-        var pending: [(slot: Int, pair: ScoringPair)]
+        /// Pairs not yet handed to a pass, by position in the request, with the passes they already failed in.
+        var pending: [(slot: Int, pair: ScoringPair, attempts: Int)]
         var results: [RerankResult?]
         var remaining: Int
         var continuation: CheckedContinuation<[RerankResult], any Error>
@@ -29,10 +32,12 @@ public actor PairScheduler<Engine: RerankEngine>: Service {
         let arrival: Int
     }
 
-    let engine: Engine
+    /// The first engine (every engine serves the same model; preparation runs through it).
+    nonisolated let engine: Engine
+    /// Every engine, each with its own thread and health.
+    private let engines: [EngineSlot]
     /// Most decoder tokens in one pass.
     public let tokenBudget: Int
-    private let thread: WorkerThread
     /// Runs request preparation (tokenizing, image decoding and preprocessing), one thread per core.
     private let preparers: WorkerPool
     private let metrics: ServerMetrics
@@ -45,24 +50,67 @@ public actor PairScheduler<Engine: RerankEngine>: Service {
     private var queuedPairCount = 0
     private var wakeUp: CheckedContinuation<Void, Never>?
     private var stopping = false
+    /// Engines ready for a pass, in order.
+    private var idle = [Int]()
+    /// Passes running now.
+    private var running = 0
+    private var healthy: [Bool]
+    private var consecutiveFailures: [Int]
+    private var passesRun: [Int]
+    /// See ``ServerConfiguration/failEngineAfterPasses``.
+    private let failEngineAfterPasses: (engine: Int, passes: Int)?
 
     /// Whether the engine has been warmed up and takes requests.
     public private(set) var isReady = false
 
-    /// A scheduler over `engine`; `warmUp` runs once on the engine thread before ``isReady`` turns true.
+    /// One engine and the thread it runs on.
+    private struct EngineSlot: Sendable {
+        let engine: Engine
+        let thread: WorkerThread
+    }
+
+    /// A scheduler over `engines` (at least one; one per GPU); `warmUp` runs once on each engine's thread
+    /// before it takes passes. ``isReady`` turns true once one engine is warm.
     /// - Parameter preparationThreads: threads preparing requests (default: one per core).
+    public init(
+        engines: [Engine], tokenBudget: Int, metrics: ServerMetrics, logger: Logger,
+        preparationThreads: Int = ProcessInfo.processInfo.activeProcessorCount,
+        warmUp: (@Sendable (Engine) throws -> Void)? = nil, failEngineAfterPasses: (engine: Int, passes: Int)? = nil
+    ) {
+        precondition(!engines.isEmpty, "a scheduler needs an engine")
+        self.failEngineAfterPasses = failEngineAfterPasses
+        self.passesRun = Array(repeating: 0, count: engines.count)
+        self.engine = engines[0]
+        self.engines = engines.enumerated().map {
+            EngineSlot(engine: $0.element, thread: WorkerThread(name: "lychee-engine-\($0.offset)"))
+        }
+        self.healthy = Array(repeating: false, count: engines.count)
+        self.consecutiveFailures = Array(repeating: 0, count: engines.count)
+        self.tokenBudget = max(1, tokenBudget)
+        self.metrics = metrics
+        self.logger = logger
+        self.warmUp = warmUp
+        self.preparers = WorkerPool(name: "lychee-prepare", size: preparationThreads)
+    }
+
+    /// A scheduler over one engine.
     public init(
         engine: Engine, tokenBudget: Int, metrics: ServerMetrics, logger: Logger,
         preparationThreads: Int = ProcessInfo.processInfo.activeProcessorCount,
         warmUp: (@Sendable (Engine) throws -> Void)? = nil
     ) {
-        self.engine = engine
-        self.tokenBudget = max(1, tokenBudget)
-        self.metrics = metrics
-        self.logger = logger
-        self.warmUp = warmUp
-        self.thread = WorkerThread(name: "lychee-engine")
-        self.preparers = WorkerPool(name: "lychee-prepare", size: preparationThreads)
+        self.init(
+            engines: [engine], tokenBudget: tokenBudget, metrics: metrics, logger: logger,
+            preparationThreads: preparationThreads, warmUp: warmUp)
+    }
+
+    /// Each engine's state, for `/health`.
+    public var engineStates: [EngineState] {
+        engines.indices.map { index in
+            EngineState(
+                index: index, device: engines[index].engine.deviceDescription, healthy: healthy[index],
+                busy: !idle.contains(index) && healthy[index])
+        }
     }
 
     /// Prepares one request's pairs on the preparation pool (off the event loops and the concurrency pool).
@@ -92,7 +140,7 @@ public actor PairScheduler<Engine: RerankEngine>: Service {
         try Task.checkCancellation()
         let id = nextRequest
         nextRequest += 1
-        let entries = pairs.enumerated().map { (slot: $0.offset, pair: $0.element) }
+        let entries = pairs.enumerated().map { (slot: $0.offset, pair: $0.element, attempts: 0) }
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
                 enqueue(id, entries, continuation)
@@ -103,7 +151,7 @@ public actor PairScheduler<Engine: RerankEngine>: Service {
     }
 
     private func enqueue(
-        _ id: Int, _ entries: [(slot: Int, pair: ScoringPair)],
+        _ id: Int, _ entries: [(slot: Int, pair: ScoringPair, attempts: Int)],
         _ continuation: CheckedContinuation<[RerankResult], any Error>
     ) {
         // Never served: ranks ahead of the requests the running pass serves (see `takePass`).
@@ -117,11 +165,13 @@ public actor PairScheduler<Engine: RerankEngine>: Service {
     }
 
     public func run() async throws {
-        if let warmUp {
-            let engine = self.engine
-            let started = ContinuousClock.now
-            try await thread.run { try warmUp(engine) }
-            logger.info("engine warmed up", metadata: ["seconds": "\(ContinuousClock.now - started)"])
+        await withTaskGroup(of: Void.self) { group in
+            for index in engines.indices {
+                group.addTask { await self.warm(index) }
+            }
+        }
+        guard healthy.contains(true) else {
+            throw ServerError.model("no engine could be warmed up; see the log for each engine's error")
         }
         isReady = true
         await withGracefulShutdownHandler {
@@ -129,8 +179,30 @@ public actor PairScheduler<Engine: RerankEngine>: Service {
         } onGracefulShutdown: {
             Task { await self.beginStopping() }
         }
-        thread.stop()
+        for slot in engines { slot.thread.stop() }
         preparers.stop()
+    }
+
+    /// Warms engine `index` up; it joins the rotation when that works.
+    private func warm(_ index: Int) async {
+        let slot = engines[index]
+        if let warmUp {
+            let started = ContinuousClock.now
+            do {
+                try await slot.thread.run { try warmUp(slot.engine) }
+            } catch {
+                logger.error("engine failed to warm up", metadata: ["engine": "\(index)", "error": "\(error)"])
+                metrics.recordEngine(index, healthy: false)
+                return
+            }
+            logger.info(
+                "engine warmed up", metadata: ["engine": "\(index)", "seconds": "\(ContinuousClock.now - started)"])
+        }
+        healthy[index] = true
+        idle.append(index)
+        metrics.recordEngine(index, healthy: true)
+        wakeUp?.resume()
+        wakeUp = nil
     }
 
     // MARK: The loop
@@ -142,14 +214,19 @@ public actor PairScheduler<Engine: RerankEngine>: Service {
     }
 
     private func loop() async {
-        while true {
-            if queuedPairCount == 0 {
-                if stopping { return }
+        // Discarding: a finished pass leaves nothing behind in the group.
+        await withDiscardingTaskGroup { passes in
+            while true {
+                if queuedPairCount > 0, let engine = idle.first {
+                    idle.removeFirst()
+                    let pass = takePass()
+                    running += 1
+                    passes.addTask { await self.execute(pass, on: engine) }
+                    continue
+                }
+                if stopping && queuedPairCount == 0 && running == 0 { return }
                 await withCheckedContinuation { wakeUp = $0 }
-                continue
             }
-            let pass = takePass()
-            await execute(pass)
         }
     }
 
@@ -158,6 +235,7 @@ public actor PairScheduler<Engine: RerankEngine>: Service {
         var request: Int
         var slot: Int
         var pair: ScoringPair
+        var attempts: Int
     }
 
     /// Fills a pass up to the token budget, least-recently-served request first (then oldest first): a
@@ -172,11 +250,11 @@ public actor PairScheduler<Engine: RerankEngine>: Service {
             .map(\.key)
         for id in order {
             guard cost.tokens < tokenBudget, var request = requests[id] else { break }
-            var kept = [(slot: Int, pair: ScoringPair)]()
+            var kept = [(slot: Int, pair: ScoringPair, attempts: Int)]()
             for entry in request.pending {
                 if cost.fits(entry.pair, budget: tokenBudget) {
                     cost.add(entry.pair)
-                    entries.append(PassEntry(request: id, slot: entry.slot, pair: entry.pair))
+                    entries.append(PassEntry(request: id, slot: entry.slot, pair: entry.pair, attempts: entry.attempts))
                 } else {
                     kept.append(entry)
                 }
@@ -192,44 +270,94 @@ public actor PairScheduler<Engine: RerankEngine>: Service {
         return entries
     }
 
-    private func execute(_ pass: [PassEntry]) async {
+    /// Runs a pass on engine `index`, then hands the engine back (or takes it out of rotation).
+    private func execute(_ pass: [PassEntry], on index: Int) async {
+        defer {
+            running -= 1
+            if healthy[index] { idle.append(index) }
+            wakeUp?.resume()
+            wakeUp = nil
+        }
         let started = ContinuousClock.now
-        let outcome = await run(pass.map(\.pair))
-        metrics.engineSeconds.recordNanoseconds((ContinuousClock.now - started).nanoseconds)
+        let outcome = await run(pass.map(\.pair), on: index)
+        let elapsed = ContinuousClock.now - started
+        metrics.engineSeconds.recordNanoseconds(elapsed.nanoseconds)
+        metrics.recordEnginePass(index, seconds: Double(elapsed.nanoseconds) / 1e9, failed: outcome.isFailure)
         switch outcome {
         case .success(let results):
+            consecutiveFailures[index] = 0
             metrics.tokensScored.increment(by: pass.reduce(0) { $0 + $1.pair.tokenCount })
             logger.debug(
-                "engine call", metadata: ["pairs": "\(pass.count)", "requests": "\(Set(pass.map(\.request)).count)"])
+                "engine call",
+                metadata: ["engine": "\(index)", "pairs": "\(pass.count)", "requests": "\(Set(pass.map(\.request)).count)"])
             for (entry, result) in zip(pass, results) { deliver(result, to: entry) }
         case .failure(let error):
-            let owners = Set(pass.map(\.request))
-            guard owners.count > 1 else {
-                logger.error("engine call failed", metadata: ["error": "\(error)"])
-                for request in owners { fail(request, error) }
+            consecutiveFailures[index] += 1
+            let others = healthy.indices.contains { $0 != index && healthy[$0] }
+            if others && consecutiveFailures[index] >= 2 {
+                healthy[index] = false
+                metrics.recordEngine(index, healthy: false)
+                logger.error(
+                    "engine taken out of rotation after failing twice in a row; serving on the others",
+                    metadata: ["engine": "\(index)", "error": "\(error)"])
+            }
+            // Another healthy engine: the pass's pairs go back to the queue to run elsewhere (at most once per
+            // engine; a failing engine leaves the rotation after two failures in a row).
+            if others && pass.allSatisfy({ $0.attempts < engines.count }) {
+                logger.warning("pass failed; its pairs go back to the queue", metadata: ["engine": "\(index)", "error": "\(error)"])
+                requeue(pass)
                 return
             }
-            // Find whose pairs fail: each request of the pass again, on its own.
-            logger.warning(
-                "engine call failed; scoring its requests one by one", metadata: ["error": "\(error)", "requests": "\(owners.count)"])
-            for request in owners.sorted() {
-                let own = pass.filter { $0.request == request }
-                switch await run(own.map(\.pair)) {
-                case .success(let results):
-                    for (entry, result) in zip(own, results) { deliver(result, to: entry) }
-                case .failure(let error):
-                    logger.error("request failed in the engine", metadata: ["error": "\(error)"])
-                    fail(request, error)
-                }
+            await isolate(pass, on: index, error: error)
+        }
+    }
+
+    /// Puts a failed pass's pairs back at the front of their requests, to be taken by the next pass.
+    private func requeue(_ pass: [PassEntry]) {
+        for (request, entries) in Dictionary(grouping: pass, by: \.request) {
+            guard var waiting = requests[request] else { continue }
+            waiting.pending.insert(contentsOf: entries.map { ($0.slot, $0.pair, $0.attempts + 1) }, at: 0)
+            waiting.lastServed = Int.min
+            requests[request] = waiting
+            queuedPairCount += entries.count
+        }
+        metrics.queuedPairs.record(queuedPairCount)
+    }
+
+    /// Scores a failed pass request by request, so that only a request whose own pairs fail gets the error.
+    private func isolate(_ pass: [PassEntry], on index: Int, error: any Error) async {
+        let owners = Set(pass.map(\.request))
+        guard owners.count > 1 else {
+            logger.error("engine call failed", metadata: ["engine": "\(index)", "error": "\(error)"])
+            for request in owners { fail(request, error) }
+            return
+        }
+        logger.warning(
+            "engine call failed; scoring its requests one by one",
+            metadata: ["engine": "\(index)", "error": "\(error)", "requests": "\(owners.count)"])
+        for request in owners.sorted() {
+            let own = pass.filter { $0.request == request }
+            switch await run(own.map(\.pair), on: index) {
+            case .success(let results):
+                for (entry, result) in zip(own, results) { deliver(result, to: entry) }
+            case .failure(let error):
+                logger.error("request failed in the engine", metadata: ["engine": "\(index)", "error": "\(error)"])
+                fail(request, error)
             }
         }
     }
 
-    /// Scores pairs on the engine thread.
-    private func run(_ pairs: [ScoringPair]) async -> Result<[Result<RerankResult, RerankerError>], any Error> {
-        let engine = self.engine
+    /// Scores pairs on engine `index`'s thread.
+    private func run(_ pairs: [ScoringPair], on index: Int) async
+        -> Result<[Result<RerankResult, RerankerError>], any Error>
+    {
+        let slot = engines[index]
+        passesRun[index] += 1
         do {
-            let results = try await thread.run { try engine.scorePairs(pairs) }
+            if let hook = failEngineAfterPasses, hook.engine == index, passesRun[index] > hook.passes {
+                throw ServerError.model("engine \(index) failed on purpose (LYCHEE_TEST_FAIL_ENGINE)")
+            }
+            let results = try await slot.thread.run { try slot.engine.scorePairs(pairs) }
             guard results.count == pairs.count else {
                 throw ServerError.engineResultCount(expected: pairs.count, got: results.count)
             }
@@ -265,6 +393,21 @@ public actor PairScheduler<Engine: RerankEngine>: Service {
         metrics.queuedPairs.record(queuedPairCount)
         if case ServerError.cancelled = error { metrics.requestsCancelled.increment() }
         waiting.continuation.resume(throwing: error)
+    }
+}
+
+/// One engine's state, as `/health` reports it.
+public struct EngineState: Codable, Sendable, Equatable {
+    public var index: Int
+    public var device: String
+    public var healthy: Bool
+    public var busy: Bool
+}
+
+extension Result {
+    var isFailure: Bool {
+        if case .failure = self { return true }
+        return false
     }
 }
 

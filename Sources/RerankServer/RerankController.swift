@@ -27,7 +27,7 @@ public struct RerankController<Engine: RerankEngine>: Sendable {
     var modelName: String { configuration.modelName ?? scheduler.engine.modelName }
 
     func addRoutes(to router: Router<ServerRequestContext>) {
-        router.get("/health") { _, _ in try json(["status": "ok"]) }
+        router.get("/health") { _, _ in try json(HealthBody(status: "ok", engines: await scheduler.engineStates)) }
         router.get("/ready") { _, _ in
             guard await scheduler.isReady else { throw APIError.notReady }
             return try json(["status": "ready", "model": modelName])
@@ -233,6 +233,12 @@ public struct RerankController<Engine: RerankEngine>: Sendable {
         try RequestBodyCheck.requireUTF8(bytes)
         return Data(bytes)
     }
+}
+
+/// `GET /health`: the process answers, and how each engine (one per GPU) is doing.
+struct HealthBody: Codable, Sendable {
+    var status: String
+    var engines: [EngineState]
 }
 
 /// A JSON answer.

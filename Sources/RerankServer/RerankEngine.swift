@@ -16,6 +16,8 @@ public protocol RerankEngine: Sendable {
 
     /// What `GET /info` and `GET /v1/models` report about the engine.
     var details: EngineDetails { get }
+    /// The device the engine runs on, for `/health` (e.g. "CUDA:0 NVIDIA H200").
+    var deviceDescription: String { get }
 
     /// Prepares the pairs of one request (tokenizing, truncating, decoding and preprocessing images).
     /// - Parameter options: the request's truncation and image-size choices; the defaults change nothing.
@@ -25,6 +27,10 @@ public protocol RerankEngine: Sendable {
     /// Scores pairs in one pass; results in the pairs' order, each pair's own outcome (a pair whose score is
     /// not finite fails alone). Throws when the whole pass failed.
     func scorePairs(_ pairs: [ScoringPair]) throws -> [Result<RerankResult, RerankerError>]
+}
+
+extension RerankEngine {
+    public var deviceDescription: String { details.backend }
 }
 
 /// The real engine: a loaded ``Reranker``.

@@ -28,6 +28,9 @@ public struct ServerConfiguration: Sendable {
     public var tokenBudget: Int = 4096
     /// Seconds a request may take from admission to answer; beyond, 504 and its pending work is dropped.
     public var requestTimeoutSeconds: Double = 60
+    /// Test hook (`LYCHEE_TEST_FAIL_ENGINE=INDEX:PASSES` on `serve`): engine INDEX fails every pass after its
+    /// first PASSES, as an engine whose device was lost would. For checking that no request is lost.
+    public var failEngineAfterPasses: (engine: Int, passes: Int)?
     /// Threads preparing requests (tokenizing, decoding images).
     public var preparationThreads: Int = ProcessInfo.processInfo.activeProcessorCount
     /// How long a connection may wait, open and silent, for its next request before it is closed.

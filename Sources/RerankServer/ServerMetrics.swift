@@ -68,6 +68,23 @@ public final class ServerMetrics: Sendable {
         prefixCacheBytes = Metrics.Gauge(label: "lychee_prefix_cache_bytes", factory: factory)
     }
 
+    /// Marks engine `index` in or out of rotation (`lychee_engine_healthy{engine}`).
+    func recordEngine(_ index: Int, healthy: Bool) {
+        Metrics.Gauge(label: "lychee_engine_healthy", dimensions: [("engine", "\(index)")], factory: factory)
+            .record(healthy ? 1 : 0)
+    }
+
+    /// Counts one pass of engine `index`: passes, busy seconds and errors per engine.
+    func recordEnginePass(_ index: Int, seconds: Double, failed: Bool) {
+        let engine = [("engine", "\(index)")]
+        Metrics.Counter(label: "lychee_engine_passes_total", dimensions: engine, factory: factory).increment()
+        Metrics.FloatingPointCounter(label: "lychee_engine_busy_seconds_total", dimensions: engine, factory: factory)
+            .increment(by: seconds)
+        if failed {
+            Metrics.Counter(label: "lychee_engine_errors_total", dimensions: engine, factory: factory).increment()
+        }
+    }
+
     /// Copies the prefix cache's figures into the gauges.
     func record(prefixCache statistics: PrefixCache.Statistics) {
         prefixCacheHits.record(statistics.hits)

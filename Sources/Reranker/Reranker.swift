@@ -84,9 +84,28 @@ public final class Reranker: Sendable {
     }
 
     /// Assembles a reranker from loaded parts.
-    public init(
+    public convenience init(
         model: Qwen25VLModel, configuration: Qwen25VLConfiguration, tokenizer: Tokenizer,
         preprocessor: ImagePreprocessor, options: RerankerOptions
+    ) throws {
+        try self.init(
+            model: model, configuration: configuration, tokenizer: tokenizer, preprocessor: preprocessor,
+            options: options, imageCache: ImageEmbeddingCache(capacityBytes: options.imageCacheBytes),
+            prefixCache: PrefixCache(capacityBytes: options.prefixCacheBytes))
+    }
+
+    /// The same reranker over another copy of the model (another GPU): tokenizer, settings and both caches
+    /// are shared, so an image or a prefix computed on one device is reused on every device.
+    public func replica(on model: Qwen25VLModel) throws -> Reranker {
+        try Reranker(
+            model: model, configuration: configuration, tokenizer: tokenizer, preprocessor: preprocessor,
+            options: options, imageCache: imageCache, prefixCache: prefixCache)
+    }
+
+    init(
+        model: Qwen25VLModel, configuration: Qwen25VLConfiguration, tokenizer: Tokenizer,
+        preprocessor: ImagePreprocessor, options: RerankerOptions, imageCache: ImageEmbeddingCache,
+        prefixCache: PrefixCache
     ) throws {
         guard options.tokenBudget >= 1 else {
             throw RerankerError.invalidOption("the token budget must be at least 1, got \(options.tokenBudget)")
@@ -96,8 +115,8 @@ public final class Reranker: Sendable {
         self.tokenizer = tokenizer
         self.preprocessor = preprocessor
         self.options = options
-        self.imageCache = ImageEmbeddingCache(capacityBytes: options.imageCacheBytes)
-        self.prefixCache = PrefixCache(capacityBytes: options.prefixCacheBytes)
+        self.imageCache = imageCache
+        self.prefixCache = prefixCache
         self.prompts = try PromptBuilder(
             tokenizer: tokenizer, maxLength: options.maxLength,
             spatialMergeSize: configuration.vision.spatialMergeSize)

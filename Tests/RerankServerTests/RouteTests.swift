@@ -15,7 +15,8 @@ struct RouteTests {
         try await withServer { client, _ in
             let health = try await client.execute(uri: "/health", method: .get)
             #expect(health.status == .ok)
-            #expect(health.text == #"{"status":"ok"}"#)
+            #expect(try health.decoded(HealthBody.self).status == "ok")
+            #expect(try health.decoded(HealthBody.self).engines.map(\.healthy) == [true])
             let ready = try await client.execute(uri: "/ready", method: .get)
             #expect(ready.status == .ok)
             #expect(ready.text.contains(#""model":"tiny-untied-legacy""#))

@@ -17,9 +17,13 @@ final class ScriptedEngine: RerankEngine, @unchecked Sendable {
     private var poisoned = Set<PrefixKey>()
     private var _passes = [Int]()
 
-    init(_ inner: RerankerEngine, passDelay: Duration = .zero) {
+    /// Every pass fails (an engine whose device is lost).
+    let broken: Bool
+
+    init(_ inner: RerankerEngine, passDelay: Duration = .zero, broken: Bool = false) {
         self.inner = inner
         self.passDelay = passDelay
+        self.broken = broken
     }
 
     var modelName: String { inner.modelName }
@@ -42,6 +46,7 @@ final class ScriptedEngine: RerankEngine, @unchecked Sendable {
     func scorePairs(_ pairs: [ScoringPair]) throws -> [Result<RerankResult, RerankerError>] {
         lock.withLock { _passes.append(pairs.count) }
         if passDelay > .zero { Thread.sleep(forTimeInterval: Double(passDelay.components.attoseconds) / 1e18 + Double(passDelay.components.seconds)) }
+        if broken { throw ServerError.model("device lost (test engine)") }
         if lock.withLock({ pairs.contains { poisoned.contains($0.prefixKey) } }) {
             throw ServerError.model("poisoned pass")
         }
@@ -169,6 +174,39 @@ struct SchedulingTests {
             #expect(value("lychee_image_cache_hits") >= 3)
             #expect(value("lychee_prefix_cache_hits") >= 2)
         }
+    }
+
+    @Test("two engines: passes go to both; an engine that fails is taken out and loses no request")
+    func severalEngines() async throws {
+        let good = ScriptedEngine(try TinyModel.engine(), passDelay: .milliseconds(20))
+        let broken = ScriptedEngine(try TinyModel.engine(), passDelay: .milliseconds(20), broken: true)
+        let (application, parts) = try buildApplication(
+            engines: [good, broken], configuration: {
+                var configuration = ServerConfiguration()
+                configuration.tokenBudget = 512
+                return configuration
+            }())
+        try await application.test(.router) { client in
+            for _ in 0..<500 where !(await parts.scheduler.isReady) { try await Task.sleep(for: .milliseconds(5)) }
+            try await withThrowingTaskGroup(of: HTTPResponse.Status.self) { group in
+                for request in 0..<12 {
+                    group.addTask {
+                        try await client.execute(
+                            uri: "/v1/rerank", method: .post, headers: jsonHeaders,
+                            body: try Self.request("query \(request)", documents: 6)
+                        ).status
+                    }
+                }
+                for try await status in group { #expect(status == .ok) }
+            }
+            let health = try await client.execute(uri: "/health", method: .get).decoded(HealthBody.self)
+            #expect(health.engines.map(\.healthy) == [true, false])
+            let metrics = try await client.execute(uri: "/metrics", method: .get).text
+            #expect(metrics.contains("lychee_engine_healthy{engine=\"1\"} 0"))
+        }
+        // The broken engine was tried, then taken out; the good one scored every pair.
+        #expect(broken.passes.count >= 2)
+        #expect(good.passes.reduce(0, +) == 12 * 6)
     }
 
     @Test("server memory stays bounded over 200 image requests (scored pairs keep no pixels)")
