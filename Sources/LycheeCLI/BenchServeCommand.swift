@@ -47,7 +47,11 @@ struct BenchServeCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(timeout: .init(connect: .seconds(10))))
+        // One connection per client: the pool's default (8 per host) would cap the concurrency the server sees.
+        var configuration = HTTPClient.Configuration(timeout: .init(connect: .seconds(10)))
+        configuration.connectionPool = .init(
+            idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: (clientCounts.max() ?? 1) + 1)
+        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         let key = apiKey ?? ProcessInfo.processInfo.environment["LYCHEE_API_KEY"]
         var steps = [ServeStep]()
         do {

@@ -48,6 +48,8 @@ public actor PairScheduler<Engine: RerankEngine>: Service {
     private var nextRequest = 0
     private var passesStarted = 0
     private var queuedPairCount = 0
+    /// Prompt tokens of the queued pairs (shared prefixes counted in full: an upper bound of their cost).
+    private var queuedTokenCount = 0
     private var wakeUp: CheckedContinuation<Void, Never>?
     private var stopping = false
     /// Engines ready for a pass, in order.
@@ -159,6 +161,7 @@ public actor PairScheduler<Engine: RerankEngine>: Service {
             pending: entries, results: Array(repeating: nil, count: entries.count), remaining: entries.count,
             continuation: continuation, lastServed: passesStarted - 2, arrival: id)
         queuedPairCount += entries.count
+        queuedTokenCount += entries.reduce(0) { $0 + $1.pair.tokenCount }
         metrics.queuedPairs.record(queuedPairCount)
         wakeUp?.resume()
         wakeUp = nil
@@ -217,7 +220,10 @@ public actor PairScheduler<Engine: RerankEngine>: Service {
         // Discarding: a finished pass leaves nothing behind in the group.
         await withDiscardingTaskGroup { passes in
             while true {
-                if queuedPairCount > 0, let engine = idle.first {
+                // With a pass already running elsewhere, wait until a full pass is queued: small passes on
+                // several engines would cost more than they gain (an idle engine with nothing running always
+                // starts at once).
+                if queuedPairCount > 0, let engine = idle.first, running == 0 || queuedTokenCount >= tokenBudget {
                     idle.removeFirst()
                     let pass = takePass()
                     running += 1
@@ -264,6 +270,7 @@ public actor PairScheduler<Engine: RerankEngine>: Service {
             requests[id] = request
         }
         queuedPairCount -= entries.count
+        queuedTokenCount -= entries.reduce(0) { $0 + $1.pair.tokenCount }
         metrics.queuedPairs.record(queuedPairCount)
         metrics.batchPairs.record(entries.count)
         metrics.batchTokens.record(cost.tokens)
@@ -320,6 +327,7 @@ public actor PairScheduler<Engine: RerankEngine>: Service {
             waiting.lastServed = Int.min
             requests[request] = waiting
             queuedPairCount += entries.count
+            queuedTokenCount += entries.reduce(0) { $0 + $1.pair.tokenCount }
         }
         metrics.queuedPairs.record(queuedPairCount)
     }
@@ -390,6 +398,7 @@ public actor PairScheduler<Engine: RerankEngine>: Service {
     private func fail(_ request: Int, _ error: any Error) {
         guard let waiting = requests.removeValue(forKey: request) else { return }
         queuedPairCount -= waiting.pending.count
+        queuedTokenCount -= waiting.pending.reduce(0) { $0 + $1.pair.tokenCount }
         metrics.queuedPairs.record(queuedPairCount)
         if case ServerError.cancelled = error { metrics.requestsCancelled.increment() }
         waiting.continuation.resume(throwing: error)

@@ -2,7 +2,7 @@ import Foundation
 
 /// One fuzz input: the body of `POST /v1/rerank` or `POST /v2/rerank`.
 ///
-/// `APITypes.swift` in this folder is a link to the server's own file (`Sources/RerankServer/APITypes.swift`), so
+/// `APITypes.swift`, `ItemInput.swift` and `WholeNumberDecoding.swift` here are links to the server's own files, so
 /// the request types fuzzed here are the server's, compiled without its HTTP stack (Fuzz/Package.swift says why). The body
 /// is decoded as both shapes with `JSONDecoder`, as `RerankController.decode` does. What must hold:
 /// - a refusal is a `DecodingError`, the one kind of error the server answers with a 400 naming the field (any

@@ -1,0 +1,1 @@
+../../../Sources/RerankServer/ItemInput.swift
