@@ -41,5 +41,5 @@ run_set() {  # $1: GPU list, $2: label, extra environment before the call
 }
 last=""
 for gpus in $GPU_SETS; do run_set "$gpus" "gpus-$gpus"; last=$gpus; done
-LYCHEE_TEST_FAIL_ENGINE=1:5 run_set "$last" "failing-engine-$last"
+[ -n "${SKIP_FAILING:-}" ] || LYCHEE_TEST_FAIL_ENGINE=1:5 run_set "$last" "failing-engine-$last"
 grep -h "taken out of rotation" "$OUT"/serve-failing-engine-*.log | head -2

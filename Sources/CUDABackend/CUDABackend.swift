@@ -95,6 +95,10 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     /// which took the whole process 3 MiB over a 15 GiB limit without this reserve.
     static let outsidePoolReserveBytes = 64 << 20
 
+    /// Under a memory limit, the most bytes this backend's pool may hold (weights, activations and free
+    /// ranges): the limit less what was in use when the backend started and the reserve outside the pool.
+    public var poolCapacityBytes: Int? { pool.limitBytes }
+
     /// Device memory in use when the backend started (context, other processes).
     let baselineDeviceBytes: Int
 

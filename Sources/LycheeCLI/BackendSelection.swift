@@ -109,13 +109,14 @@ enum BackendSelection {
     static func automaticTokenBudget(backend: any Backend, dimensions: ModelDimensions, mlpRowChunks: MLPRowChunks) -> Int {
         guard let cuda = backend as? CUDABackend else { return TokenBudget.cpu(dims: dimensions) }
         // Under a limit the pool holds the room left after the weights as one arena, so the driver's figures
-        // show the device as full: count what is live (weights) and the context instead.
+        // show the device as full: count the pool's capacity and what is live in it (weights) instead.
         let memory = cuda.memoryStatistics()
-        let context = max(0, memory.currentDeviceUsedBytes - memory.pooledBytes)
         let margin = 1 << 28
         let available: Int
-        if let limit = cuda.memoryLimitBytes {
-            available = limit - context - memory.peakLiveBytes - margin
+        if let capacity = cuda.poolCapacityBytes {
+            // What this backend's pool may hold, less what is live (weights): right also when several
+            // engines share one device.
+            available = capacity - memory.peakLiveBytes - margin
         } else {
             // What the driver has free (other processes count) plus the pool's own free ranges.
             available = memory.totalBytes - memory.currentDeviceUsedBytes + memory.pooledBytes - memory.peakLiveBytes
