@@ -87,6 +87,42 @@ struct SchedulingTests {
         #expect(engine.passes.count > 4)
     }
 
+    @Test("a 2-document request sent behind a 32-image request is answered within 3 s")
+    func smallRequestBehindImages() async throws {
+        // 32 distinct 512x512 images: seconds of decoding, resizing and vision tower on the CPU.
+        let images = try (0..<32).map { seed in
+            var pixels = [UInt8](repeating: 0, count: 512 * 512 * 3)
+            for y in 0..<512 {
+                for x in 0..<512 {
+                    let base = (y * 512 + x) * 3
+                    pixels[base] = UInt8(truncatingIfNeeded: x / 4 + seed * 7)
+                    pixels[base + 1] = UInt8(truncatingIfNeeded: y / 4)
+                    pixels[base + 2] = UInt8(truncatingIfNeeded: (x + y) / 8 + seed)
+                }
+            }
+            return try JPEGWriter.encode(try RGBImage(width: 512, height: 512, pixels: pixels)).base64EncodedString()
+        }
+        try await withServer { client, _ in
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    let response = try await client.execute(
+                        uri: "/v1/rerank", method: .post, headers: jsonHeaders,
+                        body: try body(["query": "photos", "documents": images.map { ["image": $0] }]))
+                    #expect(response.status == .ok)
+                }
+                try await Task.sleep(for: .milliseconds(100))
+                let started = ContinuousClock.now
+                let response = try await client.execute(
+                    uri: "/v1/rerank", method: .post, headers: jsonHeaders,
+                    body: try body(["query": "a question", "documents": ["first answer", "second answer"]]))
+                let elapsed = ContinuousClock.now - started
+                #expect(response.status == .ok)
+                #expect(elapsed < .seconds(3), "the 2-document request took \(elapsed)")
+                try await group.waitForAll()
+            }
+        }
+    }
+
     @Test("a request over the timeout is a JSON 504 and its pending pairs are dropped")
     func requestTimeout() async throws {
         let engine = ScriptedEngine(try TinyModel.engine(), passDelay: .milliseconds(100))
