@@ -68,7 +68,7 @@ public actor PairScheduler<Engine: RerankEngine>: Service {
     /// One engine and the thread it runs on.
     private struct EngineSlot: Sendable {
         let engine: Engine
-        let thread: WorkerThread
+        let thread: WorkerPool
     }
 
     /// A scheduler over `engines` (at least one; one per GPU); `warmUp` runs once on each engine's thread
@@ -84,7 +84,7 @@ public actor PairScheduler<Engine: RerankEngine>: Service {
         self.passesRun = Array(repeating: 0, count: engines.count)
         self.engine = engines[0]
         self.engines = engines.enumerated().map {
-            EngineSlot(engine: $0.element, thread: WorkerThread(name: "lychee-engine-\($0.offset)"))
+            EngineSlot(engine: $0.element, thread: WorkerPool(name: "lychee-engine-\($0.offset)", size: 1))
         }
         self.healthy = Array(repeating: false, count: engines.count)
         self.consecutiveFailures = Array(repeating: 0, count: engines.count)

@@ -10,81 +10,33 @@ import Qwen25VL
 /// returned.
 ///
 /// Thread-safe.
-public final class ImageEmbeddingCache: @unchecked Sendable {
-    struct Entry {
-        var grid: VisionGrid
-        var embeddings: [Float]
-        var lastUse: UInt64
-        var bytes: Int { embeddings.count * MemoryLayout<Float>.size }
-    }
-
+public final class ImageEmbeddingCache: Sendable {
     /// Counters and sizes, for metrics.
-    public struct Statistics: Sendable, Equatable {
-        public var hits = 0
-        public var misses = 0
-        public var entries = 0
-        public var bytes = 0
-        public var evictions = 0
-        public var capacityBytes = 0
-    }
+    public typealias Statistics = CacheStatistics
 
-    /// Most bytes of embeddings held; 0 disables the cache.
-    public let capacityBytes: Int
-    private let lock = NSLock()
-    private var entries = [ImageKey: Entry]()
-    private var clock: UInt64 = 0
-    private var statistics = Statistics()
+    private let store: ByteBoundedCache<ImageKey, (grid: VisionGrid, embeddings: [Float])>
 
     /// A cache holding at most `capacityBytes` of embeddings (0 holds nothing).
     public init(capacityBytes: Int) {
-        self.capacityBytes = max(0, capacityBytes)
-        statistics.capacityBytes = self.capacityBytes
+        store = ByteBoundedCache(capacityBytes: capacityBytes)
     }
 
+    /// Most bytes of embeddings held; 0 disables the cache.
+    public var capacityBytes: Int { store.capacityBytes }
     /// Whether the cache can hold anything.
-    public var isEnabled: Bool { capacityBytes > 0 }
+    public var isEnabled: Bool { store.isEnabled }
 
     /// The entry for `key`; with `counting`, counted as a hit or a miss.
     func lookup(_ key: ImageKey, counting: Bool = true) -> (grid: VisionGrid, embeddings: [Float])? {
-        guard isEnabled else { return nil }
-        lock.lock()
-        defer { lock.unlock() }
-        guard var entry = entries[key] else {
-            if counting { statistics.misses += 1 }
-            return nil
-        }
-        clock += 1
-        entry.lastUse = clock
-        entries[key] = entry
-        if counting { statistics.hits += 1 }
-        return (entry.grid, entry.embeddings)
+        store.lookup(key, counting: counting)
     }
 
     /// Stores `embeddings` for `key`, evicting the least recently used entries to stay within capacity.
     /// An entry larger than the whole capacity is not stored.
     func insert(_ key: ImageKey, grid: VisionGrid, embeddings: [Float]) {
-        let bytes = embeddings.count * MemoryLayout<Float>.size
-        guard isEnabled, bytes <= capacityBytes else { return }
-        lock.lock()
-        defer { lock.unlock() }
-        if let old = entries[key] { statistics.bytes -= old.bytes }
-        clock += 1
-        entries[key] = Entry(grid: grid, embeddings: embeddings, lastUse: clock)
-        statistics.bytes += bytes
-        while statistics.bytes > capacityBytes, let victim = entries.min(by: { $0.value.lastUse < $1.value.lastUse }) {
-            entries[victim.key] = nil
-            statistics.bytes -= victim.value.bytes
-            statistics.evictions += 1
-        }
-        statistics.entries = entries.count
+        store.insert(key, (grid, embeddings), bytes: embeddings.count * MemoryLayout<Float>.size)
     }
 
     /// Counters and sizes now.
-    public func snapshot() -> Statistics {
-        lock.lock()
-        defer { lock.unlock() }
-        var copy = statistics
-        copy.entries = entries.count
-        return copy
-    }
+    public func snapshot() -> Statistics { store.snapshot() }
 }

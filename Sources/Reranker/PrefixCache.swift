@@ -23,48 +23,26 @@ public struct PrefixCacheKey: Hashable, Sendable {
 /// so one-off queries cost nothing. Exact: the stored rows are those the prefix's own pass computed.
 ///
 /// Thread-safe.
-public final class PrefixCache: @unchecked Sendable {
+public final class PrefixCache: Sendable {
     /// Counters and sizes, for metrics.
-    public struct Statistics: Sendable, Equatable {
-        public var hits = 0
-        public var misses = 0
-        public var entries = 0
-        public var bytes = 0
-        public var evictions = 0
-        public var capacityBytes = 0
-    }
+    public typealias Statistics = CacheStatistics
 
-    public let capacityBytes: Int
+    private let store: ByteBoundedCache<PrefixCacheKey, PrefixKV>
     private let lock = NSLock()
-    private var entries = [PrefixCacheKey: (kv: PrefixKV, lastUse: UInt64)]()
-    private var seen = Set<PrefixCacheKey>()
-    private var clock: UInt64 = 0
-    private var statistics = Statistics()
+    nonisolated(unsafe) private var seen = Set<PrefixCacheKey>()
     /// Most keys remembered as seen once (then the memory starts over).
     static let seenLimit = 8192
 
     /// A cache of at most `capacityBytes` (0 disables it).
     public init(capacityBytes: Int) {
-        self.capacityBytes = max(0, capacityBytes)
-        statistics.capacityBytes = self.capacityBytes
+        store = ByteBoundedCache(capacityBytes: capacityBytes)
     }
 
-    public var isEnabled: Bool { capacityBytes > 0 }
+    public var capacityBytes: Int { store.capacityBytes }
+    public var isEnabled: Bool { store.isEnabled }
 
     /// The stored prefix for `key`, counted as a hit or a miss.
-    func lookup(_ key: PrefixCacheKey) -> PrefixKV? {
-        guard isEnabled else { return nil }
-        return lock.withLock {
-            guard let entry = entries[key] else {
-                statistics.misses += 1
-                return nil
-            }
-            clock += 1
-            entries[key] = (entry.kv, clock)
-            statistics.hits += 1
-            return entry.kv
-        }
-    }
+    func lookup(_ key: PrefixCacheKey) -> PrefixKV? { store.lookup(key) }
 
     /// Whether a pass computing `key` should capture it: true from its second sighting on.
     func shouldCapture(_ key: PrefixCacheKey) -> Bool {
@@ -78,26 +56,7 @@ public final class PrefixCache: @unchecked Sendable {
     }
 
     /// Stores `kv`, evicting the least recently used entries to stay within capacity.
-    func insert(_ key: PrefixCacheKey, _ kv: PrefixKV) {
-        guard isEnabled, kv.byteCount <= capacityBytes else { return }
-        lock.withLock {
-            if let old = entries[key] { statistics.bytes -= old.kv.byteCount }
-            clock += 1
-            entries[key] = (kv, clock)
-            statistics.bytes += kv.byteCount
-            while statistics.bytes > capacityBytes, let victim = entries.min(by: { $0.value.lastUse < $1.value.lastUse }) {
-                entries[victim.key] = nil
-                statistics.bytes -= victim.value.kv.byteCount
-                statistics.evictions += 1
-            }
-        }
-    }
+    func insert(_ key: PrefixCacheKey, _ kv: PrefixKV) { store.insert(key, kv, bytes: kv.byteCount) }
 
-    public func snapshot() -> Statistics {
-        lock.withLock {
-            var copy = statistics
-            copy.entries = entries.count
-            return copy
-        }
-    }
+    public func snapshot() -> Statistics { store.snapshot() }
 }
