@@ -68,9 +68,11 @@ public func buildApplication<Engine: RerankEngine>(
         preparationThreads: configuration.preparationThreads, warmUp: warmUp,
         failEngineAfterPasses: configuration.failEngineAfterPasses)
     metrics.tokenBudget.record(configuration.tokenBudget)
-    let controller = RerankController(scheduler: scheduler, configuration: configuration, metrics: metrics)
+    let connections = ConnectionRegistry()
+    let controller = RerankController(
+        scheduler: scheduler, configuration: configuration, metrics: metrics, connections: connections)
     let parts = RerankServerParts(
-        scheduler: scheduler, metrics: metrics, connections: ConnectionRegistry(), controller: controller)
+        scheduler: scheduler, metrics: metrics, connections: connections, controller: controller)
     let router = try buildRouter(parts: parts, configuration: configuration)
     let limits = RequestGuardHandler.Limits(
         idleTimeout: configuration.idleTimeout, headerTimeout: configuration.headerTimeout,

@@ -5,6 +5,8 @@ import NIOCore
 public final class ConnectionRegistry: @unchecked Sendable {
     private let lock = NSLock()
     private var channels = [ObjectIdentifier: any Channel]()
+    /// Connections whose client closed its side: a request still in flight there has nobody to answer.
+    private var inputClosed = Set<ObjectIdentifier>()
 
     /// An empty registry.
     public init() {}
@@ -18,8 +20,22 @@ public final class ConnectionRegistry: @unchecked Sendable {
         lock.withLock { channels[key] = channel }
         channel.closeFuture.whenComplete { [weak self] _ in
             guard let self else { return }
-            _ = self.lock.withLock { self.channels.removeValue(forKey: key) }
+            self.lock.withLock {
+                self.channels[key] = nil
+                self.inputClosed.remove(key)
+            }
         }
+    }
+
+    /// Notes that the client of `channel` closed its side of the connection.
+    func markInputClosed(_ channel: any Channel) {
+        _ = lock.withLock { inputClosed.insert(ObjectIdentifier(channel)) }
+    }
+
+    /// Whether the client of `channel` is still there: the channel is open and its client has not closed
+    /// its side.
+    func isClientConnected(_ channel: any Channel) -> Bool {
+        channel.isActive && !lock.withLock { inputClosed.contains(ObjectIdentifier(channel)) }
     }
 
     /// Closes every open connection; returns how many there were.

@@ -24,7 +24,7 @@ struct GuardedHTTP1Channel: ServerChildChannel, HTTPChannelHandler {
             let decoder = try pipeline.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
             let guardHandler = RequestGuardHandler(limits: limits)
             try pipeline.addHandler(guardHandler, position: .after(decoder))
-            try pipeline.addHandler(ByteArrivalHandler(notifying: guardHandler), position: .first)
+            try pipeline.addHandler(ByteArrivalHandler(notifying: guardHandler, registry: registry), position: .first)
             registry.add(channel)
             return value
         }

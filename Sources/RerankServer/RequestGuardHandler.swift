@@ -262,13 +262,22 @@ final class ByteArrivalHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundOut = ByteBuffer
 
     private let guardHandler: RequestGuardHandler
+    private let registry: ConnectionRegistry?
 
-    init(notifying guardHandler: RequestGuardHandler) {
+    /// - Parameter registry: told when the client closes its side (the server allows half-closed
+    ///   connections, so the channel itself stays active).
+    init(notifying guardHandler: RequestGuardHandler, registry: ConnectionRegistry? = nil) {
         self.guardHandler = guardHandler
+        self.registry = registry
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guardHandler.bytesArrived()
         context.fireChannelRead(data)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case ChannelEvent.inputClosed = event { registry?.markInputClosed(context.channel) }
+        context.fireUserInboundEventTriggered(event)
     }
 }

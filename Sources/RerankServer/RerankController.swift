@@ -15,8 +15,15 @@ public struct RerankController<Engine: RerankEngine>: Sendable {
     /// When the server was built, in Unix seconds (`created` of `GET /v1/models`).
     let startedAt = Int(Date().timeIntervalSince1970)
 
-    init(scheduler: PairScheduler<Engine>, configuration: ServerConfiguration, metrics: ServerMetrics) {
+    /// The open connections, and which clients have gone away.
+    let connections: ConnectionRegistry
+
+    init(
+        scheduler: PairScheduler<Engine>, configuration: ServerConfiguration, metrics: ServerMetrics,
+        connections: ConnectionRegistry = ConnectionRegistry()
+    ) {
         self.scheduler = scheduler
+        self.connections = connections
         self.configuration = configuration
         self.metrics = metrics
         self.gate = AdmissionGate(
@@ -143,7 +150,8 @@ public struct RerankController<Engine: RerankEngine>: Sendable {
         // A connection that is not live at the start (the in-memory test transport) cannot be watched.
         var isClientConnected: (@Sendable () -> Bool)?
         if let channel = (context as? ServerRequestContext)?.channel, channel.isActive {
-            isClientConnected = { @Sendable in channel.isActive }
+            let connections = self.connections
+            isClientConnected = { @Sendable in connections.isClientConnected(channel) }
         }
         let work: @Sendable () async throws -> RankedResults = { [self] in
             try await admitted(query: query, documents: documents, instruction: instruction, topN: topN, options: options)

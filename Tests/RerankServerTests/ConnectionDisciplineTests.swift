@@ -140,3 +140,31 @@ struct ConnectionDisciplineTests {
         }
     }
 }
+
+/// A client that goes away has its request's pending work dropped.
+@Suite("Client disconnects", .timeLimit(.minutes(1)))
+struct ClientDisconnectTests {
+    @Test("closing the connection mid-request cancels the request and empties its queue")
+    func disconnectCancels() async throws {
+        var configuration = ServerConfiguration()
+        configuration.tokenBudget = 256
+        try await withLiveServer(configuration: configuration) { port in
+            let documents = (0..<200).map { String(repeating: "word\($0) ", count: 200) }
+            let body = String(decoding: try JSONSerialization.data(withJSONObject: ["query": "q", "documents": documents]), as: UTF8.self)
+            do {
+                let connection = try RawConnection(port: port)
+                connection.send(
+                    "POST /v1/rerank HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
+                        + "Content-Length: \(body.utf8.count)\r\n\r\n" + body)
+                try await Task.sleep(for: .milliseconds(500))
+                // The connection closes here, long before 200 long documents are scored at 256 tokens a pass.
+            }
+            try await Task.sleep(for: .milliseconds(1500))
+            let probe = try RawConnection(port: port)
+            probe.send("GET /metrics HTTP/1.1\r\nHost: test\r\n\r\n")
+            let metrics = await probe.readAnswer(timeout: .seconds(5))?.body ?? ""
+            #expect(metrics.contains("lychee_requests_cancelled_total 1"), "\(metrics.prefix(2000))")
+            #expect(metrics.contains("lychee_queue_pairs 0"))
+        }
+    }
+}
