@@ -400,7 +400,6 @@ public actor PairScheduler<Engine: RerankEngine>: Service {
         queuedPairCount -= waiting.pending.count
         queuedTokenCount -= waiting.pending.reduce(0) { $0 + $1.pair.tokenCount }
         metrics.queuedPairs.record(queuedPairCount)
-        if case ServerError.cancelled = error { metrics.requestsCancelled.increment() }
         waiting.continuation.resume(throwing: error)
     }
 }

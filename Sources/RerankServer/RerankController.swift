@@ -163,6 +163,9 @@ public struct RerankController<Engine: RerankEngine>: Sendable {
         } catch ServerError.timedOut(let seconds) {
             metrics.requestsTimedOut.increment()
             throw ServerError.timedOut(seconds: seconds)
+        } catch ServerError.cancelled {
+            metrics.requestsCancelled.increment()
+            throw ServerError.cancelled
         }
     }
 
