@@ -235,9 +235,7 @@ struct ModelFlops {
 
     init(dimensions: ModelDimensions) {
         dims = dimensions
-        let t = dimensions.text
-        let h = Double(t.hiddenSize), kv = Double(t.kvHeadCount * t.headDim), i = Double(t.intermediateSize)
-        decoderPerToken = 2 * Double(t.layerCount) * (h * h + 2 * h * kv + h * h + 3 * h * i)
+        decoderPerToken = dimensions.text.matmulFlopsPerToken
     }
 
     /// Vision tower FLOPs for one image of `patches` patches (patch embedding, blocks, merger).

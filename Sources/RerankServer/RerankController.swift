@@ -179,6 +179,15 @@ public struct RerankController<Engine: RerankEngine>: Sendable {
     private func admitted(
         query: ItemInput, documents: [ItemInput], instruction: String?, topN: Int?, options: PairPreparationOptions
     ) async throws -> RankedResults {
+        try await withAdmission {
+            try Task.checkCancellation()
+            return try await rankAdmitted(
+                query: query, documents: documents, instruction: instruction, topN: topN, options: options)
+        }
+    }
+
+    /// Runs `body` within a turn at the admission gate (refused at once, 429, when the line is full).
+    func withAdmission<T: Sendable>(_ body: () async throws -> T) async throws -> T {
         guard await gate.enter() else {
             throw APIError.rateLimited(
                 retryAfter: configuration.retryAfterSeconds,
@@ -186,11 +195,9 @@ public struct RerankController<Engine: RerankEngine>: Sendable {
                     + "\(configuration.maxWaiting) waiting); retry after \(configuration.retryAfterSeconds) s")
         }
         do {
-            try Task.checkCancellation()
-            let ranked = try await rankAdmitted(
-                query: query, documents: documents, instruction: instruction, topN: topN, options: options)
+            let value = try await body()
             await gate.leave()
-            return ranked
+            return value
         } catch {
             await gate.leave()
             throw error

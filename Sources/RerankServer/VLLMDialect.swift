@@ -126,12 +126,7 @@ extension RerankController {
                 "too many pairs: \(documents.count) given, this server takes at most \(configuration.maxDocuments) "
                     + "per request; split them over several requests")
         }
-        guard await gate.enter() else {
-            throw APIError.rateLimited(
-                retryAfter: configuration.retryAfterSeconds,
-                message: "the server is at capacity; retry after \(configuration.retryAfterSeconds) s")
-        }
-        do {
+        return try await withAdmission {
             var pairs = [ScoringPair]()
             for (index, (query, document)) in zip(queries, documents).enumerated() {
                 let queryItem = try await images.item(query, field: "text_1[\(index)]")
@@ -152,11 +147,7 @@ extension RerankController {
                 result.index = position
                 return result
             }
-            await gate.leave()
             return (results, results.reduce(0) { $0 + $1.tokens })
-        } catch {
-            await gate.leave()
-            throw error
         }
     }
 

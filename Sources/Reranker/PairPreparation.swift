@@ -27,13 +27,6 @@ public struct ScoringPair: Sendable {
     public var tokenCount: Int { prompt.count }
     /// Whether the document text was shortened to fit the maximum length.
     public var truncated: Bool { prompt.wasTruncated }
-    /// Image patches the vision tower still has to embed for this pair (0 when its images are cached).
-    public var visionPatches: Int {
-        [queryImage, documentImage].reduce(0) { total, image in
-            guard let image, case .pixels = image.content else { return total }
-            return total + image.grid.patchCount
-        }
-    }
 }
 
 /// Identifies the query side of a prompt; see ``ScoringPair/prefixKey``.

@@ -57,10 +57,4 @@ public final class PreparedImage: @unchecked Sendable {
         set { lock.withLock { embedded = newValue } }
     }
 
-    /// Host bytes the image keeps alive.
-    var byteCount: Int {
-        switch content {
-        case .pixels(let values), .embeddings(let values): return values.count * MemoryLayout<Float>.size
-        }
-    }
 }

@@ -36,9 +36,7 @@ public enum TokenBudget {
         dims: ModelDimensions, flopsPerSecond: Double = 2e10 * Double(ProcessInfo.processInfo.activeProcessorCount),
         memoryBytes: Int = Int(clamping: ProcessInfo.processInfo.physicalMemory)
     ) -> Int {
-        let text = dims.text
-        let h = Double(text.hiddenSize), kv = Double(text.kvHeadCount * text.headDim), i = Double(text.intermediateSize)
-        let flopsPerToken = 2 * Double(text.layerCount) * (2 * h * h + 2 * h * kv + 3 * h * i)
+        let flopsPerToken = dims.text.matmulFlopsPerToken
         let bySpeed = Int(min(Double(Int.max / 2), flopsPerSecond / max(1, flopsPerToken)))
         let byMemory = memoryBytes / 4 / max(1, activationBytesPerToken(dims, elementBytes: 4))
         return min(cpuRange.upperBound, max(cpuRange.lowerBound, min(bySpeed, byMemory)))

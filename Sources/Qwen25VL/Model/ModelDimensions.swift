@@ -81,3 +81,12 @@ public struct ModelDimensions: Sendable, Equatable {
         self.tiedEmbeddings = tiedEmbeddings
     }
 }
+
+extension ModelDimensions.Text {
+    /// Matrix-product FLOPs of one decoder token: 2 x the decoder's matrix parameters (q, k, v, o, gate,
+    /// up, down over every layer).
+    public var matmulFlopsPerToken: Double {
+        let h = Double(hiddenSize), kv = Double(kvHeadCount * headDim), i = Double(intermediateSize)
+        return 2 * Double(layerCount) * (2 * h * h + 2 * h * kv + 3 * h * i)
+    }
+}
