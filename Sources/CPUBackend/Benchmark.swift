@@ -31,10 +31,15 @@ public enum CPUBackendBenchmark {
             case .f32: weightBytes.storeBytes(of: value, toByteOffset: i * 4, as: Float.self)
             case .bf16: weightBytes.storeBytes(of: HalfConversion.bf16Bits(value), toByteOffset: i * 2, as: UInt16.self)
             case .f16: weightBytes.storeBytes(of: HalfConversion.f16Bits(value), toByteOffset: i * 2, as: UInt16.self)
+            case .f8e4m3: weightBytes.storeBytes(of: FP8E4M3.bits(value * 400), toByteOffset: i, as: UInt8.self)
             }
         }
-        let weight = try backend.weight(
-            UnsafeRawBufferPointer(weightBytes), dtype: dtype, shape: [outFeatures, inFeatures], keepingAlive: nil)
+        let shape = [outFeatures, inFeatures]
+        let weight =
+            dtype == .f8e4m3
+            ? try backend.scaledWeight(
+                UnsafeRawBufferPointer(weightBytes), rowScales: Array(repeating: 1 / 400, count: outFeatures), shape: shape)
+            : try backend.weight(UnsafeRawBufferPointer(weightBytes), dtype: dtype, shape: shape, keepingAlive: nil)
         let x = try backend.upload(
             (0..<(tokens * inFeatures)).map { _ in Float.random(in: -1...1, using: &generator) },
             shape: [tokens, inFeatures])

@@ -84,6 +84,10 @@ public final class CPUBackend: Backend {
         guard bytes.count == count * dtype.byteSize else {
             throw TensorError.byteCountMismatch(expected: count * dtype.byteSize, actual: bytes.count)
         }
+        guard dtype != .f8e4m3 else {
+            // 8-bit values mean nothing without their scales.
+            throw TensorError.unsupportedDType(op: "weight", argument: "weight", dtype: dtype, supported: [.bf16, .f16, .f32])
+        }
         let aligned = Int(bitPattern: bytes.baseAddress) % dtype.byteSize == 0
         if let owner, let base = bytes.baseAddress, aligned {
             let storage = CPUStorage(wrapping: base, byteCount: bytes.count, owner: owner)
@@ -92,6 +96,33 @@ public final class CPUBackend: Backend {
         let storage = CPUStorage(allocating: bytes.count)
         if let source = bytes.baseAddress { storage.base.copyMemory(from: source, byteCount: bytes.count) }
         return try Tensor(shape: shape, dtype: dtype, storage: storage)
+    }
+
+    /// Copies the 8-bit values and their row scales into host memory.
+    public func scaledWeight(_ values: UnsafeRawBufferPointer, rowScales: [Float], shape: [Int]) throws -> Tensor {
+        let count = try Tensor.elementCount(of: shape)
+        guard shape.count == 2, values.count == count, rowScales.count == shape[0] else {
+            throw TensorError.shapeMismatch(
+                op: "scaledWeight",
+                detail: "a [rows, columns] weight of \(values.count) bytes with one scale per row, got shape \(shape) and \(rowScales.count) scales")
+        }
+        let storage = CPUStorage(allocating: count)
+        if let source = values.baseAddress { storage.base.copyMemory(from: source, byteCount: count) }
+        let scaleStorage = CPUStorage(allocating: rowScales.count * 4)
+        rowScales.withUnsafeBytes { bytes in
+            if let source = bytes.baseAddress { scaleStorage.base.copyMemory(from: source, byteCount: bytes.count) }
+        }
+        return try Tensor(
+            shape: shape, dtype: .f8e4m3, storage: storage,
+            rowScales: RowScales(storage: scaleStorage, count: rowScales.count))
+    }
+
+    /// The fp32 row scales of an 8-bit weight.
+    func scaleValues(_ scales: RowScales, op: String) throws -> UnsafePointer<Float> {
+        guard let storage = scales.storage as? CPUStorage else {
+            throw TensorError.foreignTensor(op: op, expected: name, found: scales.storage.deviceName)
+        }
+        return UnsafePointer((storage.base + scales.byteOffset).assumingMemoryBound(to: Float.self))
     }
 
     // MARK: Storage access

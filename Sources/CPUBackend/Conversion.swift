@@ -15,5 +15,25 @@ func convertToFloat(_ source: UnsafeRawPointer, dtype: DType, into destination: 
     case .f16:
         let halves = source.assumingMemoryBound(to: Float16.self)
         for i in 0..<count { destination[i] = Float(halves[i]) }
+    case .f8e4m3:
+        // Unscaled: the caller multiplies each row by its scale (``convertScaledRows``).
+        let bytes = source.assumingMemoryBound(to: UInt8.self)
+        FP8E4M3.values.withUnsafeBufferPointer { table in
+            for i in 0..<count { destination[i] = table[Int(bytes[i])] }
+        }
+    }
+}
+
+/// Converts `rows` rows of `columns` 8-bit values to fp32, each row multiplied by its scale: the weight-only
+/// FP8 product widens one panel of weight rows at a time.
+func convertScaledRows(
+    _ source: UnsafeRawPointer, scales: UnsafePointer<Float>, rows: Int, columns: Int,
+    into destination: UnsafeMutablePointer<Float>
+) {
+    convertToFloat(source, dtype: .f8e4m3, into: destination, count: rows * columns)
+    for row in 0..<rows {
+        let scale = scales[row]
+        let target = destination + row * columns
+        for column in 0..<columns { target[column] *= scale }
     }
 }

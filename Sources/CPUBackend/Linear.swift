@@ -12,6 +12,7 @@ extension CPUBackend {
         let input = try floats(x, op: "linear", argument: "x")
         let weights = try hostBytes(weight, op: "linear")
         let biasValues = try bias.map { try floatVector($0, op: "linear") }
+        let rowScales = try weight.rowScales.map { try scaleValues($0, op: "linear") }
         let (output, result) = try makeFloatTensor(shape: sizes.outputShape)
         let (m, n, k) = (sizes.rows, sizes.outFeatures, sizes.inFeatures)
         guard m > 0, n > 0 else { return output }
@@ -31,7 +32,11 @@ extension CPUBackend {
             guard !rows.isEmpty else { return }
             let block = weights + columns.lowerBound * k * elementSize
             let b: UnsafePointer<Float>
-            if dtype != .f32 {
+            if let rowScales {
+                convertScaledRows(
+                    block, scales: rowScales + columns.lowerBound, rows: columns.count, columns: k, into: panel)
+                b = UnsafePointer(panel)
+            } else if dtype != .f32 {
                 convertToFloat(block, dtype: dtype, into: panel, count: columns.count * k)
                 b = UnsafePointer(panel)
             } else {

@@ -67,9 +67,29 @@ extension CUDABackend {
         guard bytes.count == count * dtype.byteSize else {
             throw TensorError.byteCountMismatch(expected: count * dtype.byteSize, actual: bytes.count)
         }
+        guard dtype != .f8e4m3 else {
+            // 8-bit values mean nothing without their scales.
+            throw TensorError.unsupportedDType(op: "weight", argument: "weight", dtype: dtype, supported: [.bf16, .f16, .f32])
+        }
         if dtype == .bf16 { return try deviceCopy(of: bytes, shape: shape, dtype: .bf16) }
         let converted = HostConversion.bf16Bits(bytes, dtype: dtype)
         return try converted.withUnsafeBytes { try deviceCopy(of: $0, shape: shape, dtype: .bf16) }
+    }
+
+    /// Copies the 8-bit values and their fp32 row scales to the device.
+    public func scaledWeight(_ values: UnsafeRawBufferPointer, rowScales: [Float], shape: [Int]) throws -> Tensor {
+        let count = try Tensor.elementCount(of: shape)
+        guard shape.count == 2, values.count == count, rowScales.count == shape[0] else {
+            throw TensorError.shapeMismatch(
+                op: "scaledWeight",
+                detail: "a [rows, columns] weight of \(values.count) bytes with one scale per row, got shape \(shape) and \(rowScales.count) scales")
+        }
+        try enter()
+        let stored = try deviceCopy(of: values, shape: shape, dtype: .f8e4m3)
+        let scales = try rowScales.withUnsafeBytes { try deviceCopy(of: $0, shape: [rowScales.count], dtype: .f32) }
+        return try Tensor(
+            shape: shape, dtype: .f8e4m3, storage: stored.storage,
+            rowScales: RowScales(storage: scales.storage, count: rowScales.count))
     }
 
     /// Keeps the table in host memory, copied out of `bytes` (`owner` is not retained, so a checkpoint's
@@ -113,6 +133,7 @@ enum HostConversion {
         case .f32: return Array(bytes.bindMemory(to: Float.self))
         case .bf16: return bytes.bindMemory(to: UInt16.self).map { HalfConversion.float(bf16: $0) }
         case .f16: return bytes.bindMemory(to: UInt16.self).map { HalfConversion.float(f16: $0) }
+        case .f8e4m3: return bytes.bindMemory(to: UInt8.self).map { FP8E4M3.float($0) }
         }
     }
 
@@ -136,6 +157,9 @@ enum HostConversion {
                 let half = bytes.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self)
                 target[i] = HalfConversion.bf16Bits(HalfConversion.float(f16: half))
             }
+        case .f8e4m3:
+            // Unscaled values (exact in bf16); scaled 8-bit weights are widened on the device instead.
+            for i in 0..<target.count { target[i] = HalfConversion.bf16Bits(FP8E4M3.float(bytes[i])) }
         }
     }
 }

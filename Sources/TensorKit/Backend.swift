@@ -34,6 +34,19 @@ public protocol Backend: Sendable {
     func weight(_ bytes: UnsafeRawBufferPointer, dtype: DType, shape: [Int], keepingAlive owner: AnyObject?)
         throws -> Tensor
 
+    /// An 8-bit weight `[out, in]` for ``linear(_:weight:bias:)``: `values` holds E4M3 bit patterns
+    /// (``FP8E4M3``) row-major, `rowScales` one fp32 scale per row. The result has dtype ``DType/f8e4m3``
+    /// and its ``Tensor/rowScales`` set. The bytes are copied.
+    ///
+    /// A backend multiplies with it either on 8-bit tensor cores (activations quantized per token, see
+    /// ``runsFP8Products``) or by widening the weight to its own precision just before the product.
+    func scaledWeight(_ values: UnsafeRawBufferPointer, rowScales: [Float], shape: [Int]) throws -> Tensor
+
+    /// Whether ``linear(_:weight:bias:)`` multiplies 8-bit weights in 8 bits (each activation row
+    /// quantized to E4M3 with its own scale): true on GPUs with FP8 tensor cores; false where the weight
+    /// is widened and the activations are kept as they are.
+    var runsFP8Products: Bool { get }
+
     /// A table read only through ``embedding(_:ids:)`` (the token embeddings, 1 GiB for a 7B model).
     ///
     /// Same contract as ``weight(_:dtype:shape:keepingAlive:)``, but the backend may keep it in host
@@ -44,7 +57,8 @@ public protocol Backend: Sendable {
 
     // MARK: Dense layers
 
-    /// `x W^T + b`: x `[..., in]`, weight `[out, in]` (any ``DType``), bias `[out]` or nil -> `[..., out]`.
+    /// `x W^T + b`: x `[..., in]`, weight `[out, in]` (any ``DType``; an ``DType/f8e4m3`` weight is scaled
+    /// by its ``Tensor/rowScales``), bias `[out]` or nil -> `[..., out]`.
     func linear(_ x: Tensor, weight: Tensor, bias: Tensor?) throws -> Tensor
 
     /// RMSNorm over the last axis: `x / sqrt(mean(x^2) + eps) * weight`, statistics in fp32.
@@ -131,6 +145,9 @@ public protocol Backend: Sendable {
 extension Backend {
     /// Separate weights unless the backend says otherwise.
     public var prefersFusedWeights: Bool { false }
+
+    /// Widening 8-bit weights unless the backend says otherwise.
+    public var runsFP8Products: Bool { false }
 
     /// Copies host values into a new tensor of `shape` in ``activationDType``.
     public func upload(_ values: [Float], shape: [Int]) throws -> Tensor {

@@ -1,7 +1,8 @@
 /// The element types a tensor can hold.
 ///
 /// Activations are `f32` on the CPU backend (a GPU backend may keep them in `bf16`); weights arrive
-/// from the checkpoint as `bf16` (sometimes `f16` or `f32`) and stay in that type in memory.
+/// from the checkpoint as `bf16` (sometimes `f16` or `f32`) and stay in that type in memory, or are
+/// kept in 8 bits (`f8e4m3`, with a scale per row) when the model runs in FP8.
 public enum DType: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
     /// IEEE 754 binary32.
     case f32
@@ -9,12 +10,16 @@ public enum DType: String, Sendable, Hashable, CaseIterable, CustomStringConvert
     case bf16
     /// IEEE 754 binary16.
     case f16
+    /// 8-bit float E4M3 (``FP8E4M3``), only for weights: each row carries an fp32 scale
+    /// (``Tensor/rowScales``).
+    case f8e4m3
 
     /// Bytes per element.
     public var byteSize: Int {
         switch self {
         case .f32: 4
         case .bf16, .f16: 2
+        case .f8e4m3: 1
         }
     }
 

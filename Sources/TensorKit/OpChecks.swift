@@ -25,6 +25,10 @@ public enum OpChecks {
                 op: "linear", detail: "x \(x.shape) needs a weight [out, \(inFeatures)], got \(weight.shape)")
         }
         let outFeatures = weight.shape[0]
+        if weight.dtype == .f8e4m3, weight.rowScales?.count != outFeatures {
+            throw TensorError.shapeMismatch(
+                op: "linear", detail: "an 8-bit weight \(weight.shape) needs \(outFeatures) row scales, has \(weight.rowScales?.count ?? 0)")
+        }
         if let bias, bias.shape != [outFeatures] {
             throw TensorError.shapeMismatch(
                 op: "linear", detail: "weight \(weight.shape) needs a bias [\(outFeatures)], got \(bias.shape)")

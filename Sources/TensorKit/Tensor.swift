@@ -24,12 +24,17 @@ public struct Tensor: Sendable {
     public let storage: any TensorStorage
     /// Where the first element starts inside `storage`, in bytes.
     public let byteOffset: Int
+    /// For an 8-bit weight (``DType/f8e4m3``): the fp32 scale of each row (the first axis), so that an
+    /// element's value is its stored value times its row's scale. Nil for every other tensor.
+    public let rowScales: RowScales?
 
     /// Wraps `storage` as a tensor of `shape` and `dtype` starting at `byteOffset`.
     ///
     /// - Throws: ``TensorError/invalidShape(_:)`` for a negative dimension,
     ///   ``TensorError/byteCountMismatch(expected:actual:)`` when the storage is too small.
-    public init(shape: [Int], dtype: DType, storage: any TensorStorage, byteOffset: Int = 0) throws {
+    public init(
+        shape: [Int], dtype: DType, storage: any TensorStorage, byteOffset: Int = 0, rowScales: RowScales? = nil
+    ) throws {
         let count = try Tensor.elementCount(of: shape)
         let (bytes, overflow) = count.multipliedReportingOverflow(by: dtype.byteSize)
         guard !overflow else { throw TensorError.invalidShape(shape) }
@@ -40,6 +45,11 @@ public struct Tensor: Sendable {
         self.dtype = dtype
         self.storage = storage
         self.byteOffset = byteOffset
+        if let rowScales, rowScales.count != (shape.first ?? 1) {
+            throw TensorError.shapeMismatch(
+                op: "rowScales", detail: "\(rowScales.count) scales for a tensor of \(shape.first ?? 1) rows")
+        }
+        self.rowScales = rowScales
     }
 
     /// Number of elements (the product of `shape`; 1 for a scalar).
@@ -66,7 +76,11 @@ public struct Tensor: Sendable {
             throw TensorError.shapeMismatch(
                 op: "reshape", detail: "\(shape) has \(elementCount) elements, \(newShape) has \(count)")
         }
-        return try Tensor(shape: newShape, dtype: dtype, storage: storage, byteOffset: byteOffset)
+        guard rowScales == nil || newShape.first == shape.first else {
+            throw TensorError.shapeMismatch(
+                op: "reshape", detail: "a weight with row scales keeps its rows: \(shape) -> \(newShape)")
+        }
+        return try Tensor(shape: newShape, dtype: dtype, storage: storage, byteOffset: byteOffset, rowScales: rowScales)
     }
 
     /// Rows `range` of the first axis, sharing storage (used to split a fused qkv weight, for example).
@@ -81,7 +95,8 @@ public struct Tensor: Sendable {
         newShape[0] = range.count
         let rowBytes = rowWidth * dtype.byteSize
         return try Tensor(
-            shape: newShape, dtype: dtype, storage: storage, byteOffset: byteOffset + range.lowerBound * rowBytes)
+            shape: newShape, dtype: dtype, storage: storage, byteOffset: byteOffset + range.lowerBound * rowBytes,
+            rowScales: rowScales?.rows(range))
     }
 
     /// The product of `shape`, checking for negative dimensions and overflow.
@@ -99,4 +114,28 @@ public struct Tensor: Sendable {
 
 extension Tensor: CustomStringConvertible {
     public var description: String { "Tensor(\(shape), \(dtype), \(storage.deviceName))" }
+}
+
+/// The fp32 scales of an 8-bit weight's rows, living beside it on its backend's device.
+public struct RowScales: Sendable {
+    /// The memory the scales live in.
+    public let storage: any TensorStorage
+    /// Where the first scale starts inside `storage`, in bytes.
+    public let byteOffset: Int
+    /// Number of scales (rows).
+    public let count: Int
+
+    public init(storage: any TensorStorage, byteOffset: Int = 0, count: Int) throws {
+        guard count >= 0, byteOffset >= 0, byteOffset + count * 4 <= storage.byteCount else {
+            throw TensorError.byteCountMismatch(expected: byteOffset + count * 4, actual: storage.byteCount)
+        }
+        self.storage = storage
+        self.byteOffset = byteOffset
+        self.count = count
+    }
+
+    /// The scales of rows `range`.
+    func rows(_ range: Range<Int>) throws -> RowScales {
+        try RowScales(storage: storage, byteOffset: byteOffset + range.lowerBound * 4, count: range.count)
+    }
 }

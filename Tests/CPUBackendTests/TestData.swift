@@ -20,6 +20,7 @@ final class ByteOwner {
 /// A weight tensor of `dtype` holding `values` rounded to that type, made through `backend.weight`
 /// over bytes owned by a `ByteOwner` (no copy). Returns the tensor and the exact values it holds.
 func makeWeight(_ backend: CPUBackend, _ values: [Float], shape: [Int], dtype: DType) throws -> (Tensor, [Float]) {
+    if dtype == .f8e4m3 { return try makeScaledWeight(backend, values, shape: shape) }
     let owner = ByteOwner(count: values.count * dtype.byteSize)
     var exact = values
     for (i, value) in values.enumerated() {
@@ -34,9 +35,23 @@ func makeWeight(_ backend: CPUBackend, _ values: [Float], shape: [Int], dtype: D
             let bits = HalfConversion.f16Bits(value)
             owner.bytes.storeBytes(of: bits, toByteOffset: i * 2, as: UInt16.self)
             exact[i] = HalfConversion.float(f16: bits)
+        case .f8e4m3:
+            preconditionFailure("made by makeScaledWeight")
         }
     }
     let tensor = try backend.weight(UnsafeRawBufferPointer(owner.bytes), dtype: dtype, shape: shape, keepingAlive: owner)
+    return (tensor, exact)
+}
+
+/// An 8-bit weight quantized per row from `values` (2-D), or a bf16 tensor for a 1-D one (biases stay
+/// wide beside 8-bit weights), with the exact values it stands for.
+func makeScaledWeight(_ backend: CPUBackend, _ values: [Float], shape: [Int]) throws -> (Tensor, [Float]) {
+    guard shape.count == 2 else { return try makeWeight(backend, values, shape: shape, dtype: .bf16) }
+    let matrix = try values.withUnsafeBytes {
+        try RowQuantizedMatrix(quantizing: $0, dtype: .f32, rows: shape[0], columns: shape[1])
+    }
+    let exact = matrix.values.enumerated().map { FP8E4M3.float($0.element) * matrix.scales[$0.offset / shape[1]] }
+    let tensor = try matrix.values.withUnsafeBytes { try backend.scaledWeight($0, rowScales: matrix.scales, shape: shape) }
     return (tensor, exact)
 }
 

@@ -146,6 +146,9 @@ struct SkewedAddBackend: Backend {
     func weight(_ bytes: UnsafeRawBufferPointer, dtype: DType, shape: [Int], keepingAlive owner: AnyObject?) throws -> Tensor {
         try base.weight(bytes, dtype: dtype, shape: shape, keepingAlive: owner)
     }
+    func scaledWeight(_ values: UnsafeRawBufferPointer, rowScales: [Float], shape: [Int]) throws -> Tensor {
+        try base.scaledWeight(values, rowScales: rowScales, shape: shape)
+    }
     func linear(_ x: Tensor, weight: Tensor, bias: Tensor?) throws -> Tensor { try base.linear(x, weight: weight, bias: bias) }
     func rmsNorm(_ x: Tensor, weight: Tensor, eps: Float) throws -> Tensor { try base.rmsNorm(x, weight: weight, eps: eps) }
     func addRMSNorm(_ a: Tensor, _ b: Tensor, weight: Tensor, eps: Float) throws -> (sum: Tensor, normed: Tensor) {

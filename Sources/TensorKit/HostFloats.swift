@@ -1,0 +1,37 @@
+import Dispatch
+
+/// Reading stored elements as `Float`s on the host.
+enum HostFloats {
+    /// Converts `row.count` elements of `dtype` at `source` into `row`.
+    static func read(_ source: UnsafeRawPointer, dtype: DType, into row: inout [Float]) {
+        let count = row.count
+        row.withUnsafeMutableBufferPointer { target in
+            switch dtype {
+            case .f32:
+                for i in 0..<count { target[i] = source.loadUnaligned(fromByteOffset: i * 4, as: Float.self) }
+            case .bf16:
+                for i in 0..<count {
+                    target[i] = HalfConversion.float(bf16: source.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self))
+                }
+            case .f16:
+                for i in 0..<count {
+                    target[i] = HalfConversion.float(f16: source.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self))
+                }
+            case .f8e4m3:
+                let bytes = source.assumingMemoryBound(to: UInt8.self)
+                for i in 0..<count { target[i] = FP8E4M3.float(bytes[i]) }
+            }
+        }
+    }
+}
+
+/// Runs independent blocks of work on every core.
+enum ConcurrentRows {
+    static func forEach(count: Int, _ body: @Sendable (Int) -> Void) {
+        guard count > 1 else {
+            if count == 1 { body(0) }
+            return
+        }
+        DispatchQueue.concurrentPerform(iterations: count, execute: body)
+    }
+}
