@@ -57,6 +57,20 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     /// uploads are plain synchronous copies).
     let staging: HostStaging?
 
+    /// Whether the device has FP8 (E4M3) tensor cores: compute capability 8.9 and later (Ada, Hopper,
+    /// Blackwell).
+    public var hasFP8TensorCores: Bool {
+        device.computeCapability.major > 8 || (device.computeCapability.major == 8 && device.computeCapability.minor >= 9)
+    }
+
+    /// Multiply 8-bit weights on FP8 tensor cores (activations quantized per row); off: widen them to bf16
+    /// just before each product, the path of GPUs without FP8 tensor cores. Starts as
+    /// ``hasFP8TensorCores``; set it before use (turning it on where the device lacks them changes nothing:
+    /// cuBLASLt then offers no FP8 algorithm and the widening path runs).
+    public var fp8TensorCores = false
+
+    public var runsFP8Products: Bool { fp8TensorCores }
+
     /// Wait for the device after every op, so that a failing kernel is reported by the op that ran it
     /// (slower; the self-test turns it on).
     public var synchronizeEveryOp = false
@@ -154,6 +168,7 @@ public final class CUDABackend: Backend, @unchecked Sendable {
         self.kernels = try KernelModule(driver: driver, compiler: compiler)
         self.matmul = try MatmulEngine(blas: blas, driver: driver, pool: pool)
         self.staging = try? HostStaging(driver: driver)
+        self.fp8TensorCores = hasFP8TensorCores
     }
 
     /// `$LYCHEE_KERNEL_CACHE`, else `$XDG_CACHE_HOME/lychee-rerank/kernels`, else

@@ -1,13 +1,16 @@
 import CCUDA
 import Foundation
 
-/// Row-major bf16 products `out[m, n] = x[m, k] W[n, k]^T (+ bias[n])` through cuBLASLt, fp32 accumulation.
+/// Row-major products `out[m, n] = x[m, k] W[n, k]^T (+ bias[n])` through cuBLASLt, fp32 accumulation,
+/// bf16 output: bf16 operands, or E4M3 operands each with a vector of fp32 scales (one per weight row,
+/// one per x row: `out[i, j] = sx[i] * sw[j] * sum x8[i, :] w8[j, :]`).
 ///
 /// cuBLASLt is column-major: the row-major output `[m, n]` is the column-major `n x m` matrix
-/// `W x^T`, so W is passed as A (stored `k x n`, transposed) and x as B (stored `k x m`, as is).
-/// Descriptors, layouts and the heuristic's algorithm are cached per (m, n, k, bias).
+/// `W x^T`, so W is passed as A (stored `k x n`, transposed) and x as B (stored `k x m`, as is): the
+/// "TN" layout FP8 products require. Descriptors, layouts and the heuristic's algorithm are cached per
+/// (m, n, k, bias, fp8).
 final class MatmulEngine: @unchecked Sendable {
-    private struct PlanKey: Hashable { var m, n, k: Int; var bias: Bool }
+    private struct PlanKey: Hashable { var m, n, k: Int; var bias: Bool; var fp8 = false }
     private final class Plan {
         var desc: cublasLtMatmulDesc_t?
         var a, b, c: cublasLtMatrixLayout_t?
@@ -20,6 +23,8 @@ final class MatmulEngine: @unchecked Sendable {
     private let workspace: CUdeviceptr
     static let workspaceBytes = 32 << 20
     private var plans: [PlanKey: Plan] = [:]
+    /// Shapes the heuristic had no algorithm for (asked once).
+    private var refused: Set<PlanKey> = []
     private let lock = NSLock()
 
     init(blas: CUBLASLtLibrary, driver: CUDADriver, pool: DeviceMemoryPool) throws {
@@ -35,14 +40,37 @@ final class MatmulEngine: @unchecked Sendable {
     func run(x: CUdeviceptr, weight: CUdeviceptr, bias: CUdeviceptr?, out: CUdeviceptr, m: Int, n: Int, k: Int) throws
         -> Bool
     {
+        try run(PlanKey(m: m, n: n, k: k, bias: bias != nil), x: x, weight: weight, bias: bias, out: out, scales: nil)
+    }
+
+    /// The E4M3 product with per-row scales of x (`xScales`, m values) and of W (`weightScales`, n values);
+    /// returns false when cuBLASLt has no FP8 algorithm with vector scales for the shape (before CUDA
+    /// 12.9, or on a GPU without FP8 tensor cores).
+    func runFP8(
+        x: CUdeviceptr, xScales: CUdeviceptr, weight: CUdeviceptr, weightScales: CUdeviceptr, bias: CUdeviceptr?,
+        out: CUdeviceptr, m: Int, n: Int, k: Int
+    ) throws -> Bool {
+        try run(
+            PlanKey(m: m, n: n, k: k, bias: bias != nil, fp8: true), x: x, weight: weight, bias: bias, out: out,
+            scales: (x: xScales, weight: weightScales))
+    }
+
+    private func run(
+        _ key: PlanKey, x: CUdeviceptr, weight: CUdeviceptr, bias: CUdeviceptr?, out: CUdeviceptr,
+        scales: (x: CUdeviceptr, weight: CUdeviceptr)?
+    ) throws -> Bool {
+        let (m, n, k) = (key.m, key.n, key.k)
         lock.lock()
         defer { lock.unlock() }
-        let key = PlanKey(m: m, n: n, k: k, bias: bias != nil)
         let plan: Plan
         if let cached = plans[key] {
             plan = cached
         } else {
-            guard let made = try makePlan(key) else { return false }
+            guard !refused.contains(key) else { return false }
+            guard let made = try makePlan(key) else {
+                refused.insert(key)
+                return false
+            }
             plans[key] = made
             plan = made
         }
@@ -52,6 +80,10 @@ final class MatmulEngine: @unchecked Sendable {
                     plan.desc, Int32(LYCHEE_CUBLASLT_MATMUL_DESC_BIAS_POINTER), &biasPointer,
                     MemoryLayout<CUdeviceptr>.size), "cublasLtMatmulDescSetAttribute(BIAS_POINTER)")
         }
+        if let scales {
+            try setPointer(plan.desc, LYCHEE_CUBLASLT_MATMUL_DESC_A_SCALE_POINTER, scales.weight, "A_SCALE_POINTER")
+            try setPointer(plan.desc, LYCHEE_CUBLASLT_MATMUL_DESC_B_SCALE_POINTER, scales.x, "B_SCALE_POINTER")
+        }
         var alpha: Float = 1, beta: Float = 0
         try blas.check(
             blas.matmul(
@@ -59,8 +91,31 @@ final class MatmulEngine: @unchecked Sendable {
                 UnsafeRawPointer(bitPattern: UInt(x)), plan.b, &beta, UnsafeRawPointer(bitPattern: UInt(out)), plan.c,
                 UnsafeMutableRawPointer(bitPattern: UInt(out)), plan.c, &plan.algo,
                 UnsafeMutableRawPointer(bitPattern: UInt(workspace)), Self.workspaceBytes, nil),
-            "cublasLtMatmul(m: \(m), n: \(n), k: \(k))")
+            "cublasLtMatmul(m: \(m), n: \(n), k: \(k)\(key.fp8 ? ", fp8" : ""))")
         return true
+    }
+
+    /// Vector scales on both operands (the heuristic checks the scale pointers' alignment: the workspace
+    /// stands in) and a bf16 bias.
+    private func setFP8Attributes(_ desc: cublasLtMatmulDesc_t?, bias: Bool) throws {
+        let vectors = LYCHEE_CUBLASLT_MATMUL_MATRIX_SCALE_OUTER_VEC_32F
+        try setInt(desc, LYCHEE_CUBLASLT_MATMUL_DESC_A_SCALE_MODE, vectors, "A_SCALE_MODE")
+        try setInt(desc, LYCHEE_CUBLASLT_MATMUL_DESC_B_SCALE_MODE, vectors, "B_SCALE_MODE")
+        try setPointer(desc, LYCHEE_CUBLASLT_MATMUL_DESC_A_SCALE_POINTER, workspace, "A_SCALE_POINTER")
+        try setPointer(desc, LYCHEE_CUBLASLT_MATMUL_DESC_B_SCALE_POINTER, workspace, "B_SCALE_POINTER")
+        if bias { try setInt(desc, LYCHEE_CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, LYCHEE_CUDA_R_16BF, "BIAS_DATA_TYPE") }
+    }
+
+    private func setPointer(_ desc: cublasLtMatmulDesc_t?, _ attribute: Int, _ pointer: CUdeviceptr, _ name: String) throws {
+        var value = pointer
+        try blas.check(
+            blas.descSetAttribute(desc, Int32(attribute), &value, MemoryLayout<CUdeviceptr>.size),
+            "cublasLtMatmulDescSetAttribute(\(name))")
+    }
+
+    private func setInt(_ desc: cublasLtMatmulDesc_t?, _ attribute: Int, _ value: Int, _ name: String) throws {
+        var value = Int32(value)
+        try blas.check(blas.descSetAttribute(desc, Int32(attribute), &value, 4), "cublasLtMatmulDescSetAttribute(\(name))")
     }
 
     private func makePlan(_ key: PlanKey) throws -> Plan? {
@@ -89,8 +144,18 @@ final class MatmulEngine: @unchecked Sendable {
                     plan.desc, Int32(LYCHEE_CUBLASLT_MATMUL_DESC_BIAS_POINTER), &placeholder, 8),
                 "cublasLtMatmulDescSetAttribute(BIAS_POINTER)")
         }
-        try blas.check(blas.layoutCreate(&plan.a, bf16, UInt64(key.k), UInt64(key.n), Int64(key.k)), "cublasLtMatrixLayoutCreate(A)")
-        try blas.check(blas.layoutCreate(&plan.b, bf16, UInt64(key.k), UInt64(key.m), Int64(key.k)), "cublasLtMatrixLayoutCreate(B)")
+        let operand = key.fp8 ? Int32(LYCHEE_CUDA_R_8F_E4M3) : bf16
+        if key.fp8 {
+            // A library without vector scales refuses these attributes: no FP8 plan then.
+            do {
+                try setFP8Attributes(plan.desc, bias: key.bias)
+            } catch {
+                _ = blas.descDestroy(plan.desc)
+                return nil
+            }
+        }
+        try blas.check(blas.layoutCreate(&plan.a, operand, UInt64(key.k), UInt64(key.n), Int64(key.k)), "cublasLtMatrixLayoutCreate(A)")
+        try blas.check(blas.layoutCreate(&plan.b, operand, UInt64(key.k), UInt64(key.m), Int64(key.k)), "cublasLtMatrixLayoutCreate(B)")
         try blas.check(blas.layoutCreate(&plan.c, bf16, UInt64(key.n), UInt64(key.m), Int64(key.n)), "cublasLtMatrixLayoutCreate(C)")
         var preference: cublasLtMatmulPreference_t?
         try blas.check(blas.preferenceCreate(&preference), "cublasLtMatmulPreferenceCreate")

@@ -61,6 +61,14 @@ public struct OpSelfTest {
         record(try checkLinear(rows: s ? 300 : 17, inFeatures: visInter, outFeatures: vision, bias: true))
         record(try checkLinear(rows: s ? 129 : 9, inFeatures: inter, outFeatures: hidden, bias: false))
         record(try checkLinear(rows: 7, inFeatures: hidden, outFeatures: 1, bias: false))
+        // 8-bit weights: on FP8 tensor cores where the device has them, then always the widening path.
+        for tensorCores in [true, false] {
+            record(try checkScaledLinear(rows: s ? 300 : 17, inFeatures: hidden, outFeatures: s ? 4608 : 48, bias: true, tensorCores: tensorCores))
+            record(try checkScaledLinear(rows: s ? 129 : 9, inFeatures: s ? 18944 : 160, outFeatures: hidden, bias: false, tensorCores: tensorCores))
+            record(try checkScaledLinear(rows: s ? 517 : 13, inFeatures: vision, outFeatures: s ? 3840 : 192, bias: true, tensorCores: tensorCores))
+            record(try checkScaledLinear(rows: 3, inFeatures: s ? 1176 : 24, outFeatures: s ? 1280 : 40, bias: false, tensorCores: tensorCores))
+        }
+        record(try checkScaledLinear(rows: 5, inFeatures: 20, outFeatures: 7, bias: true, tensorCores: true))  // odd sizes: widened
         record(try checkRMSNorm(rows: s ? 517 : 13, width: hidden))
         record(try checkRMSNorm(rows: s ? 300 : 13, width: vision))
         record(try checkRMSNorm(rows: s ? 37 : 5, width: s ? 1002 : 42))  // not a multiple of 8: scalar kernel
@@ -138,6 +146,43 @@ public struct OpSelfTest {
         let b = bias ? try weights(values(outFeatures), shape: [outFeatures]) : nil
         let out = (try device.linear(x.0, weight: w.0, bias: b?.0), try reference.linear(x.1, weight: w.1, bias: b?.1))
         return try compare("linear", "[\(rows),\(inFeatures)]x[\(outFeatures),\(inFeatures)]\(bias ? "+b" : "")", out, tolerance: tolerance)
+    }
+
+    /// `linear` with an 8-bit weight (random values quantized per row). On FP8 tensor cores the device also
+    /// quantizes x per row; the reference then multiplies the same rounded x (quantized and widened on the
+    /// host), so both sides compute one product and only accumulation order and output rounding differ.
+    private mutating func checkScaledLinear(
+        rows: Int, inFeatures: Int, outFeatures: Int, bias: Bool, tensorCores: Bool
+    ) throws -> Check {
+        let cuda = device as? CUDABackend
+        let previous = cuda?.fp8TensorCores
+        cuda?.fp8TensorCores = tensorCores && (cuda?.hasFP8TensorCores ?? false)
+        defer { if let previous { cuda?.fp8TensorCores = previous } }
+        let onTensorCores = device.runsFP8Products && inFeatures % 16 == 0 && outFeatures % 16 == 0
+        let xValues = values(rows * inFeatures, range: 2)
+        let quantizedX = try xValues.withUnsafeBytes {
+            try RowQuantizedMatrix(quantizing: $0, dtype: .f32, rows: rows, columns: inFeatures)
+        }
+        let referenceX = onTensorCores
+            ? quantizedX.values.enumerated().map { FP8E4M3.float($0.element) * quantizedX.scales[$0.offset / inFeatures] }
+            : xValues
+        let scale = 1 / Float(inFeatures).squareRoot()
+        let wValues = values(outFeatures * inFeatures, range: scale)
+        let matrix = try wValues.withUnsafeBytes {
+            try RowQuantizedMatrix(quantizing: $0, dtype: .f32, rows: outFeatures, columns: inFeatures)
+        }
+        let w = try matrix.values.withUnsafeBytes { bytes in
+            (try device.scaledWeight(bytes, rowScales: matrix.scales, shape: [outFeatures, inFeatures]),
+             try reference.scaledWeight(bytes, rowScales: matrix.scales, shape: [outFeatures, inFeatures]))
+        }
+        let b = bias ? try weights(values(outFeatures), shape: [outFeatures]) : nil
+        let out = (
+            try device.linear(try device.upload(xValues, shape: [rows, inFeatures]), weight: w.0, bias: b?.0),
+            try reference.linear(try reference.upload(referenceX, shape: [rows, inFeatures]), weight: w.1, bias: b?.1)
+        )
+        return try compare(
+            onTensorCores ? "linear fp8" : "linear fp8w",
+            "[\(rows),\(inFeatures)]x[\(outFeatures),\(inFeatures)]\(bias ? "+b" : "")", out, tolerance: tolerance)
     }
 
     private mutating func checkRMSNorm(rows: Int, width: Int) throws -> Check {

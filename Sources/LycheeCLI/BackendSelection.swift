@@ -71,6 +71,14 @@ enum BackendSelection {
         }
     }
 
+    /// "bf16", "fp8 (E4M3 tensor cores)" or "fp8 weights, bf16 products": what the linear layers run in.
+    static func describe(_ precision: LinearWeightPrecision, on backend: any Backend) -> String {
+        switch precision {
+        case .bf16: return backend.activationDType == .f32 ? "bf16 weights, fp32 products (CPU)" : "bf16"
+        case .fp8: return backend.runsFP8Products ? "fp8 (E4M3 tensor cores, per-token activation scales)" : "fp8 weights, widened for each product"
+        }
+    }
+
     /// Checks a `--gpu-memory-limit-gib` value.
     static func validate(gpuMemoryLimitGiB: Double?) throws {
         if let gpuMemoryLimitGiB, !(gpuMemoryLimitGiB > 0 && gpuMemoryLimitGiB.isFinite) {

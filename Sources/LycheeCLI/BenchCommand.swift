@@ -88,10 +88,12 @@ struct BenchCommand: ParsableCommand {
 
     func run() throws {
         let engine = try BackendSelection.make(backend, gpuMemoryLimitGiB: gpuMemoryLimitGib)
+        let precision = weightLoadingOptions.linearPrecision(on: engine)
         let loadStart = Date()
         let probe = try Reranker.load(
             modelDirectory: URL(fileURLWithPath: model), backend: engine,
-            options: RerankerOptions(imageCacheBytes: imageCacheMib << 20), weightLoading: weightLoadingOptions.weightLoading)
+            options: RerankerOptions(imageCacheBytes: imageCacheMib << 20), weightLoading: weightLoadingOptions.weightLoading,
+            linearPrecision: precision)
         let budget = tokenBudget ?? BackendSelection.automaticTokenBudget(
             backend: engine, dimensions: probe.model.dimensions, mlpRowChunks: probe.model.mlpRowChunks)
         let reranker = try imageBounds.apply(
@@ -102,6 +104,7 @@ struct BenchCommand: ParsableCommand {
                     tokenBudget: budget, imageCacheBytes: imageCacheMib << 20, prefixCacheBytes: prefixCacheMib << 20)))
         let cuda = engine as? CUDABackend
         print("token budget: \(budget) per forward pass")
+        print("linear layers: \(BackendSelection.describe(precision, on: engine))")
         try cuda?.synchronize()
         print(String(format: "loaded %@ on %@ in %.1f s", model, cuda.map { "\($0.device)" } ?? engine.name, Date().timeIntervalSince(loadStart)))
         if let stats = cuda?.memoryStatistics() {

@@ -80,12 +80,13 @@ struct RerankCommand: AsyncParsableCommand {
         let modelDirectory = try await modelOptions.resolve()
         let clock = ContinuousClock()
         let loadStart = clock.now
+        let engine = try BackendSelection.make(backend, gpuMemoryLimitGiB: gpuMemoryLimitGib)
         let reranker = try imageBounds.apply(
             to: Reranker.load(
-                modelDirectory: modelDirectory,
-                backend: try BackendSelection.make(backend, gpuMemoryLimitGiB: gpuMemoryLimitGib),
+                modelDirectory: modelDirectory, backend: engine,
                 options: RerankerOptions(maxLength: maxLength, tokenBudget: tokenBudget),
-                weightLoading: weightLoadingOptions.weightLoading))
+                weightLoading: weightLoadingOptions.weightLoading,
+                linearPrecision: weightLoadingOptions.linearPrecision(on: engine)))
         let loaded = clock.now
         var progress: (@Sendable (Int, Int) -> Void)? = nil
         if documents.count >= 16 {

@@ -151,16 +151,19 @@ struct ServeCommand: AsyncParsableCommand {
         let prefixBytes = prefixCacheMib.map { $0 << 20 } ?? defaultCacheBytes
         var options = RerankerOptions(maxLength: maxLength, imageCacheBytes: cacheBytes, prefixCacheBytes: prefixBytes)
         options.maxRequestDecodedPixels = maxRequestMegapixels * 1_000_000
+        let precision = weightLoadingOptions.linearPrecision(on: chosen) { logger.notice("\($0)") }
+        logger.info("linear layers", metadata: ["precision": "\(BackendSelection.describe(precision, on: chosen))"])
         let reranker = try imageBounds.apply(
             to: Reranker.load(
                 modelDirectory: directory, backend: chosen, options: options,
-                weightLoading: weightLoadingOptions.weightLoading))
+                weightLoading: weightLoadingOptions.weightLoading, linearPrecision: precision))
         // The other GPUs get their own copy of the weights; tokenizer, settings and caches are shared.
         var rerankers = [reranker]
         for other in backends.dropFirst() {
             let copy = try Reranker.load(
                 modelDirectory: directory, backend: other, options: options,
-                weightLoading: weightLoadingOptions.weightLoading)
+                weightLoading: weightLoadingOptions.weightLoading,
+                linearPrecision: weightLoadingOptions.linearPrecision(on: other) { logger.notice("\($0)") })
             rerankers.append(try reranker.replica(on: copy.model))
         }
         let budget = tokenBudget ?? zip(backends, rerankers).map {

@@ -53,10 +53,11 @@ public final class Reranker: Sendable {
     /// Loads the model in `directory` (config.json, tokenizer.json, safetensors weights, optional
     /// preprocessor_config.json) onto `backend`, after the checks `inspect` makes. `weightLoading` says whether
     /// the CPU backend computes on the mapped shards (the default) or on a copy read into memory; other
-    /// backends copy every weight, so the shards are unmapped once this returns.
+    /// backends copy every weight, so the shards are unmapped once this returns. `linearPrecision` says how
+    /// the linear layers' weights are kept (``LinearWeightPrecision``).
     public static func load(
         modelDirectory directory: URL, backend: any Backend, options: RerankerOptions = RerankerOptions(),
-        weightLoading: WeightLoading = .memoryMapped
+        weightLoading: WeightLoading = .memoryMapped, linearPrecision: LinearWeightPrecision = .bf16
     ) throws -> Reranker {
         try requireModelFiles(in: directory)
         let configuration = try Qwen25VLConfiguration(contentsOf: directory.appendingPathComponent("config.json"))
@@ -67,7 +68,8 @@ public final class Reranker: Sendable {
         try checkModel(
             directory: directory, configuration: configuration, preprocessing: preprocessing, tokenizer: tokenizer,
             checkpoint: checkpoint, maxLength: options.maxLength)
-        let weights = try CheckpointWeights(checkpoint: checkpoint, configuration: configuration)
+        let weights = try CheckpointWeights(
+            checkpoint: checkpoint, configuration: configuration, linearPrecision: linearPrecision)
         guard let yes = tokenizer.tokenID(LycheePromptFormat.yesToken) else {
             throw RerankerError.missingToken(LycheePromptFormat.yesToken)
         }

@@ -37,12 +37,14 @@ struct GoldenModelOutputs: Decodable {
 
 /// Loads a fixture checkpoint on the CPU backend.
 /// Fused weights (a GPU's layout) also run the MLPs in small row chunks, so both paths are checked.
-func loadFixtureModel(_ name: String, golden: GoldenModelOutputs, backend: CPUBackend = CPUBackend()) throws
-    -> (Qwen25VLModel, Qwen25VLConfiguration)
-{
+func loadFixtureModel(
+    _ name: String, golden: GoldenModelOutputs, backend: CPUBackend = CPUBackend(),
+    precision: LinearWeightPrecision = .bf16
+) throws -> (Qwen25VLModel, Qwen25VLConfiguration) {
     let directory = Fixtures.url("checkpoints/\(name)")
     let configuration = try Qwen25VLConfiguration(contentsOf: directory.appendingPathComponent("config.json"))
-    let weights = try CheckpointWeights(checkpoint: try Checkpoint(directory: directory), configuration: configuration)
+    let weights = try CheckpointWeights(
+        checkpoint: try Checkpoint(directory: directory), configuration: configuration, linearPrecision: precision)
     let model = try Qwen25VLModel(
         dimensions: ModelDimensions(configuration: configuration), weights: weights, backend: backend,
         yesTokenID: golden.yes_id, noTokenID: golden.no_id,
@@ -93,23 +95,30 @@ struct ModelParityTests {
         let golden = try GoldenModelOutputs.load(modelName)
         let (model, configuration) = try loadFixtureModel(
             modelName, golden: golden, backend: CPUBackend(prefersFusedWeights: fused))
-        let tokens = VisionTokenIDs(
-            imagePad: Int32(configuration.imageTokenId), visionStart: Int32(configuration.visionStartTokenId),
-            videoPad: Int32(configuration.videoTokenId))
         for pair in golden.pairs {
-            let (pixels, grids) = try preprocessedImages(of: pair)
-            let positions = try multimodalRopePositions(tokenIDs: pair.input_ids, imageGrids: grids, tokens: tokens)
-            let padRows = pair.input_ids.indices.filter { pair.input_ids[$0] == tokens.imagePad }.map { Int32($0) }
-            var batch = PackedBatch()
-            batch.append(tokenIDs: pair.input_ids, positions: positions)
-            if !grids.isEmpty {
-                let embeddings = try model.imageEmbeddings(pixelValues: pixels, grids: grids)
-                batch.images = [ImageInsert(embeddings: embeddings, rows: padRows)]
-            }
-            let output = try model.forward(batch)
+            let output = try forwardGoldenPair(pair, model: model, configuration: configuration)
             #expect(maxRelativeError(output.lastHidden, pair.last_hidden) < 1e-3, "\(pair.name)")
             let z = try #require(output.logits.first)
             #expect(abs(z - pair.z) <= 1e-3 * max(1, abs(pair.z)), "\(pair.name): z \(z) vs \(pair.z)")
         }
     }
+}
+
+/// The model's output for one golden pair, run alone.
+func forwardGoldenPair(
+    _ pair: GoldenModelOutputs.Pair, model: Qwen25VLModel, configuration: Qwen25VLConfiguration
+) throws -> ForwardOutput {
+    let tokens = VisionTokenIDs(
+        imagePad: Int32(configuration.imageTokenId), visionStart: Int32(configuration.visionStartTokenId),
+        videoPad: Int32(configuration.videoTokenId))
+    let (pixels, grids) = try preprocessedImages(of: pair)
+    let positions = try multimodalRopePositions(tokenIDs: pair.input_ids, imageGrids: grids, tokens: tokens)
+    let padRows = pair.input_ids.indices.filter { pair.input_ids[$0] == tokens.imagePad }.map { Int32($0) }
+    var batch = PackedBatch()
+    batch.append(tokenIDs: pair.input_ids, positions: positions)
+    if !grids.isEmpty {
+        let embeddings = try model.imageEmbeddings(pixelValues: pixels, grids: grids)
+        batch.images = [ImageInsert(embeddings: embeddings, rows: padRows)]
+    }
+    return try model.forward(batch)
 }

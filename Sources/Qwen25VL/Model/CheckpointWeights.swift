@@ -6,12 +6,17 @@ import TensorKit
 public final class CheckpointWeights: WeightSource, @unchecked Sendable {
     public let checkpoint: Checkpoint
     public let catalog: WeightCatalog
+    /// How ``linearWeight(_:rowsEach:columns:on:)`` hands out the weights of linear layers.
+    public let linearPrecision: LinearWeightPrecision
 
     /// Checks `checkpoint` against `configuration` (every missing, unexpected or misshapen tensor is
     /// reported in one error) and prepares the name map.
-    public init(checkpoint: Checkpoint, configuration: Qwen25VLConfiguration) throws {
+    public init(
+        checkpoint: Checkpoint, configuration: Qwen25VLConfiguration, linearPrecision: LinearWeightPrecision = .bf16
+    ) throws {
         self.checkpoint = checkpoint
         self.catalog = try WeightCatalog.validated(checkpoint, configuration: configuration)
+        self.linearPrecision = linearPrecision
     }
 
     private func stored(_ canonical: String) throws -> (name: String, info: TensorInfo) {
@@ -37,6 +42,15 @@ public final class CheckpointWeights: WeightSource, @unchecked Sendable {
     public func stackedTensor(_ names: [String], rowsEach: Int?, columns: Int?, on backend: any Backend) throws
         -> Tensor
     {
+        let stacked = try stackedBytes(names, rowsEach: rowsEach, columns: columns)
+        return try stacked.bytes.withUnsafeBytes {
+            try backend.weight($0, dtype: stacked.dtype, shape: stacked.shape, keepingAlive: nil)
+        }
+    }
+
+    /// The bytes of `names` (all 2-D or all 1-D, one element type) stacked along their first axis, each
+    /// part's rows zero-padded to `rowsEach` and each row to `columns` where given.
+    func stackedBytes(_ names: [String], rowsEach: Int?, columns: Int?) throws -> (bytes: [UInt8], dtype: DType, shape: [Int]) {
         let parts = try names.map { name -> (name: String, info: TensorInfo) in
             let (storedName, info) = try stored(name)
             return (storedName, info)
@@ -73,8 +87,41 @@ public final class CheckpointWeights: WeightSource, @unchecked Sendable {
             }
         }
         let shape = first.shape.count == 2 ? [totalRows, outWidth] : [totalRows]
-        return try buffer.withUnsafeBytes {
-            try backend.weight($0, dtype: first.dtype.tensorKitDType, shape: shape, keepingAlive: nil)
+        return (buffer, first.dtype.tensorKitDType, shape)
+    }
+
+    public func linearWeight(_ names: [String], rowsEach: Int?, columns: Int?, on backend: any Backend) throws -> Tensor {
+        // One unpadded weight is read in place; stacked or padded ones are joined first.
+        if names.count == 1, rowsEach == nil, columns == nil {
+            let (storedName, info) = try stored(names[0])
+            guard info.shape.count == 2 else {
+                throw TensorError.shapeMismatch(op: "linearWeight", detail: "\(names[0]) is \(info.shape), not a 2-D weight")
+            }
+            return try precisionWeight(
+                checkpoint.bytes(storedName), dtype: info.dtype.tensorKitDType, shape: info.shape, owner: checkpoint,
+                backend: backend)
+        }
+        let stacked = try stackedBytes(names, rowsEach: rowsEach, columns: columns)
+        guard stacked.shape.count == 2 else {
+            throw TensorError.shapeMismatch(op: "linearWeight", detail: "\(names) are not 2-D weights")
+        }
+        return try stacked.bytes.withUnsafeBytes {
+            try precisionWeight($0, dtype: stacked.dtype, shape: stacked.shape, owner: nil, backend: backend)
+        }
+    }
+
+    /// A weight of ``linearPrecision`` from bytes of `dtype` (kept valid by `owner`; nil: copy them).
+    private func precisionWeight(
+        _ bytes: UnsafeRawBufferPointer, dtype: DType, shape: [Int], owner: AnyObject?, backend: any Backend
+    ) throws -> Tensor {
+        switch linearPrecision {
+        case .bf16:
+            return try backend.weight(bytes, dtype: dtype, shape: shape, keepingAlive: owner)
+        case .fp8:
+            let matrix = try RowQuantizedMatrix(quantizing: bytes, dtype: dtype, rows: shape[0], columns: shape[1])
+            return try matrix.values.withUnsafeBytes {
+                try backend.scaledWeight($0, rowScales: matrix.scales, shape: shape)
+            }
         }
     }
 

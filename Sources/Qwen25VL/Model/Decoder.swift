@@ -14,7 +14,9 @@ enum Language {
             let prefix = "model.layers.\(index)."
             func load(_ name: String) throws -> Tensor { try weights.tensor(prefix + name, on: backend) }
             func linear(_ name: String, bias: Bool) throws -> Linear {
-                Linear(weight: try load(name + ".weight"), bias: bias ? try load(name + ".bias") : nil)
+                Linear(
+                    weight: try weights.linearWeight(prefix + name + ".weight", on: backend),
+                    bias: bias ? try load(name + ".bias") : nil)
             }
             inputNorm = try load("input_layernorm.weight")
             postAttentionNorm = try load("post_attention_layernorm.weight")
@@ -22,7 +24,7 @@ enum Language {
                 let names = ["q_proj", "k_proj", "v_proj"].map { prefix + "self_attn." + $0 }
                 qkv = .fused(
                     Linear(
-                        weight: try weights.stackedTensor(names.map { $0 + ".weight" }, rowsEach: nil, columns: nil, on: backend),
+                        weight: try weights.linearWeight(names.map { $0 + ".weight" }, rowsEach: nil, columns: nil, on: backend),
                         bias: try weights.stackedTensor(names.map { $0 + ".bias" }, rowsEach: nil, columns: nil, on: backend)))
             } else {
                 qkv = .separate(

@@ -44,7 +44,9 @@ struct GatedMLP {
     init(prefix: String, bias: Bool, intermediateSize: Int, weights: any WeightSource, backend: any Backend) throws {
         func load(_ name: String) throws -> Tensor { try weights.tensor(prefix + name, on: backend) }
         func linear(_ name: String) throws -> Linear {
-            Linear(weight: try load(name + ".weight"), bias: bias ? try load(name + ".bias") : nil)
+            Linear(
+                weight: try weights.linearWeight(prefix + name + ".weight", on: backend),
+                bias: bias ? try load(name + ".bias") : nil)
         }
         guard backend.prefersFusedWeights else {
             input = .separate(gate: try linear("gate_proj"), up: try linear("up_proj"))
@@ -55,12 +57,12 @@ struct GatedMLP {
         let halves = [prefix + "gate_proj", prefix + "up_proj"]
         input = .fused(
             Linear(
-                weight: try weights.stackedTensor(halves.map { $0 + ".weight" }, rowsEach: padded, columns: nil, on: backend),
+                weight: try weights.linearWeight(halves.map { $0 + ".weight" }, rowsEach: padded, columns: nil, on: backend),
                 bias: bias
                     ? try weights.stackedTensor(halves.map { $0 + ".bias" }, rowsEach: padded, columns: nil, on: backend)
                     : nil))
         down = Linear(
-            weight: try weights.stackedTensor([prefix + "down_proj.weight"], rowsEach: nil, columns: padded, on: backend),
+            weight: try weights.linearWeight([prefix + "down_proj.weight"], rowsEach: nil, columns: padded, on: backend),
             bias: bias ? try load("down_proj.bias") : nil)
     }
 

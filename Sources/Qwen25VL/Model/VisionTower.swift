@@ -16,7 +16,8 @@ enum Vision {
             func load(_ name: String) throws -> Tensor { try weights.tensor(prefix + name, on: backend) }
             norm1 = try load("norm1.weight")
             norm2 = try load("norm2.weight")
-            let qkvWeight = try load("attn.qkv.weight"), qkvBias = try load("attn.qkv.bias")
+            let qkvWeight = try weights.linearWeight(prefix + "attn.qkv.weight", on: backend)
+            let qkvBias = try load("attn.qkv.bias")
             if backend.prefersFusedWeights {
                 qkv = .fused(Linear(weight: qkvWeight, bias: qkvBias))
             } else {
@@ -27,7 +28,8 @@ enum Vision {
                 }
                 qkv = .separate(query: try part(0), key: try part(1), value: try part(2))
             }
-            projection = Linear(weight: try load("attn.proj.weight"), bias: try load("attn.proj.bias"))
+            projection = Linear(
+                weight: try weights.linearWeight(prefix + "attn.proj.weight", on: backend), bias: try load("attn.proj.bias"))
             mlp = try GatedMLP(
                 prefix: prefix + "mlp.", bias: true, intermediateSize: dims.intermediateSize, weights: weights,
                 backend: backend)
@@ -65,8 +67,8 @@ enum Vision {
         init(weights: any WeightSource, backend: any Backend) throws {
             func load(_ name: String) throws -> Tensor { try weights.tensor("visual.merger." + name, on: backend) }
             norm = try load("ln_q.weight")
-            first = Linear(weight: try load("mlp.0.weight"), bias: try load("mlp.0.bias"))
-            second = Linear(weight: try load("mlp.2.weight"), bias: try load("mlp.2.bias"))
+            first = Linear(weight: try weights.linearWeight("visual.merger.mlp.0.weight", on: backend), bias: try load("mlp.0.bias"))
+            second = Linear(weight: try weights.linearWeight("visual.merger.mlp.2.weight", on: backend), bias: try load("mlp.2.bias"))
         }
 
         /// - Parameter normed: `ln_q(x)` (the last block applies it with its residual connection).

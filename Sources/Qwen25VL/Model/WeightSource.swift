@@ -17,9 +17,28 @@ public protocol WeightSource {
     /// as one tensor of `backend`: each part's rows zero-padded to `rowsEach` and each row zero-padded to
     /// `columns` where given. Builds the fused `[q|k|v]` and `[gate|up]` weights and the padded vision MLP.
     func stackedTensor(_ names: [String], rowsEach: Int?, columns: Int?, on backend: any Backend) throws -> Tensor
+
+    /// The weight of a linear layer: the 2-D weights `names` stacked as ``stackedTensor(_:rowsEach:columns:on:)``
+    /// does, in the precision the source was asked for (``LinearWeightPrecision``): as stored, or 8-bit
+    /// with a scale per row (``Backend/scaledWeight(_:rowScales:shape:)``).
+    func linearWeight(_ names: [String], rowsEach: Int?, columns: Int?, on backend: any Backend) throws -> Tensor
+}
+
+/// How the weights of linear layers are kept on the backend.
+public enum LinearWeightPrecision: String, Sendable, CaseIterable {
+    /// bf16 (or the checkpoint's 16/32-bit type); an 8-bit checkpoint is widened to bf16 at load.
+    case bf16
+    /// 8-bit E4M3 with one fp32 scale per output channel: quantized at load from a wider checkpoint
+    /// (`scale = max|row| / 448`), or taken as stored from an FP8 checkpoint.
+    case fp8
 }
 
 extension WeightSource {
+    /// One linear layer's weight.
+    public func linearWeight(_ name: String, on backend: any Backend) throws -> Tensor {
+        try linearWeight([name], rowsEach: nil, columns: nil, on: backend)
+    }
+
     /// By default the table is an ordinary weight.
     public func embeddingTable(_ name: String, on backend: any Backend) throws -> Tensor {
         try tensor(name, on: backend)

@@ -1,0 +1,74 @@
+import CCUDA
+import TensorKit
+
+extension CUDABackend {
+    /// `linear` with an 8-bit weight: on FP8 tensor cores (x quantized per row, one cuBLASLt E4M3 product
+    /// with vector scales) when ``fp8TensorCores`` is on and the shape allows it, else the weight widened
+    /// to bf16 in a scratch buffer just before an ordinary bf16 product.
+    func scaledLinear(_ x: Tensor, weight: Tensor, bias: Tensor?, sizes: OpChecks.LinearSizes) throws -> Tensor {
+        try enter()
+        let (m, n, k) = (sizes.rows, sizes.outFeatures, sizes.inFeatures)
+        let out = try makeTensor(shape: sizes.outputShape)
+        guard m > 0, n > 0 else { return out }
+        let xPointer = try address(x, op: "linear", argument: "x")
+        let wPointer = try address(weight, op: "linear", argument: "weight", dtype: .f8e4m3)
+        let scalePointer = try rowScaleAddress(weight, op: "linear")
+        let bPointer = try bias.map { try address($0, op: "linear", argument: "bias") }
+        let outPointer = try address(out, op: "linear", argument: "output")
+        // FP8 products need 16-element multiples on the inner and output sizes, and aligned operands.
+        if fp8TensorCores, k % 16 == 0, n % 16 == 0, [xPointer, wPointer, outPointer].allSatisfy({ $0 % 16 == 0 }) {
+            let quantized = try makeTensor(shape: [m, k], dtype: .f8e4m3)
+            let xScales = try makeTensor(shape: [m], dtype: .f32)
+            let qPointer = try address(quantized, op: "linear", argument: "quantized x", dtype: .f8e4m3)
+            let sPointer = try address(xScales, op: "linear", argument: "x scales", dtype: .f32)
+            try kernels.launch(
+                "quantize_rows_e4m3_v8", grid: (m, 1, 1), block: (min(256, max(32, (k / 8 + 31) / 32 * 32)), 1, 1),
+                [.pointer(xPointer), .pointer(qPointer), .pointer(sPointer), .int32(Int32(k / 8))])
+            if try matmul.runFP8(
+                x: qPointer, xScales: sPointer, weight: wPointer, weightScales: scalePointer, bias: bPointer,
+                out: outPointer, m: m, n: n, k: k)
+            {
+                try finish("linear fp8 n=\(n) k=\(k)\(m < 64 ? " m<64" : "")")
+                return out
+            }
+        }
+        let widened = try widen(weight, pointer: wPointer, scales: scalePointer, rows: n, columns: k)
+        let wide = try address(widened, op: "linear", argument: "widened weight")
+        let done = try matmul.run(x: xPointer, weight: wide, bias: bPointer, out: outPointer, m: m, n: n, k: k)
+        if !done {
+            try kernels.launch(
+                "linear_fallback", grid: ((n + 7) / 8, m, 1), block: (32, 8, 1),
+                [.pointer(xPointer), .pointer(wide), .pointer(bPointer ?? 0), .pointer(outPointer),
+                 .int32(Int32(m)), .int32(Int32(n)), .int32(Int32(k))])
+        }
+        try finish("linear widened-fp8 n=\(n) k=\(k)\(m < 64 ? " m<64" : "")")
+        return out
+    }
+
+    /// The bf16 values `e4m3 * scale` of an 8-bit weight `[rows, columns]`, in a new tensor.
+    private func widen(_ weight: Tensor, pointer: CUdeviceptr, scales: CUdeviceptr, rows: Int, columns: Int) throws -> Tensor {
+        let wide = try makeTensor(shape: [rows, columns])
+        let widePointer = try address(wide, op: "linear", argument: "widened weight")
+        let count = rows * columns
+        if columns % 8 == 0, pointer % 8 == 0, widePointer % 16 == 0 {
+            try kernels.launch(
+                "widen_e4m3_rows_v8", grid: (max(1, min((count / 8 + 255) / 256, device.multiprocessors * 16)), 1, 1),
+                block: (256, 1, 1),
+                [.pointer(pointer), .pointer(scales), .pointer(widePointer), .int32(Int32(columns / 8)), .int64(Int64(count / 8))])
+        } else {
+            try kernels.launch(
+                "widen_e4m3_rows", grid: (max(1, min((count + 255) / 256, device.multiprocessors * 16)), 1, 1),
+                block: (256, 1, 1),
+                [.pointer(pointer), .pointer(scales), .pointer(widePointer), .int32(Int32(columns)), .int64(Int64(count))])
+        }
+        return wide
+    }
+
+    /// The device address of an 8-bit weight's row scales.
+    private func rowScaleAddress(_ weight: Tensor, op: String) throws -> CUdeviceptr {
+        guard let scales = weight.rowScales, let storage = scales.storage as? CUDAStorage else {
+            throw TensorError.foreignTensor(op: op, expected: "CUDA device", found: weight.rowScales?.storage.deviceName ?? "nowhere (no row scales)")
+        }
+        return storage.pointer + CUdeviceptr(scales.byteOffset)
+    }
+}

@@ -1,0 +1,93 @@
+/// Kernels of the 8-bit (E4M3) products: per-row quantization of activations and widening of 8-bit
+/// weights to bf16. The conversions are written out in integer arithmetic (no `cvt...e4m3` PTX), so one
+/// source compiles for every architecture and rounds exactly as ``FP8E4M3`` does on the host.
+enum FP8KernelSource {
+    static let source = #"""
+    /// Round-to-nearest-even E4M3 bits of |x| (sign added by the caller), saturating at 448.
+    __device__ __forceinline__ unsigned e4m3_bits(float x) {
+        const unsigned sign = (__float_as_uint(x) >> 24) & 0x80u;
+        const float a = fabsf(x);
+        if (a != a) return sign | 0x7Fu;
+        if (a >= 448.0f) return sign | 0x7Eu;
+        if (a < 0.015625f) return sign | (unsigned)__float2int_rn(a * 512.0f);
+        const unsigned p = __float_as_uint(a);
+        const unsigned r = (p + 0x7FFFFu + ((p >> 20) & 1u)) >> 20;
+        return sign | min(r - (120u << 3), 0x7Eu);
+    }
+
+    /// The value of E4M3 bits.
+    __device__ __forceinline__ float e4m3_value(unsigned b) {
+        const unsigned e = (b >> 3) & 15u, m = b & 7u, s = (b & 0x80u) << 24;
+        if (e == 15u && m == 7u) return __uint_as_float(0x7fc00000u);
+        if (e == 0u) return __uint_as_float(s | __float_as_uint((float)m * 0.001953125f));
+        return __uint_as_float(s | ((e + 120u) << 23) | (m << 20));
+    }
+
+    __device__ float block_max(float v) {
+        __shared__ float partial[32];
+        __shared__ float total;
+        for (int offset = 16; offset > 0; offset >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, offset));
+        const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+        if (lane == 0) partial[warp] = v;
+        __syncthreads();
+        if (warp == 0) {
+            float w = lane < (blockDim.x >> 5) ? partial[lane] : 0.0f;
+            for (int offset = 16; offset > 0; offset >>= 1) w = fmaxf(w, __shfl_xor_sync(0xffffffffu, w, offset));
+            if (lane == 0) total = w;
+        }
+        __syncthreads();
+        float result = total;
+        __syncthreads();
+        return result;
+    }
+
+    /// One block per row of x `[rows, width]` (bf16): scales[row] = max|x| / 448 (1 for a row of zeros or
+    /// without finite values), out = E4M3(x / scale). width a multiple of 8, rows 16-byte aligned.
+    extern "C" __global__ void quantize_rows_e4m3_v8(const uint4* x, uint2* out, float* scales, int width8) {
+        const uint4* row = x + (long long)blockIdx.x * width8;
+        uint2* target = out + (long long)blockIdx.x * width8;
+        float largest = 0.0f;
+        for (int i = threadIdx.x; i < width8; i += blockDim.x) {
+            float f[8];
+            unpack8(row[i], f);
+            #pragma unroll
+            for (int j = 0; j < 8; ++j) if (fabsf(f[j]) <= 3.0e38f) largest = fmaxf(largest, fabsf(f[j]));
+        }
+        largest = block_max(largest);
+        const float scale = largest > 0.0f ? largest / 448.0f : 1.0f;
+        if (threadIdx.x == 0) scales[blockIdx.x] = scale;
+        for (int i = threadIdx.x; i < width8; i += blockDim.x) {
+            float f[8];
+            unpack8(row[i], f);
+            unsigned lo = 0, hi = 0;
+            #pragma unroll
+            for (int j = 0; j < 4; ++j) {
+                lo |= e4m3_bits(__fdiv_rn(f[j], scale)) << (8 * j);
+                hi |= e4m3_bits(__fdiv_rn(f[j + 4], scale)) << (8 * j);
+            }
+            target[i] = make_uint2(lo, hi);
+        }
+    }
+
+    /// out[r, c] = bf16(e4m3(w[r, c]) * scales[r]) over 8 values per thread: n8 = rows * width8.
+    extern "C" __global__ void widen_e4m3_rows_v8(const uint2* w, const float* scales, uint4* out, int width8, long long n8) {
+        for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n8; i += (long long)gridDim.x * blockDim.x) {
+            const float scale = scales[i / width8];
+            const uint2 v = w[i];
+            float f[8];
+            #pragma unroll
+            for (int j = 0; j < 4; ++j) {
+                f[j] = e4m3_value((v.x >> (8 * j)) & 0xFFu) * scale;
+                f[j + 4] = e4m3_value((v.y >> (8 * j)) & 0xFFu) * scale;
+            }
+            out[i] = pack8(f);
+        }
+    }
+
+    /// widen_e4m3_rows_v8 one value per thread (any width): n = rows * width.
+    extern "C" __global__ void widen_e4m3_rows(const unsigned char* w, const float* scales, bf16_t* out, int width, long long n) {
+        for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
+            out[i] = f2bf(e4m3_value(w[i]) * scales[i / width]);
+    }
+    """#
+}
