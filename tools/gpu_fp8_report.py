@@ -243,8 +243,9 @@ def print_full_range(fr, dtypes):
         return
     meta = fr["meta"]
     per = ", ".join(f"{w} {n}" for w, n in meta.get("pairsPerWorkload", {}).items())
-    print(f"== full-range set: {meta.get('pairs', '?')} pairs ({per}); lm_head yes row = no + s (yes - no) - centred, "
-          f"s {fmt(meta.get('scale'), '.2f')}; float32 z before: mean {fmt(meta.get('zMean'), '.3f')} std "
+    print(f"== full-range set: {meta.get('pairs', '?')} pairs ({per}); lm_head yes row := no + s (yes - no - m u), "
+          f"u = mean h / |mean h|^2, s {fmt(meta.get('scale'), '.2f')}; float32 z before: mean m "
+          f"{fmt(meta.get('zMean'), '.3f')} std "
           f"{fmt(meta.get('zStd'), '.3f')}; after: mean {fmt(meta.get('storedZMean'), '.3f')} std "
           f"{fmt(meta.get('storedZStd'), '.3f')}")
     print(f"{'dtype':16} {'pairs':>5} {'Spearman':>9} {'mean|dz|':>9} {'max|dz|':>8} {'mean|ds|':>9} {'max|ds|':>8} "
@@ -266,6 +267,8 @@ def print_full_range(fr, dtypes):
         if not histograms:
             histograms.append(("float32", r["refHistogram"]))
         histograms.append((d, r["histogram"]))
+    if any(r.get("stale") for r in fr["dtypes"].values()):
+        print("* from an earlier call (file older than this run's start)")
     if histograms:
         print(f"score histogram, 10 bins over 0..1 (extremes: < {EXTREME} or > {1 - EXTREME}):")
         for name, counts in histograms:

@@ -317,6 +317,171 @@ def test_inputs_prefix():
     assert report.check_inputs(main_dir, subset, ["W2"]) == ["W2"]
 
 
+# The GPU machine's programs, faked for a dry run of scripts/gpu-fp8.sh on the CPU: a tiny checkpoint and
+# deterministic hidden states stand for the model; the fake bench answers z + noise of its dtype.
+FAKE_GPU = r'''
+import argparse, json, os, sys
+import numpy as np
+import gpu_full_range as fr
+PAIRS = {"W1": 100, "W2": 20, "W3": 50, "W4": 10}
+DOCS = {"bf16": {"W1": 150, "W2": 50, "W3": 240, "W4": 40}, "fp8": {"W1": 240, "W2": 75, "W3": 380, "W4": 60},
+        "fp8-weight-only": {"W1": 120, "W2": 45, "W3": 200, "W4": 35}}
+NOISE = {"bf16": 0.001, "fp8": 0.002, "fp8-weight-only": 0.0015}
+GIB = {"bf16": 14.9, "fp8": 9.6, "fp8-weight-only": 9.7}
+
+def hidden(workload):
+    rng = np.random.default_rng(int(workload[1]))
+    common = np.random.default_rng(0).normal(0, 1, 64) * 3
+    return (common + rng.normal(0, 0.3, (PAIRS[workload], 64))).astype(np.float32)
+
+def z(model, workload):
+    shard, dtype, shape, offset = fr.locate(model)
+    yes, no = fr.yes_no_ids(model)
+    rows = [fr.read_row(os.path.join(model, shard), offset, shape, dtype, r).astype(np.float64) for r in (yes, no)]
+    return hidden(workload).astype(np.float64) @ (rows[0] - rows[1])
+
+def make(out):
+    os.makedirs(out)
+    rng = np.random.default_rng(1)
+    head = rng.normal(0, 0.02, (16, 64)).astype(np.float32)
+    data = fr.f32_to_bf16(head).astype("<u2").tobytes()
+    header = json.dumps({"lm_head.weight": {"dtype": "BF16", "shape": [16, 64], "data_offsets": [0, len(data)]}})
+    header += " " * (-len(header) % 8)
+    with open(os.path.join(out, "model.safetensors"), "wb") as f:
+        f.write(len(header).to_bytes(8, "little") + header.encode() + data)
+    json.dump({"model": {"vocab": {"yes": 5, "no": 9}}}, open(os.path.join(out, "tokenizer.json"), "w"))
+    json.dump({}, open(os.path.join(out, "config.json"), "w"))
+
+def bench(argv):
+    p = argparse.ArgumentParser()
+    for flag in ("--model", "--backend", "--dtype", "--workload", "--gpu-memory-limit-gib", "--scores-out",
+                 "--repeats", "--warmups", "--limit-documents", "--dump-inputs"):
+        p.add_argument(flag)
+    a = p.parse_args(argv)
+    with open(os.environ["FAKE_CALLS"], "a") as f:
+        f.write("bench " + " ".join(argv) + "\n")
+    out, rng = {}, np.random.default_rng(len(a.dtype))
+    for w in a.workload.split(","):
+        n = min(PAIRS[w], int(a.limit_documents or PAIRS[w]))
+        if a.dump_inputs:
+            os.makedirs(a.dump_inputs, exist_ok=True)
+            pairs = [{"tokenIDs": [int(w[1]), i], "images": []} for i in range(n)]
+            json.dump({"id": w, "pairs": pairs, "pixels": {}}, open(os.path.join(a.dump_inputs, w + ".json"), "w"))
+        logits = z(a.model, w)[:n] + rng.normal(0, NOISE[a.dtype], n)
+        out[w] = {"id": w, "docsPerSecond": DOCS[a.dtype][w], "peakGPUGiB": GIB[a.dtype], "logits": logits.tolist()}
+    json.dump(out, open(a.scores_out, "w"))
+    print("workload docs/s ... (fake)")
+
+def reference(argv):
+    p = argparse.ArgumentParser()
+    for flag in ("--model", "--inputs", "--out", "--dtype", "--repeats", "--warmups", "--hidden-out", "--workloads"):
+        p.add_argument(flag)
+    p.add_argument("--skip-our-pixels", action="store_true")
+    a = p.parse_args(argv)
+    with open(os.environ["FAKE_CALLS"], "a") as f:
+        f.write("reference " + " ".join(argv) + "\n")
+    ws = a.workloads.split(",")
+    assert all(os.path.exists(os.path.join(a.inputs, w + ".json")) for w in ws), "no dumped inputs"
+    json.dump({w: {"logits": z(a.model, w).tolist(), "docsPerSecond": 1.0} for w in ws}, open(a.out, "w"))
+    np.savez(a.hidden_out, **{w: hidden(w) for w in ws})
+'''
+
+NVIDIA_SMI = """#!/usr/bin/env bash
+case "$*" in
+  *-lms*) while true; do case "$*" in *compute-apps*) echo 9000;; *) echo 9300;; esac; sleep 0.05; done;;
+  *name,driver*) echo "name, driver_version"; echo "Fake H200, 0";;
+  *) echo 12;;
+esac
+"""
+
+
+def make_device_folder(root):
+    """The folder gpu-build.sh fills, with the fakes in place of the binary and the torch scripts."""
+    import gzip
+    import shutil
+    import tarfile
+    here = os.path.dirname(os.path.abspath(__file__))
+    device, stubs = os.path.join(root, "device"), os.path.join(root, "stubs")
+    os.makedirs(os.path.join(device, "fixtures"))
+    os.makedirs(os.path.join(device, "lib"))
+    os.makedirs(stubs)
+    script = os.path.join(here, "..", "scripts", "gpu-fp8.sh")  # in the repository; beside us in gpu-build's folder
+    shutil.copy(script if os.path.exists(script) else os.path.join(here, "gpu-fp8.sh"), device)
+    for name in ("gpu_fp8_report.py", "gpu_parity.py", "gpu_full_range.py"):
+        shutil.copy(os.path.join(here, name), device)
+    write(os.path.join(device, "fake_gpu.py"), FAKE_GPU)
+    binary = ("#!/usr/bin/env python3\nimport sys\nsys.path.insert(0, %r)\nimport fake_gpu\n"
+              "if sys.argv[1] == 'bench':\n    fake_gpu.bench(sys.argv[2:])\nelse:\n    print('selftest: 28/28 PASS')\n"
+              % device)
+    with gzip.open(os.path.join(device, "lychee-rerank.gz"), "wt") as f:
+        f.write(binary)
+    os.chmod(os.path.join(device, "lychee-rerank.gz"), 0o755)
+    with tarfile.open(os.path.join(device, "lib.tar.gz"), "w:gz") as tar:
+        tar.add(os.path.join(device, "lib"), arcname="lib")
+    write(os.path.join(device, "gpu_make_random_7b.py"), "import sys, fake_gpu\nfake_gpu.make(sys.argv[1])\n")
+    write(os.path.join(device, "gpu_reference.py"), "import sys, fake_gpu\nfake_gpu.reference(sys.argv[1:])\n")
+    write(os.path.join(device, "fixtures", "qwen2-tokenizer.json.gz"), "")
+    write(os.path.join(stubs, "nvidia-smi"), NVIDIA_SMI)
+    os.chmod(os.path.join(stubs, "nvidia-smi"), 0o755)
+    return device, stubs
+
+
+def run_script(root, device, stubs, **extra):
+    import subprocess
+    env = dict(os.environ, OUT=os.path.join(root, "out"), WORK=os.path.join(root, "work"),
+               CKPT=os.path.join(root, "ckpt"), CKPT_FR=os.path.join(root, "ckpt-fr"),
+               FAKE_CALLS=os.path.join(root, "calls.log"), PATH=stubs + os.pathsep + os.environ["PATH"], **extra)
+    if os.path.isdir(env["OUT"]):
+        for name in os.listdir(env["OUT"]):
+            os.remove(os.path.join(env["OUT"], name))
+    done = subprocess.run(["bash", os.path.join(device, "gpu-fp8.sh")], env=env, capture_output=True, text=True,
+                          timeout=300)
+    return done.stdout + done.stderr
+
+
+def test_script_dry_run():
+    """scripts/gpu-fp8.sh end to end with fakes: flags, file names, the tables, a partial rerun."""
+    import shutil
+    if shutil.which("bash") is None or shutil.which("tar") is None:
+        return
+    with tempfile.TemporaryDirectory() as root:
+        device, stubs = make_device_folder(root)
+        printed = run_script(root, device, stubs)
+        out = os.path.join(root, "out")
+        assert sorted(os.listdir(out)) == ["fp8-report.json", "fp8-summary.txt", "fp8-work.tar.gz", "fp8.log"], (
+            os.listdir(out), printed[-3000:])
+        calls = open(os.path.join(root, "calls.log")).read().splitlines()
+        benches = [c for c in calls if c.startswith("bench")]
+        assert len(benches) == 6 and sum("reference" in c for c in calls) == 1, calls
+        assert "--dtype bf16" in benches[0] and "--gpu-memory-limit-gib 15" in benches[0] and "--dump-inputs" in benches[0]
+        assert "--dtype fp8 " in benches[1] + " " and "--gpu-memory-limit-gib 10" in benches[1]
+        assert "--dump-inputs" not in benches[1] and "--repeats 3" in benches[1]
+        assert all("--limit-documents 32" in c and "--repeats 1" in c and "--warmups 0" in c for c in benches[3:])
+        assert "--dtype float32" in calls[3] and "--skip-our-pixels" in calls[3] and "--hidden-out" in calls[3]
+        data = json.load(open(os.path.join(out, "fp8-report.json")))
+        results = {(r["workload"], r["dtype"]): r["result"] for r in data["rows"]}
+        assert set(results.values()) == {"PASS"}, results
+        assert data["memory"]["fp8"]["processPeakMiB"] == 9000 and data["memory"]["fp8"]["idleMiB"] == 12
+        fr_rows = data["fullRange"]["dtypes"]
+        assert set(fr_rows) == {"bf16", "fp8", "fp8-weight-only"} and fr_rows["fp8"]["pairs"] == 94
+        assert not any(r["collapsed"] for r in fr_rows.values()) and data["fullRange"]["inputsArePrefix"]
+        log = open(os.path.join(out, "fp8.log")).read()
+        assert log.rstrip().endswith(open(os.path.join(out, "fp8-summary.txt")).read().rstrip())
+        assert "== FP8 against bf16" in log and "score histogram" in log
+        # a second call on the same machine: fp8 alone, reusing the reference; bf16's figures are marked
+        import time
+        time.sleep(1.1)
+        printed = run_script(root, device, stubs, DTYPES="fp8", SKIP_SELFTEST="1", SKIP_REFERENCE="1",
+                             SKIP_FULL_RANGE="1")
+        calls = open(os.path.join(root, "calls.log")).read().splitlines()[len(calls):]
+        assert len(calls) == 1 and "--dtype fp8" in calls[0] and "--dump-inputs" in calls[0], calls
+        summary = open(os.path.join(out, "fp8-summary.txt")).read()
+        assert "bf16*" in summary and "earlier call" in summary, summary
+        data = json.load(open(os.path.join(out, "fp8-report.json")))
+        assert {r["dtype"] for r in data["rows"] if not r["stale"]} == {"fp8"}
+        assert all(r["stale"] for r in data["fullRange"]["dtypes"].values())
+
+
 def main():
     tests = [(name, fn) for name, fn in globals().items() if name.startswith("test_") and callable(fn)]
     passed = failed = 0
