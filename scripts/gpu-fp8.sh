@@ -16,8 +16,10 @@
 #   (= DTYPES), SKIP_SELFTEST=1, SKIP_REFERENCE=1 (reuse WORK's float32 reference when there), SKIP_FULL_RANGE=1,
 #   REPEATS (3, timed runs per workload), FULL_RANGE_DOCS (32), FULL_RANGE_STD (3), OUR_PIXELS=1 (the reference
 #   also scores our pixel values: one more float32 pass), LIMIT_BF16 (15), LIMIT_FP8 (10), BENCH_ARGS,
-#   SELFTEST_ARGS, CKPT (/tmp/lychee-7b-random), CKPT_FR (/tmp/lychee-7b-full-range), WORK (/tmp/lychee-fp8:
-#   kept on a warm machine, so a later call can rerun one part; the tables mark results of an earlier call).
+#   SELFTEST_ARGS, DEADLINE_S (480: no full-range bench starts later than this many seconds into the call, so
+#   the tables come before the device tool's 600 s limit), CKPT (/tmp/lychee-7b-random), CKPT_FR
+#   (/tmp/lychee-7b-full-range), WORK (/tmp/lychee-fp8: kept on a warm machine, so a later call can rerun one
+#   part; the tables mark results of an earlier call with *).
 # Back in $OUT (4 files): fp8.log (all output), fp8-summary.txt (the tables), fp8-report.json (their figures),
 # fp8-work.tar.gz (WORK's JSON, logs and memory samples, without images; refreshed after every stage).
 set -uo pipefail
@@ -28,7 +30,7 @@ WORK=${WORK:-/tmp/lychee-fp8}; INPUTS=$WORK/inputs; FR_INPUTS=$WORK/inputs-full-
 WORKLOADS=${WORKLOADS:-W1,W2,W3,W4}
 DTYPES=${DTYPES-bf16,fp8,fp8-weight-only}; FULL_RANGE_DTYPES=${FULL_RANGE_DTYPES-$DTYPES}
 REPEATS=${REPEATS:-3}; FULL_RANGE_DOCS=${FULL_RANGE_DOCS:-32}; FULL_RANGE_STD=${FULL_RANGE_STD:-3}
-LIMIT_BF16=${LIMIT_BF16:-15}; LIMIT_FP8=${LIMIT_FP8:-10}
+LIMIT_BF16=${LIMIT_BF16:-15}; LIMIT_FP8=${LIMIT_FP8:-10}; DEADLINE_S=${DEADLINE_S:-480}
 START=$(date +%s)
 
 stage() { echo; echo "== $* ($(($(date +%s) - START)) s in)"; }
@@ -39,6 +41,10 @@ pack() { tar -C "$WORK" -czf "$OUT/fp8-work.tar.gz" --exclude='*.bmp' --exclude=
 report() {
     python3 gpu_fp8_report.py --work "$WORK" --workloads "$WORKLOADS" --since "$START" --inputs "$INPUTS" \
         --full-range-inputs "$FR_INPUTS" --json-out "$OUT/fp8-report.json" > "$OUT/fp8-summary.txt" 2>&1
+    if [ -z "${SKIP_SELFTEST:-}" ] && [ -f "$WORK/selftest.log" ]; then
+        echo "selftest: $(grep -E 'ops passed' "$WORK/selftest.log" | tail -1);" \
+            "lines with FAIL: $(grep -c FAIL "$WORK/selftest.log")" >> "$OUT/fp8-summary.txt"
+    fi
 }
 
 peak() { sort -n "$1" 2>/dev/null | grep -E '^[0-9.]+$' | tail -1; }
@@ -118,6 +124,9 @@ main() {
             dump=(--dump-inputs "$FR_INPUTS")
             rm -rf "$FR_INPUTS"
             for dtype in ${FULL_RANGE_DTYPES//,/ }; do
+                if [ $(($(date +%s) - START)) -gt "$DEADLINE_S" ]; then
+                    stage "full-range bench $dtype: skipped, past DEADLINE_S=$DEADLINE_S"; continue
+                fi
                 stage "full-range bench $dtype"
                 bench "$dtype" "full-range-$dtype" "$CKPT_FR" --repeats 1 --warmups 0 \
                     --limit-documents "$FULL_RANGE_DOCS" "${dump[@]}" && dump=()

@@ -411,7 +411,7 @@ def make_device_folder(root):
         shutil.copy(os.path.join(here, name), device)
     write(os.path.join(device, "fake_gpu.py"), FAKE_GPU)
     binary = ("#!/usr/bin/env python3\nimport sys\nsys.path.insert(0, %r)\nimport fake_gpu\n"
-              "if sys.argv[1] == 'bench':\n    fake_gpu.bench(sys.argv[2:])\nelse:\n    print('selftest: 28/28 PASS')\n"
+              "if sys.argv[1] == 'bench':\n    fake_gpu.bench(sys.argv[2:])\nelse:\n    print('28 of 28 ops passed')\n"
               % device)
     with gzip.open(os.path.join(device, "lychee-rerank.gz"), "wt") as f:
         f.write(binary)
@@ -468,6 +468,7 @@ def test_script_dry_run():
         log = open(os.path.join(out, "fp8.log")).read()
         assert log.rstrip().endswith(open(os.path.join(out, "fp8-summary.txt")).read().rstrip())
         assert "== FP8 against bf16" in log and "score histogram" in log
+        assert "selftest: 28 of 28 ops passed; lines with FAIL: 0" in log
         # a second call on the same machine: fp8 alone, reusing the reference; bf16's figures are marked
         import time
         time.sleep(1.1)
@@ -480,6 +481,14 @@ def test_script_dry_run():
         data = json.load(open(os.path.join(out, "fp8-report.json")))
         assert {r["dtype"] for r in data["rows"] if not r["stale"]} == {"fp8"}
         assert all(r["stale"] for r in data["fullRange"]["dtypes"].values())
+        assert "selftest" not in summary
+        # a third: no bench, the full-range checkpoint only (every full-range bench past the deadline)
+        printed = run_script(root, device, stubs, DTYPES="", SKIP_SELFTEST="1", SKIP_REFERENCE="1", DEADLINE_S="-1",
+                             FULL_RANGE_DTYPES="fp8")
+        assert "full-range bench fp8: skipped, past DEADLINE_S" in printed, printed[-2000:]
+        assert len(open(os.path.join(root, "calls.log")).read().splitlines()) == 8
+        data = json.load(open(os.path.join(out, "fp8-report.json")))
+        assert data["fullRange"]["dtypes"] == {} and data["fullRange"]["meta"]["pairs"] == 94
 
 
 def main():
