@@ -8,7 +8,7 @@
 #   4. transformers in float32 once (gpu_reference.py), the ground truth, keeping each pair's last hidden state;
 #   5. the full-range set: a checkpoint whose lm_head yes row makes the float32 z of the first FULL_RANGE_DOCS
 #      pairs of each workload spread with standard deviation FULL_RANGE_STD around 0 (gpu_full_range.py), and
-#      `bench --dtype D` on it for each D of FULL_RANGE_DTYPES (one untimed-warm-up-free run);
+#      `bench --dtype D` on it for each D of FULL_RANGE_DTYPES (one run each, no warm-up);
 #   6. the tables (gpu_fp8_report.py): per workload and dtype docs/s, ratio to bf16, GPU memory, Spearman and
 #      mean/max |dz| against float32, PASS/FAIL; the full-range table with score histograms and a collapse flag.
 #   bash .device/gpu-fp8.sh
