@@ -10,6 +10,10 @@ prints a table beside `--ours` (the JSON `bench --scores-out` wrote) with the ra
 
 Requires (on the GPU machine): torch 2.11, transformers 5.17, pillow.
     python3 tools/gpu_reference.py --model DIR --inputs DUMP --ours ours.json --out ref.json
+
+As a float32 ground truth, once (scripts/gpu-fp8.sh): --dtype float32 --repeats 1 --warmups 0
+--skip-our-pixels --hidden-out hidden.npz also saves each pair's last-token hidden state (after the final
+norm, float32) per workload, so z for any other lm_head yes/no rows follows without running the model again.
 """
 import argparse
 import inspect
@@ -82,7 +86,8 @@ def modality_kwargs(model, ids):
     return {"mm_token_type_ids": (ids == model.config.image_token_id).int()}
 
 
-def score(model, processor, pairs, images, batch_size, yes, no):
+def score(model, processor, pairs, images, batch_size, yes, no, hidden=None):
+    """z per pair; with a list as `hidden`, also appends each batch's last-token hidden states (float32 numpy)."""
     dtype = next(model.parameters()).dtype
     zs = []
     for start in range(0, len(pairs), batch_size):
@@ -105,6 +110,8 @@ def score(model, processor, pairs, images, batch_size, yes, no):
             out = model.model(input_ids=ids.to("cuda"), attention_mask=mask.to("cuda"), **kwargs)
             logits = model.lm_head(out.last_hidden_state[:, -1])
             zs += (logits[:, yes].float() - logits[:, no].float()).tolist()
+            if hidden is not None:
+                hidden.append(out.last_hidden_state[:, -1].float().cpu().numpy())
     return zs
 
 
@@ -115,10 +122,17 @@ def main():
     parser.add_argument("--ours", help="lychee-rerank bench --scores-out JSON")
     parser.add_argument("--out", required=True)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--warmups", type=int, default=1, help="untimed passes before the timed ones")
+    parser.add_argument("--skip-our-pixels", action="store_true",
+                        help="no extra pass on lychee-rerank's own pixel values (logitsOurPixels)")
+    parser.add_argument("--hidden-out", help="also write each pair's last-token hidden state (float32, "
+                        "after the final norm) per workload to this .npz, from the last timed pass")
     parser.add_argument("--workloads", default="W1,W2,W3,W4")
     parser.add_argument("--dtype", choices=["bfloat16", "float32"], default="bfloat16",
                         help="float32 (TF32 off) gives a ground truth to measure both bf16 engines against")
     args = parser.parse_args()
+    if args.repeats < 1 or args.warmups < 0:
+        parser.error("--repeats must be at least 1 and --warmups at least 0")
     dtype = getattr(torch, args.dtype)
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
@@ -131,22 +145,26 @@ def main():
         args.model, dtype=dtype, attn_implementation="sdpa", device_map="cuda").eval()
     print(f"reference ({args.dtype}) loaded in {time.time() - start:.1f} s", flush=True)
 
-    results = {}
+    results, hidden_states = {}, {}
     for workload in args.workloads.split(","):
         pairs, images, ours_pixels = load_pairs(args.inputs, workload)
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
-        zs = score(model, processor, pairs, images, BATCH[workload], yes, no)
+        for _ in range(args.warmups):
+            score(model, processor, pairs, images, BATCH[workload], yes, no)
         times = []
-        for _ in range(args.repeats):
+        for repeat in range(args.repeats):
+            hidden = [] if args.hidden_out and repeat == args.repeats - 1 else None
             torch.cuda.synchronize()
             t0 = time.perf_counter()
-            zs = score(model, processor, pairs, images, BATCH[workload], yes, no)
+            zs = score(model, processor, pairs, images, BATCH[workload], yes, no, hidden)
             torch.cuda.synchronize()
             times.append(time.perf_counter() - t0)
+            if hidden is not None:
+                hidden_states[workload] = np.concatenate(hidden).astype(np.float32)
         free, total = torch.cuda.mem_get_info()
         extra = {}
-        if ours_pixels:  # engine-only parity: the same model run on lychee-rerank's pixel values
+        if ours_pixels and not args.skip_our_pixels:  # engine-only parity: the model on lychee-rerank's pixel values
             stand_in = OurPixels(ours_pixels)
             stand_in.lookup = {id(image): name for name, image in images.items()}
             extra["logitsOurPixels"] = score(model, stand_in, pairs, images, BATCH[workload], yes, no)
@@ -163,6 +181,8 @@ def main():
         print(f"{workload}: {seconds:.3f} s median of {[round(t, 3) for t in times]}", flush=True)
     with open(args.out, "w") as f:
         json.dump(results, f)
+    if args.hidden_out:
+        np.savez(args.hidden_out, **hidden_states)
 
     ours = json.load(open(args.ours)) if args.ours else {}
     print("\nworkload | ours docs/s | ref docs/s | ratio | ours tok/s | ref tok/s | ours MFU | ours GPU GiB (driver) "
