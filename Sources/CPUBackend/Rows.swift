@@ -51,10 +51,16 @@ extension CPUBackend {
         guard width > 0 else { return output }
         let rowBytes = width * table.dtype.byteSize
         let dtype = table.dtype
+        let scales = try table.rowScales.map { try scaleValues($0, op: "embedding") }
         ids.withUnsafeBufferPointer { ids in
             parallel.forEachChunk(of: ids.count, minChunk: max(1, (1 << 14) / width)) { chunk in
                 for i in chunk {
-                    convertToFloat(rows + Int(ids[i]) * rowBytes, dtype: dtype, into: result + i * width, count: width)
+                    let row = Int(ids[i])
+                    if let scales {
+                        convertScaledRows(rows + row * rowBytes, scales: scales + row, rows: 1, columns: width, into: result + i * width)
+                    } else {
+                        convertToFloat(rows + row * rowBytes, dtype: dtype, into: result + i * width, count: width)
+                    }
                 }
             }
         }
