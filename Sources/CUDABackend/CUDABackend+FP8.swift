@@ -5,24 +5,39 @@ extension CUDABackend {
     /// `linear` with an 8-bit weight: on FP8 tensor cores (x quantized per row, one cuBLASLt E4M3 product
     /// with vector scales) when ``fp8TensorCores`` is on and the shape allows it, else the weight widened
     /// to bf16 in a scratch buffer just before an ordinary bf16 product.
-    func scaledLinear(_ x: Tensor, weight: Tensor, bias: Tensor?, sizes: OpChecks.LinearSizes) throws -> Tensor {
+    func scaledLinear(_ given: Tensor, weight: Tensor, bias: Tensor?, sizes: OpChecks.LinearSizes) throws -> Tensor {
         try enter()
         let (m, n, k) = (sizes.rows, sizes.outFeatures, sizes.inFeatures)
         let out = try makeTensor(shape: sizes.outputShape)
         guard m > 0, n > 0 else { return out }
-        let xPointer = try address(x, op: "linear", argument: "x")
         let wPointer = try address(weight, op: "linear", argument: "weight", dtype: .f8e4m3)
         let scalePointer = try rowScaleAddress(weight, op: "linear")
         let bPointer = try bias.map { try address($0, op: "linear", argument: "bias") }
         let outPointer = try address(out, op: "linear", argument: "output")
         // FP8 products need 16-element multiples on the inner and output sizes, and aligned operands.
-        if fp8TensorCores, k % 16 == 0, n % 16 == 0, [xPointer, wPointer, outPointer].allSatisfy({ $0 % 16 == 0 }) {
+        let fp8Shape = fp8TensorCores && k % 16 == 0 && n % 16 == 0 && [wPointer, outPointer].allSatisfy { $0 % 16 == 0 }
+        if fp8Shape, given.dtype == .f8e4m3 {
+            // Quantized by the op that made it (``siluMul(gateUp:feeding:)``).
+            let qPointer = try address(given, op: "linear", argument: "x", dtype: .f8e4m3)
+            let sPointer = try rowScaleAddress(given, op: "linear")
+            if qPointer % 16 == 0,
+                try matmul.runFP8(
+                    x: qPointer, xScales: sPointer, weight: wPointer, weightScales: scalePointer, bias: bPointer,
+                    out: outPointer, m: m, n: n, k: k)
+            {
+                try finish("linear fp8 n=\(n) k=\(k)\(m < 64 ? " m<64" : "")")
+                return out
+            }
+        }
+        let x = try widenedActivation(given)
+        let xPointer = try address(x, op: "linear", argument: "x")
+        if fp8Shape, xPointer % 16 == 0 {
             let quantized = try makeTensor(shape: [m, k], dtype: .f8e4m3)
             let xScales = try makeTensor(shape: [m], dtype: .f32)
             let qPointer = try address(quantized, op: "linear", argument: "quantized x", dtype: .f8e4m3)
             let sPointer = try address(xScales, op: "linear", argument: "x scales", dtype: .f32)
             try kernels.launch(
-                "quantize_rows_e4m3_v8", grid: (m, 1, 1), block: (min(256, max(32, (k / 8 + 31) / 32 * 32)), 1, 1),
+                "quantize_rows_e4m3_v8", grid: (m, 1, 1), block: (rowBlockSize(width8: k / 8), 1, 1),
                 [.pointer(xPointer), .pointer(qPointer), .pointer(sPointer), .int32(Int32(k / 8))])
             if try matmul.runFP8(
                 x: qPointer, xScales: sPointer, weight: wPointer, weightScales: scalePointer, bias: bPointer,
@@ -43,6 +58,40 @@ extension CUDABackend {
         }
         try finish("linear widened-fp8 n=\(n) k=\(k)\(m < 64 ? " m<64" : "")")
         return out
+    }
+
+    /// Threads for a one-block-per-row kernel over `width8` 8-element vectors: a multiple of 32, at most 256.
+    private func rowBlockSize(width8: Int) -> Int { min(256, max(32, (width8 + 31) / 32 * 32)) }
+
+    /// `x` itself, or for an activation quantized per row (``siluMul(gateUp:feeding:)``) its bf16 values.
+    func widenedActivation(_ x: Tensor) throws -> Tensor {
+        guard x.dtype == .f8e4m3 else { return x }
+        let pointer = try address(x, op: "linear", argument: "x", dtype: .f8e4m3)
+        return try widen(x, pointer: pointer, scales: try rowScaleAddress(x, op: "linear"), rows: x.rowCount, columns: x.rowWidth)
+            .reshaped(x.shape)
+    }
+
+    /// On FP8 tensor cores, with a down projection that runs there: silu(gate) * up quantized per row in
+    /// one kernel (the bf16 product never goes to memory). Otherwise ``siluMul(gateUp:)``.
+    public func siluMul(gateUp: Tensor, feeding weight: Tensor) throws -> Tensor {
+        let width = try OpChecks.gateUp(gateUp)
+        let rows = width == 0 ? 0 : gateUp.elementCount / (2 * width)
+        guard fp8TensorCores, gateUp.rank == 2, weight.dtype == .f8e4m3, weight.rowScales != nil, weight.shape.count == 2,
+            weight.shape[1] == width, width % 16 == 0, weight.shape[0] % 16 == 0, rows > 0
+        else { return try siluMul(gateUp: gateUp) }
+        try enter()
+        let input = try address(gateUp, op: "siluMul", argument: "gateUp")
+        guard input % 16 == 0 else { return try siluMul(gateUp: gateUp) }
+        let values = try CUDAStorage(pool: pool, byteCount: rows * width)
+        let scales = try makeTensor(shape: [rows], dtype: .f32)
+        let scalePointer = try address(scales, op: "siluMul", argument: "scales", dtype: .f32)
+        try kernels.launch(
+            "silu_mul_quantize_e4m3_v8", grid: (rows, 1, 1), block: (rowBlockSize(width8: width / 8), 1, 1),
+            [.pointer(input), .pointer(values.pointer), .pointer(scalePointer), .int32(Int32(width / 8))])
+        try finish("siluMul fp8")
+        return try Tensor(
+            shape: Array(gateUp.shape.dropLast()) + [width], dtype: .f8e4m3, storage: values,
+            rowScales: RowScales(storage: scales.storage, count: rows))
     }
 
     /// The bf16 values `e4m3 * scale` of an 8-bit weight `[rows, columns]`, in a new tensor.

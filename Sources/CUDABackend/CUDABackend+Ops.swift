@@ -10,6 +10,7 @@ extension CUDABackend {
     public func linear(_ x: Tensor, weight: Tensor, bias: Tensor?) throws -> Tensor {
         let sizes = try OpChecks.linear(x, weight: weight, bias: bias)
         if weight.dtype == .f8e4m3 { return try scaledLinear(x, weight: weight, bias: bias, sizes: sizes) }
+        let x = try widenedActivation(x)
         try enter()
         let xPointer = try address(x, op: "linear", argument: "x")
         let wPointer = try address(weight, op: "linear", argument: "weight")

@@ -113,13 +113,21 @@ extension CUDABackend {
         }
         try enter()
         let rowBytes = width * table.dtype.byteSize
+        // Tens of thousands of rows per batch (7 KB each for the 7B): gathered on all cores.
         let rows = try stagedTensor(shape: [ids.count, width], dtype: .bf16) { target in
-            let output = target.bindMemory(to: UInt16.self)
-            for (i, id) in ids.enumerated() {
-                let row = UnsafeRawBufferPointer(start: host.base + table.byteOffset + Int(id) * rowBytes, count: rowBytes)
-                let destination = UnsafeMutableBufferPointer(rebasing: output[(i * width)..<((i + 1) * width)])
-                HostConversion.writeBF16(row, dtype: table.dtype, into: destination)
+            guard let targetBase = target.baseAddress else { return }
+            // Each worker writes its own rows; the staging memory and the ids outlive concurrentPerform.
+            nonisolated(unsafe) let output = targetBase.assumingMemoryBound(to: UInt16.self)
+            let tableBase = host.base + table.byteOffset, dtype = table.dtype
+            nonisolated(unsafe) let source = tableBase
+            let chunk = 512, chunks = (ids.count + chunk - 1) / chunk
+            let gather: @Sendable (Int) -> Void = { index in
+                for i in (index * chunk)..<min(ids.count, (index + 1) * chunk) {
+                    let row = UnsafeRawBufferPointer(start: source + Int(ids[i]) * rowBytes, count: rowBytes)
+                    HostConversion.writeBF16(row, dtype: dtype, into: UnsafeMutableBufferPointer(start: output + i * width, count: width))
+                }
             }
+            if chunks <= 1 { gather(0) } else { DispatchQueue.concurrentPerform(iterations: chunks, execute: gather) }
         }
         try profilePoint("embedding (host gather + copy)")
         return rows

@@ -69,6 +69,42 @@ enum FP8KernelSource {
         }
     }
 
+    /// silu(gate) * up of one row of gateUp `[rows, 2 * width]` (gate half, then up half), quantized as
+    /// quantize_rows_e4m3_v8 quantizes: one block per row; the values are computed twice (for the row's
+    /// largest magnitude, then for the output) so the bf16 product never goes to memory. The result is
+    /// rounded to bf16 before quantizing, as the separate kernels would store it.
+    extern "C" __global__ void silu_mul_quantize_e4m3_v8(const uint4* gateUp, uint2* out, float* scales, int width8) {
+        const uint4* gate = gateUp + (long long)blockIdx.x * 2 * width8;
+        const uint4* up = gate + width8;
+        uint2* target = out + (long long)blockIdx.x * width8;
+        float largest = 0.0f;
+        for (int i = threadIdx.x; i < width8; i += blockDim.x) {
+            float g[8], u[8];
+            unpack8(gate[i], g);
+            unpack8(up[i], u);
+            #pragma unroll
+            for (int j = 0; j < 8; ++j) {
+                const float v = fabsf(bf2f(f2bf(g[j] / (1.0f + expf(-g[j])) * u[j])));
+                if (v <= 3.0e38f) largest = fmaxf(largest, v);
+            }
+        }
+        largest = block_max(largest);
+        const float scale = largest > 0.0f ? largest / 448.0f : 1.0f;
+        if (threadIdx.x == 0) scales[blockIdx.x] = scale;
+        for (int i = threadIdx.x; i < width8; i += blockDim.x) {
+            float g[8], u[8];
+            unpack8(gate[i], g);
+            unpack8(up[i], u);
+            unsigned lo = 0, hi = 0;
+            #pragma unroll
+            for (int j = 0; j < 4; ++j) {
+                lo |= e4m3_bits(__fdiv_rn(bf2f(f2bf(g[j] / (1.0f + expf(-g[j])) * u[j])), scale)) << (8 * j);
+                hi |= e4m3_bits(__fdiv_rn(bf2f(f2bf(g[j + 4] / (1.0f + expf(-g[j + 4])) * u[j + 4])), scale)) << (8 * j);
+            }
+            target[i] = make_uint2(lo, hi);
+        }
+    }
+
     /// out[r, c] = bf16(e4m3(w[r, c]) * scales[r]) over 8 values per thread: n8 = rows * width8.
     extern "C" __global__ void widen_e4m3_rows_v8(const uint2* w, const float* scales, uint4* out, int width8, long long n8) {
         for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n8; i += (long long)gridDim.x * blockDim.x) {

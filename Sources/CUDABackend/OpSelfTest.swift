@@ -69,6 +69,8 @@ public struct OpSelfTest {
             record(try checkScaledLinear(rows: 3, inFeatures: s ? 1176 : 24, outFeatures: s ? 1280 : 40, bias: false, tensorCores: tensorCores))
         }
         record(try checkScaledLinear(rows: 5, inFeatures: 20, outFeatures: 7, bias: true, tensorCores: true))  // odd sizes: widened
+        record(try checkSiluMulIntoScaledLinear(rows: s ? 300 : 11, width: s ? 18944 : 160, outFeatures: hidden))
+        record(try checkSiluMulIntoScaledLinear(rows: s ? 517 : 9, width: s ? 3424 : 48, outFeatures: vision))
         record(try checkRMSNorm(rows: s ? 517 : 13, width: hidden))
         record(try checkRMSNorm(rows: s ? 300 : 13, width: vision))
         record(try checkRMSNorm(rows: s ? 37 : 5, width: s ? 1002 : 42))  // not a multiple of 8: scalar kernel
@@ -183,6 +185,35 @@ public struct OpSelfTest {
         return try compare(
             onTensorCores ? "linear fp8" : "linear fp8w",
             "[\(rows),\(inFeatures)]x[\(outFeatures),\(inFeatures)]\(bias ? "+b" : "")", out, tolerance: tolerance)
+    }
+
+    /// The MLP's down projection from the fused gate/up product: ``Backend/siluMul(gateUp:feeding:)`` (on FP8
+    /// tensor cores quantized in the same kernel) into an 8-bit `linear`, against the reference's siluMul,
+    /// the same per-row quantization on the host, and its product.
+    private mutating func checkSiluMulIntoScaledLinear(rows: Int, width: Int, outFeatures: Int) throws -> Check {
+        let gateUp = try activations(values(rows * 2 * width, range: 3), shape: [rows, 2 * width])
+        let matrix = try values(outFeatures * width, range: 1 / Float(width).squareRoot()).withUnsafeBytes {
+            try RowQuantizedMatrix(quantizing: $0, dtype: .f32, rows: outFeatures, columns: width)
+        }
+        let w = try matrix.values.withUnsafeBytes { bytes in
+            (try device.scaledWeight(bytes, rowScales: matrix.scales, shape: [outFeatures, width]),
+             try reference.scaledWeight(bytes, rowScales: matrix.scales, shape: [outFeatures, width]))
+        }
+        let activated = try device.siluMul(gateUp: gateUp.0, feeding: w.0)
+        let got = try device.linear(activated, weight: w.0, bias: nil)
+        // The reference activation rounded to bf16 as the device stores it, then quantized if the device did.
+        var wanted = try reference.download(try reference.siluMul(gateUp: gateUp.1))
+            .map { HalfConversion.float(bf16: HalfConversion.bf16Bits($0)) }
+        if device.runsFP8Products {
+            let quantized = try wanted.withUnsafeBytes {
+                try RowQuantizedMatrix(quantizing: $0, dtype: .f32, rows: rows, columns: width)
+            }
+            wanted = quantized.values.enumerated().map { FP8E4M3.float($0.element) * quantized.scales[$0.offset / width] }
+        }
+        let want = try reference.linear(try reference.upload(wanted, shape: [rows, width]), weight: w.1, bias: nil)
+        return try compare(
+            activated.dtype == .f8e4m3 ? "siluMul>fp8" : "siluMul>fp8w", "[\(rows),2x\(width)] -> \(outFeatures)", (got, want),
+            tolerance: tolerance)
     }
 
     private mutating func checkRMSNorm(rows: Int, width: Int) throws -> Check {

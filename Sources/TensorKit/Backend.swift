@@ -81,6 +81,12 @@ public protocol Backend: Sendable {
     /// the gate values, then the up values -> `silu(gate) * up`, `[tokens, intermediate]`.
     func siluMul(gateUp: Tensor) throws -> Tensor
 
+    /// ``siluMul(gateUp:)`` whose result is read only by ``linear(_:weight:bias:)`` with `weight` (the MLP's
+    /// down projection). A backend that multiplies 8-bit weights in 8 bits may return it already quantized
+    /// per row (``DType/f8e4m3`` with ``Tensor/rowScales``, as the product would quantize it), saving a pass
+    /// over the widest activation of a layer. The default is ``siluMul(gateUp:)``.
+    func siluMul(gateUp: Tensor, feeding weight: Tensor) throws -> Tensor
+
     /// Exact GELU, `x/2 * (1 + erf(x / sqrt(2)))`, elementwise.
     func gelu(_ x: Tensor) throws -> Tensor
 
@@ -148,6 +154,8 @@ extension Backend {
 
     /// Widening 8-bit weights unless the backend says otherwise.
     public var runsFP8Products: Bool { false }
+
+    public func siluMul(gateUp: Tensor, feeding weight: Tensor) throws -> Tensor { try siluMul(gateUp: gateUp) }
 
     /// Copies host values into a new tensor of `shape` in ``activationDType``.
     public func upload(_ values: [Float], shape: [Int]) throws -> Tensor {

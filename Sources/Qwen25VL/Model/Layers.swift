@@ -86,7 +86,7 @@ struct GatedMLP {
         case .separate(let gate, let up):
             return try down(try backend.siluMul(gate: try gate(x, backend), up: try up(x, backend)), backend)
         case .fused(let gateUp):
-            return try down(try backend.siluMul(gateUp: try gateUp(x, backend)), backend)
+            return try down(try backend.siluMul(gateUp: try gateUp(x, backend), feeding: down.weight), backend)
         }
     }
 }
