@@ -1,7 +1,7 @@
 import Foundation
 import SafeTensors
-import Testing
 import TestSupport
+import Testing
 
 @Suite("F8_E4M3: headers, exact conversions, NaN in the finite-values check")
 struct EightBitFloatTests {
@@ -9,7 +9,8 @@ struct EightBitFloatTests {
     init() throws { files = try HostileFiles() }
 
     @Test func headerEntryIsReadAsOneBytePerElement() throws {
-        let header = #"{"w":{"dtype":"F8_E4M3","shape":[2,3],"data_offsets":[0,6]},"s":{"dtype":"F32","shape":[2,1],"data_offsets":[8,16]}}"#
+        let header =
+            #"{"w":{"dtype":"F8_E4M3","shape":[2,3],"data_offsets":[0,6]},"s":{"dtype":"F32","shape":[2,1],"data_offsets":[8,16]}}"#
         let data: [UInt8] = [0x38, 0xB8, 0x7E, 0x00, 0x01, 0x08, 0, 0] + FloatConversion.bytes(of: [0.5, 2], as: .f32)
         let file = try SafeTensorFile(url: try files.file("f8.safetensors", header: header, data: data))
         let info = try #require(file.tensors["w"])
@@ -44,7 +45,8 @@ struct EightBitFloatTests {
                 #expect(value.isNaN, "pattern \(bits)")
                 continue
             }
-            let expected = exponent == 0 ? sign * mantissa / 8 * 0x1p-6 : sign * (1 + mantissa / 8) * pow(2, Double(exponent - 7))
+            let expected =
+                exponent == 0 ? sign * mantissa / 8 * 0x1p-6 : sign * (1 + mantissa / 8) * pow(2, Double(exponent - 7))
             #expect(Double(value) == expected, "pattern \(bits)")
             #expect(FloatConversion.floatToE4M3(value) == bits, "pattern \(bits) round trip")
         }
