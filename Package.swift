@@ -146,7 +146,7 @@ let package = Package(
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(
             name: "ImageProcessingTests", dependencies: ["ImageProcessing", "TestSupport"], swiftSettings: swiftSettings),
-        .testTarget(name: "Qwen25VLTests", dependencies: ["Qwen25VL", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "Qwen25VLTests", dependencies: ["Qwen25VL", "TensorKit", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(
             name: "EngineTests",
             dependencies: ["Reranker", "CPUBackend", "Qwen25VL", "ImageProcessing", "SafeTensors", "TensorKit", "TestSupport"],

@@ -6,7 +6,8 @@ import Qwen25VL
 struct InspectCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "inspect",
-        abstract: "Describe a model directory (architecture, parameters, dtypes, layout, shards, settings) and check it."
+        abstract:
+            "Describe a model directory (architecture, parameters, dtypes, 8-bit weights and their scales, layout, shards, settings) and check it."
     )
 
     @OptionGroup var modelOptions: ModelOptions

@@ -19,6 +19,11 @@ public struct CheckpointInspection: Sendable, Encodable {
     public let parameterCount: Int?
     /// Stored dtype -> number of tensors.
     public let dtypes: [String: Int]
+    /// How the weights the model uses are stored (8-bit linear weights and their scales, the other element
+    /// types); nil when the config or the layout is unusable.
+    public let weightStorage: WeightStorage?
+    /// `quantization_config.quant_method` of config.json (`compressed-tensors`, `fp8`), nil when absent.
+    public let quantMethod: String?
     /// `legacy` or `nested`; nil when undetected.
     public let layout: WeightLayout?
     public let tiedEmbeddings: Bool?
@@ -45,6 +50,8 @@ public struct CheckpointInspection: Sendable, Encodable {
         case configStyle = "config_style"
         case preprocessorFromFile = "preprocessor_from_file"
         case usable
+        case weightStorage = "weight_storage"
+        case quantMethod = "quant_method"
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -53,6 +60,8 @@ public struct CheckpointInspection: Sendable, Encodable {
         try c.encode(architecture, forKey: .architecture)
         try c.encode(parameterCount, forKey: .parameterCount)
         try c.encode(dtypes, forKey: .dtypes)
+        try c.encode(weightStorage, forKey: .weightStorage)
+        try c.encode(quantMethod, forKey: .quantMethod)
         try c.encode(layout?.rawValue, forKey: .layout)
         try c.encode(tiedEmbeddings, forKey: .tiedEmbeddings)
         try c.encode(lmHeadIgnored, forKey: .lmHeadIgnored)
@@ -102,17 +111,22 @@ public struct CheckpointInspection: Sendable, Encodable {
             let catalog = WeightCatalog(configuration: configuration, layout: layout ?? .legacy)
             if let checkpoint, layout != nil {
                 problems += catalog.problems(in: checkpoint.tensors).map(\.description)
+                weightStorage = WeightStorage(catalog: catalog, checkpoint: checkpoint)
+            } else {
+                weightStorage = nil
             }
             parameterCount = catalog.parameterCount
             lmHeadIgnored = catalog.ignoredStoredNames.contains { checkpoint?.info($0) != nil }
             architecture = Self.architectureName(configuration)
         } else {
+            weightStorage = nil
             parameterCount = nil
             lmHeadIgnored = false
             architecture = nil
         }
         problems += Self.tokenizerProblems(directory: directory, configuration: configuration)
         tiedEmbeddings = configuration?.tieWordEmbeddings
+        quantMethod = configuration?.quantization?.quantMethod
         configStyle = configuration?.style
         text = configuration?.text
         vision = configuration?.vision
@@ -172,6 +186,11 @@ public struct CheckpointInspection: Sendable, Encodable {
         if !dtypes.isEmpty {
             lines.append("Dtypes:        " + dtypes.keys.sorted().map { "\($0) (\(dtypes[$0] ?? 0) tensors)" }.joined(separator: ", "))
         }
+        if let weightStorage {
+            lines.append("Weights:       \(weightStorage.summary)")
+            if let range = weightStorage.scaleRange { lines.append("Scales:        \(range)") }
+        }
+        if let quantMethod { lines.append("Quantization:  \(quantMethod) (config.json quantization_config)") }
         if let layout {
             let prefixes = "\(layout.prefix(for: .language))*, \(layout.prefix(for: .vision))*"
             var head = tiedEmbeddings == true ? "tied embeddings (no separate lm_head)" : "separate lm_head"

@@ -27,6 +27,8 @@ public struct Qwen25VLConfiguration: Codable, Sendable, Equatable {
     public var tieWordEmbeddings: Bool
     /// The style the file was written in.
     public var style: ConfigurationStyle
+    /// `quantization_config`, for a quantized checkpoint (nil for bf16 weights).
+    public var quantization: QuantizationConfiguration?
 
     /// The model type this engine implements.
     public static let supportedModelType = "qwen2_5_vl"
@@ -47,6 +49,7 @@ public struct Qwen25VLConfiguration: Codable, Sendable, Equatable {
         case ropeTheta = "rope_theta"
         case torchDtype = "torch_dtype"
         case dtype
+        case quantization = "quantization_config"
     }
 
     /// Creates a configuration from parts (tests, tools).
@@ -92,6 +95,7 @@ public struct Qwen25VLConfiguration: Codable, Sendable, Equatable {
         visionEndTokenId = try c.decodeIfPresent(Int.self, forKey: .visionEndTokenId) ?? 151653
         visionTokenId = try c.decodeIfPresent(Int.self, forKey: .visionTokenId) ?? 151654
         tieWordEmbeddings = try c.decodeIfPresent(Bool.self, forKey: .tieWordEmbeddings) ?? text.tieWordEmbeddings ?? false
+        quantization = try c.decodeIfPresent(QuantizationConfiguration.self, forKey: .quantization)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -106,6 +110,7 @@ public struct Qwen25VLConfiguration: Codable, Sendable, Equatable {
         try c.encode(visionEndTokenId, forKey: .visionEndTokenId)
         try c.encode(visionTokenId, forKey: .visionTokenId)
         try c.encode(tieWordEmbeddings, forKey: .tieWordEmbeddings)
+        try c.encodeIfPresent(quantization, forKey: .quantization)
     }
 
     // MARK: Loading
@@ -147,10 +152,14 @@ public struct Qwen25VLConfiguration: Codable, Sendable, Equatable {
         return problems
     }
 
-    /// Throws when the model type is not Qwen2.5-VL or the sizes do not fit together.
+    /// Throws when the model type is not Qwen2.5-VL, the weights are quantized in a way this engine does
+    /// not read (anything but 8-bit float E4M3), or the sizes do not fit together.
     public func validate(file: String = fileName) throws(ConfigurationError) {
         if let modelType, modelType != Self.supportedModelType {
             throw .unsupportedModelType(file: file, modelType: modelType)
+        }
+        if let unsupported = quantization?.unsupportedDescription {
+            throw .unsupportedQuantization(file: file, quantization: unsupported)
         }
         let problems = problems()
         guard problems.isEmpty else { throw .invalid(file: file, problems: problems) }

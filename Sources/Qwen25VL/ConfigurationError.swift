@@ -5,6 +5,7 @@ public enum ConfigurationError: Error, CustomStringConvertible, Sendable, Equata
     case missingField(file: String, field: String)
     case wrongType(file: String, field: String, expected: String)
     case unsupportedModelType(file: String, modelType: String)
+    case unsupportedQuantization(file: String, quantization: String)
     case invalid(file: String, problems: [String])
 
     public var description: String {
@@ -19,6 +20,8 @@ public enum ConfigurationError: Error, CustomStringConvertible, Sendable, Equata
             "\"\(field)\" in \(file) should be \(expected)"
         case let .unsupportedModelType(file, modelType):
             "\(file) describes a \"\(modelType)\" model; only qwen2_5_vl (Qwen2.5-VL, e.g. Lychee-Rerank-MM) is supported"
+        case let .unsupportedQuantization(file, quantization):
+            "\(file) declares unsupported quantization \(quantization); use a bf16 or FP8 (E4M3) checkpoint"
         case let .invalid(file, problems):
             "\(file) is inconsistent:\n" + problems.map { "  - \($0)" }.joined(separator: "\n")
         }

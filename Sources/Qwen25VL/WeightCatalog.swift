@@ -15,12 +15,44 @@ public enum WeightProblem: Sendable, Hashable, CustomStringConvertible {
     case missing(name: String, expectedShape: [Int])
     case unexpected(name: String, shape: [Int])
     case wrongShape(name: String, expected: [Int], actual: [Int])
+    /// An 8-bit (F8_E4M3) tensor that is not a linear layer's weight.
+    case eightBitNotLinear(name: String)
+    /// An 8-bit weight without its `weight_scale`.
+    case scaleMissing(weight: String, scale: String)
+    /// A `weight_scale` of another element type than F32, BF16 or F16.
+    case scaleWrongDType(name: String, dtype: String)
+    /// A `weight_scale` of neither one value per output row nor one value.
+    case scaleWrongShape(name: String, rows: Int, actual: [Int])
+    /// A `weight_scale` or `input_scale` whose weight is absent (`weightDType` nil) or not stored in 8 bits.
+    case scaleWithoutWeight(name: String, weight: String, weightDType: String?)
+    /// A scale holding NaN, infinite, zero or negative values.
+    case scaleValuesInvalid(name: String, count: Int)
 
     public var description: String {
         switch self {
         case let .missing(name, shape): "missing tensor \(name) (expected shape \(shape))"
         case let .unexpected(name, shape): "unexpected tensor \(name) (shape \(shape)); the configuration has no place for it"
         case let .wrongShape(name, expected, actual): "tensor \(name) has shape \(actual), expected \(expected)"
+        case let .eightBitNotLinear(name):
+            "tensor \(name) is stored as F8_E4M3, but only linear-layer weights (attention and MLP projections, merger MLP) "
+                + "may be 8-bit; keep it in BF16 when quantizing (e.g. list it in llm-compressor's ignore) or use a BF16 checkpoint"
+        case let .scaleMissing(weight, scale):
+            "8-bit weight \(weight) has no scale \(scale) beside it (F32, shape [rows, 1] per channel or [] per tensor): "
+                + "the checkpoint is incomplete or not in the compressed-tensors FP8 layout; download it again or use a BF16 checkpoint"
+        case let .scaleWrongDType(name, dtype):
+            "scale \(name) has dtype \(dtype); weight scales must be F32, BF16 or F16: re-export the checkpoint"
+        case let .scaleWrongShape(name, rows, actual):
+            "scale \(name) has shape \(actual), expected [\(rows)] or [\(rows), 1] (one per output channel) or [] or [1] "
+                + "(one per tensor); group- and block-wise scales are not supported: use a per-channel or per-tensor FP8 checkpoint"
+        case let .scaleWithoutWeight(name, weight, nil):
+            "scale \(name) has no weight \(weight) beside it: the checkpoint is incomplete or mixes files of two exports; "
+                + "download it again"
+        case let .scaleWithoutWeight(name, weight, dtype?):
+            "scale \(name) belongs to \(weight), which is stored as \(dtype), not F8_E4M3: the checkpoint mixes quantized and "
+                + "unquantized files; download it again or re-export it in one piece"
+        case let .scaleValuesInvalid(name, count):
+            "scale \(name) holds \(count) NaN, infinite, zero or negative value\(count == 1 ? "" : "s"): "
+                + "the checkpoint is corrupt; download it again"
         }
     }
 }
@@ -84,7 +116,8 @@ public struct WeightCatalog: Sendable {
     /// Parameters the model uses (a tied head counted once).
     public var parameterCount: Int { expected.reduce(0) { $0 + $1.elementCount } }
 
-    /// Every difference between `tensors` (stored name -> info) and the expected list.
+    /// Every difference between `tensors` (stored name -> info) and the expected list, then every problem
+    /// with 8-bit weights and their scales (``eightBitProblems(in:)``).
     /// With tied embeddings a stored `lm_head.weight` is accepted and ignored.
     public func problems(in tensors: [String: TensorInfo]) -> [WeightProblem] {
         var problems: [WeightProblem] = []
@@ -99,17 +132,20 @@ public struct WeightCatalog: Sendable {
                 problems.append(.wrongShape(name: weight.storedName, expected: weight.shape, actual: info.shape))
             }
         }
-        for name in tensors.keys.sorted() where !expectedNames.contains(name) && !ignoredStoredNames.contains(name) {
+        // Scales (`X.weight_scale`, `X.input_scale`) are checked with their weights by eightBitProblems.
+        for name in tensors.keys.sorted()
+        where !expectedNames.contains(name) && !ignoredStoredNames.contains(name) && Self.weightName(ofScale: name) == nil {
             problems.append(.unexpected(name: name, shape: tensors[name]?.shape ?? []))
         }
-        return problems
+        return problems + eightBitProblems(in: tensors)
     }
 
     /// Stored names that may be present and are not used (`lm_head.weight` when tied).
     public var ignoredStoredNames: Set<String> { tiedEmbeddings ? [layout.storedName(.lmHead)] : [] }
 
     /// Detects the layout of `checkpoint` and checks it holds exactly what `configuration` needs.
-    /// Throws one error listing every missing, unexpected or wrongly shaped tensor.
+    /// Throws one error listing every missing, unexpected or wrongly shaped tensor and every misplaced
+    /// 8-bit tensor or malformed scale.
     public static func validated(
         _ checkpoint: Checkpoint, configuration: Qwen25VLConfiguration
     ) throws(WeightCheckError) -> WeightCatalog {

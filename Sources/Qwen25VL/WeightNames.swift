@@ -128,3 +128,21 @@ public enum WeightLayout: String, Sendable, Hashable, CaseIterable {
         }
     }
 }
+
+extension WeightName {
+    /// Whether this is a linear layer's weight matrix (decoder attention and MLP projections, vision
+    /// `attn.qkv`, `attn.proj` and MLP projections, the merger's two linear layers): the only tensors an
+    /// FP8 checkpoint may store in 8 bits. Norms, embeddings, `patch_embed`, `lm_head` and biases are not.
+    public var isLinearWeight: Bool {
+        switch self {
+        case let .decoder(_, tensor, kind):
+            kind == .weight && tensor != .inputLayerNorm && tensor != .postAttentionLayerNorm
+        case let .visionBlock(_, tensor, kind):
+            kind == .weight && tensor != .norm1 && tensor != .norm2
+        case let .merger(tensor, kind):
+            kind == .weight && tensor != .norm
+        case .tokenEmbedding, .finalNorm, .lmHead, .patchEmbed:
+            false
+        }
+    }
+}

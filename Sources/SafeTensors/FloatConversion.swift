@@ -23,6 +23,7 @@ public enum FloatConversion {
         case .bf16: bf16ToFloat(source, into: destination)
         case .f16: f16ToFloat(source, into: destination)
         case .f32: f32ToFloat(source, into: destination)
+        case .f8e4m3: e4m3ToFloat(source, into: destination)
         }
     }
 
@@ -53,6 +54,15 @@ public enum FloatConversion {
         for index in 0..<count {
             let bits = input.loadUnaligned(fromByteOffset: 4 &* index, as: UInt32.self)
             output[index] = Float(bitPattern: UInt32(littleEndian: bits))
+        }
+    }
+
+    /// E4M3 -> float32, through a 256-entry table (exact; `0x7F`/`0xFF` give NaN).
+    public static func e4m3ToFloat(_ source: UnsafeRawBufferPointer, into destination: UnsafeMutableBufferPointer<Float>) {
+        let count = min(source.count, destination.count)
+        guard count > 0, let output = destination.baseAddress else { return }
+        e4m3Table.withUnsafeBufferPointer { table in
+            for index in 0..<count { output[index] = table[Int(source[index])] }
         }
     }
 
@@ -110,6 +120,42 @@ public enum FloatConversion {
         return sign | UInt16(truncatingIfNeeded: rebiased &>> 13)
     }
 
+    /// One E4M3 bit pattern as a float (exact): 1 sign bit, 4 exponent bits (bias 7), 3 mantissa bits;
+    /// exponent 0 is subnormal (multiples of 2^-9), `0x7F`/`0xFF` are NaN and there is no infinity.
+    public static func e4m3ToFloat(_ bits: UInt8) -> Float {
+        let exponent = Int(bits >> 3) & 0xF, mantissa = Int(bits & 7)
+        let magnitude: Float
+        if exponent == 15 && mantissa == 7 {
+            magnitude = .nan
+        } else if exponent == 0 {
+            magnitude = Float(mantissa) * 0x1p-9
+        } else {
+            magnitude = Float(sign: .plus, exponent: exponent - 7, significand: 1 + Float(mantissa) / 8)
+        }
+        return bits & 0x80 == 0 ? magnitude : -magnitude
+    }
+
+    /// Every E4M3 bit pattern's value (index = pattern).
+    static let e4m3Table: [Float] = (0...255).map { e4m3ToFloat(UInt8($0)) }
+
+    /// A float rounded to E4M3 (round to nearest, ties to even); magnitudes past 448 saturate to ±448,
+    /// as the GPU's `satfinite` conversion and the engine's quantizer do, and NaN stays NaN.
+    public static func floatToE4M3(_ value: Float) -> UInt8 {
+        let sign: UInt8 = value.sign == .minus ? 0x80 : 0
+        let magnitude = abs(value)
+        if magnitude.isNaN { return sign | 0x7F }
+        if magnitude >= 448 { return sign | 0x7E }
+        if magnitude < 0x1p-6 {
+            // Subnormals are whole multiples of 2^-9, and the multiple is the pattern (8 is the smallest normal).
+            return sign | UInt8((magnitude * 512).rounded(.toNearestOrEven))
+        }
+        // Keep 3 of the 23 mantissa bits (rounding the 20 dropped ones to nearest even; a carry may step the
+        // exponent up), then rebias the exponent from 127 to 7.
+        let bits = magnitude.bitPattern
+        let rounded = (bits &+ 0x7FFFF &+ ((bits &>> 20) & 1)) &>> 20
+        return sign | UInt8(min(rounded &- (120 << 3), 0x7E))
+    }
+
     // MARK: Float -> stored bytes
 
     /// Little-endian bytes of `values` stored as `dtype` (rounded to nearest even where narrowing).
@@ -120,6 +166,7 @@ public enum FloatConversion {
             switch dtype {
             case .bf16: append(floatToBF16(value), to: &output)
             case .f16: append(floatToF16(value), to: &output)
+            case .f8e4m3: output.append(floatToE4M3(value))
             case .f32:
                 let bits = value.bitPattern
                 for shift in stride(from: 0, to: 32, by: 8) { output.append(UInt8(truncatingIfNeeded: bits &>> UInt32(shift))) }

@@ -79,7 +79,7 @@ public enum SafeTensorsError: Error, CustomStringConvertible, Sendable, Equatabl
             "tensors \(first) and \(second) in file \(file) overlap in the data region: the header is corrupt"
         case let .unsupportedDTypes(tensors):
             tensors.map {
-                "tensor \($0.tensor) in file \($0.file) has dtype \($0.dtype); only \(TensorDType.supportedNames) are supported"
+                "tensor \($0.tensor) in file \($0.file) has dtype \($0.dtype); \(TensorDType.refusal(of: $0.dtype))"
             }.joined(separator: "\n")
         case let .noCheckpoint(directory):
             "\(directory) holds no checkpoint: expected model.safetensors.index.json (sharded) or model.safetensors"

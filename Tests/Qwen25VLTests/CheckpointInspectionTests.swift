@@ -62,7 +62,7 @@ struct CheckpointInspectionTests {
     @Test func unsupportedDTypeIsAProblem() {
         let report = CheckpointInspection(directory: Fixtures.url("models/broken-dtype"))
         #expect(!report.isUsable)
-        #expect(report.problems.contains { $0.contains("has dtype F64; only BF16, F16, F32 are supported") })
+        #expect(report.problems.contains { $0.contains("has dtype F64; only BF16, F16, F32, F8_E4M3 are supported") })
         #expect(report.architecture == "Qwen2.5-VL (custom size)")
     }
 

@@ -41,7 +41,7 @@ struct CheckpointTests {
             try Checkpoint(directory: url)
         } throws: { error in
             let text = "\(error)"
-            return text.contains("tensor model.norm.weight in file \(url.path)/model.safetensors has dtype F64; only BF16, F16, F32 are supported")
+            return text.contains("tensor model.norm.weight in file \(url.path)/model.safetensors has dtype F64; only BF16, F16, F32, F8_E4M3 are supported")
                 && text.contains("tensor model.embed_tokens.weight in file") && text.contains("has dtype I64")
         }
     }

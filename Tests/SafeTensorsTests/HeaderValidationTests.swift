@@ -123,13 +123,13 @@ struct HeaderValidationTests {
     }
 
     @Test func unsupportedDTypesAreListedByName() throws {
-        let header = #"{"x":{"dtype":"F64","shape":[1],"data_offsets":[0,8]},"y":{"dtype":"I64","shape":[1],"data_offsets":[8,16]},"z":{"dtype":"F8_E4M3","shape":[2],"data_offsets":[16,18]},"ok":{"dtype":"F32","shape":[1],"data_offsets":[18,22]}}"#
+        let header = #"{"x":{"dtype":"F64","shape":[1],"data_offsets":[0,8]},"y":{"dtype":"I64","shape":[1],"data_offsets":[8,16]},"z":{"dtype":"F8_E5M2","shape":[2],"data_offsets":[16,18]},"ok":{"dtype":"F32","shape":[1],"data_offsets":[18,22]}}"#
         let url = try files.file("dtypes.safetensors", header: header, data: Array(repeating: 0, count: 22))
         let path = url.path
         expectError(url, [
-            "tensor x in file \(path) has dtype F64; only BF16, F16, F32 are supported",
-            "tensor y in file \(path) has dtype I64; only BF16, F16, F32 are supported",
-            "tensor z in file \(path) has dtype F8_E4M3; only BF16, F16, F32 are supported",
+            "tensor x in file \(path) has dtype F64; only BF16, F16, F32, F8_E4M3 are supported",
+            "tensor y in file \(path) has dtype I64; only BF16, F16, F32, F8_E4M3 are supported",
+            "tensor z in file \(path) has dtype F8_E5M2; only BF16, F16, F32, F8_E4M3 are supported (E4M3 is the 8-bit float type supported: use an FP8 checkpoint quantized to F8_E4M3, or a BF16 one)",
         ])
         #expect(HostileFiles.openError(url)?.description.contains("tensor ok") == false)
     }

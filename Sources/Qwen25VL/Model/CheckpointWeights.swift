@@ -147,6 +147,7 @@ extension TensorDType {
         case .bf16: .bf16
         case .f16: .f16
         case .f32: .f32
+        case .f8e4m3: .f8e4m3
         }
     }
 }
