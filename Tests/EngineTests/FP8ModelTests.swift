@@ -104,3 +104,49 @@ struct DequantizedWeights: WeightSource {
         }
     }
 }
+
+/// A checkpoint stored in 8 bits (`Fixtures/checkpoints/tiny-fp8`: the tiny-untied-legacy weights quantized by
+/// `tools/make_fp8_fixture.py`, compressed-tensors layout, per-channel and per-tensor scales).
+@Suite("FP8 checkpoints (CPU)")
+struct FP8CheckpointTests {
+    @Test("loads as stored: 8-bit weights with the checkpoint's own scales, scores close to float32", arguments: [false, true])
+    func loadsAsStored(fused: Bool) throws {
+        let golden = try GoldenModelOutputs.load("tiny-untied-legacy")
+        let (model, configuration) = try loadFixtureModel(
+            "tiny-fp8", golden: golden, backend: CPUBackend(prefersFusedWeights: fused), precision: .fp8)
+        let layer = try #require(model.decoder.layers.first)
+        #expect(layer.output.weight.dtype == .f8e4m3)
+        var got = [Float]()
+        for pair in golden.pairs {
+            got.append(try #require(try forwardGoldenPair(pair, model: model, configuration: configuration).logits.first))
+        }
+        let differences = zip(got, golden.pairs.map(\.z)).map { abs($0 - $1) }
+        #expect(differences.reduce(0, +) / Float(differences.count) <= 0.7, "\(got)")
+        #expect(FP8ModelTests().spearman(got, golden.pairs.map(\.z)) >= 0.95, "\(got)")
+    }
+
+    @Test("--dtype bf16 widens the stored 8-bit weights: same scores up to bf16 rounding")
+    func widensForBF16() throws {
+        let golden = try GoldenModelOutputs.load("tiny-untied-legacy")
+        let (eight, configuration) = try loadFixtureModel("tiny-fp8", golden: golden, precision: .fp8)
+        let (wide, _) = try loadFixtureModel("tiny-fp8", golden: golden, precision: .bf16)
+        #expect(try #require(wide.decoder.layers.first).output.weight.dtype == .bf16)
+        for pair in golden.pairs {
+            let z8 = try #require(try forwardGoldenPair(pair, model: eight, configuration: configuration).logits.first)
+            let z16 = try #require(try forwardGoldenPair(pair, model: wide, configuration: configuration).logits.first)
+            #expect(abs(z8 - z16) <= 0.05 * max(1, abs(z8)), "\(pair.name): \(z8) vs \(z16)")
+        }
+    }
+
+    @Test("per-channel layers equal quantizing the bf16 checkpoint at load")
+    func matchesLoadTimeQuantization() throws {
+        let golden = try GoldenModelOutputs.load("tiny-untied-legacy")
+        let (stored, _) = try loadFixtureModel("tiny-fp8", golden: golden, precision: .fp8)
+        let (quantized, _) = try loadFixtureModel("tiny-untied-legacy", golden: golden, precision: .fp8)
+        let backend = CPUBackend()
+        let a = try #require(stored.decoder.layers.first).output.weight
+        let b = try #require(quantized.decoder.layers.first).output.weight
+        let x = try backend.upload((0..<(3 * a.shape[1])).map { Float($0 % 7) - 3 }, shape: [3, a.shape[1]])
+        #expect(try backend.download(backend.linear(x, weight: a, bias: nil)) == backend.download(backend.linear(x, weight: b, bias: nil)))
+    }
+}

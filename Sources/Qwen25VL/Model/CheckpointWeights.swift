@@ -91,6 +91,9 @@ public final class CheckpointWeights: WeightSource, @unchecked Sendable {
     }
 
     public func linearWeight(_ names: [String], rowsEach: Int?, columns: Int?, on backend: any Backend) throws -> Tensor {
+        if try names.contains(where: { try rowScales(ofWeight: $0) != nil }) {
+            return try eightBitStoredWeight(names, rowsEach: rowsEach, columns: columns, on: backend)
+        }
         // One unpadded weight is read in place; stacked or padded ones are joined first.
         if names.count == 1, rowsEach == nil, columns == nil {
             let (storedName, info) = try stored(names[0])
@@ -107,6 +110,59 @@ public final class CheckpointWeights: WeightSource, @unchecked Sendable {
         }
         return try stacked.bytes.withUnsafeBytes {
             try precisionWeight($0, dtype: stacked.dtype, shape: stacked.shape, owner: nil, backend: backend)
+        }
+    }
+
+    /// A linear weight of which some part is stored in 8 bits (an FP8 checkpoint). In ``LinearWeightPrecision/fp8``
+    /// the 8-bit parts are used as stored, with their scales, and any wider part is quantized; in
+    /// ``LinearWeightPrecision/bf16`` the 8-bit values are widened to bf16 (a wider part stacked with 8-bit ones,
+    /// which no known checkpoint has, goes through the same 8-bit rounding). Parts are stacked (padding rows are zero
+    /// with scale 1, padding columns zero) as ``stackedTensor(_:rowsEach:columns:on:)`` stacks them.
+    private func eightBitStoredWeight(_ names: [String], rowsEach: Int?, columns: Int?, on backend: any Backend) throws
+        -> Tensor
+    {
+        var parts = [RowQuantizedMatrix]()
+        for name in names {
+            let (storedName, info) = try stored(name)
+            guard info.shape.count == 2 else {
+                throw TensorError.shapeMismatch(op: "linearWeight", detail: "\(name) is \(info.shape), not a 2-D weight")
+            }
+            let bytes = try checkpoint.bytes(storedName)
+            if let scales = try rowScales(ofWeight: name) {
+                parts.append(RowQuantizedMatrix(values: Array(bytes), scales: scales, rows: info.shape[0], columns: info.shape[1]))
+            } else {
+                parts.append(
+                    try RowQuantizedMatrix(
+                        quantizing: bytes, dtype: info.dtype.tensorKitDType, rows: info.shape[0], columns: info.shape[1]))
+            }
+        }
+        guard let width = parts.first?.columns, parts.allSatisfy({ $0.columns == width }),
+            parts.allSatisfy({ $0.rows <= (rowsEach ?? $0.rows) }), width <= (columns ?? width)
+        else {
+            throw TensorError.shapeMismatch(
+                op: "linearWeight", detail: "\(names) (\(parts.map { [$0.rows, $0.columns] })) cannot be stacked")
+        }
+        let outWidth = columns ?? width
+        var values = [UInt8](), scales = [Float]()
+        for part in parts {
+            let rows = rowsEach ?? part.rows
+            values.reserveCapacity(values.count + rows * outWidth)
+            for r in 0..<part.rows {
+                values += part.values[(r * width)..<((r + 1) * width)]
+                values += repeatElement(0, count: outWidth - width)
+            }
+            values += repeatElement(0, count: (rows - part.rows) * outWidth)
+            scales += part.scales + repeatElement(1, count: rows - part.rows)
+        }
+        let matrix = RowQuantizedMatrix(values: values, scales: scales, rows: scales.count, columns: outWidth)
+        let shape = [matrix.rows, matrix.columns]
+        switch linearPrecision {
+        case .fp8:
+            return try matrix.values.withUnsafeBytes { try backend.scaledWeight($0, rowScales: matrix.scales, shape: shape) }
+        case .bf16:
+            return try matrix.bf16Bits().withUnsafeBytes {
+                try backend.weight($0, dtype: .bf16, shape: shape, keepingAlive: nil)
+            }
         }
     }
 
