@@ -60,6 +60,10 @@ extension CUDABackend {
         return out
     }
 
+    /// Most dynamic shared memory the fused silu kernel holds a row's bf16 products in (the default limit
+    /// without an opt-in): rows up to 24,576 wide; the 7B's 18,944 fit.
+    static let fusedSiluSharedLimit = 48 << 10
+
     /// Threads for a one-block-per-row kernel over `width8` 8-element vectors: a multiple of 32, at most 256.
     private func rowBlockSize(width8: Int) -> Int { min(256, max(32, (width8 + 31) / 32 * 32)) }
 
@@ -77,7 +81,8 @@ extension CUDABackend {
         let width = try OpChecks.gateUp(gateUp)
         let rows = width == 0 ? 0 : gateUp.elementCount / (2 * width)
         guard fp8TensorCores, gateUp.rank == 2, weight.dtype == .f8e4m3, weight.rowScales != nil, weight.shape.count == 2,
-            weight.shape[1] == width, width % 16 == 0, weight.shape[0] % 16 == 0, rows > 0
+            weight.shape[1] == width, width % 16 == 0, weight.shape[0] % 16 == 0, rows > 0,
+            width * 2 <= Self.fusedSiluSharedLimit
         else { return try siluMul(gateUp: gateUp) }
         try enter()
         let input = try address(gateUp, op: "siluMul", argument: "gateUp")
@@ -87,6 +92,7 @@ extension CUDABackend {
         let scalePointer = try address(scales, op: "siluMul", argument: "scales", dtype: .f32)
         try kernels.launch(
             "silu_mul_quantize_e4m3_v8", grid: (rows, 1, 1), block: (rowBlockSize(width8: width / 8), 1, 1),
+            sharedBytes: width * 2,
             [.pointer(input), .pointer(values.pointer), .pointer(scalePointer), .int32(Int32(width / 8))])
         try finish("siluMul fp8")
         return try Tensor(

@@ -27,6 +27,7 @@ struct CUDADriver: @unchecked Sendable {
     let cuEventQuery: lychee_cuEventQuery_t
     let cuEventSynchronize: lychee_cuEventSynchronize_t
     let cuEventDestroy: lychee_cuEventDestroy_t
+    let cuEventElapsedTime: lychee_cuEventElapsedTime_t
     let cuModuleLoadData: lychee_cuModuleLoadData_t
     let cuModuleGetFunction: lychee_cuModuleGetFunction_t
     let cuFuncSetAttribute: lychee_cuFuncSetAttribute_t
@@ -61,6 +62,7 @@ struct CUDADriver: @unchecked Sendable {
         cuEventQuery = try lib.symbol("cuEventQuery")
         cuEventSynchronize = try lib.symbol("cuEventSynchronize")
         cuEventDestroy = try lib.symbol("cuEventDestroy_v2")
+        cuEventElapsedTime = try lib.symbol("cuEventElapsedTime")
         cuModuleLoadData = try lib.symbol("cuModuleLoadData")
         cuModuleGetFunction = try lib.symbol("cuModuleGetFunction")
         cuFuncSetAttribute = try lib.symbol("cuFuncSetAttribute")

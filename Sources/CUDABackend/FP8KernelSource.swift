@@ -70,10 +70,11 @@ enum FP8KernelSource {
     }
 
     /// silu(gate) * up of one row of gateUp `[rows, 2 * width]` (gate half, then up half), quantized as
-    /// quantize_rows_e4m3_v8 quantizes: one block per row; the values are computed twice (for the row's
-    /// largest magnitude, then for the output) so the bf16 product never goes to memory. The result is
-    /// rounded to bf16 before quantizing, as the separate kernels would store it.
+    /// quantize_rows_e4m3_v8 quantizes: one block per row. The row's products, rounded to bf16 as the
+    /// separate kernel stores them, wait in dynamic shared memory (`width * 2` bytes) while the block finds
+    /// their largest magnitude, so the bf16 product never goes to global memory.
     extern "C" __global__ void silu_mul_quantize_e4m3_v8(const uint4* gateUp, uint2* out, float* scales, int width8) {
+        extern __shared__ uint4 products[];
         const uint4* gate = gateUp + (long long)blockIdx.x * 2 * width8;
         const uint4* up = gate + width8;
         uint2* target = out + (long long)blockIdx.x * width8;
@@ -84,22 +85,22 @@ enum FP8KernelSource {
             unpack8(up[i], u);
             #pragma unroll
             for (int j = 0; j < 8; ++j) {
-                const float v = fabsf(bf2f(f2bf(g[j] / (1.0f + expf(-g[j])) * u[j])));
-                if (v <= 3.0e38f) largest = fmaxf(largest, v);
+                g[j] = bf2f(f2bf(g[j] / (1.0f + expf(-g[j])) * u[j]));
+                if (fabsf(g[j]) <= 3.0e38f) largest = fmaxf(largest, fabsf(g[j]));
             }
+            products[i] = pack8(g);
         }
         largest = block_max(largest);
         const float scale = largest > 0.0f ? largest / 448.0f : 1.0f;
         if (threadIdx.x == 0) scales[blockIdx.x] = scale;
         for (int i = threadIdx.x; i < width8; i += blockDim.x) {
-            float g[8], u[8];
-            unpack8(gate[i], g);
-            unpack8(up[i], u);
+            float f[8];
+            unpack8(products[i], f);
             unsigned lo = 0, hi = 0;
             #pragma unroll
             for (int j = 0; j < 4; ++j) {
-                lo |= e4m3_bits(__fdiv_rn(bf2f(f2bf(g[j] / (1.0f + expf(-g[j])) * u[j])), scale)) << (8 * j);
-                hi |= e4m3_bits(__fdiv_rn(bf2f(f2bf(g[j + 4] / (1.0f + expf(-g[j + 4])) * u[j + 4])), scale)) << (8 * j);
+                lo |= e4m3_bits(__fdiv_rn(f[j], scale)) << (8 * j);
+                hi |= e4m3_bits(__fdiv_rn(f[j + 4], scale)) << (8 * j);
             }
             target[i] = make_uint2(lo, hi);
         }

@@ -15,7 +15,22 @@ final class MatmulEngine: @unchecked Sendable {
         var desc: cublasLtMatmulDesc_t?
         var a, b, c: cublasLtMatrixLayout_t?
         var algo = lychee_cublasLtMatmulAlgo_t()
+        /// The heuristic's other candidates, timed on the plan's first run (then emptied).
+        var candidates: [lychee_cublasLtMatmulAlgo_t] = []
+        var tuning: TuningKey?
     }
+
+    /// Shapes that share a timing: one product with row counts in one power-of-two range. A plan for a new
+    /// row count takes the heuristic's answer at the position that won for its range, without timing again
+    /// (serving batches have a new row count nearly every pass).
+    private struct TuningKey: Hashable { var n, k: Int; var bias, fp8: Bool; var rowRange: Int }
+    private var tunedChoice: [TuningKey: Int] = [:]
+
+    /// Products of at least this many multiply-adds time the heuristic's first few algorithms on their first
+    /// run and keep the fastest: the heuristic's first choice is often not the fastest for the long inner
+    /// sizes of the MLP, and the timing costs a few runs once per shape.
+    static let autotuneMinimumWork = 1 << 34
+    static let autotuneCandidates = 4
 
     private let blas: CUBLASLtLibrary
     private let driver: CUDADriver
@@ -84,15 +99,48 @@ final class MatmulEngine: @unchecked Sendable {
             try setPointer(plan.desc, LYCHEE_CUBLASLT_MATMUL_DESC_A_SCALE_POINTER, scales.weight, "A_SCALE_POINTER")
             try setPointer(plan.desc, LYCHEE_CUBLASLT_MATMUL_DESC_B_SCALE_POINTER, scales.x, "B_SCALE_POINTER")
         }
-        var alpha: Float = 1, beta: Float = 0
-        try blas.check(
-            blas.matmul(
-                handle, plan.desc, &alpha, UnsafeRawPointer(bitPattern: UInt(weight)), plan.a,
+        let launch = { (algo: inout lychee_cublasLtMatmulAlgo_t) -> cublasStatus_t in
+            var alpha: Float = 1, beta: Float = 0
+            return self.blas.matmul(
+                self.handle, plan.desc, &alpha, UnsafeRawPointer(bitPattern: UInt(weight)), plan.a,
                 UnsafeRawPointer(bitPattern: UInt(x)), plan.b, &beta, UnsafeRawPointer(bitPattern: UInt(out)), plan.c,
-                UnsafeMutableRawPointer(bitPattern: UInt(out)), plan.c, &plan.algo,
-                UnsafeMutableRawPointer(bitPattern: UInt(workspace)), Self.workspaceBytes, nil),
-            "cublasLtMatmul(m: \(m), n: \(n), k: \(k)\(key.fp8 ? ", fp8" : ""))")
+                UnsafeMutableRawPointer(bitPattern: UInt(out)), plan.c, &algo,
+                UnsafeMutableRawPointer(bitPattern: UInt(self.workspace)), Self.workspaceBytes, nil)
+        }
+        if !plan.candidates.isEmpty { try autotune(plan, launch) }
+        try blas.check(launch(&plan.algo), "cublasLtMatmul(m: \(m), n: \(n), k: \(k)\(key.fp8 ? ", fp8" : ""))")
         return true
+    }
+
+    /// Times the plan's first algorithm and its candidates (two runs each, on this run's operands: the last
+    /// run of the winner is redone by the caller) and keeps the fastest. A candidate that fails is skipped.
+    private func autotune(_ plan: Plan, _ launch: (inout lychee_cublasLtMatmulAlgo_t) -> cublasStatus_t) throws {
+        let candidates = [plan.algo] + plan.candidates
+        plan.candidates = []
+        defer {
+            if let key = plan.tuning {
+                tunedChoice[key] = candidates.firstIndex { withUnsafeBytes(of: $0) { a in withUnsafeBytes(of: plan.algo) { b in a.elementsEqual(b) } } } ?? 0
+            }
+        }
+        var start: CUevent?, end: CUevent?
+        guard driver.cuEventCreate(&start, 0) == 0, driver.cuEventCreate(&end, 0) == 0 else { return }
+        defer {
+            _ = driver.cuEventDestroy(start)
+            _ = driver.cuEventDestroy(end)
+        }
+        var best = (time: Float.infinity, algo: plan.algo)
+        for var algo in candidates {
+            guard launch(&algo) == 0 else { continue }  // warm-up (and a check that it runs)
+            _ = driver.cuEventRecord(start, nil)
+            var failed = false
+            for _ in 0..<2 where launch(&algo) != 0 { failed = true }
+            _ = driver.cuEventRecord(end, nil)
+            guard !failed, driver.cuEventSynchronize(end) == 0 else { continue }
+            var milliseconds: Float = 0
+            guard driver.cuEventElapsedTime(&milliseconds, start, end) == 0 else { continue }
+            if milliseconds < best.time { best = (milliseconds, algo) }
+        }
+        plan.algo = best.algo
     }
 
     /// Vector scales on both operands (the heuristic checks the scale pointers' alignment: the workspace
@@ -165,15 +213,26 @@ final class MatmulEngine: @unchecked Sendable {
             blas.preferenceSetAttribute(
                 preference, Int32(LYCHEE_CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES), &limit, 8),
             "cublasLtMatmulPreferenceSetAttribute")
-        var result = lychee_cublasLtMatmulHeuristicResult_t()
+        let wanted = key.m * key.n * key.k >= Self.autotuneMinimumWork ? Self.autotuneCandidates : 1
+        var results = [lychee_cublasLtMatmulHeuristicResult_t](repeating: .init(), count: wanted)
         var count: Int32 = 0
-        let status = blas.heuristic(handle, plan.desc, plan.a, plan.b, plan.c, plan.c, preference, 1, &result, &count)
+        let status = blas.heuristic(
+            handle, plan.desc, plan.a, plan.b, plan.c, plan.c, preference, Int32(wanted), &results, &count)
         guard status == 0, count > 0 else {
             _ = blas.descDestroy(plan.desc)
             [plan.a, plan.b, plan.c].forEach { _ = blas.layoutDestroy($0) }
             return nil
         }
-        plan.algo = result.algo
+        let usable = results[0..<Int(count)].filter { $0.state == 0 }.map(\.algo)
+        plan.algo = usable.first ?? results[0].algo
+        guard wanted > 1 else { return plan }
+        let tuning = TuningKey(n: key.n, k: key.k, bias: key.bias, fp8: key.fp8, rowRange: Int.bitWidth - (key.m - 1).leadingZeroBitCount)
+        if let chosen = tunedChoice[tuning] {
+            plan.algo = usable.indices.contains(chosen) ? usable[chosen] : plan.algo
+        } else {
+            plan.candidates = Array(usable.dropFirst())
+            plan.tuning = tuning
+        }
         return plan
     }
 }

@@ -72,12 +72,18 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .long, help: "Write scores and timings as JSON to this file.")
     var scoresOut: String?
 
+    @Option(
+        name: .customLong("mlp-rows"),
+        help: ArgumentHelp("Most decoder rows each MLP works on at once (default: 2048, 4096 with 8-bit weights).", visibility: .hidden))
+    var mlpRows: Int?
+
     func validate() throws {
         guard warmups >= 0, (limitDocuments ?? 1) >= 1 else {
             throw ValidationError("--warmups must be >= 0 and --limit-documents >= 1")
         }
         try BackendSelection.validate(gpuMemoryLimitGiB: gpuMemoryLimitGib)
         guard repeats >= 1 else { throw ValidationError("--repeats must be at least 1, got \(repeats)") }
+        if let mlpRows, mlpRows < 1 { throw ValidationError("--mlp-rows must be at least 1, got \(mlpRows)") }
         for id in workloadIDs where !BenchWorkload.ids.contains(id) && !ServeWorkload.ids.contains(id) {
             throw ValidationError("--workload takes W1-W4, S1-S4 (comma-separated) or all; \(id) is none of them")
         }
@@ -93,7 +99,7 @@ struct BenchCommand: ParsableCommand {
         let probe = try Reranker.load(
             modelDirectory: URL(fileURLWithPath: model), backend: engine,
             options: RerankerOptions(imageCacheBytes: imageCacheMib << 20), weightLoading: weightLoadingOptions.weightLoading,
-            linearPrecision: precision)
+            linearPrecision: precision, mlpRowChunks: mlpRows.map { MLPRowChunks(text: $0, vision: MLPRowChunks.standard.vision) })
         let budget = tokenBudget ?? BackendSelection.automaticTokenBudget(
             backend: engine, dimensions: probe.model.dimensions, mlpRowChunks: probe.model.mlpRowChunks)
         let reranker = try imageBounds.apply(

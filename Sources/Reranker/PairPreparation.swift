@@ -60,10 +60,29 @@ extension Reranker {
         options requestOptions: PairPreparationOptions = PairPreparationOptions()
     ) throws -> [ScoringPair] {
         guard !documents.isEmpty else { throw RerankerError.noDocuments }
+        let prepared = try prepareQuery(query, instruction: instruction, options: requestOptions)
+        return try preparePairs(prepared, documents: documents[...])
+    }
+
+    /// What every pair of one request shares: the prompt builder and image preprocessor of the request's
+    /// options, its pixel allowance, and the query (its image prepared once).
+    struct PreparedQuery: Sendable {
+        let builder: PromptBuilder
+        let preprocessor: ImagePreprocessor
+        let allowance: PixelAllowance
+        let instruction: String?
+        let image: PreparedImage?
+        let segment: PromptSegment
+        let prefixKey: PrefixKey
+    }
+
+    /// Prepares the query side of a request (the query image decoded or found in the cache).
+    func prepareQuery(_ query: RerankItem, instruction: String?, options requestOptions: PairPreparationOptions) throws
+        -> PreparedQuery
+    {
         let builder: PromptBuilder
         do { builder = try prompts.applying(requestOptions) } catch { throw RerankerError.invalidOption("\(error)") }
         let preprocessor = try imagePreprocessor(for: requestOptions)
-
         let allowance = PixelAllowance(total: options.maxRequestDecodedPixels)
         let queryImage: PreparedImage?
         do {
@@ -71,20 +90,28 @@ extension Reranker {
         } catch {
             throw RerankerError.query(reason: "\(error)")
         }
-        let querySegment = PromptSegment(text: query.text, images: queryImage.map { [$0.grid] } ?? [])
-        let prefixKey = PrefixKey(
-            instruction: instruction, queryText: query.text, queryImage: queryImage?.key,
-            maxLength: builder.maxLength)
+        return PreparedQuery(
+            builder: builder, preprocessor: preprocessor, allowance: allowance, instruction: instruction,
+            image: queryImage, segment: PromptSegment(text: query.text, images: queryImage.map { [$0.grid] } ?? []),
+            prefixKey: PrefixKey(
+                instruction: instruction, queryText: query.text, queryImage: queryImage?.key,
+                maxLength: builder.maxLength))
+    }
 
+    /// The pairs of `documents` (a slice of the request's documents: pair indices are their positions in the
+    /// whole request) with the prepared query. The shared prompt prefix is measured over these pairs.
+    func preparePairs(_ query: PreparedQuery, documents: ArraySlice<RerankItem>) throws -> [ScoringPair] {
+        let first = documents.startIndex
+        let builder = query.builder, instruction = query.instruction, querySegment = query.segment
         // Decoding and preprocessing dominate the host work of image documents: spread them over the cores.
-        let images = prepareConcurrently(documents.map(\.image), allowance: allowance, with: preprocessor)
+        let images = prepareConcurrently(documents.map(\.image), allowance: query.allowance, with: query.preprocessor)
         // Tokenizing is a few milliseconds for a request of long documents: spread it over the cores too.
         typealias Prepared = (prompt: EncodedPrompt, positions: MRopePositions, image: PreparedImage?)
         let encoded = ResultSlots<Prepared>(count: documents.count)
-        DispatchQueue.concurrentPerform(iterations: documents.count) { index in
-            encoded.set(index, Result {
-                let image = try images[index].get()
-                let segment = PromptSegment(text: documents[index].text, images: image.map { [$0.grid] } ?? [])
+        DispatchQueue.concurrentPerform(iterations: documents.count) { offset in
+            encoded.set(offset, Result {
+                let image = try images[offset].get()
+                let segment = PromptSegment(text: documents[first + offset].text, images: image.map { [$0.grid] } ?? [])
                 let prompt = try builder.encode(query: querySegment, document: segment, instruction: instruction)
                 let positions = try multimodalRopePositions(
                     tokenIDs: prompt.tokenIDs, imageGrids: prompt.imageGrids,
@@ -95,7 +122,8 @@ extension Reranker {
         var prepared = [(index: Int, prompt: EncodedPrompt, positions: MRopePositions, image: PreparedImage?)]()
         prepared.reserveCapacity(documents.count)
         // The first failing document (in order) names the error, as a sequential loop would.
-        for (index, outcome) in encoded.values.enumerated() {
+        for (offset, outcome) in encoded.values.enumerated() {
+            let index = first + offset
             do {
                 let value = try outcome.get()
                 prepared.append((index, value.prompt, value.positions, value.image))
@@ -108,8 +136,8 @@ extension Reranker {
         }
         let pairs = prepared.map {
             ScoringPair(
-                index: $0.index, prompt: $0.prompt, positions: $0.positions, queryImage: queryImage,
-                documentImage: $0.image, prefixKey: prefixKey, sharedPrefixLength: 0)
+                index: $0.index, prompt: $0.prompt, positions: $0.positions, queryImage: query.image,
+                documentImage: $0.image, prefixKey: query.prefixKey, sharedPrefixLength: 0)
         }
         let shared = SharedPrefix.length(of: pairs)
         guard shared > 0 else { return pairs }

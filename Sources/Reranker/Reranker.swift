@@ -54,10 +54,12 @@ public final class Reranker: Sendable {
     /// preprocessor_config.json) onto `backend`, after the checks `inspect` makes. `weightLoading` says whether
     /// the CPU backend computes on the mapped shards (the default) or on a copy read into memory; other
     /// backends copy every weight, so the shards are unmapped once this returns. `linearPrecision` says how
-    /// the linear layers' weights are kept (``LinearWeightPrecision``).
+    /// the linear layers' weights are kept (``LinearWeightPrecision``); `mlpRowChunks` bounds the rows each MLP
+    /// works on at once (nil: ``MLPRowChunks/standard``, or ``MLPRowChunks/eightBit`` for 8-bit weights).
     public static func load(
         modelDirectory directory: URL, backend: any Backend, options: RerankerOptions = RerankerOptions(),
-        weightLoading: WeightLoading = .memoryMapped, linearPrecision: LinearWeightPrecision = .bf16
+        weightLoading: WeightLoading = .memoryMapped, linearPrecision: LinearWeightPrecision = .bf16,
+        mlpRowChunks: MLPRowChunks? = nil
     ) throws -> Reranker {
         try requireModelFiles(in: directory)
         let configuration = try Qwen25VLConfiguration(contentsOf: directory.appendingPathComponent("config.json"))
@@ -78,7 +80,8 @@ public final class Reranker: Sendable {
         }
         let model = try Qwen25VLModel(
             dimensions: ModelDimensions(configuration: configuration), weights: weights, backend: backend,
-            yesTokenID: yes, noTokenID: no)
+            yesTokenID: yes, noTokenID: no,
+            mlpRowChunks: mlpRowChunks ?? (linearPrecision == .fp8 ? .eightBit : .standard))
         return try Reranker(
             model: model, configuration: configuration, tokenizer: tokenizer,
             preprocessor: ImagePreprocessor(minPixels: preprocessing.minPixels, maxPixels: preprocessing.maxPixels),
@@ -139,17 +142,35 @@ public final class Reranker: Sendable {
         query: RerankItem, documents: [RerankItem], instruction: String? = nil,
         progress: (@Sendable (Int, Int) -> Void)? = nil
     ) throws -> [RerankResult] {
-        let pairs = try preparePairs(query: query, documents: documents, instruction: instruction)
-        var results = [RerankResult?](repeating: nil, count: pairs.count)
+        guard !documents.isEmpty else { throw RerankerError.noDocuments }
+        let prepared = try prepareQuery(query, instruction: instruction, options: PairPreparationOptions())
+        var results = [RerankResult?](repeating: nil, count: documents.count)
         var done = 0
-        for pass in planBatches(pairs, tokenBudget: options.tokenBudget) {
-            for (position, result) in zip(pass, try scorePairs(pass.map { pairs[$0] })) {
-                results[position] = result
+        // The host prepares the next wave of documents while the device scores this one.
+        let waves = Self.preparationWaves(documentCount: documents.count)
+        var pairs = try preparePairs(prepared, documents: documents[waves[0]])
+        for (number, _) in waves.enumerated() {
+            let next = number + 1 < waves.count
+                ? BackgroundWork { [self] in try preparePairs(prepared, documents: documents[waves[number + 1]]) } : nil
+            defer { _ = try? next?.result() }  // never leave a preparation running on an early exit
+            for pass in planBatches(pairs, tokenBudget: options.tokenBudget) {
+                for (position, result) in zip(pass, try scorePairs(pass.map { pairs[$0] })) {
+                    results[pairs[position].index] = result
+                }
+                done += pass.count
+                progress?(done, documents.count)
             }
-            done += pass.count
-            progress?(done, pairs.count)
+            if let next { pairs = try next.result() }
         }
         return results.compactMap { $0 }
+    }
+
+    /// Documents in the order they are prepared and scored: one wave for a small request; otherwise a small
+    /// first wave (an eighth, at least 4 documents), so the device starts early, then the rest while it runs.
+    public static func preparationWaves(documentCount count: Int) -> [Range<Int>] {
+        guard count >= 16 else { return [0..<count] }
+        let first = max(4, count / 8)
+        return [0..<first, first..<count]
     }
 
     /// ``score(query:documents:instruction:progress:)`` sorted by score, highest first, cut to `topN`.

@@ -3,7 +3,8 @@ import Foundation
 /// Remembers the ids of short words already encoded, shared by all threads using one `Tokenizer`.
 ///
 /// Only words of at most 16 bytes are kept (their bytes packed into the key, so a lookup allocates nothing),
-/// and at most `capacity` of them: once full, no new words are added (like `tokenizers`' cache).
+/// and about `capacity` of them (an equal share per shard): once full, no new words are added (like
+/// `tokenizers`' cache).
 final class WordCache: @unchecked Sendable {
     /// A word of up to 16 bytes, packed.
     struct Key: Hashable {
@@ -27,22 +28,38 @@ final class WordCache: @unchecked Sendable {
     }
 
     let capacity: Int
-    private let lock = NSLock()  // guards `storage`
-    private var storage: [Key: [Int32]] = [:]
+    /// Independent parts, each with its own lock: tokenizing on every core at once (a request's documents
+    /// are encoded in parallel) would otherwise queue every word behind one lock.
+    private let shards: [Shard]
+
+    private final class Shard: @unchecked Sendable {
+        let lock = NSLock()  // guards `storage`
+        var storage: [Key: [Int32]] = [:]
+    }
 
     init(capacity: Int) {
         self.capacity = capacity
+        shards = (0..<Self.shardCount).map { _ in Shard() }
+    }
+
+    static let shardCount = 64
+
+    private func shard(_ key: Key) -> Shard {
+        let mixed = (key.low &* 0x9E37_79B9_7F4A_7C15) ^ key.high ^ UInt64(key.count)
+        return shards[Int(truncatingIfNeeded: (mixed >> 32) % UInt64(Self.shardCount))]
     }
 
     func lookup(_ key: Key) -> [Int32]? {
-        lock.lock()
-        defer { lock.unlock() }
-        return storage[key]
+        let shard = shard(key)
+        shard.lock.lock()
+        defer { shard.lock.unlock() }
+        return shard.storage[key]
     }
 
     func insert(_ ids: [Int32], for key: Key) {
-        lock.lock()
-        defer { lock.unlock() }
-        if storage.count < capacity { storage[key] = ids }
+        let shard = shard(key)
+        shard.lock.lock()
+        defer { shard.lock.unlock() }
+        if shard.storage.count < capacity / Self.shardCount + 1 { shard.storage[key] = ids }
     }
 }

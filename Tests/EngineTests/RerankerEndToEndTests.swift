@@ -67,6 +67,38 @@ struct RerankerEndToEndTests {
         #expect(abs(Float(packed[1].logit) - golden.pairs[1].z) < 1e-3)
     }
 
+    @Test("a request of many documents is prepared in waves while the first is scored: same scores, same order")
+    func preparationWavesAreExact() throws {
+        let golden = try GoldenModelOutputs.load("tiny-tied-newer")
+        let pair = try #require(golden.pairs.first { $0.name == "image-query" })
+        let reranker = try Self.load("tiny-tied-newer", tokenBudget: 300)
+        // 24 documents (two waves: 4, then 20), images among them, and an image query shared by both waves.
+        let documents = (0..<24).map { $0 % 3 == 0 ? Self.item(pair.document) : RerankItem(text: "document number \($0)") }
+        #expect(Reranker.preparationWaves(documentCount: documents.count) == [0..<4, 4..<24])
+        let waved = try reranker.score(query: Self.item(pair.query), documents: documents)
+        let pairs = try reranker.preparePairs(query: Self.item(pair.query), documents: documents)
+        let alone = try pairs.map { try reranker.scorePairs([$0])[0] }
+        #expect(waved.map(\.index) == Array(documents.indices))
+        for (a, b) in zip(waved, alone) {
+            #expect(abs(a.logit - b.logit) < 1e-4, "document \(a.index)")
+            #expect(a.tokens == b.tokens)
+        }
+        #expect(abs(Float(waved[0].logit) - pair.z) <= 1e-3 * max(1, abs(pair.z)))
+    }
+
+    @Test("a bad document in a later wave is named by its place in the request")
+    func laterWaveErrorNamesTheDocument() throws {
+        let reranker = try Self.load("tiny-untied-legacy")
+        var documents = (0..<20).map { RerankItem(text: "document \($0)") }
+        documents[17] = RerankItem(image: .file(URL(fileURLWithPath: "/nonexistent/picture.png")))
+        do {
+            _ = try reranker.score(query: RerankItem(text: "q"), documents: documents)
+            Issue.record("scored a request with a missing image")
+        } catch {
+            #expect("\(error)".hasPrefix("document 17:"), "\(error)")
+        }
+    }
+
     @Test("an image query is shared by every document and matches the reference")
     func sharedQueryImage() throws {
         let golden = try GoldenModelOutputs.load("tiny-tied-newer")

@@ -52,6 +52,7 @@ typedef CUresult (*lychee_cuEventRecord_t)(CUevent event, CUstream stream);
 typedef CUresult (*lychee_cuEventQuery_t)(CUevent event);
 typedef CUresult (*lychee_cuEventSynchronize_t)(CUevent event);
 typedef CUresult (*lychee_cuEventDestroy_t)(CUevent event);
+typedef CUresult (*lychee_cuEventElapsedTime_t)(float *milliseconds, CUevent start, CUevent end);
 typedef CUresult (*lychee_cuMemsetD8_t)(CUdeviceptr destination, unsigned char value, size_t count);
 typedef CUresult (*lychee_cuModuleLoadData_t)(CUmodule *module, const void *image);
 typedef CUresult (*lychee_cuModuleGetFunction_t)(CUfunction *function, CUmodule module, const char *name);
