@@ -65,7 +65,14 @@ final class DeviceMemoryPool: @unchecked Sendable {
     private func allocateLocked(_ bytes: Int, small isSmall: Bool) throws -> (pointer: CUdeviceptr, size: Int) {
         let size = RangeAllocator.rounded(bytes)
         if let address = takeRange(bytes, small: isSmall) { return (address, size) }
-        try addSegment(forRequest: bytes, small: isSmall)
+        do {
+            try addSegment(forRequest: bytes, small: isSmall)
+        } catch CUDAError.memoryLimitReached where isSmall {
+            // Under a limit the large arena holds nearly all the room: when small segments run out (a prefix's
+            // keys and values are dozens of sub-MiB blocks at once), small blocks come from the arena.
+            if let address = takeRange(bytes, small: false) { return (address, size) }
+            throw CUDAError.memoryLimitReached(requestedBytes: size, limitBytes: limitBytes ?? 0, heldBytes: bytesFromDriver)
+        }
         guard let address = takeRange(bytes, small: isSmall) else {
             throw CUDAError.memoryLimitReached(requestedBytes: size, limitBytes: limitBytes ?? 0, heldBytes: bytesFromDriver)
         }
