@@ -37,6 +37,16 @@ public struct APIError: HTTPResponseError, CustomStringConvertible {
         return APIError(.tooManyRequests, type: "rate_limited", message: message, headers: headers)
     }
 
+    /// The GPU had no memory left for a request even scored one pair at a time: 503, retry later.
+    static func deviceOutOfMemory(_ detail: String) -> APIError {
+        APIError(
+            .serviceUnavailable, type: "device_out_of_memory",
+            message: "the GPU had no memory left for this request, even one document at a time (\(detail)); "
+                + "retry later, send fewer or smaller images per request, or start the server with a higher "
+                + "--gpu-memory-limit-gib or a lower --token-budget",
+            headers: [.retryAfter: "1"])
+    }
+
     /// The model is not warmed up yet.
     static let notReady = APIError(
         .serviceUnavailable, type: "not_ready",

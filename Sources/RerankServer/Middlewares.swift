@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import NIOHTTP1
+import TensorKit
 
 /// Turns every error into a JSON answer `{"error": {"message", "type"}}`, counts requests and errors,
 /// logs each request with its id and sets `X-Request-Id`.
@@ -67,6 +68,8 @@ struct ObservabilityMiddleware<Context: RequestContext>: RouterMiddleware {
                 break
             }
             return APIError(.internalServerError, type: "internal_error", message: error.description)
+        case let error as any DeviceMemoryError where error.isOutOfDeviceMemory:
+            return APIError.deviceOutOfMemory("\(error)")
         default:
             return APIError(.internalServerError, type: "internal_error", message: "internal error: \(error)")
         }

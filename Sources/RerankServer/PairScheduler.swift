@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Reranker
+import TensorKit
 import ServiceLifecycle
 
 /// Continuous batching: forms each forward pass from the pairs of every waiting request, up to a token
@@ -299,6 +300,12 @@ public actor PairScheduler<Engine: RerankEngine>: Service {
                 metadata: ["engine": "\(index)", "pairs": "\(pass.count)", "requests": "\(Set(pass.map(\.request)).count)"])
             for (entry, result) in zip(pass, results) { deliver(result, to: entry) }
         case .failure(let error):
+            // Out of device memory even pair by pair (the reranker halves a pass down to single pairs first):
+            // that request is too large for the memory left, the engine is fine. Only its request fails.
+            if let memory = error as? any DeviceMemoryError, memory.isOutOfDeviceMemory {
+                await isolate(pass, on: index, error: error)
+                return
+            }
             consecutiveFailures[index] += 1
             let others = healthy.indices.contains { $0 != index && healthy[$0] }
             if others && consecutiveFailures[index] >= 2 {

@@ -6,6 +6,7 @@ import HummingbirdTesting
 import ImageProcessing
 import Reranker
 import Testing
+import TensorKit
 
 @testable import RerankServer
 
@@ -15,6 +16,8 @@ final class ScriptedEngine: RerankEngine, @unchecked Sendable {
     let passDelay: Duration
     private let lock = NSLock()
     private var poisoned = Set<PrefixKey>()
+    /// Shared by every scripted engine: a query may be prepared by one engine and scored by another.
+    private static let outOfMemory = LockedKeys()
     private var _passes = [Int]()
 
     /// Every pass fails (an engine whose device is lost).
@@ -38,8 +41,9 @@ final class ScriptedEngine: RerankEngine, @unchecked Sendable {
         query: RerankItem, documents: [RerankItem], instruction: String?, options: PairPreparationOptions
     ) throws -> [ScoringPair] {
         let pairs = try inner.preparePairs(query: query, documents: documents, instruction: instruction, options: options)
-        // A query "poison" makes every pass that holds its pairs fail.
+        // A query "poison" makes every pass that holds its pairs fail; "oom" makes them run out of device memory.
         if query.text == "poison" { lock.withLock { poisoned.formUnion(pairs.map(\.prefixKey)) } }
+        if query.text == "oom" { Self.outOfMemory.insert(pairs.map(\.prefixKey)) }
         return pairs
     }
 
@@ -50,8 +54,23 @@ final class ScriptedEngine: RerankEngine, @unchecked Sendable {
         if lock.withLock({ pairs.contains { poisoned.contains($0.prefixKey) } }) {
             throw ServerError.model("poisoned pass")
         }
+        if pairs.contains(where: { Self.outOfMemory.contains($0.prefixKey) }) { throw TestDeviceMemoryError() }
         return try inner.scorePairs(pairs)
     }
+}
+
+/// A set of prefix keys behind a lock.
+final class LockedKeys: @unchecked Sendable {
+    private let lock = NSLock()
+    private var keys = Set<PrefixKey>()
+    func insert(_ new: [PrefixKey]) { lock.withLock { keys.formUnion(new) } }
+    func contains(_ key: PrefixKey) -> Bool { lock.withLock { keys.contains(key) } }
+}
+
+/// What a GPU backend throws when even a single pair does not fit.
+struct TestDeviceMemoryError: DeviceMemoryError, CustomStringConvertible {
+    var isOutOfDeviceMemory: Bool { true }
+    var description: String { "the GPU memory limit is reached (test engine)" }
 }
 
 @Suite("Scheduling: fairness, deadlines, cancellation, isolation, memory")
@@ -209,6 +228,28 @@ struct SchedulingTests {
             }
             #expect(value("lychee_image_cache_hits") >= 3)
             #expect(value("lychee_prefix_cache_hits") >= 2)
+        }
+    }
+
+    @Test("a request the GPU cannot hold gets a 503 of its own; the engines stay in rotation")
+    func outOfDeviceMemory() async throws {
+        let first = ScriptedEngine(try TinyModel.engine()), second = ScriptedEngine(try TinyModel.engine())
+        let (application, parts) = try buildApplication(engines: [first, second], configuration: ServerConfiguration())
+        try await application.test(.router) { client in
+            for _ in 0..<500 where !(await parts.scheduler.isReady) { try await Task.sleep(for: .milliseconds(5)) }
+            for _ in 0..<3 {
+                let response = try await client.execute(
+                    uri: "/v1/rerank", method: .post, headers: jsonHeaders, body: try Self.request("oom", documents: 3))
+                #expect(response.status == .serviceUnavailable)
+                #expect(response.headers[.retryAfter] == "1")
+                #expect(response.text.contains("device_out_of_memory"), "\(response.text)")
+                #expect(response.text.contains("--gpu-memory-limit-gib"))
+            }
+            let fine = try await client.execute(
+                uri: "/v1/rerank", method: .post, headers: jsonHeaders, body: try Self.request("fine", documents: 3))
+            #expect(fine.status == .ok)
+            let health = try await client.execute(uri: "/health", method: .get).decoded(HealthBody.self)
+            #expect(health.engines.map(\.healthy) == [true, true])
         }
     }
 
