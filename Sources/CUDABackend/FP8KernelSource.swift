@@ -23,6 +23,17 @@ enum FP8KernelSource {
         return __uint_as_float(s | ((e + 120u) << 23) | (m << 20));
     }
 
+    /// Eight values divided by `scale` as E4M3 bytes, element 0 in the low byte of the first word.
+    __device__ __forceinline__ uint2 quantize8(const float* f, float scale) {
+        unsigned lo = 0, hi = 0;
+        #pragma unroll
+        for (int j = 0; j < 4; ++j) {
+            lo |= e4m3_bits(__fdiv_rn(f[j], scale)) << (8 * j);
+            hi |= e4m3_bits(__fdiv_rn(f[j + 4], scale)) << (8 * j);
+        }
+        return make_uint2(lo, hi);
+    }
+
     __device__ float block_max(float v) {
         __shared__ float partial[32];
         __shared__ float total;
@@ -59,13 +70,7 @@ enum FP8KernelSource {
         for (int i = threadIdx.x; i < width8; i += blockDim.x) {
             float f[8];
             unpack8(row[i], f);
-            unsigned lo = 0, hi = 0;
-            #pragma unroll
-            for (int j = 0; j < 4; ++j) {
-                lo |= e4m3_bits(__fdiv_rn(f[j], scale)) << (8 * j);
-                hi |= e4m3_bits(__fdiv_rn(f[j + 4], scale)) << (8 * j);
-            }
-            target[i] = make_uint2(lo, hi);
+            target[i] = quantize8(f, scale);
         }
     }
 
@@ -96,13 +101,7 @@ enum FP8KernelSource {
         for (int i = threadIdx.x; i < width8; i += blockDim.x) {
             float f[8];
             unpack8(products[i], f);
-            unsigned lo = 0, hi = 0;
-            #pragma unroll
-            for (int j = 0; j < 4; ++j) {
-                lo |= e4m3_bits(__fdiv_rn(f[j], scale)) << (8 * j);
-                hi |= e4m3_bits(__fdiv_rn(f[j + 4], scale)) << (8 * j);
-            }
-            target[i] = make_uint2(lo, hi);
+            target[i] = quantize8(f, scale);
         }
     }
 
