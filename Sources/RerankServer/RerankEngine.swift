@@ -51,7 +51,9 @@ public struct RerankerEngine: RerankEngine {
     public var details: EngineDetails {
         EngineDetails(
             maxInputLength: reranker.options.maxLength,
-            dtype: reranker.configuration.text.torchDtype ?? "bfloat16", backend: reranker.model.backend.name,
+            dtype: reranker.model.hasEightBitLinearWeights
+                ? "float8_e4m3fn" : reranker.configuration.text.torchDtype ?? "bfloat16",
+            backend: reranker.model.backend.name,
             minPixels: reranker.preprocessor.minPixels, maxPixels: reranker.preprocessor.maxPixels)
     }
 

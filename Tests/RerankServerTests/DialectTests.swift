@@ -1,3 +1,4 @@
+import CPUBackend
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -96,8 +97,18 @@ struct DialectTests {
             #expect(info["max_input_length"] as? Int == 3200)
             #expect(info["backend"] as? String == "CPU")
             #expect(info["version"] as? String == lycheeRerankVersion)
-            #expect(info["model_dtype"] is String)
+            #expect(info["model_dtype"] as? String == "bfloat16")
         }
+    }
+
+    @Test("/info names the 8-bit weights of a model loaded with --dtype fp8")
+    func teiInfoEightBit() throws {
+        let reranker = try Reranker.load(
+            modelDirectory: TinyModel.directory, backend: CPUBackend(), options: RerankerOptions(tokenBudget: 512),
+            linearPrecision: .fp8)
+        let engine = RerankerEngine(reranker: reranker, modelName: "tiny-untied-legacy")
+        #expect(engine.details.dtype == "float8_e4m3fn")
+        #expect(try TinyModel.engine().details.dtype == "bfloat16")
     }
 
     // MARK: vLLM

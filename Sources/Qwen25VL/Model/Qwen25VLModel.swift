@@ -36,6 +36,11 @@ public final class Qwen25VLModel: @unchecked Sendable {
         scoreDirection = try backend.upload(direction, shape: [1, dimensions.text.hiddenSize])
     }
 
+    /// Whether the linear layers hold 8-bit (E4M3) weights (`--dtype fp8`).
+    public var hasEightBitLinearWeights: Bool {
+        (decoder.layers.first?.output.weight.dtype ?? vision.merger.first.weight.dtype) == .f8e4m3
+    }
+
     /// Image embeddings in processor order: `patches x 1176` pixel rows of all `grids`, concatenated ->
     /// `[patches / 4, outHidden]`, each image's rows following the previous image's.
     public func imageEmbeddings(pixelValues: [Float], grids: [VisionGrid]) throws -> Tensor {
