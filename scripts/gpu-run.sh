@@ -4,7 +4,9 @@
 # on the same inputs, and end-to-end parity. Logs go to $OUT (the device tool brings them back).
 #   bash .device/gpu-run.sh            (WORKLOADS=W1,W3 to run fewer; SKIP_SELFTEST=1 to skip it;
 #                                       FP32_REFERENCE=1 also scores with transformers in float32 and
-#                                       compares both bf16 engines with it)
+#                                       compares both bf16 engines with it; ours runs in bf16 here, DTYPE=fp8
+#                                       for FP8, while bench's own default `--dtype auto` is fp8 on FP8 GPUs;
+#                                       scripts/gpu-fp8.sh compares the precisions side by side)
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 OUT=${OUT:-/tmp/lychee-out}; mkdir -p "$OUT"
@@ -24,7 +26,7 @@ if [ -z "${SKIP_SELFTEST:-}" ]; then
 fi
 echo "== ours"
 ./lychee-rerank bench --model "$CKPT" --backend cuda --workload "$WORKLOADS" --dump-inputs "$INPUTS" \
-    --scores-out "$OUT/ours.json" --gpu-memory-limit-gib 15 ${BENCH_ARGS:-} 2>&1 | tee "$OUT/bench.log"
+    --scores-out "$OUT/ours.json" --gpu-memory-limit-gib 15 --dtype "${DTYPE:-bf16}" ${BENCH_ARGS:-} 2>&1 | tee "$OUT/bench.log"
 echo "== reference"
 python3 gpu_reference.py --model "$CKPT" --inputs "$INPUTS" --ours "$OUT/ours.json" --out "$OUT/ref.json" \
     --workloads "$WORKLOADS" 2>&1 | grep -v Warning | tee "$OUT/reference.log"
