@@ -77,19 +77,8 @@ struct ServeWorkload: Sendable {
     }
 
     private static func jpegs(seeds: [Int]) throws -> [Data] {
-        let slots = JPEGSlots(count: seeds.count)
-        DispatchQueue.concurrentPerform(iterations: seeds.count) { index in
-            slots.set(index, Result { try JPEGWriter.encode(SyntheticImage.make(seed: seeds[index]), quality: 90) })
-        }
-        return try slots.values.map { try $0.get() }
+        try concurrentResults(count: seeds.count) { index in
+            try JPEGWriter.encode(SyntheticImage.make(seed: seeds[index]), quality: 90)
+        }.map { try $0.get() }
     }
-}
-
-/// Results of parallel encoding, one slot each.
-private final class JPEGSlots: @unchecked Sendable {
-    private var slots: [Result<Data, any Error>]
-    private let lock = NSLock()
-    init(count: Int) { slots = Array(repeating: .success(Data()), count: count) }
-    func set(_ index: Int, _ value: Result<Data, any Error>) { lock.withLock { slots[index] = value } }
-    var values: [Result<Data, any Error>] { lock.withLock { slots } }
 }

@@ -107,22 +107,19 @@ extension Reranker {
         let images = prepareConcurrently(documents.map(\.image), allowance: query.allowance, with: query.preprocessor)
         // Tokenizing is a few milliseconds for a request of long documents: spread it over the cores too.
         typealias Prepared = (prompt: EncodedPrompt, positions: MRopePositions, image: PreparedImage?)
-        let encoded = ResultSlots<Prepared>(count: documents.count)
-        DispatchQueue.concurrentPerform(iterations: documents.count) { offset in
-            encoded.set(offset, Result {
-                let image = try images[offset].get()
-                let segment = PromptSegment(text: documents[first + offset].text, images: image.map { [$0.grid] } ?? [])
-                let prompt = try builder.encode(query: querySegment, document: segment, instruction: instruction)
-                let positions = try multimodalRopePositions(
-                    tokenIDs: prompt.tokenIDs, imageGrids: prompt.imageGrids,
-                    spatialMergeSize: configuration.vision.spatialMergeSize, tokens: visionTokens)
-                return (prompt, positions, image)
-            })
+        let encoded = concurrentResults(count: documents.count) { offset -> Prepared in
+            let image = try images[offset].get()
+            let segment = PromptSegment(text: documents[first + offset].text, images: image.map { [$0.grid] } ?? [])
+            let prompt = try builder.encode(query: querySegment, document: segment, instruction: instruction)
+            let positions = try multimodalRopePositions(
+                tokenIDs: prompt.tokenIDs, imageGrids: prompt.imageGrids,
+                spatialMergeSize: configuration.vision.spatialMergeSize, tokens: visionTokens)
+            return (prompt, positions, image)
         }
         var prepared = [(index: Int, prompt: EncodedPrompt, positions: MRopePositions, image: PreparedImage?)]()
         prepared.reserveCapacity(documents.count)
         // The first failing document (in order) names the error, as a sequential loop would.
-        for (offset, outcome) in encoded.values.enumerated() {
+        for (offset, outcome) in encoded.enumerated() {
             let index = first + offset
             do {
                 let value = try outcome.get()
@@ -152,11 +149,9 @@ extension Reranker {
     func prepareConcurrently(
         _ images: [RerankImage?], allowance: PixelAllowance, with preprocessor: ImagePreprocessor
     ) -> [Result<PreparedImage?, any Error>] {
-        let results = ResultSlots<PreparedImage?>(count: images.count)
-        DispatchQueue.concurrentPerform(iterations: images.count) { index in
-            results.set(index, Result { try images[index].map { try prepare($0, allowance: allowance, with: preprocessor) } })
+        concurrentResults(count: images.count) { index in
+            try images[index].map { try prepare($0, allowance: allowance, with: preprocessor) }
         }
-        return results.values
     }
 
     /// Reads an image and either finds its embeddings in the cache (no decoding) or decodes and
@@ -206,26 +201,5 @@ extension Reranker {
         return PreparedImage(
             key: key, grid: VisionGrid(t: processed.grid.t, h: processed.grid.h, w: processed.grid.w),
             content: .pixels(processed.pixelValues))
-    }
-}
-
-/// Slots that concurrent workers fill, each index written once.
-private final class ResultSlots<Value>: @unchecked Sendable {
-    private var slots: [Result<Value, any Error>?]
-    private let lock = NSLock()
-
-    init(count: Int) { slots = Array(repeating: nil, count: count) }
-
-    func set(_ index: Int, _ value: Result<Value, any Error>) {
-        lock.lock()
-        slots[index] = value
-        lock.unlock()
-    }
-
-    /// Every slot's result (call after all workers have finished).
-    var values: [Result<Value, any Error>] {
-        lock.lock()
-        defer { lock.unlock() }
-        return slots.map { $0 ?? .failure(RerankerError.invalidOption("an image was not prepared")) }
     }
 }
