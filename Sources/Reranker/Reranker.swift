@@ -135,6 +135,10 @@ public final class Reranker: Sendable {
     /// An empty query (no text, no image) is allowed: the prompt then holds a bare `<Query>:` prefix, as the
     /// reference renders it.
     ///
+    /// A request of 16 documents or more is prepared in two waves (``preparationWaves(documentCount:)``): the
+    /// device scores the first while the host prepares the rest. A document that cannot be used still fails
+    /// the whole request with its own index, possibly after the first wave was scored.
+    ///
     /// - Parameters:
     ///   - instruction: what "relevant" means for this request; nil uses Lychee's default instruction.
     ///   - progress: called after each forward pass with (documents scored, total).
