@@ -26,7 +26,7 @@ final class DeviceMemoryPool: @unchecked Sendable {
     /// Under a limit, room kept free for small segments when a large request takes the rest as an arena.
     static let smallReserveBytes = 32 << 20
 
-    private let driver: CUDADriver
+    private let driver: any DeviceMemoryDriver
     private let lock = NSLock()
     private var small = RangeAllocator()
     private var large = RangeAllocator()
@@ -40,7 +40,7 @@ final class DeviceMemoryPool: @unchecked Sendable {
     /// The most bytes the pool takes from the driver (weights, activations and free ranges); nil: no bound.
     var limitBytes: Int?
 
-    init(driver: CUDADriver) {
+    init(driver: any DeviceMemoryDriver) {
         self.driver = driver
         samplePeak()
     }
@@ -58,7 +58,7 @@ final class DeviceMemoryPool: @unchecked Sendable {
     func allocate(_ bytes: Int) throws -> (pointer: CUdeviceptr, size: Int) {
         let isSmall = bytes < Self.smallRequestLimit
         let block = try lock.withLock { try allocateLocked(bytes, small: isSmall) }
-        if poisonAllocations { try driver.check(driver.cuMemsetD8(block.pointer, 0xFF, block.size), "cuMemsetD8") }
+        if poisonAllocations { try driver.fill(block.pointer, byte: 0xFF, count: block.size) }
         return block
     }
 
@@ -102,19 +102,22 @@ final class DeviceMemoryPool: @unchecked Sendable {
             let available = isSmall ? min(size, room) : room - Self.smallReserveBytes
             size = max(needed, available / Self.segmentGranularity * Self.segmentGranularity)
         }
-        var pointer: CUdeviceptr = 0
-        var result = driver.cuMemAlloc(&pointer, size)
-        if result == 2 {  // CUDA_ERROR_OUT_OF_MEMORY: hand back empty segments, retry with the bare need.
+        var outcome = driver.allocate(size)
+        if case .failure(let status) = outcome, status.isOutOfMemory {
+            // Out of device memory: hand back empty segments, retry with the bare need.
             try releaseEmptySegmentsLocked()
             size = needed
-            result = driver.cuMemAlloc(&pointer, size)
-            if result == 2 {
-                var free = 0, total = 0
-                _ = driver.cuMemGetInfo(&free, &total)
-                throw CUDAError.outOfMemory(requestedBytes: size, freeBytes: free, totalBytes: total)
+            outcome = driver.allocate(size)
+            if case .failure(let again) = outcome, again.isOutOfMemory {
+                let info = driver.memoryInfo()
+                throw CUDAError.outOfMemory(requestedBytes: size, freeBytes: info?.free ?? 0, totalBytes: info?.total ?? 0)
             }
         }
-        try driver.check(result, "cuMemAlloc(\(size) bytes)")
+        let pointer: CUdeviceptr
+        switch outcome {
+        case .success(let address): pointer = address
+        case .failure(let status): throw driver.error(for: status, call: "cuMemAlloc(\(size) bytes)")
+        }
         if isSmall { small.addSegment(base: pointer, size: size) } else { large.addSegment(base: pointer, size: size) }
         bytesFromDriver += size
         samplePeakLocked()
@@ -134,17 +137,16 @@ final class DeviceMemoryPool: @unchecked Sendable {
 
     private func releaseEmptySegmentsLocked() throws {
         // A range freed by the host may still be read by queued work: let the device finish first.
-        try driver.check(driver.cuCtxSynchronize(), "cuCtxSynchronize")
+        try driver.synchronize()
         for segment in small.removeEmptySegments() + large.removeEmptySegments() {
-            try driver.check(driver.cuMemFree(segment.base), "cuMemFree")
+            try driver.free(segment.base)
             bytesFromDriver -= segment.size
         }
     }
 
     /// The driver's view of the device: (used by every process, total).
     func deviceUsage() -> (used: Int, total: Int) {
-        var free = 0, total = 0
-        guard driver.cuMemGetInfo(&free, &total) == 0 else { return (0, 0) }
+        guard let (free, total) = driver.memoryInfo() else { return (0, 0) }
         return (total - free, total)
     }
 
