@@ -100,12 +100,7 @@ public final class CPUBackend: Backend {
 
     /// Copies the 8-bit values and their row scales into host memory.
     public func scaledWeight(_ values: UnsafeRawBufferPointer, rowScales: [Float], shape: [Int]) throws -> Tensor {
-        let count = try Tensor.elementCount(of: shape)
-        guard shape.count == 2, values.count == count, rowScales.count == shape[0] else {
-            throw TensorError.shapeMismatch(
-                op: "scaledWeight",
-                detail: "a [rows, columns] weight of \(values.count) bytes with one scale per row, got shape \(shape) and \(rowScales.count) scales")
-        }
+        let count = try OpChecks.scaledWeight(values: values.count, scales: rowScales.count, shape: shape)
         let storage = CPUStorage(allocating: count)
         if let source = values.baseAddress { storage.base.copyMemory(from: source, byteCount: count) }
         let scaleStorage = CPUStorage(allocating: rowScales.count * 4)

@@ -47,15 +47,9 @@ extension CUDABackend {
                 return out
             }
         }
-        let widened = try widen(weight, pointer: wPointer, scales: scalePointer, rows: n, columns: k)
+        let widened = try widen(pointer: wPointer, scales: scalePointer, rows: n, columns: k)
         let wide = try address(widened, op: "linear", argument: "widened weight")
-        let done = try matmul.run(x: xPointer, weight: wide, bias: bPointer, out: outPointer, m: m, n: n, k: k)
-        if !done {
-            try kernels.launch(
-                "linear_fallback", grid: ((n + 7) / 8, m, 1), block: (32, 8, 1),
-                [.pointer(xPointer), .pointer(wide), .pointer(bPointer ?? 0), .pointer(outPointer),
-                 .int32(Int32(m)), .int32(Int32(n)), .int32(Int32(k))])
-        }
+        try bf16Product(x: xPointer, weight: wide, bias: bPointer, out: outPointer, m: m, n: n, k: k)
         try finish("linear widened-fp8 n=\(n) k=\(k)\(m < 64 ? " m<64" : "")")
         return out
     }
@@ -71,7 +65,7 @@ extension CUDABackend {
     func widenedActivation(_ x: Tensor) throws -> Tensor {
         guard x.dtype == .f8e4m3 else { return x }
         let pointer = try address(x, op: "linear", argument: "x", dtype: .f8e4m3)
-        return try widen(x, pointer: pointer, scales: try rowScaleAddress(x, op: "linear"), rows: x.rowCount, columns: x.rowWidth)
+        return try widen(pointer: pointer, scales: try rowScaleAddress(x, op: "linear"), rows: x.rowCount, columns: x.rowWidth)
             .reshaped(x.shape)
     }
 
@@ -101,7 +95,7 @@ extension CUDABackend {
     }
 
     /// The bf16 values `e4m3 * scale` of an 8-bit weight `[rows, columns]`, in a new tensor.
-    private func widen(_ weight: Tensor, pointer: CUdeviceptr, scales: CUdeviceptr, rows: Int, columns: Int) throws -> Tensor {
+    private func widen(pointer: CUdeviceptr, scales: CUdeviceptr, rows: Int, columns: Int) throws -> Tensor {
         let wide = try makeTensor(shape: [rows, columns])
         let widePointer = try address(wide, op: "linear", argument: "widened weight")
         let count = rows * columns

@@ -19,17 +19,21 @@ extension CUDABackend {
         let outPointer = try address(out, op: "linear", argument: "output")
         let (m, n, k) = (sizes.rows, sizes.outFeatures, sizes.inFeatures)
         guard m > 0, n > 0 else { return out }
-        // cuBLASLt also takes rows that are not 16-byte multiples (slower kernels); the plain kernel is
-        // only for shapes it refuses.
-        let done = try matmul.run(x: xPointer, weight: wPointer, bias: bPointer, out: outPointer, m: m, n: n, k: k)
-        if !done {
-            try kernels.launch(
-                "linear_fallback", grid: ((n + 7) / 8, m, 1), block: (32, 8, 1),
-                [.pointer(xPointer), .pointer(wPointer), .pointer(bPointer ?? 0), .pointer(outPointer),
-                 .int32(Int32(m)), .int32(Int32(n)), .int32(Int32(k))])
-        }
+        try bf16Product(x: xPointer, weight: wPointer, bias: bPointer, out: outPointer, m: m, n: n, k: k)
         try finish("linear n=\(n) k=\(k)\(m < 64 ? " m<64" : "")")
         return out
+    }
+
+    /// `out = x W^T (+ b)` of bf16 operands through cuBLASLt. It also takes rows that are not 16-byte multiples
+    /// (slower kernels); the plain kernel is only for shapes it refuses.
+    func bf16Product(
+        x: CUdeviceptr, weight: CUdeviceptr, bias: CUdeviceptr?, out: CUdeviceptr, m: Int, n: Int, k: Int
+    ) throws {
+        guard try !matmul.run(x: x, weight: weight, bias: bias, out: out, m: m, n: n, k: k) else { return }
+        try kernels.launch(
+            "linear_fallback", grid: ((n + 7) / 8, m, 1), block: (32, 8, 1),
+            [.pointer(x), .pointer(weight), .pointer(bias ?? 0), .pointer(out),
+             .int32(Int32(m)), .int32(Int32(n)), .int32(Int32(k))])
     }
 
     public func rmsNorm(_ x: Tensor, weight: Tensor, eps: Float) throws -> Tensor {

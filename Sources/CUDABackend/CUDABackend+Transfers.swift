@@ -78,12 +78,7 @@ extension CUDABackend {
 
     /// Copies the 8-bit values and their fp32 row scales to the device.
     public func scaledWeight(_ values: UnsafeRawBufferPointer, rowScales: [Float], shape: [Int]) throws -> Tensor {
-        let count = try Tensor.elementCount(of: shape)
-        guard shape.count == 2, values.count == count, rowScales.count == shape[0] else {
-            throw TensorError.shapeMismatch(
-                op: "scaledWeight",
-                detail: "a [rows, columns] weight of \(values.count) bytes with one scale per row, got shape \(shape) and \(rowScales.count) scales")
-        }
+        _ = try OpChecks.scaledWeight(values: values.count, scales: rowScales.count, shape: shape)
         try enter()
         let stored = try deviceCopy(of: values, shape: shape, dtype: .f8e4m3)
         let scales = try rowScales.withUnsafeBytes { try deviceCopy(of: $0, shape: [rowScales.count], dtype: .f32) }

@@ -52,6 +52,15 @@ enum FP8KernelSource {
         return result;
     }
 
+    /// The row's scale from each thread's largest finite magnitude: `max / 448` (1 for a row of zeros), written
+    /// to `scales[blockIdx.x]` and returned to every thread.
+    __device__ float row_scale(float largest, float* scales) {
+        largest = block_max(largest);
+        const float scale = largest > 0.0f ? largest / 448.0f : 1.0f;
+        if (threadIdx.x == 0) scales[blockIdx.x] = scale;
+        return scale;
+    }
+
     /// One block per row of x `[rows, width]` (bf16): scales[row] = max|x| / 448 (1 for a row of zeros or
     /// without finite values), out = E4M3(x / scale). width a multiple of 8, rows 16-byte aligned.
     extern "C" __global__ void quantize_rows_e4m3_v8(const uint4* x, uint2* out, float* scales, int width8) {
@@ -64,9 +73,7 @@ enum FP8KernelSource {
             #pragma unroll
             for (int j = 0; j < 8; ++j) if (fabsf(f[j]) <= 3.0e38f) largest = fmaxf(largest, fabsf(f[j]));
         }
-        largest = block_max(largest);
-        const float scale = largest > 0.0f ? largest / 448.0f : 1.0f;
-        if (threadIdx.x == 0) scales[blockIdx.x] = scale;
+        const float scale = row_scale(largest, scales);
         for (int i = threadIdx.x; i < width8; i += blockDim.x) {
             float f[8];
             unpack8(row[i], f);
@@ -95,9 +102,7 @@ enum FP8KernelSource {
             }
             products[i] = pack8(g);
         }
-        largest = block_max(largest);
-        const float scale = largest > 0.0f ? largest / 448.0f : 1.0f;
-        if (threadIdx.x == 0) scales[blockIdx.x] = scale;
+        const float scale = row_scale(largest, scales);
         for (int i = threadIdx.x; i < width8; i += blockDim.x) {
             float f[8];
             unpack8(products[i], f);

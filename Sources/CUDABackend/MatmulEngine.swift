@@ -117,19 +117,15 @@ final class MatmulEngine: @unchecked Sendable {
     private func autotune(_ plan: Plan, _ launch: (inout lychee_cublasLtMatmulAlgo_t) -> cublasStatus_t) throws {
         let candidates = [plan.algo] + plan.candidates
         plan.candidates = []
-        defer {
-            if let key = plan.tuning {
-                tunedChoice[key] = candidates.firstIndex { withUnsafeBytes(of: $0) { a in withUnsafeBytes(of: plan.algo) { b in a.elementsEqual(b) } } } ?? 0
-            }
-        }
         var start: CUevent?, end: CUevent?
         guard driver.cuEventCreate(&start, 0) == 0, driver.cuEventCreate(&end, 0) == 0 else { return }
         defer {
             _ = driver.cuEventDestroy(start)
             _ = driver.cuEventDestroy(end)
         }
-        var best = (time: Float.infinity, algo: plan.algo)
-        for var algo in candidates {
+        var best = (time: Float.infinity, index: 0)
+        for (index, candidate) in candidates.enumerated() {
+            var algo = candidate
             guard launch(&algo) == 0 else { continue }  // warm-up (and a check that it runs)
             _ = driver.cuEventRecord(start, nil)
             var failed = false
@@ -138,9 +134,10 @@ final class MatmulEngine: @unchecked Sendable {
             guard !failed, driver.cuEventSynchronize(end) == 0 else { continue }
             var milliseconds: Float = 0
             guard driver.cuEventElapsedTime(&milliseconds, start, end) == 0 else { continue }
-            if milliseconds < best.time { best = (milliseconds, algo) }
+            if milliseconds < best.time { best = (milliseconds, index) }
         }
-        plan.algo = best.algo
+        plan.algo = candidates[best.index]
+        if let key = plan.tuning { tunedChoice[key] = best.index }
     }
 
     /// Vector scales on both operands (the heuristic checks the scale pointers' alignment: the workspace

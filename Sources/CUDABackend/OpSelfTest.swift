@@ -166,7 +166,7 @@ public struct OpSelfTest {
             try RowQuantizedMatrix(quantizing: $0, dtype: .f32, rows: rows, columns: inFeatures)
         }
         let referenceX = onTensorCores
-            ? quantizedX.values.enumerated().map { FP8E4M3.float($0.element) * quantizedX.scales[$0.offset / inFeatures] }
+            ? quantizedX.dequantized()
             : xValues
         let scale = 1 / Float(inFeatures).squareRoot()
         let wValues = values(outFeatures * inFeatures, range: scale)
@@ -208,7 +208,7 @@ public struct OpSelfTest {
             let quantized = try wanted.withUnsafeBytes {
                 try RowQuantizedMatrix(quantizing: $0, dtype: .f32, rows: rows, columns: width)
             }
-            wanted = quantized.values.enumerated().map { FP8E4M3.float($0.element) * quantized.scales[$0.offset / width] }
+            wanted = quantized.dequantized()
         }
         let want = try reference.linear(try reference.upload(wanted, shape: [rows, width]), weight: w.1, bias: nil)
         return try compare(

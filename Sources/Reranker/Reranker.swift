@@ -153,7 +153,7 @@ public final class Reranker: Sendable {
         // The host prepares the next wave of documents while the device scores this one.
         let waves = Self.preparationWaves(documentCount: documents.count)
         var pairs = try preparePairs(prepared, documents: documents[waves[0]])
-        for (number, _) in waves.enumerated() {
+        for number in waves.indices {
             let next = number + 1 < waves.count
                 ? BackgroundWork { [self] in try preparePairs(prepared, documents: documents[waves[number + 1]]) } : nil
             defer { _ = try? next?.result() }  // never leave a preparation running on an early exit

@@ -107,13 +107,11 @@ public struct RowQuantizedMatrix: Sendable {
     /// The matrix as bf16 bit patterns (`e4m3 * scale`, rounded to bf16): the weight-only path for
     /// backends or precisions that do not keep 8-bit weights.
     public func bf16Bits() -> [UInt16] {
-        var out = [UInt16](repeating: 0, count: values.count)
-        for r in 0..<rows {
-            let scale = scales[r]
-            for c in 0..<columns {
-                out[r * columns + c] = HalfConversion.bf16Bits(FP8E4M3.float(values[r * columns + c]) * scale)
-            }
-        }
-        return out
+        dequantized().map(HalfConversion.bf16Bits)
+    }
+
+    /// The values the matrix stands for, `e4m3 * scale` in fp32 (exact), row-major.
+    public func dequantized() -> [Float] {
+        values.enumerated().map { FP8E4M3.float($0.element) * scales[$0.offset / columns] }
     }
 }

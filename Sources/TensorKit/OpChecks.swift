@@ -39,6 +39,17 @@ public enum OpChecks {
             outputShape: Array(x.shape.dropLast()) + [outFeatures])
     }
 
+    /// Checks an 8-bit weight's bytes and row scales against its shape `[rows, columns]`; returns the element count.
+    public static func scaledWeight(values: Int, scales: Int, shape: [Int]) throws -> Int {
+        let count = try Tensor.elementCount(of: shape)
+        guard shape.count == 2, values == count, scales == shape[0] else {
+            throw TensorError.shapeMismatch(
+                op: "scaledWeight",
+                detail: "a [rows, columns] weight of \(values) bytes with one scale per row, got shape \(shape) and \(scales) scales")
+        }
+        return count
+    }
+
     /// Checks x `[..., d]` against a norm weight `[d]`; returns d.
     public static func rmsNorm(_ x: Tensor, weight: Tensor) throws -> Int {
         guard let width = x.shape.last, weight.shape == [width] else {

@@ -50,7 +50,7 @@ func makeScaledWeight(_ backend: CPUBackend, _ values: [Float], shape: [Int]) th
     let matrix = try values.withUnsafeBytes {
         try RowQuantizedMatrix(quantizing: $0, dtype: .f32, rows: shape[0], columns: shape[1])
     }
-    let exact = matrix.values.enumerated().map { FP8E4M3.float($0.element) * matrix.scales[$0.offset / shape[1]] }
+    let exact = matrix.dequantized()
     let tensor = try matrix.values.withUnsafeBytes { try backend.scaledWeight($0, rowScales: matrix.scales, shape: shape) }
     return (tensor, exact)
 }

@@ -98,7 +98,7 @@ struct DequantizedWeights: WeightSource {
         let matrix = try stacked.bytes.withUnsafeBytes {
             try RowQuantizedMatrix(quantizing: $0, dtype: stacked.dtype, rows: stacked.shape[0], columns: stacked.shape[1])
         }
-        let values = matrix.values.enumerated().map { FP8E4M3.float($0.element) * matrix.scales[$0.offset / matrix.columns] }
+        let values = matrix.dequantized()
         return try values.withUnsafeBytes {
             try backend.weight($0, dtype: .f32, shape: stacked.shape, keepingAlive: nil)
         }

@@ -91,7 +91,7 @@ public final class CheckpointWeights: WeightSource, @unchecked Sendable {
     }
 
     public func linearWeight(_ names: [String], rowsEach: Int?, columns: Int?, on backend: any Backend) throws -> Tensor {
-        if try names.contains(where: { try rowScales(ofWeight: $0) != nil }) {
+        if try names.contains(where: { try stored($0).info.dtype == .f8e4m3 }) {
             return try eightBitStoredWeight(names, rowsEach: rowsEach, columns: columns, on: backend)
         }
         // One unpadded weight is read in place; stacked or padded ones are joined first.
