@@ -1,11 +1,14 @@
 /// The fused attention kernel: flash-attention style over packed variable-length sequences.
 ///
 /// One block of 4 warps takes 64 query rows of one sequence and one head; each warp owns 16 rows.
-/// Keys and values stream through shared memory 64 rows at a time; scores live only in registers
-/// (`mma.sync` m16n8k16 bf16 tensor-core products, fp32 accumulators) with an online softmax in fp32
-/// (exp2 of log2e-scaled scores), so no n x n matrix ever exists. The probabilities are rounded to bf16
-/// for the second product, as flash-attention does. Grouped KV heads: query head h reads kv head
-/// h / (heads / kvHeads). Causal blocks stop at their last query row.
+/// Keys and values stream through shared memory 64 rows at a time with `cp.async` (zero-filled past the
+/// sequence): the value tile loads while the scores of the key tile are computed, and the next key tile
+/// while the values are multiplied. Scores live only in registers (`mma.sync` m16n8k16 bf16 tensor-core
+/// products, fp32 accumulators, operands read from shared memory with `ldmatrix`, the value tile
+/// transposed on the way) with an online softmax in fp32 (exp2 of log2e-scaled scores), so no n x n
+/// matrix ever exists. The probabilities are rounded to bf16 for the second product, as flash-attention
+/// does. Grouped KV heads: query head h reads kv head h / (heads / kvHeads). Causal blocks stop at their
+/// last query row; only the key tiles that cross the sequence end or a warp's diagonal are masked.
 ///
 /// `tiles` holds five ints per block: first query row, sequence start, sequence end, and the rows of a
 /// shared prefix the sequence also attends to (start, end; equal for none).
@@ -40,6 +43,48 @@ enum AttentionKernelSource {
 
     __device__ __forceinline__ unsigned load_pair(const bf16_t* p) { return *(const unsigned*)p; }
 
+    /// The shared-memory address of a generic pointer into shared memory.
+    __device__ __forceinline__ unsigned shared_address(const void* p) {
+        unsigned address;
+        asm("{ .reg .u64 a; cvta.to.shared.u64 a, %1; cvt.u32.u64 %0, a; }" : "=r"(address) : "l"(p));
+        return address;
+    }
+
+    /// Copies 16 bytes to shared memory asynchronously, or writes 16 zero bytes when `valid` is false.
+    __device__ __forceinline__ void copy16_async(void* target, const void* source, bool valid) {
+        asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n"
+                     :: "r"(shared_address(target)), "l"(source), "r"(valid ? 16 : 0));
+    }
+
+    __device__ __forceinline__ void commit_async() { asm volatile("cp.async.commit_group;\n" ::); }
+
+    /// Waits until at most one committed group of copies is still in flight.
+    __device__ __forceinline__ void wait_async_but_one() { asm volatile("cp.async.wait_group 1;\n" ::); }
+
+    /// Four 8x8 b16 matrices; lane l names row l % 8 of matrix l / 8.
+    __device__ __forceinline__ void load_matrices(unsigned* r, const void* row) {
+        asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                     : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(shared_address(row)));
+    }
+
+    /// `load_matrices`, each matrix transposed.
+    __device__ __forceinline__ void load_matrices_transposed(unsigned* r, const void* row) {
+        asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                     : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(shared_address(row)));
+    }
+
+    /// Starts copying keys (or values) `kStart ..< kStart + ATT_BK` of one kv head into `tile`; rows at or
+    /// past `keyEnd` become zeros (so that a zero probability never meets a stale value).
+    template <int D>
+    __device__ __forceinline__ void load_tile_async(bf16_t (*tile)[D + 8], const bf16_t* source, long long kvStride,
+                                                    int kvHead, int kStart, int keyEnd) {
+        for (int c = threadIdx.x; c < ATT_BK * (D / 8); c += blockDim.x) {
+            const int r = c / (D / 8), col = (c % (D / 8)) * 8, key = kStart + r;
+            const bool valid = key < keyEnd;
+            copy16_async(&tile[r][col], source + (valid ? key * kvStride + kvHead * D + col : 0), valid);
+        }
+    }
+
     template <int D>
     __device__ void attention_tile(const bf16_t* q, const bf16_t* k, const bf16_t* v, bf16_t* out,
                                    const int* tiles, int heads, int kvHeads, float scaleLog2, int causal) {
@@ -51,9 +96,24 @@ enum AttentionKernelSource {
         const int kvHead = head / (heads / kvHeads);
         const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
         const int g = lane >> 2, t = lane & 3;
+        // ldmatrix: this lane names row `mr` of matrix `mi`.
+        const int mi = lane >> 3, mr = lane & 7;
         const long long qStride = (long long)heads * D, kvStride = (long long)kvHeads * D;
-        const int row0 = qStart + warp * 16 + g, row1 = row0 + 8;
+        const int warpFirst = qStart + warp * 16;
+        const int row0 = warpFirst + g, row1 = row0 + 8;
         const bool valid0 = row0 < seqEnd, valid1 = row1 < seqEnd;
+
+        // Keys: the shared prefix rows first (all visible; they precede every row of the sequence), then
+        // the sequence's own rows.
+        const int ownEnd = causal ? min(seqEnd, qStart + ATT_BQ) : seqEnd;
+        const int prefixBlocks = (prefixEnd - prefixStart + ATT_BK - 1) / ATT_BK;
+        const int ownBlocks = (ownEnd - seqStart + ATT_BK - 1) / ATT_BK;
+        const int blocks = prefixBlocks + ownBlocks;
+        if (blocks > 0) {
+            load_tile_async<D>(Ks, k, kvStride, kvHead, prefixBlocks > 0 ? prefixStart : seqStart,
+                               prefixBlocks > 0 ? prefixEnd : seqEnd);
+        }
+        commit_async();
 
         // This thread's query fragments (A operand, row-major 16 x 16 per k-step).
         unsigned qf[D / 16][4];
@@ -73,95 +133,105 @@ enum AttentionKernelSource {
         for (int dt = 0; dt < D / 8; ++dt) { o[dt][0] = o[dt][1] = o[dt][2] = o[dt][3] = 0.0f; }
         float m0 = ATT_NEG_INF, m1 = ATT_NEG_INF, l0 = 0.0f, l1 = 0.0f;
 
-        // Keys: the shared prefix rows first (all visible; they precede every row of the sequence), then
-        // the sequence's own rows.
-        const int ownEnd = causal ? min(seqEnd, qStart + ATT_BQ) : seqEnd;
-        const int prefixBlocks = (prefixEnd - prefixStart + ATT_BK - 1) / ATT_BK;
-        const int ownBlocks = (ownEnd - seqStart + ATT_BK - 1) / ATT_BK;
-        for (int blockIndex = 0; blockIndex < prefixBlocks + ownBlocks; ++blockIndex) {
+        for (int blockIndex = 0; blockIndex < blocks; ++blockIndex) {
             const bool inPrefix = blockIndex < prefixBlocks;
             const int kStart = inPrefix ? prefixStart + blockIndex * ATT_BK : seqStart + (blockIndex - prefixBlocks) * ATT_BK;
             const int keyEnd = inPrefix ? prefixEnd : seqEnd;
-            __syncthreads();
-            for (int c = threadIdx.x; c < ATT_BK * (D / 8); c += blockDim.x) {
-                const int r = c / (D / 8), col = (c % (D / 8)) * 8, key = kStart + r;
-                uint4 kv = make_uint4(0u, 0u, 0u, 0u), vv = make_uint4(0u, 0u, 0u, 0u);
-                if (key < keyEnd) {
-                    kv = *(const uint4*)(k + key * kvStride + kvHead * D + col);
-                    vv = *(const uint4*)(v + key * kvStride + kvHead * D + col);
-                }
-                *(uint4*)&Ks[r][col] = kv;
-                *(uint4*)&Vs[r][col] = vv;
-            }
+            load_tile_async<D>(Vs, v, kvStride, kvHead, kStart, keyEnd);
+            commit_async();
+            wait_async_but_one();  // this block's keys
             __syncthreads();
 
+            // Only tiles crossing the sequence end or the diagonal need masks.
+            const bool masked = kStart + ATT_BK > keyEnd || (causal && !inPrefix && kStart + ATT_BK - 1 > warpFirst);
             float s[ATT_BK / 8][4];
+            {
     #pragma unroll
-            for (int nt = 0; nt < ATT_BK / 8; ++nt) {
-                s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.0f;
+                for (int nt = 0; nt < ATT_BK / 8; ++nt) { s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.0f; }
     #pragma unroll
                 for (int kk = 0; kk < D / 16; ++kk) {
-                    const bf16_t* kr = &Ks[nt * 8 + g][kk * 16 + t * 2];
-                    mma_bf16_16816(s[nt], qf[kk], load_pair(kr), load_pair(kr + 8));
+    #pragma unroll
+                    for (int np = 0; np < ATT_BK / 16; ++np) {
+                        // Matrices: keys 16 np + 0..7 then + 8..15, each at dims 16 kk + 0..7 and + 8..15.
+                        unsigned b[4];
+                        load_matrices(b, &Ks[np * 16 + (mi >> 1) * 8 + mr][kk * 16 + (mi & 1) * 8]);
+                        mma_bf16_16816(s[2 * np], qf[kk], b[0], b[1]);
+                        mma_bf16_16816(s[2 * np + 1], qf[kk], b[2], b[3]);
+                    }
                 }
-            }
 
-            float mx0 = m0, mx1 = m1;
+                float mx0 = m0, mx1 = m1;
     #pragma unroll
-            for (int nt = 0; nt < ATT_BK / 8; ++nt) {
+                for (int nt = 0; nt < ATT_BK / 8; ++nt) {
     #pragma unroll
-                for (int e = 0; e < 4; ++e) {
-                    const int key = kStart + nt * 8 + t * 2 + (e & 1);
-                    const int row = e < 2 ? row0 : row1;
-                    const bool ok = key < keyEnd && (!causal || key <= row);
-                    s[nt][e] = ok ? s[nt][e] * scaleLog2 : ATT_NEG_INF;
+                    for (int e = 0; e < 4; ++e) {
+                        const int key = kStart + nt * 8 + t * 2 + (e & 1);
+                        const int row = e < 2 ? row0 : row1;
+                        const bool ok = !masked || (key < keyEnd && (!causal || key <= row));
+                        s[nt][e] = ok ? s[nt][e] * scaleLog2 : ATT_NEG_INF;
+                    }
+                    mx0 = fmaxf(mx0, fmaxf(s[nt][0], s[nt][1]));
+                    mx1 = fmaxf(mx1, fmaxf(s[nt][2], s[nt][3]));
                 }
-                mx0 = fmaxf(mx0, fmaxf(s[nt][0], s[nt][1]));
-                mx1 = fmaxf(mx1, fmaxf(s[nt][2], s[nt][3]));
-            }
-            mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 1));
-            mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 2));
-            mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 1));
-            mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 2));
-            const float c0 = mx0 == ATT_NEG_INF ? 1.0f : exp2f(m0 - mx0);
-            const float c1 = mx1 == ATT_NEG_INF ? 1.0f : exp2f(m1 - mx1);
-            const float base0 = mx0 == ATT_NEG_INF ? 0.0f : mx0;
-            const float base1 = mx1 == ATT_NEG_INF ? 0.0f : mx1;
-            m0 = mx0;
-            m1 = mx1;
-            float sum0 = 0.0f, sum1 = 0.0f;
+                mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 1));
+                mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 2));
+                mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 1));
+                mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 2));
+                const float c0 = mx0 == ATT_NEG_INF ? 1.0f : exp2f(m0 - mx0);
+                const float c1 = mx1 == ATT_NEG_INF ? 1.0f : exp2f(m1 - mx1);
+                const float base0 = mx0 == ATT_NEG_INF ? 0.0f : mx0;
+                const float base1 = mx1 == ATT_NEG_INF ? 0.0f : mx1;
+                m0 = mx0;
+                m1 = mx1;
+                float sum0 = 0.0f, sum1 = 0.0f;
     #pragma unroll
-            for (int nt = 0; nt < ATT_BK / 8; ++nt) {
-                s[nt][0] = exp2f(s[nt][0] - base0);
-                s[nt][1] = exp2f(s[nt][1] - base0);
-                s[nt][2] = exp2f(s[nt][2] - base1);
-                s[nt][3] = exp2f(s[nt][3] - base1);
-                sum0 += s[nt][0] + s[nt][1];
-                sum1 += s[nt][2] + s[nt][3];
-            }
-            l0 = l0 * c0 + sum0;
-            l1 = l1 * c1 + sum1;
-    #pragma unroll
-            for (int dt = 0; dt < D / 8; ++dt) {
-                o[dt][0] *= c0; o[dt][1] *= c0; o[dt][2] *= c1; o[dt][3] *= c1;
-            }
-
-    #pragma unroll
-            for (int ks = 0; ks < ATT_BK / 16; ++ks) {
-                unsigned a[4];
-                a[0] = pack_bf2(s[2 * ks][0], s[2 * ks][1]);
-                a[1] = pack_bf2(s[2 * ks][2], s[2 * ks][3]);
-                a[2] = pack_bf2(s[2 * ks + 1][0], s[2 * ks + 1][1]);
-                a[3] = pack_bf2(s[2 * ks + 1][2], s[2 * ks + 1][3]);
-                const int keyRow = ks * 16 + t * 2;
+                for (int nt = 0; nt < ATT_BK / 8; ++nt) {
+                    s[nt][0] = exp2f(s[nt][0] - base0);
+                    s[nt][1] = exp2f(s[nt][1] - base0);
+                    s[nt][2] = exp2f(s[nt][2] - base1);
+                    s[nt][3] = exp2f(s[nt][3] - base1);
+                    sum0 += s[nt][0] + s[nt][1];
+                    sum1 += s[nt][2] + s[nt][3];
+                }
+                l0 = l0 * c0 + sum0;
+                l1 = l1 * c1 + sum1;
     #pragma unroll
                 for (int dt = 0; dt < D / 8; ++dt) {
-                    const int col = dt * 8 + g;
-                    const unsigned b0 = (unsigned)Vs[keyRow][col] | ((unsigned)Vs[keyRow + 1][col] << 16);
-                    const unsigned b1 = (unsigned)Vs[keyRow + 8][col] | ((unsigned)Vs[keyRow + 9][col] << 16);
-                    mma_bf16_16816(o[dt], a, b0, b1);
+                    o[dt][0] *= c0; o[dt][1] *= c0; o[dt][2] *= c1; o[dt][3] *= c1;
                 }
             }
+
+            __syncthreads();  // every warp is done with this key tile
+            if (blockIndex + 1 < blocks) {
+                const bool nextInPrefix = blockIndex + 1 < prefixBlocks;
+                load_tile_async<D>(Ks, k, kvStride, kvHead,
+                                   nextInPrefix ? prefixStart + (blockIndex + 1) * ATT_BK
+                                                : seqStart + (blockIndex + 1 - prefixBlocks) * ATT_BK,
+                                   nextInPrefix ? prefixEnd : seqEnd);
+            }
+            commit_async();
+            wait_async_but_one();  // this block's values
+            __syncthreads();
+
+            {
+    #pragma unroll
+                for (int ks = 0; ks < ATT_BK / 16; ++ks) {
+                    unsigned a[4];
+                    a[0] = pack_bf2(s[2 * ks][0], s[2 * ks][1]);
+                    a[1] = pack_bf2(s[2 * ks][2], s[2 * ks][3]);
+                    a[2] = pack_bf2(s[2 * ks + 1][0], s[2 * ks + 1][1]);
+                    a[3] = pack_bf2(s[2 * ks + 1][2], s[2 * ks + 1][3]);
+    #pragma unroll
+                    for (int dp = 0; dp < D / 16; ++dp) {
+                        // Matrices (transposed): keys 16 ks + 0..7 then + 8..15, each at dims 16 dp + 0..7 and + 8..15.
+                        unsigned b[4];
+                        load_matrices_transposed(b, &Vs[ks * 16 + (mi & 1) * 8 + mr][dp * 16 + (mi >> 1) * 8]);
+                        mma_bf16_16816(o[2 * dp], a, b[0], b[1]);
+                        mma_bf16_16816(o[2 * dp + 1], a, b[2], b[3]);
+                    }
+                }
+            }
+            __syncthreads();  // every warp is done with this value tile
         }
 
         l0 += __shfl_xor_sync(0xffffffffu, l0, 1);
