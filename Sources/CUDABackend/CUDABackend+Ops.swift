@@ -254,7 +254,7 @@ extension CUDABackend {
         }
         try enter()
         let out = try makeTensor(shape: query.shape)
-        let tiles = AttentionTiling.tiles(cuSeqlens: cuSeqlens, prefixes: prefixes)
+        let tiles = AttentionTiling.tiles(cuSeqlens: cuSeqlens, prefixes: prefixes, heaviestFirst: causal)
         guard !tiles.isEmpty, sizes.heads > 0 else { return out }
         let deviceTiles = try deviceIndices(tiles)
         try withExtendedLifetime(deviceTiles.tensor) {
@@ -290,13 +290,22 @@ enum AttentionTiling {
 
     /// Five ints per block (first query row, sequence start, sequence end, prefix start, prefix end);
     /// empty sequences get none.
-    static func tiles(cuSeqlens: [Int32], prefixes: [Range<Int32>] = []) -> [Int32] {
+    ///
+    /// With `heaviestFirst` (causal attention, where a block's work grows with its first row), each
+    /// sequence's blocks come last row first and the longest sequences first, so that the blocks
+    /// launched last are the short ones and no long block runs alone at the end.
+    static func tiles(cuSeqlens: [Int32], prefixes: [Range<Int32>] = [], heaviestFirst: Bool = false) -> [Int32] {
         var tiles = [[Int32]]()
         for (index, (start, end)) in zip(cuSeqlens, cuSeqlens.dropFirst()).enumerated() where end > start {
             let prefix = prefixes.isEmpty ? 0..<0 : prefixes[index]
             for row in stride(from: start, to: end, by: rowsPerBlock) {
                 tiles.append([row, start, end, prefix.lowerBound, prefix.upperBound])
             }
+        }
+        if heaviestFirst {
+            // Work of a block: its prefix rows plus the rows of its own sequence up to its last row.
+            let work = { (tile: [Int32]) in Int(tile[4] - tile[3]) + Int(min(tile[2], tile[0] + Int32(rowsPerBlock)) - tile[1]) }
+            tiles.sort { work($0) > work($1) }
         }
         return tiles.flatMap { $0 }
     }

@@ -16,7 +16,8 @@ struct CUDABackendTests {
         }
         for d in [80, 128] {
             #expect(AttentionKernelSource.headDims.contains(d))
-            #expect(source.contains("void __launch_bounds__(128) \(AttentionKernelSource.kernelName(headDim: d))("))
+            #expect(source.contains(
+                "void __launch_bounds__(128, \(AttentionKernelSource.blocksPerMultiprocessor(headDim: d))) \(AttentionKernelSource.kernelName(headDim: d))("))
             #expect(source.contains("attention_tile<\(d)>"))
         }
         #expect(source.contains("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32"))
