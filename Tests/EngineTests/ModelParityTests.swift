@@ -59,7 +59,7 @@ func preprocessedImages(of pair: GoldenModelOutputs.Pair) throws -> (pixels: [Fl
     for name in [pair.query.image, pair.document.image].compactMap({ $0 }) {
         let image = try ImageDecoder.decode(contentsOf: Fixtures.url("checkpoints/images/\(name)"))
         let processed = try ImagePreprocessor().process(image)
-        pixels += processed.pixelValues
+        pixels += try processed.pixelValues()
         grids.append(VisionGrid(t: processed.grid.t, h: processed.grid.h, w: processed.grid.w))
     }
     return (pixels, grids)
