@@ -1,5 +1,6 @@
 import CPUBackend
 import ImageProcessing
+import Qwen25VL
 import TensorKit
 import TestSupport
 import Testing
@@ -39,6 +40,28 @@ struct PatchifyOpTests {
             #expect([source.width, source.height] == [image.resized.width, image.resized.height])
             #expect([source.gridHeight, source.gridWidth] == [image.grid.h, image.grid.w])
             #expect(source.patchCount == image.grid.patchCount)
+        }
+    }
+
+    @Test("the model cuts images with the layout its vision tower takes, and only with one")
+    func modelLayout() throws {
+        let golden = try GoldenModelOutputs.load("tiny-tied-newer")
+        let (model, _) = try loadFixtureModel("tiny-tied-newer", golden: golden)
+        let source = try #require(try Self.preprocessed().first).patchifySource
+        let standard = ImagePreprocessor.patchLayout
+        let halfPatches = PatchifyLayout(
+            patchSize: 7, mergeSize: 2, temporalPatchSize: 2, normalization: standard.normalization)
+        #expect {
+            try model.imageEmbeddings(images: [source], layout: halfPatches)
+        } throws: { error in
+            guard case .patchLayoutMismatch = error as? ModelInputError else { return false }
+            return true
+        }
+        #expect {
+            try model.score(ModelInput(batch: PackedBatch(), images: [.pixels(source)]))
+        } throws: { error in
+            guard case .missingPatchLayout = error as? ModelInputError else { return false }
+            return true
         }
     }
 
