@@ -63,7 +63,11 @@ let package = Package(
                 .linkedLibrary(":libgif.a"), .linkedLibrary(":libz.a"), .linkedLibrary("m"),
             ]
         ),
-        .target(name: "ImageProcessing", dependencies: ["CImageCodecs", "RegularFiles"], swiftSettings: swiftSettings),
+        /// Patch rows come from TensorKit's `PatchifySource` (the one host implementation of their order, which
+        /// the backends' `patchify` op shares).
+        .target(
+            name: "ImageProcessing", dependencies: ["CImageCodecs", "RegularFiles", "TensorKit"],
+            swiftSettings: swiftSettings),
 
         // MARK: Model family
         .target(

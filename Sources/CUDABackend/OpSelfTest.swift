@@ -7,7 +7,7 @@ import TensorKit
 /// Inputs are drawn fresh on every run and rounded to bf16 first, so both backends see identical
 /// values whatever their activation type. Errors: max |device - reference|, and the relative error
 /// ||device - reference|| / ||reference|| (METHOD.md: bf16 operands land between 1e-3 and 1e-2).
-/// Pure data movement (gathers, scatters, embeddings) must match exactly. NaN never passes.
+/// Pure data movement (gathers, scatters, embeddings, patchify in bf16) must match exactly. NaN never passes.
 public struct OpSelfTest {
     /// One checked op.
     public struct Check: Sendable, CustomStringConvertible {
@@ -89,6 +89,9 @@ public struct OpSelfTest {
         record(try checkGather(rows: s ? 500 : 20, width: vision, count: s ? 700 : 30))
         record(try checkScatter(rows: s ? 486 : 6, width: hidden, destinationRows: s ? 1000 : 15))
         record(try checkUploadParts(sizes: s ? [1944 * 1176, 7, 1944 * 1176 * 2] : [11, 3, 40]))
+        let images = [(width: 28, height: 56), (56, 28)] + (s ? [(756, 504)] : [])
+        record(try checkPatchify(sizes: images, patchSize: 14, mergeSize: 2, frames: 2))
+        record(try checkPatchify(sizes: [(10, 20), (30, 10)], patchSize: 5, mergeSize: 2, frames: 1))  // rows of 75: scalar stores
         record(try checkConcatenate(widths: s ? [700, 1, 2048, 333] : [5, 1, 9], width: hidden))
         record(try checkEmbedding(vocab: s ? 5000 : 50, width: hidden, count: s ? 300 : 12))
         record(try checkAttention(lengths: s ? [1, 37, 64, 200, 65] : [1, 5, 70], heads: s ? 28 : 4, kvHeads: s ? 4 : 2, headDim: 128, causal: true))
@@ -306,6 +309,34 @@ public struct OpSelfTest {
             try device.upload(concatenating: parts, shape: [total]), try reference.upload(parts.flatMap { $0 }, shape: [total])
         )
         return try compare("upload parts", "\(sizes)", out, tolerance: 0)
+    }
+
+    /// Random images cut into patch rows by both backends, compared in bf16 (the reference's fp32 rows rounded
+    /// as an upload rounds them): must be equal, each value being one table entry. The table holds random
+    /// values and two halfway cases (ties to even), which every image's first pixel reads.
+    private mutating func checkPatchify(
+        sizes: [(width: Int, height: Int)], patchSize: Int, mergeSize: Int, frames: Int
+    ) throws -> Check {
+        var table = (0..<(3 * 256)).map { _ in Float.random(in: -3...3, using: &generator) }
+        table[0] = 1.00390625  // halfway between 1 and 1 + 2^-7: rounds to 1
+        table[256] = -1.01171875  // halfway between -(1 + 2^-7) and -(1 + 2^-6): rounds to -(1 + 2^-6)
+        let layout = PatchifyLayout(
+            patchSize: patchSize, mergeSize: mergeSize, temporalPatchSize: frames, normalization: table)
+        var images = [PatchifySource]()
+        for size in sizes {
+            var pixels = (0..<(size.width * size.height * 3)).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            pixels[0] = 0
+            pixels[1] = 0
+            images.append(
+                PatchifySource(
+                    pixels: pixels, width: size.width, height: size.height, gridHeight: size.height / patchSize,
+                    gridWidth: size.width / patchSize))
+        }
+        let bf16 = { (values: [Float]) in values.map { HalfConversion.float(bf16: HalfConversion.bf16Bits($0)) } }
+        let got = bf16(try device.download(device.patchify(images, layout: layout)))
+        let want = bf16(try reference.download(reference.patchify(images, layout: layout)))
+        let shape = sizes.map { "\($0.width)x\($0.height)" }.joined(separator: ",") + " px, rows of \(layout.rowWidth)"
+        return Self.compare("patchify", shape, got, want, tolerance: 0)
     }
 
     private mutating func checkConcatenate(widths rows: [Int], width: Int) throws -> Check {

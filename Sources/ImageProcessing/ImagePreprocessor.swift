@@ -1,3 +1,5 @@
+import TensorKit
+
 /// A patch grid in vision patches of 14 x 14 pixels: t frames (pairs of frames), h rows, w columns.
 public struct GridTHW: Sendable, Hashable, Codable {
     public let t: Int
@@ -14,17 +16,33 @@ public struct GridTHW: Sendable, Hashable, Codable {
     public var patchCount: Int { t * h * w }
 }
 
-/// What the vision tower takes for one image.
+/// What the vision tower takes for one image: the resized image and its patch grid.
+///
+/// The patch rows themselves are cut where they are used: on the model's device by
+/// `Backend.patchify(_:layout:)` from ``patchifySource`` (3 bytes a pixel cross to the device, not 24),
+/// or on the host by ``pixelValues()``.
 public struct PreprocessedImage: Sendable {
     /// The patch grid.
     public let grid: GridTHW
-    /// `grid.patchCount` rows of `ImagePreprocessor.patchValueCount` floats, row-major.
-    public let pixelValues: [Float]
-    /// The resized image the patches were cut from.
+    /// The resized image the patches are cut from.
     public let resized: RGBImage
 
     /// `<|image_pad|>` tokens this image takes in the prompt: patches / (2 * 2).
     public var mergedTokenCount: Int { grid.patchCount / (ImagePreprocessor.mergeSize * ImagePreprocessor.mergeSize) }
+
+    /// The resized pixels and grid as `Backend.patchify(_:layout:)` takes them, with
+    /// ``ImagePreprocessor/patchLayout`` (the pixels are shared, not copied).
+    public var patchifySource: PatchifySource {
+        PatchifySource(pixels: resized.pixels, width: resized.width, height: resized.height, gridHeight: grid.h, gridWidth: grid.w)
+    }
+
+    /// The `grid.patchCount` rows of `ImagePreprocessor.patchValueCount` normalised floats, row-major, that
+    /// transformers' processor returns as `pixel_values` (computed on each call: 24 bytes a pixel).
+    ///
+    /// - Throws: never for an image ``ImagePreprocessor/process(_:)`` made (its sides are whole merge blocks).
+    public func pixelValues() throws(TensorError) -> [Float] {
+        try patchifySource.patchRows(layout: ImagePreprocessor.patchLayout)
+    }
 }
 
 /// Qwen2-VL's image processor (transformers' slow PIL path after `qwen_vl_utils.fetch_image`):
@@ -58,11 +76,12 @@ public struct ImagePreprocessor: Sendable {
             height: first.height, width: first.width, factor: factor, minPixels: minPixels, maxPixels: maxPixels)
     }
 
-    /// Resizes, normalises and patchifies one image.
+    /// Resizes one image and computes its patch grid (``PreprocessedImage/pixelValues()`` normalises and
+    /// patchifies it on the host, `Backend.patchify(_:layout:)` on a device).
     public func process(_ image: RGBImage) throws(ImageError) -> PreprocessedImage {
         let resized = try resize(image)
         let grid = GridTHW(t: 1, h: resized.height / Self.patchSize, w: resized.width / Self.patchSize)
-        return PreprocessedImage(grid: grid, pixelValues: Self.patchify(resized, grid: grid), resized: resized)
+        return PreprocessedImage(grid: grid, resized: resized)
     }
 
     /// The two bicubic resizes of the reference pipeline (the second is usually skipped).
@@ -92,45 +111,17 @@ public struct ImagePreprocessor: Sendable {
         return table
     }()
 
-    /// Rows in merge-block order (block row, block col, sub row, sub col); each row is
-    /// [channel][frame][py][px] with the still image repeated in both frames.
-    static func patchify(_ image: RGBImage, grid: GridTHW) -> [Float] {
-        let patch = patchSize
-        let merge = mergeSize
-        let rowLength = patchValueCount
-        let frameLength = patch * patch
-        let lookup = normalizedLookup
-        return [Float](unsafeUninitializedCapacity: grid.patchCount * rowLength) { output, initialized in
-            let output = output.baseAddress!
-            lookup.withUnsafeBufferPointer { lookup in
-            image.pixels.withUnsafeBufferPointer { pixels in
-                var row = 0
-                for blockRow in 0..<(grid.h / merge) {
-                    for blockColumn in 0..<(grid.w / merge) {
-                        for subRow in 0..<merge {
-                            for subColumn in 0..<merge {
-                                let top = (blockRow * merge + subRow) * patch
-                                let left = (blockColumn * merge + subColumn) * patch
-                                let base = row * rowLength
-                                for py in 0..<patch {
-                                    let pixelRow = ((top + py) * image.width + left) * 3
-                                    for px in 0..<patch {
-                                        for channel in 0..<3 {
-                                            let value = lookup[channel * 256 + Int(pixels[pixelRow + px * 3 + channel])]
-                                            let offset = base + channel * temporalPatchSize * frameLength + py * patch + px
-                                            output[offset] = value
-                                            output[offset + frameLength] = value
-                                        }
-                                    }
-                                }
-                                row += 1
-                            }
-                        }
-                    }
-                }
-            }
-            }
-            initialized = grid.patchCount * rowLength
-        }
+    /// Qwen2-VL's patches (14 pixels, 2 x 2 merge blocks, 2 frames) and CLIP normalisation: what
+    /// `Backend.patchify(_:layout:)` and ``PreprocessedImage/pixelValues()`` take.
+    public static let patchLayout = PatchifyLayout(
+        patchSize: patchSize, mergeSize: mergeSize, temporalPatchSize: temporalPatchSize, normalization: normalizedLookup)
+
+    /// The patch rows of `image` cut by `grid` with ``patchLayout``: rows in merge-block order (block row,
+    /// block col, sub row, sub col); each row is [channel][frame][py][px] with the still image repeated in
+    /// both frames.
+    static func patchify(_ image: RGBImage, grid: GridTHW) throws(TensorError) -> [Float] {
+        try PatchifySource(
+            pixels: image.pixels, width: image.width, height: image.height, gridHeight: grid.h, gridWidth: grid.w
+        ).patchRows(layout: patchLayout)
     }
 }

@@ -282,7 +282,7 @@ enum BenchDump {
             names.append(name)
             let processed = try reranker.preprocessor.process(image)
             let file = name + ".pixels.f32"
-            try processed.pixelValues.withUnsafeBytes { Data($0) }.write(to: folder.appendingPathComponent(file))
+            try processed.pixelValues().withUnsafeBytes { Data($0) }.write(to: folder.appendingPathComponent(file))
             pixels[name] = Pixels(file: file, grid: [processed.grid.t, processed.grid.h, processed.grid.w])
         }
         let queryHasImage = work.query.image != nil

@@ -69,9 +69,11 @@ struct PreprocessCommand: ParsableCommand {
             contentsOf: url, maxPixels: maxDecodedPixels, alpha: compositeAlpha ? .compositeOnWhite : .drop)
         let decodedAt = clock.now
         let processed = try ImagePreprocessor(minPixels: minPixels, maxPixels: maxPixels).process(decoded)
+        // The float rows transformers returns (the reranker cuts them on its device instead): timed with the resize.
+        let pixelValues = try processed.pixelValues()
         let processedAt = clock.now
         if let output {
-            try writeFloat32(processed.pixelValues, to: URL(fileURLWithPath: output))
+            try writeFloat32(pixelValues, to: URL(fileURLWithPath: output))
         }
         let grid = processed.grid
         let summary = Summary(

@@ -2,6 +2,7 @@ import ArgumentParser
 import CPUBackend
 import CUDABackend
 import Foundation
+import ImageProcessing
 import Qwen25VL
 import Reranker
 import TensorKit
@@ -50,7 +51,8 @@ struct SelftestCommand: ParsableCommand {
 }
 
 /// Whole-model comparison of a backend against the CPU on one checkpoint: the vision tower's output for
-/// one synthetic image and the score of one image + text pair.
+/// one synthetic image (patch rows cut by the backend's `patchify` against the CPU's host rows) and the
+/// score of one image + text pair.
 enum ModelSelfTest {
     static func run(modelDirectory: URL, device: any Backend) throws -> [OpSelfTest.Check] {
         let onDevice = try Reranker.load(modelDirectory: modelDirectory, backend: device)
@@ -58,9 +60,10 @@ enum ModelSelfTest {
         let image = try SyntheticImage.make(seed: 99)
         let processed = try onCPU.preprocessor.process(image)
         let grid = VisionGrid(t: processed.grid.t, h: processed.grid.h, w: processed.grid.w)
-        let got = try device.download(onDevice.model.imageEmbeddings(pixelValues: processed.pixelValues, grids: [grid]))
+        let got = try device.download(
+            onDevice.model.imageEmbeddings(images: [processed.patchifySource], layout: ImagePreprocessor.patchLayout))
         let want = try onCPU.model.backend.download(
-            onCPU.model.imageEmbeddings(pixelValues: processed.pixelValues, grids: [grid]))
+            onCPU.model.imageEmbeddings(pixelValues: processed.pixelValues(), grids: [grid]))
         var checks = [OpSelfTest.compare("model vision", "one 768x512 image", got, want, tolerance: 3e-2)]
         var text = SyntheticText(seed: 5)
         let query = RerankItem(text: text.words(16))

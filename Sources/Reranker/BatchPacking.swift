@@ -1,3 +1,4 @@
+import ImageProcessing
 import Qwen25VL
 
 /// The pure step between prepared pairs and a forward pass: lays pairs out on one token axis, computes
@@ -69,11 +70,11 @@ enum BatchPacking {
             switch image.content {
             case .embeddings(let values):
                 images.append(.embeddings(values, rows: image.grid.mergedTokenCount()))
-            case .pixels(let values):
+            case .pixels(let source):
                 if let stored = cached[image.key] {
                     images.append(.embeddings(stored, rows: image.grid.mergedTokenCount()))
                 } else {
-                    images.append(.pixels(values, grid: image.grid))
+                    images.append(.pixels(source))
                 }
             }
             return index
@@ -137,7 +138,9 @@ enum BatchPacking {
             }
         }
         return Packed(
-            input: ModelInput(batch: batch, images: images, splices: splices), order: order, images: prepared,
+            input: ModelInput(
+                batch: batch, images: images, splices: splices, patchLayout: ImagePreprocessor.patchLayout),
+            order: order, images: prepared,
             captures: captures)
     }
 

@@ -200,6 +200,6 @@ extension Reranker {
         let processed = try preprocessor.process(decoded)
         return PreparedImage(
             key: key, grid: VisionGrid(t: processed.grid.t, h: processed.grid.h, w: processed.grid.w),
-            content: .pixels(processed.pixelValues))
+            content: .pixels(processed.patchifySource))
     }
 }

@@ -25,13 +25,14 @@ public struct ImageKey: Hashable, Sendable, CustomStringConvertible {
 
 /// An image made ready for a forward pass, shared (not copied) by every pair that shows it.
 ///
-/// It holds either the preprocessed pixels, which the vision tower still has to embed, or the embeddings
+/// It holds either the resized image, which the vision tower still has to embed, or the embeddings
 /// themselves when the image was found in the ``ImageEmbeddingCache`` (then it was never decoded).
 public final class PreparedImage: @unchecked Sendable {
     /// What the forward pass gets for this image.
     public enum Content: Sendable {
-        /// `patches x 1176` preprocessed pixel rows, row-major.
-        case pixels([Float])
+        /// The resized image's bytes and patch grid (3 bytes a pixel), cut into patch rows on the model's
+        /// device by the forward pass.
+        case pixels(PatchifySource)
         /// `mergedTokens x outHidden` vision-tower output, row-major, from the cache.
         case embeddings([Float])
     }

@@ -25,6 +25,19 @@ public protocol Backend: Sendable {
     /// Copies a tensor's elements back to the host as `Float`s, row-major.
     func download(_ tensor: Tensor) throws -> [Float]
 
+    /// The vision tower's input from resized 8-bit RGB images: `[total patches, layout.rowWidth]` in
+    /// ``activationDType``, each image's rows following the previous image's.
+    ///
+    /// A row is one patch of `patchSize` x `patchSize` pixels laid out [channel][frame][y][x] (the still
+    /// image in every frame), each byte replaced by its ``PatchifyLayout/normalization`` value; an image's
+    /// rows go by merge block (block row, block column, then row and column inside the block). The result
+    /// equals uploading each image's ``PatchifySource/patchRows(layout:)`` with
+    /// ``upload(concatenating:shape:)``, which is the default; a GPU backend copies only the bytes over and
+    /// cuts the patches on the device.
+    ///
+    /// - Throws: ``TensorError`` when an image does not fit the layout (``OpChecks/patchify(_:layout:)``).
+    func patchify(_ images: [PatchifySource], layout: PatchifyLayout) throws -> Tensor
+
     /// A weight tensor over checkpoint bytes (for example a memory-mapped safetensors slice).
     ///
     /// The CPU backend wraps the bytes without copying when they are aligned for `dtype`, retaining
@@ -156,6 +169,13 @@ extension Backend {
     public var runsFP8Products: Bool { false }
 
     public func siluMul(gateUp: Tensor, feeding weight: Tensor) throws -> Tensor { try siluMul(gateUp: gateUp) }
+
+    /// The patch rows made on the host (fp32) and uploaded.
+    public func patchify(_ images: [PatchifySource], layout: PatchifyLayout) throws -> Tensor {
+        let rows = try OpChecks.patchify(images, layout: layout)
+        let parts = images.map { HostPatchify.rows(of: $0, layout: layout) }
+        return try upload(concatenating: parts, shape: [rows, layout.rowWidth])
+    }
 
     /// Copies host values into a new tensor of `shape` in ``activationDType``.
     public func upload(_ values: [Float], shape: [Int]) throws -> Tensor {

@@ -52,17 +52,20 @@ func loadFixtureModel(
     return (model, configuration)
 }
 
-/// Pixel rows and grids of a pair's images, made by our own preprocessing (itself checked against the
-/// reference in ImageProcessingTests).
-func preprocessedImages(of pair: GoldenModelOutputs.Pair) throws -> (pixels: [Float], grids: [VisionGrid]) {
-    var pixels = [Float](), grids = [VisionGrid]()
+/// Pixel rows, patchify sources and grids of a pair's images, made by our own preprocessing (itself checked
+/// against the reference in ImageProcessingTests).
+func preprocessedImages(of pair: GoldenModelOutputs.Pair) throws
+    -> (pixels: [Float], sources: [PatchifySource], grids: [VisionGrid])
+{
+    var pixels = [Float](), sources = [PatchifySource](), grids = [VisionGrid]()
     for name in [pair.query.image, pair.document.image].compactMap({ $0 }) {
         let image = try ImageDecoder.decode(contentsOf: Fixtures.url("checkpoints/images/\(name)"))
         let processed = try ImagePreprocessor().process(image)
-        pixels += processed.pixelValues
+        pixels += try processed.pixelValues()
+        sources.append(processed.patchifySource)
         grids.append(VisionGrid(t: processed.grid.t, h: processed.grid.h, w: processed.grid.w))
     }
-    return (pixels, grids)
+    return (pixels, sources, grids)
 }
 
 func maxRelativeError(_ a: [Float], _ b: [Float]) -> Float {
@@ -81,12 +84,16 @@ struct ModelParityTests {
         let golden = try GoldenModelOutputs.load(modelName)
         let (model, _) = try loadFixtureModel(modelName, golden: golden, backend: CPUBackend(prefersFusedWeights: fused))
         for pair in golden.pairs where !pair.image_grid_thw.isEmpty {
-            let (pixels, grids) = try preprocessedImages(of: pair)
+            let (pixels, sources, grids) = try preprocessedImages(of: pair)
             #expect(grids.map { [$0.t, $0.h, $0.w] } == pair.image_grid_thw, "\(pair.name)")
             let embeddings = try model.backend.download(try model.imageEmbeddings(pixelValues: pixels, grids: grids))
             let expected = pair.vision_embeddings.flatMap { $0.flatMap { $0 } }
             #expect(embeddings.count == expected.count)
             #expect(maxRelativeError(embeddings, expected) < 1e-3, "\(pair.name)")
+            // Cut by the backend's patchify op: the same rows, so the same embeddings.
+            let patchified = try model.backend.download(
+                try model.imageEmbeddings(images: sources, layout: ImagePreprocessor.patchLayout))
+            #expect(patchified == embeddings, "\(pair.name)")
         }
     }
 
@@ -111,13 +118,13 @@ func forwardGoldenPair(
     let tokens = VisionTokenIDs(
         imagePad: Int32(configuration.imageTokenId), visionStart: Int32(configuration.visionStartTokenId),
         videoPad: Int32(configuration.videoTokenId))
-    let (pixels, grids) = try preprocessedImages(of: pair)
+    let (_, sources, grids) = try preprocessedImages(of: pair)
     let positions = try multimodalRopePositions(tokenIDs: pair.input_ids, imageGrids: grids, tokens: tokens)
     let padRows = pair.input_ids.indices.filter { pair.input_ids[$0] == tokens.imagePad }.map { Int32($0) }
     var batch = PackedBatch()
     batch.append(tokenIDs: pair.input_ids, positions: positions)
     if !grids.isEmpty {
-        let embeddings = try model.imageEmbeddings(pixelValues: pixels, grids: grids)
+        let embeddings = try model.imageEmbeddings(images: sources, layout: ImagePreprocessor.patchLayout)
         batch.images = [ImageInsert(embeddings: embeddings, rows: padRows)]
     }
     return try model.forward(batch)

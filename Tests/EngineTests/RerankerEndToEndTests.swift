@@ -29,7 +29,7 @@ struct RerankerEndToEndTests {
         let reranker = try Self.load(modelName)
         let prompts = try PromptBuilder(tokenizer: reranker.tokenizer)
         for pair in golden.pairs {
-            let (_, grids) = try preprocessedImages(of: pair)
+            let (_, _, grids) = try preprocessedImages(of: pair)
             let queryGrids = pair.query.image == nil ? [] : [grids[0]]
             let documentGrids = pair.document.image == nil ? [] : [grids[grids.count - 1]]
             let prompt = try prompts.encode(

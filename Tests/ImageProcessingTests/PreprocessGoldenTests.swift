@@ -31,7 +31,7 @@ struct PreprocessGoldenTests {
         }
         #expect(fnv1a64(result.resized.pixels) == golden.resizedFnv1a64)
 
-        let values = result.pixelValues
+        let values = try result.pixelValues()
         #expect(values.count == golden.pixelValues.rows * golden.pixelValues.columns)
         #expect(golden.pixelValues.columns == ImagePreprocessor.patchValueCount)
         var sum = 0.0

@@ -5,8 +5,9 @@ import TensorKit
 public struct ModelInput: Sendable {
     /// One image of the pass.
     public enum Image: Sendable {
-        /// Preprocessed pixel rows (`grid.patchCount x 1176`) for the vision tower.
-        case pixels([Float], grid: VisionGrid)
+        /// A resized image for the vision tower, cut into patches on the model's device with
+        /// ``ModelInput/patchLayout`` (``Backend/patchify(_:layout:)``).
+        case pixels(PatchifySource)
         /// Vision-tower output computed earlier (`rows x outHidden`, row-major): uploaded, not recomputed.
         case embeddings([Float], rows: Int)
         /// Vision-tower output already on the model's device (`rows x outHidden`).
@@ -32,11 +33,15 @@ public struct ModelInput: Sendable {
     /// Every distinct image of the pass, each embedded (or uploaded) once.
     public var images: [Image]
     public var splices: [Splice]
+    /// How the ``Image/pixels(_:)`` images are cut into patch rows (their preprocessor's layout); needed
+    /// when there is one.
+    public var patchLayout: PatchifyLayout?
 
-    public init(batch: PackedBatch, images: [Image] = [], splices: [Splice] = []) {
+    public init(batch: PackedBatch, images: [Image] = [], splices: [Splice] = [], patchLayout: PatchifyLayout? = nil) {
         self.batch = batch
         self.images = images
         self.splices = splices
+        self.patchLayout = patchLayout
     }
 }
 
@@ -61,16 +66,16 @@ extension Qwen25VLModel {
         var sources = [Int: Tensor]()
         var computed = [Int: Tensor]()
 
-        let pixelImages = input.images.enumerated().compactMap { index, image -> (Int, [Float], VisionGrid)? in
-            if case let .pixels(values, grid) = image { return (index, values, grid) }
+        let pixelImages = input.images.enumerated().compactMap { index, image -> (Int, PatchifySource)? in
+            if case let .pixels(source) = image { return (index, source) }
             return nil
         }
         if !pixelImages.isEmpty {
-            let embedded = try imageEmbeddings(
-                pixelValuesOfImages: pixelImages.map(\.1), grids: pixelImages.map(\.2))
+            guard let layout = input.patchLayout else { throw ModelInputError.missingPatchLayout }
+            let embedded = try imageEmbeddings(images: pixelImages.map(\.1), layout: layout)
             var row = 0
-            for (index, _, grid) in pixelImages {
-                let rows = grid.patchCount / merge
+            for (index, source) in pixelImages {
+                let rows = source.patchCount / merge
                 let view = try embedded.rows(row..<(row + rows))
                 sources[index] = view
                 computed[index] = view
@@ -109,11 +114,19 @@ extension Qwen25VLModel {
 /// A malformed ``ModelInput`` (a packing bug, never user input).
 public enum ModelInputError: Error, CustomStringConvertible {
     case unknownImage(Int, count: Int)
+    /// Images arrived as pixels without a ``ModelInput/patchLayout``.
+    case missingPatchLayout
+    /// The patch layout does not make the rows the vision tower reads.
+    case patchLayoutMismatch(String)
 
     public var description: String {
         switch self {
         case let .unknownImage(index, count):
             return "a splice names image \(index) but the forward pass has \(count) images"
+        case .missingPatchLayout:
+            return "the forward pass has images given as pixels but no patch layout to cut them with"
+        case let .patchLayoutMismatch(detail):
+            return "the image patch layout does not fit the vision tower: \(detail)"
         }
     }
 }

@@ -44,14 +44,28 @@ public final class Qwen25VLModel: @unchecked Sendable {
     /// Image embeddings in processor order: `patches x 1176` pixel rows of all `grids`, concatenated ->
     /// `[patches / 4, outHidden]`, each image's rows following the previous image's.
     public func imageEmbeddings(pixelValues: [Float], grids: [VisionGrid]) throws -> Tensor {
-        try imageEmbeddings(pixelValuesOfImages: [pixelValues], grids: grids)
+        let rows = pixelValues.count / dimensions.vision.patchInputSize
+        let pixels = try backend.upload(pixelValues, shape: [rows, dimensions.vision.patchInputSize])
+        return try vision(pixels, grids: grids, backend: backend, mlpRowChunk: mlpRowChunks.vision)
     }
 
-    /// ``imageEmbeddings(pixelValues:grids:)`` with each image's pixel rows in an array of its own (uploaded
-    /// one after another, never joined on the host).
-    public func imageEmbeddings(pixelValuesOfImages parts: [[Float]], grids: [VisionGrid]) throws -> Tensor {
-        let rows = parts.reduce(0) { $0 + $1.count } / dimensions.vision.patchInputSize
-        let pixels = try backend.upload(concatenating: parts, shape: [rows, dimensions.vision.patchInputSize])
+    /// ``imageEmbeddings(pixelValues:grids:)`` of resized images, cut into patch rows on the backend's device
+    /// (``Backend/patchify(_:layout:)``): only their bytes cross over.
+    ///
+    /// - Throws: ``ModelInputError/patchLayoutMismatch(_:)`` when `layout` differs from the vision tower's
+    ///   patch, merge and temporal sizes.
+    public func imageEmbeddings(images: [PatchifySource], layout: PatchifyLayout) throws -> Tensor {
+        let v = dimensions.vision
+        guard layout.patchSize == v.patchSize, layout.mergeSize == v.spatialMergeSize,
+            layout.temporalPatchSize == v.temporalPatchSize, PatchifyLayout.channels == v.inChannels
+        else {
+            throw ModelInputError.patchLayoutMismatch(
+                "patches of \(layout.patchSize) pixels, \(layout.mergeSize)x\(layout.mergeSize) merge blocks and "
+                    + "\(layout.temporalPatchSize) frames of \(PatchifyLayout.channels) channels, but the vision tower "
+                    + "takes \(v.patchSize), \(v.spatialMergeSize), \(v.temporalPatchSize) and \(v.inChannels)")
+        }
+        let pixels = try backend.patchify(images, layout: layout)
+        let grids = images.map { VisionGrid(t: 1, h: $0.gridHeight, w: $0.gridWidth) }
         return try vision(pixels, grids: grids, backend: backend, mlpRowChunk: mlpRowChunks.vision)
     }
 
