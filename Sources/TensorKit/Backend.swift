@@ -170,10 +170,15 @@ extension Backend {
 
     public func siluMul(gateUp: Tensor, feeding weight: Tensor) throws -> Tensor { try siluMul(gateUp: gateUp) }
 
-    /// The patch rows made on the host (fp32) and uploaded.
+    /// The patch rows made on the host (fp32, one image per core at a time) and uploaded.
     public func patchify(_ images: [PatchifySource], layout: PatchifyLayout) throws -> Tensor {
         let rows = try OpChecks.patchify(images, layout: layout)
-        let parts = images.map { HostPatchify.rows(of: $0, layout: layout) }
+        var parts = [[Float]](repeating: [], count: images.count)
+        parts.withUnsafeMutableBufferPointer { buffer in
+            // Each worker fills its own slot; the buffer outlives concurrentPerform.
+            nonisolated(unsafe) let slots = buffer
+            ConcurrentRows.forEach(count: images.count) { slots[$0] = HostPatchify.rows(of: images[$0], layout: layout) }
+        }
         return try upload(concatenating: parts, shape: [rows, layout.rowWidth])
     }
 
