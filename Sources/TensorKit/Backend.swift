@@ -73,6 +73,7 @@ public protocol Backend: Sendable {
     /// Results equal ``add(_:_:)`` followed by ``rmsNorm(_:weight:eps:)``, which is the default.
     func addRMSNorm(_ a: Tensor, _ b: Tensor, weight: Tensor, eps: Float) throws -> (sum: Tensor, normed: Tensor)
 
+
     /// `silu(gate) * up` elementwise, gate and up of one shape (`[tokens, intermediate]`): the SwiGLU
     /// activation when gate and up come from two separate linears.
     func siluMul(gate: Tensor, up: Tensor) throws -> Tensor
@@ -103,6 +104,12 @@ public protocol Backend: Sendable {
     /// value `[tokens, kvHeads, d]` as stored.
     func splitRope(_ qkv: Tensor, heads: Int, kvHeads: Int, cos: Tensor, sin: Tensor) throws
         -> (query: Tensor, key: Tensor, value: Tensor)
+
+    /// The cos and sin tables `[tokens, headDim]` of a rotary embedding, in ``activationDType``, for
+    /// ``applyRope(_:cos:sin:)`` and ``splitRope(_:heads:kvHeads:cos:sin:)``: ``RotaryTablePlan/expanded()``
+    /// rounded once to ``activationDType``. A GPU backend copies only the plan's small angle tables and
+    /// position rows over and expands them on the device. The default expands on the host and uploads.
+    func rotaryTables(_ plan: RotaryTablePlan) throws -> (cos: Tensor, sin: Tensor)
 
     // MARK: Rows
 
@@ -165,6 +172,11 @@ extension Backend {
     public func addRMSNorm(_ a: Tensor, _ b: Tensor, weight: Tensor, eps: Float) throws -> (sum: Tensor, normed: Tensor) {
         let sum = try add(a, b)
         return (sum, try rmsNorm(sum, weight: weight, eps: eps))
+    }
+
+    public func rotaryTables(_ plan: RotaryTablePlan) throws -> (cos: Tensor, sin: Tensor) {
+        let tables = plan.expanded()
+        return (try upload(tables.cos, shape: plan.tableShape), try upload(tables.sin, shape: plan.tableShape))
     }
 
     /// Attention without shared prefixes.
