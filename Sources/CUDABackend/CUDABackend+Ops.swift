@@ -194,6 +194,44 @@ extension CUDABackend {
         return out
     }
 
+    /// Copies the plan's angle tables, column sources and position rows over in one staged upload and expands
+    /// them on the device (`rotary_tables`): the same bf16 values as the host tables uploaded.
+    public func rotaryTables(_ plan: RotaryTablePlan) throws -> (cos: Tensor, sin: Tensor) {
+        try enter()
+        let cos = try makeTensor(shape: plan.tableShape)
+        let sin = try makeTensor(shape: plan.tableShape)
+        let half = plan.headDim / 2
+        guard plan.tokens > 0, half > 0 else { return (cos, sin) }
+        // 4-byte words: angle cosines, angle sines, each column's component, each column's frequency, positions.
+        let angles = plan.angleCos.count
+        let sources = plan.columns.map { Int32($0.component) } + plan.columns.map { Int32($0.frequency) }
+        let words = 2 * angles + sources.count + plan.positions.count
+        let staged = try stagedTensor(shape: [words], dtype: .f32) { target in
+            var offset = 0
+            func append(_ bytes: UnsafeRawBufferPointer) {
+                UnsafeMutableRawBufferPointer(rebasing: target[offset..<(offset + bytes.count)]).copyMemory(from: bytes)
+                offset += bytes.count
+            }
+            plan.angleCos.withUnsafeBytes(append)
+            plan.angleSin.withUnsafeBytes(append)
+            sources.withUnsafeBytes(append)
+            plan.positions.withUnsafeBytes(append)
+        }
+        let base = try address(staged, op: "rotaryTables", argument: "plan", dtype: .f32)
+        let pairs = plan.tokens * half
+        try withExtendedLifetime(staged) {
+            try kernels.launch(
+                "rotary_tables", grid: ((pairs + 255) / 256, 1, 1), block: (256, 1, 1),
+                [.pointer(base), .pointer(base + CUdeviceptr(4 * angles)), .pointer(base + CUdeviceptr(8 * angles)),
+                 .pointer(base + CUdeviceptr(4 * (2 * angles + sources.count))),
+                 .pointer(try address(cos, op: "rotaryTables", argument: "cos")),
+                 .pointer(try address(sin, op: "rotaryTables", argument: "sin")),
+                 .int32(Int32(plan.tokens)), .int32(Int32(half)), .int32(Int32(plan.frequencies))])
+        }
+        try finish("rotaryTables")
+        return (cos, sin)
+    }
+
     public func gatherRows(_ x: Tensor, indices: [Int32]) throws -> Tensor {
         let shape = try OpChecks.gatherRows(x, indices: indices)
         try enter()

@@ -182,6 +182,27 @@ enum KernelSources {
         }
     }
 
+    /// The [tokens, 2 half] cos and sin tables of a rotary embedding from exact fp32 angle tables
+    /// [angle rows, frequencies]: one thread per (token, j < half). Column j reads component
+    /// sources[j]'s angle-table row of the token, frequency sources[half + j]; positions holds each
+    /// component's rows, [components, tokens]. Rounded once to bf16 and written to columns j and half + j,
+    /// the values of the host tables uploaded.
+    extern "C" __global__ void rotary_tables(const float* angleCos, const float* angleSin, const int* sources,
+                                             const int* positions, bf16_t* cosTable, bf16_t* sinTable, int tokens,
+                                             int half, int frequencies) {
+        const long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x;
+        if (i >= (long long)tokens * half) return;
+        const int token = (int)(i / half), j = (int)(i - (long long)token * half);
+        const long long angle =
+            (long long)positions[(long long)sources[j] * tokens + token] * frequencies + sources[half + j];
+        const bf16_t c = f2bf(angleCos[angle]), s = f2bf(angleSin[angle]);
+        const long long base = (long long)token * 2 * half + j;
+        cosTable[base] = c;
+        cosTable[base + half] = c;
+        sinTable[base] = s;
+        sinTable[base + half] = s;
+    }
+
     /// Rotary embedding with rotate_half; one thread per (token, head, pair j < d/2).
     /// x rows have `rowStride` elements (heads x d for a plain tensor); out is [tokens, heads, d].
     extern "C" __global__ void rope(const bf16_t* x, const bf16_t* cosTable, const bf16_t* sinTable, bf16_t* out,

@@ -84,6 +84,8 @@ public struct OpSelfTest {
         record(try checkSplitRope(tokens: s ? 256 : 9, heads: s ? 16 : 2, kvHeads: s ? 16 : 2, headDim: 80))
         record(try checkSplitRope(tokens: s ? 50 : 5, heads: 4, kvHeads: 2, headDim: 36))  // half not a multiple of 8: scalar
         record(try checkGELU(rows: s ? 243 : 7, width: s ? 5120 : 256))
+        record(try checkRotaryTables(tokens: s ? 3001 : 19, headDim: 128, vision: false))
+        record(try checkRotaryTables(tokens: s ? 7997 : 33, headDim: 80, vision: true))
         record(try checkRope(tokens: s ? 300 : 9, heads: s ? 28 : 4, headDim: 128))
         record(try checkRope(tokens: s ? 256 : 9, heads: s ? 16 : 2, headDim: 80))
         record(try checkGather(rows: s ? 500 : 20, width: vision, count: s ? 700 : 30))
@@ -122,6 +124,15 @@ public struct OpSelfTest {
 
     private func compare(_ op: String, _ shape: String, _ pair: (Tensor, Tensor), tolerance: Float) throws -> Check {
         Self.compare(op, shape, try device.download(pair.0), try reference.download(pair.1), tolerance: tolerance)
+    }
+
+    /// `value` rounded to `dtype` as an upload rounds it (unchanged for f32).
+    static func rounded(_ value: Float, to dtype: DType) -> Float {
+        switch dtype {
+        case .bf16: HalfConversion.float(bf16: HalfConversion.bf16Bits(value))
+        case .f16: HalfConversion.float(f16: HalfConversion.f16Bits(value))
+        case .f32, .f8e4m3: value
+        }
     }
 
     /// Errors of `got` against `want` (max abs, relative norm) as a check with `tolerance`.
@@ -263,6 +274,35 @@ public struct OpSelfTest {
         return Self.compare(
             "splitRope", "[\(tokens),(\(heads)+2x\(kvHeads))x\(headDim)]", try flat(got, device), try flat(want, reference),
             tolerance: tolerance)
+    }
+
+    /// ``Backend/rotaryTables(_:)`` against the reference's tables rounded to the device's activation type:
+    /// equal to the bit (the values the host tables uploaded would have). Random angle values (not
+    /// bf16-representable, so the rounding is exercised) over `span` positions; M-RoPE sources (sections
+    /// 16/24/24 over t, h, w, scaled to the head) or 2D vision ones (rows, then columns).
+    private mutating func checkRotaryTables(tokens: Int, headDim: Int, vision: Bool) throws -> Check {
+        let half = headDim / 2
+        let frequencies = vision ? half / 2 : half
+        let span = vision ? 120 : tokens / 2 + 1
+        let angles = (0..<(span * frequencies)).map { _ in Float.random(in: 0..<(2 * .pi), using: &generator) }
+        let components = vision ? 2 : 3
+        let positions = (0..<components).map { _ in (0..<tokens).map { _ in Int32.random(in: 0..<Int32(span), using: &generator) } }
+        let columns = (0..<half).map { j in
+            vision
+                ? RotaryTablePlan.Column(component: j < frequencies ? 0 : 1, frequency: j % frequencies)
+                : RotaryTablePlan.Column(component: j < half / 4 ? 0 : (j < half * 5 / 8 ? 1 : 2), frequency: j)
+        }
+        let plan = try RotaryTablePlan(
+            headDim: headDim, frequencies: frequencies, angleCos: angles.map { Foundation.cos($0) },
+            angleSin: angles.map { Foundation.sin($0) }, positions: positions, columns: columns)
+        let got = try device.rotaryTables(plan)
+        let want = try reference.rotaryTables(plan)
+        let dtype = device.activationDType
+        let rounded = { (values: [Float]) in values.map { Self.rounded($0, to: dtype) } }
+        return Self.compare(
+            "rotaryTables", "\(tokens) x \(headDim) \(vision ? "vision" : "M-RoPE"), \(span) positions",
+            try device.download(got.cos) + device.download(got.sin),
+            rounded(try reference.download(want.cos) + reference.download(want.sin)), tolerance: 0)
     }
 
     private mutating func checkGELU(rows: Int, width: Int) throws -> Check {
