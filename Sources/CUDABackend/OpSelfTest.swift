@@ -71,11 +71,21 @@ public struct OpSelfTest {
         record(try checkScaledLinear(rows: 5, inFeatures: 20, outFeatures: 7, bias: true, tensorCores: true))  // odd sizes: widened
         record(try checkSiluMulIntoScaledLinear(rows: s ? 300 : 11, width: s ? 18944 : 160, outFeatures: hidden))
         record(try checkSiluMulIntoScaledLinear(rows: s ? 517 : 9, width: s ? 3424 : 48, outFeatures: vision))
+        // Row counts that are not a multiple of the warp kernels' 4 rows per block; rows wider than their
+        // registers hold (8192) run on the block kernels.
         record(try checkRMSNorm(rows: s ? 517 : 13, width: hidden))
-        record(try checkRMSNorm(rows: s ? 300 : 13, width: vision))
+        record(try checkRMSNorm(rows: s ? 301 : 13, width: vision))
         record(try checkRMSNorm(rows: s ? 37 : 5, width: s ? 1002 : 42))  // not a multiple of 8: scalar kernel
+        record(try checkRMSNorm(rows: s ? 67 : 5, width: 8192))
         record(try checkAddRMSNorm(rows: s ? 517 : 13, width: hidden))
-        record(try checkAddRMSNorm(rows: s ? 300 : 7, width: vision))
+        record(try checkAddRMSNorm(rows: s ? 301 : 7, width: vision))
+        record(try checkAddRMSNorm(rows: s ? 67 : 5, width: 8192))
+        record(try checkAddRMSNorm(rows: s ? 37 : 5, width: s ? 1002 : 42))  // not a multiple of 8: separate kernels
+        if let cuda = device as? CUDABackend {
+            for (rows, width) in [(s ? 517 : 13, hidden), (s ? 301 : 7, vision), (s ? 33 : 5, s ? 4096 : 512)] {
+                record(try checkWarpNorms(cuda, rows: rows, width: width))
+            }
+        }
         record(try checkBinary("add", rows: s ? 1000 : 11, width: hidden) { try $0.add($1, $2) })
         record(try checkBinary("siluMul", rows: s ? 300 : 11, width: inter) { try $0.siluMul(gate: $1, up: $2) })
         record(try checkGateUp(rows: s ? 300 : 11, width: s ? 3424 : 40))
@@ -244,6 +254,27 @@ public struct OpSelfTest {
         return Self.compare(
             "addRMSNorm", "[\(rows),\(width)]", try device.download(got.sum) + device.download(got.normed),
             try reference.download(want.sum) + reference.download(want.normed), tolerance: tolerance)
+    }
+
+    /// The one-warp-per-row norm kernels against the block-per-row ones on the same inputs: equal to the bit
+    /// (same fp32 operations in the same order), both `rmsNorm` and `addRMSNorm` outputs in one vector.
+    private mutating func checkWarpNorms(_ cuda: CUDABackend, rows: Int, width: Int) throws -> Check {
+        let a = try cuda.upload(values(rows * width, range: 4), shape: [rows, width])
+        let b = try cuda.upload(values(rows * width, range: 4), shape: [rows, width])
+        let bits = values(width, range: 2).map(HalfConversion.bf16Bits)
+        let w = try bits.withUnsafeBytes { try cuda.weight($0, dtype: .bf16, shape: [width], keepingAlive: nil) }
+        func outputs() throws -> [Float] {
+            let added = try cuda.addRMSNorm(a, b, weight: w, eps: 1e-6)
+            return try cuda.download(cuda.rmsNorm(a, weight: w, eps: 1e-6)) + cuda.download(added.sum)
+                + cuda.download(added.normed)
+        }
+        let previous = cuda.warpRowNorms
+        defer { cuda.warpRowNorms = previous }
+        cuda.warpRowNorms = true
+        let warp = try outputs()
+        cuda.warpRowNorms = false
+        let block = try outputs()
+        return Self.compare("norms warp=blk", "[\(rows),\(width)]", warp, block, tolerance: 0)
     }
 
     private mutating func checkBinary(
