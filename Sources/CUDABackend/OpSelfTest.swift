@@ -81,6 +81,9 @@ public struct OpSelfTest {
         record(try checkAddRMSNorm(rows: s ? 301 : 7, width: vision))
         record(try checkAddRMSNorm(rows: s ? 67 : 5, width: 8192))
         record(try checkAddRMSNorm(rows: s ? 37 : 5, width: s ? 1002 : 42))  // not a multiple of 8: separate kernels
+        // The residual connection after a chunked MLP: the chunks read where they are.
+        try checkAddRMSNormChunks(rows: s ? [683, 683, 682] : [5, 5, 4], width: hidden).forEach(record)
+        try checkAddRMSNormChunks(rows: s ? [2049, 2049, 1] : [7, 1], width: vision).forEach(record)
         if let cuda = device as? CUDABackend {
             for (rows, width) in [(s ? 517 : 13, hidden), (s ? 301 : 7, vision), (s ? 33 : 5, s ? 4096 : 512)] {
                 record(try checkWarpNorms(cuda, rows: rows, width: width))
@@ -254,6 +257,31 @@ public struct OpSelfTest {
         return Self.compare(
             "addRMSNorm", "[\(rows),\(width)]", try device.download(got.sum) + device.download(got.normed),
             try reference.download(want.sum) + reference.download(want.normed), tolerance: tolerance)
+    }
+
+    /// ``Backend/addRMSNorm(_:rowChunks:weight:eps:)`` against the reference, and against the device's own
+    /// ``Backend/addRMSNorm(_:_:weight:eps:)`` of the joined chunks (to the bit). Both outputs compared.
+    private mutating func checkAddRMSNormChunks(rows: [Int], width: Int) throws -> [Check] {
+        let total = rows.reduce(0, +)
+        let a = try activations(values(total * width, range: 4), shape: [total, width])
+        var chunks = (device: [Tensor](), reference: [Tensor]())
+        for count in rows {
+            let chunk = try activations(values(count * width, range: 4), shape: [count, width])
+            chunks.device.append(chunk.0)
+            chunks.reference.append(chunk.1)
+        }
+        let w = try weights(values(width, range: 2), shape: [width])
+        let got = try device.addRMSNorm(a.0, rowChunks: chunks.device, weight: w.0, eps: 1e-6)
+        let want = try reference.addRMSNorm(a.1, rowChunks: chunks.reference, weight: w.1, eps: 1e-6)
+        let joined = try device.addRMSNorm(a.0, device.concatenateRows(chunks.device), weight: w.0, eps: 1e-6)
+        let flat = { (pair: (sum: Tensor, normed: Tensor), backend: any Backend) in
+            try backend.download(pair.sum) + backend.download(pair.normed)
+        }
+        let shape = "\(rows) x \(width)"
+        return [
+            Self.compare("addNorm chunks", shape, try flat(got, device), try flat(want, reference), tolerance: tolerance),
+            Self.compare("chunks=joined", shape, try flat(got, device), try flat(joined, device), tolerance: 0),
+        ]
     }
 
     /// The one-warp-per-row norm kernels against the block-per-row ones on the same inputs: equal to the bit

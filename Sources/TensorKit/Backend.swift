@@ -73,6 +73,11 @@ public protocol Backend: Sendable {
     /// Results equal ``add(_:_:)`` followed by ``rmsNorm(_:weight:eps:)``, which is the default.
     func addRMSNorm(_ a: Tensor, _ b: Tensor, weight: Tensor, eps: Float) throws -> (sum: Tensor, normed: Tensor)
 
+    /// ``addRMSNorm(_:_:weight:eps:)`` with `b` given as consecutive row chunks (the outputs of an MLP run in
+    /// row chunks): `b = concatenateRows(chunks)`, but no joined copy of it is made. Each chunk has `a`'s
+    /// shape but for the first axis, and their rows add up to `a`'s. The default joins the chunks with
+    /// ``concatenateRows(_:)``.
+    func addRMSNorm(_ a: Tensor, rowChunks: [Tensor], weight: Tensor, eps: Float) throws -> (sum: Tensor, normed: Tensor)
 
     /// `silu(gate) * up` elementwise, gate and up of one shape (`[tokens, intermediate]`): the SwiGLU
     /// activation when gate and up come from two separate linears.
@@ -123,7 +128,7 @@ public protocol Backend: Sendable {
     func scatterRows(_ rows: Tensor, into destination: Tensor, at indices: [Int32]) throws
 
     /// The rows of `parts` one after another: parts `[m_i, ...]` agreeing on every axis but the first ->
-    /// `[sum m_i, ...]` (joins a product computed in row chunks to bound its working memory).
+    /// `[sum m_i, ...]` (assembles cached prefix rows with computed ones; copies rows out of a larger tensor).
     func concatenateRows(_ parts: [Tensor]) throws -> Tensor
 
     /// Rows of an embedding table `[vocab, d]` (any ``DType``) for `ids`, converted to
@@ -172,6 +177,14 @@ extension Backend {
     public func addRMSNorm(_ a: Tensor, _ b: Tensor, weight: Tensor, eps: Float) throws -> (sum: Tensor, normed: Tensor) {
         let sum = try add(a, b)
         return (sum, try rmsNorm(sum, weight: weight, eps: eps))
+    }
+
+    public func addRMSNorm(_ a: Tensor, rowChunks: [Tensor], weight: Tensor, eps: Float) throws
+        -> (sum: Tensor, normed: Tensor)
+    {
+        try OpChecks.rowChunks("addRMSNorm", rowChunks, of: a)
+        return try addRMSNorm(
+            a, rowChunks.count == 1 ? rowChunks[0] : try concatenateRows(rowChunks), weight: weight, eps: eps)
     }
 
     public func rotaryTables(_ plan: RotaryTablePlan) throws -> (cos: Tensor, sin: Tensor) {

@@ -25,4 +25,30 @@ struct ModelRowOpsTests {
         #expect(try backend.download(visionTables.cos) == vision.cos)
         #expect(try backend.download(visionTables.sin) == vision.sin)
     }
+
+    /// OpenBLAS may round a row's product differently for another number of rows, so chunked and unchunked
+    /// runs agree to float rounding, not to the bit (a chunk out of place would be off by far more).
+    @Test("MLPs in small row chunks give the vision embeddings and scores of unchunked ones", arguments: [false, true])
+    func mlpRowChunks(fused: Bool) throws {
+        let golden = try GoldenModelOutputs.load("tiny-untied-legacy")
+        let backend = CPUBackend(prefersFusedWeights: fused)
+        let (whole, configuration) = try loadFixtureModel(
+            "tiny-untied-legacy", golden: golden, backend: backend, mlpRowChunks: MLPRowChunks(text: 1 << 20, vision: 1 << 20))
+        let (chunked, _) = try loadFixtureModel(
+            "tiny-untied-legacy", golden: golden, backend: backend, mlpRowChunks: MLPRowChunks(text: 3, vision: 8))
+        for pair in golden.pairs {
+            let a = try forwardGoldenPair(pair, model: whole, configuration: configuration)
+            let b = try forwardGoldenPair(pair, model: chunked, configuration: configuration)
+            #expect(maxRelativeError(b.logits, a.logits) < 1e-5, "\(pair.name)")
+            #expect(maxRelativeError(b.lastHidden, a.lastHidden) < 1e-5, "\(pair.name)")
+            guard !pair.image_grid_thw.isEmpty else { continue }
+            let (pixels, grids) = try preprocessedImages(of: pair)
+            let embeddings = (
+                try backend.download(whole.imageEmbeddings(pixelValues: pixels, grids: grids)),
+                try backend.download(chunked.imageEmbeddings(pixelValues: pixels, grids: grids))
+            )
+            #expect(embeddings.0.count == embeddings.1.count)
+            #expect(maxRelativeError(embeddings.1, embeddings.0) < 1e-5, "\(pair.name)")
+        }
+    }
 }

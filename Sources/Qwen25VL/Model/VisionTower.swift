@@ -54,7 +54,9 @@ enum Vision {
             let (afterAttention, normed2) = try backend.addRMSNorm(
                 x, try projection(attended.reshaped([tokens, dims.hiddenSize]), backend), weight: norm2,
                 eps: dims.rmsNormEps)
-            let next = try backend.addRMSNorm(afterAttention, try mlp(normed2, backend, rowChunk: mlpRowChunk), weight: nextNorm, eps: dims.rmsNormEps)
+            let next = try backend.addRMSNorm(
+                afterAttention, rowChunks: try mlp(normed2, backend, rowChunk: mlpRowChunk), weight: nextNorm,
+                eps: dims.rmsNormEps)
             return (next.sum, next.normed)
         }
     }
