@@ -38,7 +38,8 @@ extension CUDABackend {
         return out
     }
 
-    public func addRMSNorm(_ a: Tensor, _ b: Tensor, weight: Tensor, eps: Float) throws -> (sum: Tensor, normed: Tensor) {
+    public func addRMSNorm(_ a: Tensor, _ b: Tensor, weight: Tensor, eps: Float) throws -> (sum: Tensor, normed: Tensor)
+    {
         try OpChecks.sameShape("addRMSNorm", a, b, names: ("a", "b"))
         return try addRMSNorm(a, rowChunks: [b], weight: weight, eps: eps)
     }
@@ -54,7 +55,8 @@ extension CUDABackend {
         let normed = try makeTensor(shape: a.shape)
         guard width > 0, a.elementCount > 0 else { return (sum, normed) }
         let base = (
-            a: try address(a, op: "addRMSNorm", argument: "a"), weight: try address(weight, op: "addRMSNorm", argument: "weight"),
+            a: try address(a, op: "addRMSNorm", argument: "a"),
+            weight: try address(weight, op: "addRMSNorm", argument: "weight"),
             sum: try address(sum, op: "addRMSNorm", argument: "sum"),
             normed: try address(normed, op: "addRMSNorm", argument: "normed")
         )
@@ -63,7 +65,8 @@ extension CUDABackend {
         var offset: CUdeviceptr = 0
         for chunk in rowChunks where chunk.rowCount > 0 {
             let b = try address(chunk, op: "addRMSNorm", argument: "rowChunks")
-            launches.append(([base.a + offset, b, base.weight, base.sum + offset, base.normed + offset], chunk.rowCount))
+            launches.append(
+                ([base.a + offset, b, base.weight, base.sum + offset, base.normed + offset], chunk.rowCount))
             offset += CUdeviceptr(chunk.byteCount)
         }
         guard launches.allSatisfy({ Self.allowsVectors(width: width, $0.pointers) }) else {
@@ -80,7 +83,8 @@ extension CUDABackend {
                     arguments + [.int32(Int32(rows)), .int32(Int32(width)), .float(eps)])
             } else {
                 try kernels.launch(
-                    "add_rms_norm_v8", grid: (rows, 1, 1), block: (128, 1, 1), arguments + [.int32(Int32(width)), .float(eps)])
+                    "add_rms_norm_v8", grid: (rows, 1, 1), block: (128, 1, 1),
+                    arguments + [.int32(Int32(width)), .float(eps)])
             }
         }
         try finish("addRMSNorm")

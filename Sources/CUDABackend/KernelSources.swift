@@ -183,7 +183,8 @@ enum KernelSources {
             }
         }
         const float inverse = rsqrtf(row_squares_128(part) / (float)width + eps);
-        scale_held8<NORM_SLOTS>(held, (const uint4*)weight, (uint4*)(out + (size_t)row * width), vectors, lane, inverse);
+        uint4* target = (uint4*)(out + (size_t)row * width);
+        scale_held8<NORM_SLOTS>(held, (const uint4*)weight, target, vectors, lane, inverse);
     }
 
     /// add_rms_norm_v8 with one warp per row, 4 rows per block, the rounded sums kept in registers (see

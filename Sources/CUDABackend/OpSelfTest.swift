@@ -279,7 +279,8 @@ public struct OpSelfTest {
         }
         let shape = "\(rows) x \(width)"
         return [
-            Self.compare("addNorm chunks", shape, try flat(got, device), try flat(want, reference), tolerance: tolerance),
+            Self.compare(
+                "addNorm chunks", shape, try flat(got, device), try flat(want, reference), tolerance: tolerance),
             Self.compare("chunks=joined", shape, try flat(got, device), try flat(joined, device), tolerance: 0),
         ]
     }
@@ -345,7 +346,9 @@ public struct OpSelfTest {
         let span = vision ? 120 : tokens / 2 + 1
         let angles = (0..<(span * frequencies)).map { _ in Float.random(in: 0..<(2 * .pi), using: &generator) }
         let components = vision ? 2 : 3
-        let positions = (0..<components).map { _ in (0..<tokens).map { _ in Int32.random(in: 0..<Int32(span), using: &generator) } }
+        let positions = (0..<components).map { _ in
+            (0..<tokens).map { _ in Int32.random(in: 0..<Int32(span), using: &generator) }
+        }
         let columns = (0..<half).map { j in
             vision
                 ? RotaryTablePlan.Column(component: j < frequencies ? 0 : 1, frequency: j % frequencies)

@@ -77,7 +77,8 @@ public protocol Backend: Sendable {
     /// row chunks): `b = concatenateRows(chunks)`, but no joined copy of it is made. Each chunk has `a`'s
     /// shape but for the first axis, and their rows add up to `a`'s. The default joins the chunks with
     /// ``concatenateRows(_:)``.
-    func addRMSNorm(_ a: Tensor, rowChunks: [Tensor], weight: Tensor, eps: Float) throws -> (sum: Tensor, normed: Tensor)
+    func addRMSNorm(_ a: Tensor, rowChunks: [Tensor], weight: Tensor, eps: Float) throws
+        -> (sum: Tensor, normed: Tensor)
 
     /// `silu(gate) * up` elementwise, gate and up of one shape (`[tokens, intermediate]`): the SwiGLU
     /// activation when gate and up come from two separate linears.

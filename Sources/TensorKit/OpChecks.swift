@@ -123,14 +123,17 @@ public enum OpChecks {
     /// Checks that `chunks` are `whole`'s rows cut into consecutive pieces for `op`: at least one, each with
     /// `whole`'s element type and every axis but the first, their rows adding up to `whole`'s.
     public static func rowChunks(_ op: String, _ chunks: [Tensor], of whole: Tensor) throws {
-        guard whole.rank >= 1, !chunks.isEmpty,
-            chunks.allSatisfy({ $0.rank == whole.rank && $0.shape.dropFirst() == whole.shape.dropFirst() && $0.dtype == whole.dtype }),
+        let fits = { (chunk: Tensor) in
+            chunk.rank == whole.rank && chunk.shape.dropFirst() == whole.shape.dropFirst() && chunk.dtype == whole.dtype
+        }
+        guard whole.rank >= 1, !chunks.isEmpty, chunks.allSatisfy(fits),
             chunks.reduce(0, { $0 + $1.shape[0] }) == whole.shape[0]
         else {
+            let given = chunks.map { "\($0.shape) \($0.dtype)" }.joined(separator: ", ")
             throw TensorError.shapeMismatch(
                 op: op,
-                detail: "row chunks [\(chunks.map { "\($0.shape) \($0.dtype)" }.joined(separator: ", "))] do not make up a \(whole.shape) \(whole.dtype) tensor; "
-                    + "give at least one chunk, each agreeing with it on every axis but the first, their rows adding up to its rows")
+                detail: "row chunks [\(given)] do not make up a \(whole.shape) \(whole.dtype) tensor; give at least "
+                    + "one chunk, each agreeing with it on every axis but the first, their rows adding up to its rows")
         }
     }
 

@@ -57,14 +57,17 @@ public struct RotaryTablePlan: Sendable, Equatable {
         let op = "rotaryTables"
         guard headDim >= 0, headDim % 2 == 0, columns.count == headDim / 2 else {
             throw TensorError.shapeMismatch(
-                op: op, detail: "head dimension \(headDim) must be even and have \(headDim / 2) column sources, got \(columns.count)")
+                op: op,
+                detail: "head dimension \(headDim) needs to be even, with \(headDim / 2) column sources, "
+                    + "got \(columns.count)")
         }
         guard frequencies >= 0, angleCos.count == angleSin.count,
             frequencies == 0 ? angleCos.isEmpty : angleCos.count % frequencies == 0
         else {
             throw TensorError.shapeMismatch(
                 op: op,
-                detail: "angle tables of \(angleCos.count) cosines and \(angleSin.count) sines are not rows of \(frequencies) frequencies")
+                detail: "angle tables of \(angleCos.count) cosines and \(angleSin.count) sines are not "
+                    + "rows of \(frequencies) frequencies")
         }
         let tokens = positions.first?.count ?? 0
         guard positions.allSatisfy({ $0.count == tokens }) else {

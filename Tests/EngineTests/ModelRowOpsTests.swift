@@ -9,18 +9,21 @@ struct ModelRowOpsTests {
     @Test("the backend's rotary tables (the default: expanded on the host, uploaded) equal RotaryTables'")
     func backendRotaryTables() throws {
         let backend = CPUBackend(threads: 2)
-        let t = (0..<40).map { Int32(3 + $0 / 2) }, h = (0..<40).map { Int32(3 + $0 % 7) }, w = (0..<40).map { Int32(5 + $0 % 3) }
+        let t = (0..<40).map { Int32(3 + $0 / 2) }, h = (0..<40).map { Int32(3 + $0 % 7) },
+            w = (0..<40).map { Int32(5 + $0 % 3) }
         let decoder = try RotaryTables.multimodal(
             temporal: t, height: h, width: w, headDim: 16, theta: 1_000_000, mropeSection: [2, 3, 3])
         let decoderTables = try backend.rotaryTables(
-            RotaryTables.multimodalPlan(temporal: t, height: h, width: w, headDim: 16, theta: 1_000_000, mropeSection: [2, 3, 3]))
+            RotaryTables.multimodalPlan(
+                temporal: t, height: h, width: w, headDim: 16, theta: 1_000_000, mropeSection: [2, 3, 3]))
         #expect(decoderTables.cos.shape == [40, 16] && decoderTables.sin.shape == [40, 16])
         #expect(try backend.download(decoderTables.cos) == decoder.cos)
         #expect(try backend.download(decoderTables.sin) == decoder.sin)
 
         let rows = (0..<36).map { Int32($0 / 6) }, cols = (0..<36).map { Int32($0 % 6) }
         let vision = try RotaryTables.vision(rows: rows, cols: cols, headDim: 80, theta: 10_000)
-        let visionTables = try backend.rotaryTables(RotaryTables.visionPlan(rows: rows, cols: cols, headDim: 80, theta: 10_000))
+        let visionTables = try backend.rotaryTables(
+            RotaryTables.visionPlan(rows: rows, cols: cols, headDim: 80, theta: 10_000))
         #expect(visionTables.cos.shape == [36, 80])
         #expect(try backend.download(visionTables.cos) == vision.cos)
         #expect(try backend.download(visionTables.sin) == vision.sin)
@@ -33,7 +36,8 @@ struct ModelRowOpsTests {
         let golden = try GoldenModelOutputs.load("tiny-untied-legacy")
         let backend = CPUBackend(prefersFusedWeights: fused)
         let (whole, configuration) = try loadFixtureModel(
-            "tiny-untied-legacy", golden: golden, backend: backend, mlpRowChunks: MLPRowChunks(text: 1 << 20, vision: 1 << 20))
+            "tiny-untied-legacy", golden: golden, backend: backend,
+            mlpRowChunks: MLPRowChunks(text: 1 << 20, vision: 1 << 20))
         let (chunked, _) = try loadFixtureModel(
             "tiny-untied-legacy", golden: golden, backend: backend, mlpRowChunks: MLPRowChunks(text: 3, vision: 8))
         for pair in golden.pairs {

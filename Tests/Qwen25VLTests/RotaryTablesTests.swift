@@ -52,14 +52,17 @@ struct RotaryTablesTests {
             temporal: [], height: [], width: [], headDim: 8, theta: 10_000, mropeSection: [2, 1, 1])
         #expect(empty.cos.isEmpty)
         #expect(throws: TensorError.self) {
-            try RotaryTables.multimodal(temporal: t, height: h, width: w, headDim: 7, theta: 10_000, mropeSection: [1, 1, 1])
+            try RotaryTables.multimodal(
+                temporal: t, height: h, width: w, headDim: 7, theta: 10_000, mropeSection: [1, 1, 1])
         }
         #expect(throws: TensorError.self) {
             try RotaryTables.multimodal(
                 temporal: t, height: Array(h.dropLast()), width: w, headDim: 8, theta: 10_000, mropeSection: [2, 1, 1])
         }
         #expect(throws: TensorError.self) { try RotaryTables.vision(rows: [0], cols: [0], headDim: 6, theta: 10_000) }
-        #expect(throws: TensorError.self) { try RotaryTables.vision(rows: [0, 1], cols: [0], headDim: 8, theta: 10_000) }
+        #expect(throws: TensorError.self) {
+            try RotaryTables.vision(rows: [0, 1], cols: [0], headDim: 8, theta: 10_000)
+        }
     }
 }
 

@@ -11,7 +11,9 @@ struct RotaryTablePlanTests {
     func expands() throws {
         let plan = try RotaryTablePlan(
             headDim: 6, frequencies: 2, angleCos: Self.cos, angleSin: Self.sin, positions: [[0, 2], [1, 0]],
-            columns: [.init(component: 0, frequency: 0), .init(component: 1, frequency: 1), .init(component: 0, frequency: 1)])
+            columns: [
+                .init(component: 0, frequency: 0), .init(component: 1, frequency: 1), .init(component: 0, frequency: 1),
+            ])
         #expect(plan.tokens == 2 && plan.angleRows == 3 && plan.tableShape == [2, 6])
         let tables = plan.expanded()
         #expect(tables.cos == [0, 11, 1, 0, 11, 1, 20, 1, 21, 20, 1, 21])
@@ -24,7 +26,8 @@ struct RotaryTablePlanTests {
             headDim: 4, frequencies: 2, angleCos: Self.cos, angleSin: Self.sin, positions: [[], []],
             columns: [.init(component: 0, frequency: 0), .init(component: 1, frequency: 1)])
         #expect(none.tokens == 0 && none.expanded().cos.isEmpty)
-        let zero = try RotaryTablePlan(headDim: 0, frequencies: 0, angleCos: [], angleSin: [], positions: [[5, 6]], columns: [])
+        let zero = try RotaryTablePlan(
+            headDim: 0, frequencies: 0, angleCos: [], angleSin: [], positions: [[5, 6]], columns: [])
         #expect(zero.tableShape == [2, 0] && zero.expanded().sin.isEmpty)
     }
 
@@ -40,13 +43,17 @@ struct RotaryTablePlanTests {
                 columns: columns)
         }
         #expect(throws: Never.self) { try plan() }
-        #expect { try plan(headDim: 3) } throws: { "\($0)".contains("must be even") }
+        #expect { try plan(headDim: 3) } throws: { "\($0)".contains("needs to be even") }
         #expect { try plan(headDim: 4) } throws: { "\($0)".contains("2 column sources, got 1") }
         #expect { try plan(sin: [1]) } throws: { "\($0)".contains("6 cosines and 1 sines") }
         #expect { try plan(frequencies: 4) } throws: { "\($0)".contains("rows of 4 frequencies") }
         #expect { try plan(positions: [[0, 1], [0]]) } throws: { "\($0)".contains("[2, 1]") }
-        #expect(throws: TensorError.indexOutOfRange(op: "rotaryTables", index: 3, limit: 3)) { try plan(positions: [[0, 3]]) }
-        #expect(throws: TensorError.indexOutOfRange(op: "rotaryTables", index: -1, limit: 3)) { try plan(positions: [[-1, 0]]) }
+        #expect(throws: TensorError.indexOutOfRange(op: "rotaryTables", index: 3, limit: 3)) {
+            try plan(positions: [[0, 3]])
+        }
+        #expect(throws: TensorError.indexOutOfRange(op: "rotaryTables", index: -1, limit: 3)) {
+            try plan(positions: [[-1, 0]])
+        }
         #expect(throws: TensorError.indexOutOfRange(op: "rotaryTables", index: 1, limit: 1)) {
             try plan(columns: [.init(component: 1, frequency: 0)])
         }

@@ -6,6 +6,10 @@ import TensorKit
 ///
 /// Each table has one row of `headDim` values per token: the angles of the first half repeated in the
 /// second half, as `cat(freqs, freqs)` does, so that one `applyRope` op serves both kinds of rotary.
+///
+/// The model does not expand them itself: it hands a plan (the exact angles once per position value and
+/// each token's positions, from `multimodalPlan` or `visionPlan`) to ``Backend/rotaryTables(_:)``, which a
+/// GPU backend expands on the device. `multimodal` and `vision` expand the same plans on the host.
 public struct RotaryTables: Sendable, Equatable {
     /// `tokens x headDim` cosines, row-major.
     public var cos: [Float]
@@ -43,7 +47,8 @@ public struct RotaryTables: Sendable, Equatable {
         temporal: [Int32], height: [Int32], width: [Int32], headDim: Int, theta: Double, mropeSection: [Int]
     ) throws -> RotaryTablePlan {
         guard headDim >= 0, headDim % 2 == 0 else {
-            throw TensorError.shapeMismatch(op: "rotaryTables", detail: "rotary needs an even head dimension, got \(headDim)")
+            throw TensorError.shapeMismatch(
+                op: "rotaryTables", detail: "rotary needs an even head dimension, got \(headDim)")
         }
         let half = headDim / 2
         var component = [Int](repeating: 0, count: half)
@@ -72,7 +77,8 @@ public struct RotaryTables: Sendable, Equatable {
     public static func visionPlan(rows: [Int32], cols: [Int32], headDim: Int, theta: Double) throws -> RotaryTablePlan {
         guard headDim >= 0, headDim % 4 == 0 else {
             throw TensorError.shapeMismatch(
-                op: "rotaryTables", detail: "2D vision rotary needs a head dimension that is a multiple of 4, got \(headDim)")
+                op: "rotaryTables",
+                detail: "2D vision rotary needs a head dimension that is a multiple of 4, got \(headDim)")
         }
         let quarter = headDim / 4
         let angles = try AngleTable(
@@ -110,7 +116,8 @@ private struct AngleTable {
         let span = Int(last) - Int(first) + 1
         // Positions count tokens and patches: a span past Int32 means they are corrupt.
         guard span <= Int(Int32.max) else {
-            throw TensorError.shapeMismatch(op: "rotaryTables", detail: "positions \(first)...\(last) span too many values")
+            throw TensorError.shapeMismatch(
+                op: "rotaryTables", detail: "positions \(first)...\(last) span too many values")
         }
         rows = positions.map { row in row.map { Int32(Int($0) - Int(first)) } }
         cos.reserveCapacity(span * columns)
