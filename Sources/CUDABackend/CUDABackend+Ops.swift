@@ -36,54 +36,6 @@ extension CUDABackend {
              .int32(Int32(m)), .int32(Int32(n)), .int32(Int32(k))])
     }
 
-    public func rmsNorm(_ x: Tensor, weight: Tensor, eps: Float) throws -> Tensor {
-        let width = try OpChecks.rmsNorm(x, weight: weight)
-        try enter()
-        let out = try makeTensor(shape: x.shape)
-        let rows = width == 0 ? 0 : x.elementCount / width
-        guard rows > 0 else { return out }
-        let pointers = [
-            try address(x, op: "rmsNorm", argument: "x"), try address(weight, op: "rmsNorm", argument: "weight"),
-            try address(out, op: "rmsNorm", argument: "output"),
-        ]
-        let vectorized = Self.allowsVectors(width: width, pointers)
-        try kernels.launch(
-            vectorized ? "rms_norm_v8" : "rms_norm", grid: (rows, 1, 1), block: (vectorized ? 128 : 256, 1, 1),
-            pointers.map { .pointer($0) } + [.int32(Int32(width)), .float(eps)])
-        try finish("rmsNorm")
-        return out
-    }
-
-    public func addRMSNorm(_ a: Tensor, _ b: Tensor, weight: Tensor, eps: Float) throws -> (sum: Tensor, normed: Tensor) {
-        try OpChecks.sameShape("addRMSNorm", a, b, names: ("a", "b"))
-        let width = try OpChecks.rmsNorm(a, weight: weight)
-        try enter()
-        let sum = try makeTensor(shape: a.shape)
-        let normed = try makeTensor(shape: a.shape)
-        let rows = width == 0 ? 0 : a.elementCount / width
-        guard rows > 0 else { return (sum, normed) }
-        let pointers = [
-            try address(a, op: "addRMSNorm", argument: "a"), try address(b, op: "addRMSNorm", argument: "b"),
-            try address(weight, op: "addRMSNorm", argument: "weight"), try address(sum, op: "addRMSNorm", argument: "sum"),
-            try address(normed, op: "addRMSNorm", argument: "normed"),
-        ]
-        guard Self.allowsVectors(width: width, pointers) else {
-            // Odd widths or views off 16-byte boundaries: the two separate kernels.
-            let added = try add(a, b)
-            return (added, try rmsNorm(added, weight: weight, eps: eps))
-        }
-        try kernels.launch(
-            "add_rms_norm_v8", grid: (rows, 1, 1), block: (128, 1, 1),
-            pointers.map { .pointer($0) } + [.int32(Int32(width)), .float(eps)])
-        try finish("addRMSNorm")
-        return (sum, normed)
-    }
-
-    /// Whether rows of `width` bf16 elements at these addresses can be read 16 bytes (8 values) at a time.
-    static func allowsVectors(width: Int, _ pointers: [CUdeviceptr]) -> Bool {
-        width % 8 == 0 && pointers.allSatisfy { $0 % 16 == 0 }
-    }
-
     public func add(_ a: Tensor, _ b: Tensor) throws -> Tensor {
         try OpChecks.sameShape("add", a, b, names: ("a", "b"))
         return try binary("add", vectorKernel: "add_v8", a, b, names: ("a", "b"))
@@ -192,6 +144,44 @@ extension CUDABackend {
              .int32(Int32(sizes.tokens)), .int32(Int32(sizes.heads)), .int32(Int32(sizes.headDim))])
         try finish("applyRope")
         return out
+    }
+
+    /// Copies the plan's angle tables, column sources and position rows over in one staged upload and expands
+    /// them on the device (`rotary_tables`): the same bf16 values as the host tables uploaded.
+    public func rotaryTables(_ plan: RotaryTablePlan) throws -> (cos: Tensor, sin: Tensor) {
+        try enter()
+        let cos = try makeTensor(shape: plan.tableShape)
+        let sin = try makeTensor(shape: plan.tableShape)
+        let half = plan.headDim / 2
+        guard plan.tokens > 0, half > 0 else { return (cos, sin) }
+        // 4-byte words: angle cosines, angle sines, each column's component, each column's frequency, positions.
+        let angles = plan.angleCos.count
+        let sources = plan.columns.map { Int32($0.component) } + plan.columns.map { Int32($0.frequency) }
+        let words = 2 * angles + sources.count + plan.positions.count
+        let staged = try stagedTensor(shape: [words], dtype: .f32) { target in
+            var offset = 0
+            func append(_ bytes: UnsafeRawBufferPointer) {
+                UnsafeMutableRawBufferPointer(rebasing: target[offset..<(offset + bytes.count)]).copyMemory(from: bytes)
+                offset += bytes.count
+            }
+            plan.angleCos.withUnsafeBytes(append)
+            plan.angleSin.withUnsafeBytes(append)
+            sources.withUnsafeBytes(append)
+            plan.positions.withUnsafeBytes(append)
+        }
+        let base = try address(staged, op: "rotaryTables", argument: "plan", dtype: .f32)
+        let pairs = plan.tokens * half
+        try withExtendedLifetime(staged) {
+            try kernels.launch(
+                "rotary_tables", grid: ((pairs + 255) / 256, 1, 1), block: (256, 1, 1),
+                [.pointer(base), .pointer(base + CUdeviceptr(4 * angles)), .pointer(base + CUdeviceptr(8 * angles)),
+                 .pointer(base + CUdeviceptr(4 * (2 * angles + sources.count))),
+                 .pointer(try address(cos, op: "rotaryTables", argument: "cos")),
+                 .pointer(try address(sin, op: "rotaryTables", argument: "sin")),
+                 .int32(Int32(plan.tokens)), .int32(Int32(half)), .int32(Int32(plan.frequencies))])
+        }
+        try finish("rotaryTables")
+        return (cos, sin)
     }
 
     public func gatherRows(_ x: Tensor, indices: [Int32]) throws -> Tensor {

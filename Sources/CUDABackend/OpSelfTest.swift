@@ -71,11 +71,24 @@ public struct OpSelfTest {
         record(try checkScaledLinear(rows: 5, inFeatures: 20, outFeatures: 7, bias: true, tensorCores: true))  // odd sizes: widened
         record(try checkSiluMulIntoScaledLinear(rows: s ? 300 : 11, width: s ? 18944 : 160, outFeatures: hidden))
         record(try checkSiluMulIntoScaledLinear(rows: s ? 517 : 9, width: s ? 3424 : 48, outFeatures: vision))
+        // Row counts that are not a multiple of the warp kernels' 4 rows per block; rows wider than their
+        // registers hold (8192) run on the block kernels.
         record(try checkRMSNorm(rows: s ? 517 : 13, width: hidden))
-        record(try checkRMSNorm(rows: s ? 300 : 13, width: vision))
+        record(try checkRMSNorm(rows: s ? 301 : 13, width: vision))
         record(try checkRMSNorm(rows: s ? 37 : 5, width: s ? 1002 : 42))  // not a multiple of 8: scalar kernel
+        record(try checkRMSNorm(rows: s ? 67 : 5, width: 8192))
         record(try checkAddRMSNorm(rows: s ? 517 : 13, width: hidden))
-        record(try checkAddRMSNorm(rows: s ? 300 : 7, width: vision))
+        record(try checkAddRMSNorm(rows: s ? 301 : 7, width: vision))
+        record(try checkAddRMSNorm(rows: s ? 67 : 5, width: 8192))
+        record(try checkAddRMSNorm(rows: s ? 37 : 5, width: s ? 1002 : 42))  // not a multiple of 8: separate kernels
+        // The residual connection after a chunked MLP: the chunks read where they are.
+        try checkAddRMSNormChunks(rows: s ? [683, 683, 682] : [5, 5, 4], width: hidden).forEach(record)
+        try checkAddRMSNormChunks(rows: s ? [2049, 2049, 1] : [7, 1], width: vision).forEach(record)
+        if let cuda = device as? CUDABackend {
+            for (rows, width) in [(s ? 517 : 13, hidden), (s ? 301 : 7, vision), (s ? 33 : 5, s ? 4096 : 512)] {
+                record(try checkWarpNorms(cuda, rows: rows, width: width))
+            }
+        }
         record(try checkBinary("add", rows: s ? 1000 : 11, width: hidden) { try $0.add($1, $2) })
         record(try checkBinary("siluMul", rows: s ? 300 : 11, width: inter) { try $0.siluMul(gate: $1, up: $2) })
         record(try checkGateUp(rows: s ? 300 : 11, width: s ? 3424 : 40))
@@ -84,6 +97,8 @@ public struct OpSelfTest {
         record(try checkSplitRope(tokens: s ? 256 : 9, heads: s ? 16 : 2, kvHeads: s ? 16 : 2, headDim: 80))
         record(try checkSplitRope(tokens: s ? 50 : 5, heads: 4, kvHeads: 2, headDim: 36))  // half not a multiple of 8: scalar
         record(try checkGELU(rows: s ? 243 : 7, width: s ? 5120 : 256))
+        record(try checkRotaryTables(tokens: s ? 3001 : 19, headDim: 128, vision: false))
+        record(try checkRotaryTables(tokens: s ? 7997 : 33, headDim: 80, vision: true))
         record(try checkRope(tokens: s ? 300 : 9, heads: s ? 28 : 4, headDim: 128))
         record(try checkRope(tokens: s ? 256 : 9, heads: s ? 16 : 2, headDim: 80))
         record(try checkGather(rows: s ? 500 : 20, width: vision, count: s ? 700 : 30))
@@ -125,6 +140,15 @@ public struct OpSelfTest {
 
     private func compare(_ op: String, _ shape: String, _ pair: (Tensor, Tensor), tolerance: Float) throws -> Check {
         Self.compare(op, shape, try device.download(pair.0), try reference.download(pair.1), tolerance: tolerance)
+    }
+
+    /// `value` rounded to `dtype` as an upload rounds it (unchanged for f32).
+    static func rounded(_ value: Float, to dtype: DType) -> Float {
+        switch dtype {
+        case .bf16: HalfConversion.float(bf16: HalfConversion.bf16Bits(value))
+        case .f16: HalfConversion.float(f16: HalfConversion.f16Bits(value))
+        case .f32, .f8e4m3: value
+        }
     }
 
     /// Errors of `got` against `want` (max abs, relative norm) as a check with `tolerance`.
@@ -238,6 +262,53 @@ public struct OpSelfTest {
             try reference.download(want.sum) + reference.download(want.normed), tolerance: tolerance)
     }
 
+    /// ``Backend/addRMSNorm(_:rowChunks:weight:eps:)`` against the reference, and against the device's own
+    /// ``Backend/addRMSNorm(_:_:weight:eps:)`` of the joined chunks (to the bit). Both outputs compared.
+    private mutating func checkAddRMSNormChunks(rows: [Int], width: Int) throws -> [Check] {
+        let total = rows.reduce(0, +)
+        let a = try activations(values(total * width, range: 4), shape: [total, width])
+        var chunks = (device: [Tensor](), reference: [Tensor]())
+        for count in rows {
+            let chunk = try activations(values(count * width, range: 4), shape: [count, width])
+            chunks.device.append(chunk.0)
+            chunks.reference.append(chunk.1)
+        }
+        let w = try weights(values(width, range: 2), shape: [width])
+        let got = try device.addRMSNorm(a.0, rowChunks: chunks.device, weight: w.0, eps: 1e-6)
+        let want = try reference.addRMSNorm(a.1, rowChunks: chunks.reference, weight: w.1, eps: 1e-6)
+        let joined = try device.addRMSNorm(a.0, device.concatenateRows(chunks.device), weight: w.0, eps: 1e-6)
+        let flat = { (pair: (sum: Tensor, normed: Tensor), backend: any Backend) in
+            try backend.download(pair.sum) + backend.download(pair.normed)
+        }
+        let shape = "\(rows) x \(width)"
+        return [
+            Self.compare(
+                "addNorm chunks", shape, try flat(got, device), try flat(want, reference), tolerance: tolerance),
+            Self.compare("chunks=joined", shape, try flat(got, device), try flat(joined, device), tolerance: 0),
+        ]
+    }
+
+    /// The one-warp-per-row norm kernels against the block-per-row ones on the same inputs: equal to the bit
+    /// (same fp32 operations in the same order), both `rmsNorm` and `addRMSNorm` outputs in one vector.
+    private mutating func checkWarpNorms(_ cuda: CUDABackend, rows: Int, width: Int) throws -> Check {
+        let a = try cuda.upload(values(rows * width, range: 4), shape: [rows, width])
+        let b = try cuda.upload(values(rows * width, range: 4), shape: [rows, width])
+        let bits = values(width, range: 2).map(HalfConversion.bf16Bits)
+        let w = try bits.withUnsafeBytes { try cuda.weight($0, dtype: .bf16, shape: [width], keepingAlive: nil) }
+        func outputs() throws -> [Float] {
+            let added = try cuda.addRMSNorm(a, b, weight: w, eps: 1e-6)
+            return try cuda.download(cuda.rmsNorm(a, weight: w, eps: 1e-6)) + cuda.download(added.sum)
+                + cuda.download(added.normed)
+        }
+        let previous = cuda.warpRowNorms
+        defer { cuda.warpRowNorms = previous }
+        cuda.warpRowNorms = true
+        let warp = try outputs()
+        cuda.warpRowNorms = false
+        let block = try outputs()
+        return Self.compare("norms warp=blk", "[\(rows),\(width)]", warp, block, tolerance: 0)
+    }
+
     private mutating func checkBinary(
         _ op: String, rows: Int, width: Int, _ body: (any Backend, Tensor, Tensor) throws -> Tensor
     ) throws -> Check {
@@ -266,6 +337,37 @@ public struct OpSelfTest {
         return Self.compare(
             "splitRope", "[\(tokens),(\(heads)+2x\(kvHeads))x\(headDim)]", try flat(got, device), try flat(want, reference),
             tolerance: tolerance)
+    }
+
+    /// ``Backend/rotaryTables(_:)`` against the reference's tables rounded to the device's activation type:
+    /// equal to the bit (the values the host tables uploaded would have). Random angle values (not
+    /// bf16-representable, so the rounding is exercised) over `span` positions; M-RoPE sources (sections
+    /// 16/24/24 over t, h, w, scaled to the head) or 2D vision ones (rows, then columns).
+    private mutating func checkRotaryTables(tokens: Int, headDim: Int, vision: Bool) throws -> Check {
+        let half = headDim / 2
+        let frequencies = vision ? half / 2 : half
+        let span = vision ? 120 : tokens / 2 + 1
+        let angles = (0..<(span * frequencies)).map { _ in Float.random(in: 0..<(2 * .pi), using: &generator) }
+        let components = vision ? 2 : 3
+        let positions = (0..<components).map { _ in
+            (0..<tokens).map { _ in Int32.random(in: 0..<Int32(span), using: &generator) }
+        }
+        let columns = (0..<half).map { j in
+            vision
+                ? RotaryTablePlan.Column(component: j < frequencies ? 0 : 1, frequency: j % frequencies)
+                : RotaryTablePlan.Column(component: j < half / 4 ? 0 : (j < half * 5 / 8 ? 1 : 2), frequency: j)
+        }
+        let plan = try RotaryTablePlan(
+            headDim: headDim, frequencies: frequencies, angleCos: angles.map { Foundation.cos($0) },
+            angleSin: angles.map { Foundation.sin($0) }, positions: positions, columns: columns)
+        let got = try device.rotaryTables(plan)
+        let want = try reference.rotaryTables(plan)
+        let dtype = device.activationDType
+        let rounded = { (values: [Float]) in values.map { Self.rounded($0, to: dtype) } }
+        return Self.compare(
+            "rotaryTables", "\(tokens) x \(headDim) \(vision ? "vision" : "M-RoPE"), \(span) positions",
+            try device.download(got.cos) + device.download(got.sin),
+            rounded(try reference.download(want.cos) + reference.download(want.sin)), tolerance: 0)
     }
 
     private mutating func checkGELU(rows: Int, width: Int) throws -> Check {

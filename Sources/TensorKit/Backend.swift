@@ -86,6 +86,13 @@ public protocol Backend: Sendable {
     /// Results equal ``add(_:_:)`` followed by ``rmsNorm(_:weight:eps:)``, which is the default.
     func addRMSNorm(_ a: Tensor, _ b: Tensor, weight: Tensor, eps: Float) throws -> (sum: Tensor, normed: Tensor)
 
+    /// ``addRMSNorm(_:_:weight:eps:)`` with `b` given as consecutive row chunks (the outputs of an MLP run in
+    /// row chunks): `b = concatenateRows(chunks)`, but no joined copy of it is made. Each chunk has `a`'s
+    /// shape but for the first axis, and their rows add up to `a`'s. The default joins the chunks with
+    /// ``concatenateRows(_:)``.
+    func addRMSNorm(_ a: Tensor, rowChunks: [Tensor], weight: Tensor, eps: Float) throws
+        -> (sum: Tensor, normed: Tensor)
+
     /// `silu(gate) * up` elementwise, gate and up of one shape (`[tokens, intermediate]`): the SwiGLU
     /// activation when gate and up come from two separate linears.
     func siluMul(gate: Tensor, up: Tensor) throws -> Tensor
@@ -117,6 +124,12 @@ public protocol Backend: Sendable {
     func splitRope(_ qkv: Tensor, heads: Int, kvHeads: Int, cos: Tensor, sin: Tensor) throws
         -> (query: Tensor, key: Tensor, value: Tensor)
 
+    /// The cos and sin tables `[tokens, headDim]` of a rotary embedding, in ``activationDType``, for
+    /// ``applyRope(_:cos:sin:)`` and ``splitRope(_:heads:kvHeads:cos:sin:)``: ``RotaryTablePlan/expanded()``
+    /// rounded once to ``activationDType``. A GPU backend copies only the plan's small angle tables and
+    /// position rows over and expands them on the device. The default expands on the host and uploads.
+    func rotaryTables(_ plan: RotaryTablePlan) throws -> (cos: Tensor, sin: Tensor)
+
     // MARK: Rows
 
     /// Rows of `x` in the order `indices` names them: `out[i] = x[indices[i]]`. Repeats are allowed.
@@ -129,7 +142,7 @@ public protocol Backend: Sendable {
     func scatterRows(_ rows: Tensor, into destination: Tensor, at indices: [Int32]) throws
 
     /// The rows of `parts` one after another: parts `[m_i, ...]` agreeing on every axis but the first ->
-    /// `[sum m_i, ...]` (joins a product computed in row chunks to bound its working memory).
+    /// `[sum m_i, ...]` (assembles cached prefix rows with computed ones; copies rows out of a larger tensor).
     func concatenateRows(_ parts: [Tensor]) throws -> Tensor
 
     /// Rows of an embedding table `[vocab, d]` (any ``DType``) for `ids`, converted to
@@ -190,6 +203,19 @@ extension Backend {
     public func addRMSNorm(_ a: Tensor, _ b: Tensor, weight: Tensor, eps: Float) throws -> (sum: Tensor, normed: Tensor) {
         let sum = try add(a, b)
         return (sum, try rmsNorm(sum, weight: weight, eps: eps))
+    }
+
+    public func addRMSNorm(_ a: Tensor, rowChunks: [Tensor], weight: Tensor, eps: Float) throws
+        -> (sum: Tensor, normed: Tensor)
+    {
+        try OpChecks.rowChunks("addRMSNorm", rowChunks, of: a)
+        return try addRMSNorm(
+            a, rowChunks.count == 1 ? rowChunks[0] : try concatenateRows(rowChunks), weight: weight, eps: eps)
+    }
+
+    public func rotaryTables(_ plan: RotaryTablePlan) throws -> (cos: Tensor, sin: Tensor) {
+        let tables = plan.expanded()
+        return (try upload(tables.cos, shape: plan.tableShape), try upload(tables.sin, shape: plan.tableShape))
     }
 
     /// Attention without shared prefixes.

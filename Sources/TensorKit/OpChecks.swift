@@ -120,6 +120,23 @@ public enum OpChecks {
         return [parts.reduce(0) { $0 + $1.shape[0] }] + first.shape.dropFirst()
     }
 
+    /// Checks that `chunks` are `whole`'s rows cut into consecutive pieces for `op`: at least one, each with
+    /// `whole`'s element type and every axis but the first, their rows adding up to `whole`'s.
+    public static func rowChunks(_ op: String, _ chunks: [Tensor], of whole: Tensor) throws {
+        let fits = { (chunk: Tensor) in
+            chunk.rank == whole.rank && chunk.shape.dropFirst() == whole.shape.dropFirst() && chunk.dtype == whole.dtype
+        }
+        guard whole.rank >= 1, !chunks.isEmpty, chunks.allSatisfy(fits),
+            chunks.reduce(0, { $0 + $1.shape[0] }) == whole.shape[0]
+        else {
+            let given = chunks.map { "\($0.shape) \($0.dtype)" }.joined(separator: ", ")
+            throw TensorError.shapeMismatch(
+                op: op,
+                detail: "row chunks [\(given)] do not make up a \(whole.shape) \(whole.dtype) tensor; give at least "
+                    + "one chunk, each agreeing with it on every axis but the first, their rows adding up to its rows")
+        }
+    }
+
     /// Checks a scatter of `rows` `[m, ...]` into `destination` `[n, ...]` at m distinct indices.
     public static func scatterRows(_ rows: Tensor, into destination: Tensor, at indices: [Int32]) throws {
         guard rows.rank >= 1, destination.rank == rows.rank, rows.shape.dropFirst() == destination.shape.dropFirst()

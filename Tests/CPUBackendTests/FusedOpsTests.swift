@@ -133,6 +133,23 @@ struct FusedOpsTests {
         } throws: { "\($0)".contains("a is [6, 24] but b is [1, 24]") }
     }
 
+    @Test("addRMSNorm over row chunks equals addRMSNorm of the joined chunks; chunks that do not make up a are refused")
+    func addRMSNormRowChunks() throws {
+        let backend = CPUBackend(threads: 2)
+        var random = SeededGenerator(seed: 75)
+        let width = 16
+        let a = try backend.upload(random.floats(7 * width, in: -3...3), shape: [7, width])
+        let chunks = try [3, 0, 4].map { try backend.upload(random.floats($0 * width, in: -3...3), shape: [$0, width]) }
+        let weight = try backend.upload(random.floats(width, in: -2...2), shape: [width])
+        let got = try backend.addRMSNorm(a, rowChunks: chunks, weight: weight, eps: 1e-6)
+        let want = try backend.addRMSNorm(a, try backend.concatenateRows(chunks), weight: weight, eps: 1e-6)
+        #expect(try backend.download(got.sum) == backend.download(want.sum))
+        #expect(try backend.download(got.normed) == backend.download(want.normed))
+        #expect {
+            _ = try backend.addRMSNorm(a, rowChunks: Array(chunks.prefix(2)), weight: weight, eps: 1e-6)
+        } throws: { "\($0)".contains("row chunks [[3, 16] f32, [0, 16] f32] do not make up a [7, 16] f32 tensor") }
+    }
+
     @Test("upload(concatenating:) lays the parts end to end; a count that does not fill the shape is refused")
     func uploadParts() throws {
         let backend = CPUBackend()

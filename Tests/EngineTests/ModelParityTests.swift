@@ -39,7 +39,7 @@ struct GoldenModelOutputs: Decodable {
 /// Fused weights (a GPU's layout) also run the MLPs in small row chunks, so both paths are checked.
 func loadFixtureModel(
     _ name: String, golden: GoldenModelOutputs, backend: CPUBackend = CPUBackend(),
-    precision: LinearWeightPrecision = .bf16
+    precision: LinearWeightPrecision = .bf16, mlpRowChunks: MLPRowChunks? = nil
 ) throws -> (Qwen25VLModel, Qwen25VLConfiguration) {
     let directory = Fixtures.url("checkpoints/\(name)")
     let configuration = try Qwen25VLConfiguration(contentsOf: directory.appendingPathComponent("config.json"))
@@ -48,7 +48,7 @@ func loadFixtureModel(
     let model = try Qwen25VLModel(
         dimensions: ModelDimensions(configuration: configuration), weights: weights, backend: backend,
         yesTokenID: golden.yes_id, noTokenID: golden.no_id,
-        mlpRowChunks: backend.prefersFusedWeights ? MLPRowChunks(text: 7, vision: 24) : .standard)
+        mlpRowChunks: mlpRowChunks ?? (backend.prefersFusedWeights ? MLPRowChunks(text: 7, vision: 24) : .standard))
     return (model, configuration)
 }
 

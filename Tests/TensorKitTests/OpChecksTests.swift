@@ -30,6 +30,18 @@ struct OpChecksTests {
         }
     }
 
+    @Test func rowChunksMakeUpTheWhole() throws {
+        let whole = try tensor([5, 3])
+        try OpChecks.rowChunks("addRMSNorm", [try tensor([2, 3]), try tensor([0, 3]), try tensor([3, 3])], of: whole)
+        try OpChecks.rowChunks("addRMSNorm", [whole], of: whole)
+        let wrong = [[], [try tensor([4, 3])], [try tensor([2, 3]), try tensor([3, 2])], [try tensor([5, 3], .bf16)]]
+        for chunks in wrong {
+            #expect { try OpChecks.rowChunks("addRMSNorm", chunks, of: whole) } throws: {
+                "\($0)".hasPrefix("addRMSNorm: shapes do not fit: row chunks")
+            }
+        }
+    }
+
     @Test func scatterAllowsEmptyIndexList() throws {
         try OpChecks.scatterRows(try tensor([0, 3]), into: try tensor([4, 3]), at: [])
     }

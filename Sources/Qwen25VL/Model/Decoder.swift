@@ -72,7 +72,9 @@ enum Language {
             }
             let (afterAttention, normed2) = try backend.addRMSNorm(
                 residual, try output(attended, backend), weight: postAttentionNorm, eps: dims.rmsNormEps)
-            let next = try backend.addRMSNorm(afterAttention, try mlp(normed2, backend, rowChunk: mlpRowChunk), weight: nextNorm, eps: dims.rmsNormEps)
+            let next = try backend.addRMSNorm(
+                afterAttention, rowChunks: try mlp(normed2, backend, rowChunk: mlpRowChunk), weight: nextNorm,
+                eps: dims.rmsNormEps)
             return (next.sum, next.normed)
         }
     }

@@ -72,17 +72,20 @@ struct GatedMLP {
 
     /// The MLP of `x`'s rows, at most `rowChunk` rows at a time: the `[rows, 2 x intermediate]` gate/up
     /// product is the largest activation of a layer, so chunking bounds a batch's working memory. Row-wise
-    /// ops: the result is the same for any chunk size.
-    func callAsFunction(_ x: Tensor, _ backend: any Backend, rowChunk: Int) throws -> Tensor {
+    /// ops: any chunk size gives the same results (to the rounding of a BLAS that blocks products of
+    /// different row counts differently).
+    ///
+    /// - Returns: the output rows as consecutive chunks, for ``Backend/addRMSNorm(_:rowChunks:weight:eps:)``
+    ///   (the residual connection after the MLP), which reads them where they are instead of joining them.
+    func callAsFunction(_ x: Tensor, _ backend: any Backend, rowChunk: Int) throws -> [Tensor] {
         let rows = x.shape[0]
-        guard rowChunk > 0, rows > rowChunk else { return try whole(x, backend) }
+        guard rowChunk > 0, rows > rowChunk else { return [try whole(x, backend)] }
         // Chunks of equal size (no small remainder chunk that would read all the weights for a few rows).
         let count = (rows + rowChunk - 1) / rowChunk
         let size = (rows + count - 1) / count
-        let parts = try stride(from: 0, to: rows, by: size).map {
+        return try stride(from: 0, to: rows, by: size).map {
             try whole(try x.rows($0..<min(rows, $0 + size)), backend)
         }
-        return try backend.concatenateRows(parts)
     }
 
     private func whole(_ x: Tensor, _ backend: any Backend) throws -> Tensor {

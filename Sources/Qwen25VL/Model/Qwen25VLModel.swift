@@ -73,7 +73,6 @@ public final class Qwen25VLModel: @unchecked Sendable {
     /// sequence but the shared prefixes, see ``PackedBatch/appendPrefix(tokenIDs:positions:)``).
     public func forward(_ batch: PackedBatch) throws -> ForwardOutput {
         let dims = dimensions.text
-        let tokens = batch.tokenIDs.count
         var x = try backend.embedding(decoder.embeddings, ids: batch.tokenIDs)
         let cached = try CachedPrefixAttention(batch: batch, dims: dims, backend: backend)
         // Row numbers are on the batch's axis, cached prefixes included; x holds the computed rows only.
@@ -83,11 +82,10 @@ public final class Qwen25VLModel: @unchecked Sendable {
         for insert in batch.images {
             try backend.scatterRows(insert.embeddings, into: x, at: computed(insert.rows))
         }
-        let tables = RotaryTables.multimodal(
-            temporal: batch.temporal, height: batch.height, width: batch.width,
-            headDim: dims.headDim, theta: dims.ropeTheta, mropeSection: dims.mropeSection)
-        let shape = [tokens, dims.headDim]
-        let rotary = (cos: try backend.upload(tables.cos, shape: shape), sin: try backend.upload(tables.sin, shape: shape))
+        let rotary = try backend.rotaryTables(
+            RotaryTables.multimodalPlan(
+                temporal: batch.temporal, height: batch.height, width: batch.width,
+                headDim: dims.headDim, theta: dims.ropeTheta, mropeSection: dims.mropeSection))
         // The score reads only each scored sequence's last token: the last layer's output projection and
         // MLP run on those rows alone (row-wise ops, so this changes nothing else).
         // Each layer's last residual connection also applies the norm that reads its output (the next

@@ -54,7 +54,9 @@ enum Vision {
             let (afterAttention, normed2) = try backend.addRMSNorm(
                 x, try projection(attended.reshaped([tokens, dims.hiddenSize]), backend), weight: norm2,
                 eps: dims.rmsNormEps)
-            let next = try backend.addRMSNorm(afterAttention, try mlp(normed2, backend, rowChunk: mlpRowChunk), weight: nextNorm, eps: dims.rmsNormEps)
+            let next = try backend.addRMSNorm(
+                afterAttention, rowChunks: try mlp(normed2, backend, rowChunk: mlpRowChunk), weight: nextNorm,
+                eps: dims.rmsNormEps)
             return (next.sum, next.normed)
         }
     }
@@ -107,11 +109,10 @@ enum Vision {
             let patchOrder = layout.windowIndex.flatMap { token in (0..<unit).map { token * unit + $0 } }
 
             let positions = try visionPatchPositions(grids: grids, spatialMergeSize: dims.spatialMergeSize)
-            let tables = RotaryTables.vision(
-                rows: patchOrder.map { positions.rows[Int($0)] }, cols: patchOrder.map { positions.cols[Int($0)] },
-                headDim: dims.headDim, theta: dims.ropeTheta)
-            let shape = [patchOrder.count, dims.headDim]
-            let rotary = (cos: try backend.upload(tables.cos, shape: shape), sin: try backend.upload(tables.sin, shape: shape))
+            let rotary = try backend.rotaryTables(
+                RotaryTables.visionPlan(
+                    rows: patchOrder.map { positions.rows[Int($0)] }, cols: patchOrder.map { positions.cols[Int($0)] },
+                    headDim: dims.headDim, theta: dims.ropeTheta))
 
             let embedded = try backend.linear(pixels, weight: patchEmbedding, bias: nil)
             var x = try backend.gatherRows(embedded, indices: patchOrder)
