@@ -46,7 +46,7 @@ struct ModelRowOpsTests {
             #expect(maxRelativeError(b.logits, a.logits) < 1e-5, "\(pair.name)")
             #expect(maxRelativeError(b.lastHidden, a.lastHidden) < 1e-5, "\(pair.name)")
             guard !pair.image_grid_thw.isEmpty else { continue }
-            let (pixels, grids) = try preprocessedImages(of: pair)
+            let (pixels, _, grids) = try preprocessedImages(of: pair)
             let embeddings = (
                 try backend.download(whole.imageEmbeddings(pixelValues: pixels, grids: grids)),
                 try backend.download(chunked.imageEmbeddings(pixelValues: pixels, grids: grids))
