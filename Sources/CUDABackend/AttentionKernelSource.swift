@@ -47,6 +47,21 @@ enum AttentionKernelSource {
 
     __device__ __forceinline__ unsigned load_pair(const bf16_t* p) { return *(const unsigned*)p; }
 
+    /// Two finite floats rounded to bf16 (nearest even) in one instruction, `lo` in the low half: the
+    /// probabilities, which are never NaN (`pack_bf2` keeps NaN payloads, at five more instructions each).
+    __device__ __forceinline__ unsigned pack_bf2_rn(float lo, float hi) {
+        unsigned packed;
+        asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(packed) : "f"(hi), "f"(lo));
+        return packed;
+    }
+
+    /// 2^x with one MUFU instruction (relative error ~2^-22; -inf -> 0, subnormal results flushed to 0).
+    __device__ __forceinline__ float fast_exp2(float x) {
+        float y;
+        asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+        return y;
+    }
+
     /// The shared-memory address of a generic pointer into shared memory.
     __device__ __forceinline__ unsigned shared_address(const void* p) {
         unsigned address;
@@ -164,16 +179,22 @@ enum AttentionKernelSource {
                     }
                 }
 
+                // Raw scores (the scale is positive, so the row maxima commute with it); masked keys
+                // become -inf. m0 and m1 are the running maxima in raw units.
+                if (masked) {
+    #pragma unroll
+                    for (int nt = 0; nt < ATT_BK / 8; ++nt) {
+    #pragma unroll
+                        for (int e = 0; e < 4; ++e) {
+                            const int key = kStart + nt * 8 + t * 2 + (e & 1);
+                            const int row = e < 2 ? row0 : row1;
+                            if (!(key < keyEnd && (!causal || key <= row))) s[nt][e] = ATT_NEG_INF;
+                        }
+                    }
+                }
                 float mx0 = m0, mx1 = m1;
     #pragma unroll
                 for (int nt = 0; nt < ATT_BK / 8; ++nt) {
-    #pragma unroll
-                    for (int e = 0; e < 4; ++e) {
-                        const int key = kStart + nt * 8 + t * 2 + (e & 1);
-                        const int row = e < 2 ? row0 : row1;
-                        const bool ok = !masked || (key < keyEnd && (!causal || key <= row));
-                        s[nt][e] = ok ? s[nt][e] * scaleLog2 : ATT_NEG_INF;
-                    }
                     mx0 = fmaxf(mx0, fmaxf(s[nt][0], s[nt][1]));
                     mx1 = fmaxf(mx1, fmaxf(s[nt][2], s[nt][3]));
                 }
@@ -181,27 +202,31 @@ enum AttentionKernelSource {
                 mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 2));
                 mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 1));
                 mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 2));
-                const float c0 = mx0 == ATT_NEG_INF ? 1.0f : exp2f(m0 - mx0);
-                const float c1 = mx1 == ATT_NEG_INF ? 1.0f : exp2f(m1 - mx1);
-                const float base0 = mx0 == ATT_NEG_INF ? 0.0f : mx0;
-                const float base1 = mx1 == ATT_NEG_INF ? 0.0f : mx1;
+                // A row whose keys are all masked so far keeps m = -inf and scale 1.
+                const float c0 = mx0 == ATT_NEG_INF ? 1.0f : fast_exp2((m0 - mx0) * scaleLog2);
+                const float c1 = mx1 == ATT_NEG_INF ? 1.0f : fast_exp2((m1 - mx1) * scaleLog2);
+                const float base0 = mx0 == ATT_NEG_INF ? 0.0f : mx0 * scaleLog2;
+                const float base1 = mx1 == ATT_NEG_INF ? 0.0f : mx1 * scaleLog2;
                 m0 = mx0;
                 m1 = mx1;
                 float sum0 = 0.0f, sum1 = 0.0f;
     #pragma unroll
                 for (int nt = 0; nt < ATT_BK / 8; ++nt) {
-                    s[nt][0] = exp2f(s[nt][0] - base0);
-                    s[nt][1] = exp2f(s[nt][1] - base0);
-                    s[nt][2] = exp2f(s[nt][2] - base1);
-                    s[nt][3] = exp2f(s[nt][3] - base1);
+                    s[nt][0] = fast_exp2(fmaf(s[nt][0], scaleLog2, -base0));
+                    s[nt][1] = fast_exp2(fmaf(s[nt][1], scaleLog2, -base0));
+                    s[nt][2] = fast_exp2(fmaf(s[nt][2], scaleLog2, -base1));
+                    s[nt][3] = fast_exp2(fmaf(s[nt][3], scaleLog2, -base1));
                     sum0 += s[nt][0] + s[nt][1];
                     sum1 += s[nt][2] + s[nt][3];
                 }
                 l0 = l0 * c0 + sum0;
                 l1 = l1 * c1 + sum1;
+                // Once the maxima settle, no row of the warp changes its scale: skip the multiplications.
+                if (__any_sync(0xffffffffu, c0 != 1.0f || c1 != 1.0f)) {
     #pragma unroll
-                for (int dt = 0; dt < D / 8; ++dt) {
-                    o[dt][0] *= c0; o[dt][1] *= c0; o[dt][2] *= c1; o[dt][3] *= c1;
+                    for (int dt = 0; dt < D / 8; ++dt) {
+                        o[dt][0] *= c0; o[dt][1] *= c0; o[dt][2] *= c1; o[dt][3] *= c1;
+                    }
                 }
             }
 
@@ -221,10 +246,10 @@ enum AttentionKernelSource {
     #pragma unroll
                 for (int ks = 0; ks < ATT_BK / 16; ++ks) {
                     unsigned a[4];
-                    a[0] = pack_bf2(s[2 * ks][0], s[2 * ks][1]);
-                    a[1] = pack_bf2(s[2 * ks][2], s[2 * ks][3]);
-                    a[2] = pack_bf2(s[2 * ks + 1][0], s[2 * ks + 1][1]);
-                    a[3] = pack_bf2(s[2 * ks + 1][2], s[2 * ks + 1][3]);
+                    a[0] = pack_bf2_rn(s[2 * ks][0], s[2 * ks][1]);
+                    a[1] = pack_bf2_rn(s[2 * ks][2], s[2 * ks][3]);
+                    a[2] = pack_bf2_rn(s[2 * ks + 1][0], s[2 * ks + 1][1]);
+                    a[3] = pack_bf2_rn(s[2 * ks + 1][2], s[2 * ks + 1][3]);
     #pragma unroll
                     for (int dp = 0; dp < D / 16; ++dp) {
                         // Matrices (transposed): keys 16 ks + 0..7 then + 8..15, each at dims 16 dp + 0..7 and + 8..15.
