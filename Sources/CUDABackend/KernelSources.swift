@@ -163,8 +163,10 @@ enum KernelSources {
     /// rms_norm_v8 with one warp per row and 4 rows per 128-thread block: each lane keeps its vectors in
     /// registers between the two passes and the row's sum is reduced with shuffles only (no shared memory,
     /// no barrier). Same results as rms_norm_v8, to the bit. Rows of at most 32 x NORM_SLOTS vectors.
-    extern "C" __global__ void __launch_bounds__(128) rms_norm_warp(const bf16_t* x, const bf16_t* weight, bf16_t* out,
-                                                                     int rows, int width, float eps) {
+    extern "C" __global__ void __launch_bounds__(128) rms_norm_warp(const bf16_t* __restrict__ x,
+                                                                     const bf16_t* __restrict__ weight,
+                                                                     bf16_t* __restrict__ out, int rows, int width,
+                                                                     float eps) {
         const int row = blockIdx.x * 4 + (threadIdx.x >> 5), lane = threadIdx.x & 31;
         if (row >= rows) return;
         const uint4* source = (const uint4*)(x + (size_t)row * width);
@@ -189,8 +191,11 @@ enum KernelSources {
 
     /// add_rms_norm_v8 with one warp per row, 4 rows per block, the rounded sums kept in registers (see
     /// rms_norm_warp). Same results as add_rms_norm_v8, to the bit. Rows of at most 32 x NORM_SLOTS vectors.
-    extern "C" __global__ void __launch_bounds__(128) add_rms_norm_warp(const bf16_t* a, const bf16_t* b,
-                                                                         const bf16_t* weight, bf16_t* sum, bf16_t* out,
+    extern "C" __global__ void __launch_bounds__(128) add_rms_norm_warp(const bf16_t* __restrict__ a,
+                                                                         const bf16_t* __restrict__ b,
+                                                                         const bf16_t* __restrict__ weight,
+                                                                         bf16_t* __restrict__ sum,
+                                                                         bf16_t* __restrict__ out,
                                                                          int rows, int width, float eps) {
         const int row = blockIdx.x * 4 + (threadIdx.x >> 5), lane = threadIdx.x & 31;
         if (row >= rows) return;
@@ -199,15 +204,21 @@ enum KernelSources {
         const uint4* rb = (const uint4*)(b + offset);
         uint4* rs = (uint4*)(sum + offset);
         const int vectors = width >> 3;
-        uint4 held[NORM_SLOTS];
+        // Every load of the row is issued before the first store (all in flight at once).
+        uint4 held[NORM_SLOTS], other[NORM_SLOTS];
+        #pragma unroll
+        for (int k = 0; k < NORM_SLOTS; ++k) {
+            const int i = lane + 32 * k;
+            if (i < vectors) { held[k] = ra[i]; other[k] = rb[i]; }
+        }
         float part[4] = {0.0f, 0.0f, 0.0f, 0.0f};
         #pragma unroll
         for (int k = 0; k < NORM_SLOTS; ++k) {
             const int i = lane + 32 * k;
             if (i < vectors) {
                 float f[8], g[8];
-                unpack8(ra[i], f);
-                unpack8(rb[i], g);
+                unpack8(held[k], f);
+                unpack8(other[k], g);
                 #pragma unroll
                 for (int j = 0; j < 8; ++j) { f[j] = bf2f(f2bf(f[j] + g[j])); part[k & 3] += f[j] * f[j]; }
                 held[k] = pack8(f);
