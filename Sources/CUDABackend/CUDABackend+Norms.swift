@@ -2,16 +2,6 @@ import CCUDA
 import TensorKit
 
 extension CUDABackend {
-    /// Rows of `width` bf16 values that the one-warp-per-row norm kernels (`rms_norm_warp`,
-    /// `add_rms_norm_warp`) take: whole 16-byte vectors, at most 32 x ``KernelSources/normSlots`` of them.
-    /// Wider rows run on the block-per-row kernels, whose second pass reads the row again.
-    func normRowsFitWarp(width: Int) -> Bool {
-        warpRowNorms && width % 8 == 0 && width / 8 <= 32 * KernelSources.normSlots
-    }
-
-    /// Rows per block of the warp norm kernels (one warp each, 128 threads).
-    static let normRowsPerBlock = 4
-
     public func rmsNorm(_ x: Tensor, weight: Tensor, eps: Float) throws -> Tensor {
         let width = try OpChecks.rmsNorm(x, weight: weight)
         try enter()
@@ -22,18 +12,10 @@ extension CUDABackend {
             try address(x, op: "rmsNorm", argument: "x"), try address(weight, op: "rmsNorm", argument: "weight"),
             try address(out, op: "rmsNorm", argument: "output"),
         ]
-        let arguments = pointers.map { KernelArgument.pointer($0) }
-        if Self.allowsVectors(width: width, pointers), normRowsFitWarp(width: width) {
-            try kernels.launch(
-                "rms_norm_warp", grid: ((rows + Self.normRowsPerBlock - 1) / Self.normRowsPerBlock, 1, 1),
-                block: (32 * Self.normRowsPerBlock, 1, 1),
-                arguments + [.int32(Int32(rows)), .int32(Int32(width)), .float(eps)])
-        } else {
-            let vectorized = Self.allowsVectors(width: width, pointers)
-            try kernels.launch(
-                vectorized ? "rms_norm_v8" : "rms_norm", grid: (rows, 1, 1), block: (vectorized ? 128 : 256, 1, 1),
-                arguments + [.int32(Int32(width)), .float(eps)])
-        }
+        let vectorized = Self.allowsVectors(width: width, pointers)
+        try kernels.launch(
+            vectorized ? "rms_norm_v8" : "rms_norm", grid: (rows, 1, 1), block: (vectorized ? 128 : 256, 1, 1),
+            pointers.map { .pointer($0) } + [.int32(Int32(width)), .float(eps)])
         try finish("rmsNorm")
         return out
     }
@@ -75,17 +57,9 @@ extension CUDABackend {
             return (added, try rmsNorm(added, weight: weight, eps: eps))
         }
         for (pointers, rows) in launches {
-            let arguments = pointers.map { KernelArgument.pointer($0) }
-            if normRowsFitWarp(width: width) {
-                try kernels.launch(
-                    "add_rms_norm_warp", grid: ((rows + Self.normRowsPerBlock - 1) / Self.normRowsPerBlock, 1, 1),
-                    block: (32 * Self.normRowsPerBlock, 1, 1),
-                    arguments + [.int32(Int32(rows)), .int32(Int32(width)), .float(eps)])
-            } else {
-                try kernels.launch(
-                    "add_rms_norm_v8", grid: (rows, 1, 1), block: (128, 1, 1),
-                    arguments + [.int32(Int32(width)), .float(eps)])
-            }
+            try kernels.launch(
+                "add_rms_norm_v8", grid: (rows, 1, 1), block: (128, 1, 1),
+                pointers.map { .pointer($0) } + [.int32(Int32(width)), .float(eps)])
         }
         try finish("addRMSNorm")
         return (sum, normed)

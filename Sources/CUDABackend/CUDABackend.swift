@@ -75,11 +75,6 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     /// (slower; the self-test turns it on).
     public var synchronizeEveryOp = false
 
-    /// Run the RMSNorms whose rows fit in registers one warp per row (`rms_norm_warp`, `add_rms_norm_warp`);
-    /// off: on the block-per-row kernels, as wider rows always do. The results are the same to the bit (the
-    /// self-test turns it off to check that).
-    var warpRowNorms = true
-
     /// Time every op (waiting for the device before and after each) and the host work between ops;
     /// ``profileTable()`` prints the totals. Slow: for a separate diagnostic pass only.
     public var profiling: Bool {

@@ -3,10 +3,6 @@
 /// They include no header: bf16 values travel as `unsigned short` bit patterns (the top half of an fp32)
 /// and every kernel computes in fp32, rounding to nearest-even once when it stores.
 enum KernelSources {
-    /// 16-byte vectors each lane of the one-warp-per-row norm kernels keeps in registers: rows of up to
-    /// 32 x 16 vectors (4096 bf16 values) run there, wider rows on the block-per-row kernels.
-    static let normSlots = 16
-
     /// bf16 <-> fp32 helpers and reductions shared by the kernels.
     static let prelude = #"""
     typedef unsigned short bf16_t;
@@ -128,105 +124,6 @@ enum KernelSources {
         }
         // Each thread reads back only the sum vectors it wrote itself.
         scale_row8(rs, w, target, vectors, rsqrtf(block_sum(squares) / (float)width + eps));
-    }
-
-    /// The squares of one row's vectors held by a lane (vector `lane + 32 k` in slot k), summed in the
-    /// order of the 128-thread block kernels above: thread t of those sums vectors t, t + 128, ... (here lane
-    /// t % 32, slots k with k % 4 == t / 32), its warp sums the threads, block_sum adds the four warps as
-    /// (w0 + w2) + (w1 + w3). The same order gives the same inverse, to the last bit.
-    __device__ __forceinline__ float row_squares_128(const float* part) {
-        const float w0 = warp_sum(part[0]), w1 = warp_sum(part[1]), w2 = warp_sum(part[2]), w3 = warp_sum(part[3]);
-        return (w0 + w2) + (w1 + w3);
-    }
-
-    /// The second pass over the vectors a lane holds: bf16(v * inverse) * weight, stored.
-    template <int SLOTS>
-    __device__ __forceinline__ void scale_held8(const uint4* held, const uint4* w, uint4* target, int vectors,
-                                                int lane, float inverse) {
-        #pragma unroll
-        for (int k = 0; k < SLOTS; ++k) {
-            const int i = lane + 32 * k;
-            if (i < vectors) {
-                float f[8], g[8];
-                unpack8(held[k], f);
-                unpack8(w[i], g);
-                #pragma unroll
-                for (int j = 0; j < 8; ++j) f[j] = bf2f(f2bf(f[j] * inverse)) * g[j];
-                target[i] = pack8(f);
-            }
-        }
-    }
-
-    /// Rows of at most 32 x NORM_SLOTS 16-byte vectors (4096 bf16) go to the warp kernels below.
-    #define NORM_SLOTS \#(normSlots)
-
-    /// rms_norm_v8 with one warp per row and 4 rows per 128-thread block: each lane keeps its vectors in
-    /// registers between the two passes and the row's sum is reduced with shuffles only (no shared memory,
-    /// no barrier). Same results as rms_norm_v8, to the bit. Rows of at most 32 x NORM_SLOTS vectors.
-    extern "C" __global__ void __launch_bounds__(128) rms_norm_warp(const bf16_t* __restrict__ x,
-                                                                     const bf16_t* __restrict__ weight,
-                                                                     bf16_t* __restrict__ out, int rows, int width,
-                                                                     float eps) {
-        const int row = blockIdx.x * 4 + (threadIdx.x >> 5), lane = threadIdx.x & 31;
-        if (row >= rows) return;
-        const uint4* source = (const uint4*)(x + (size_t)row * width);
-        const int vectors = width >> 3;
-        uint4 held[NORM_SLOTS];
-        float part[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-        #pragma unroll
-        for (int k = 0; k < NORM_SLOTS; ++k) {
-            const int i = lane + 32 * k;
-            if (i < vectors) {
-                float f[8];
-                held[k] = source[i];
-                unpack8(held[k], f);
-                #pragma unroll
-                for (int j = 0; j < 8; ++j) part[k & 3] += f[j] * f[j];
-            }
-        }
-        const float inverse = rsqrtf(row_squares_128(part) / (float)width + eps);
-        uint4* target = (uint4*)(out + (size_t)row * width);
-        scale_held8<NORM_SLOTS>(held, (const uint4*)weight, target, vectors, lane, inverse);
-    }
-
-    /// add_rms_norm_v8 with one warp per row, 4 rows per block, the rounded sums kept in registers (see
-    /// rms_norm_warp). Same results as add_rms_norm_v8, to the bit. Rows of at most 32 x NORM_SLOTS vectors.
-    extern "C" __global__ void __launch_bounds__(128) add_rms_norm_warp(const bf16_t* __restrict__ a,
-                                                                         const bf16_t* __restrict__ b,
-                                                                         const bf16_t* __restrict__ weight,
-                                                                         bf16_t* __restrict__ sum,
-                                                                         bf16_t* __restrict__ out,
-                                                                         int rows, int width, float eps) {
-        const int row = blockIdx.x * 4 + (threadIdx.x >> 5), lane = threadIdx.x & 31;
-        if (row >= rows) return;
-        const size_t offset = (size_t)row * width;
-        const uint4* ra = (const uint4*)(a + offset);
-        const uint4* rb = (const uint4*)(b + offset);
-        uint4* rs = (uint4*)(sum + offset);
-        const int vectors = width >> 3;
-        // Every load of the row is issued before the first store (all in flight at once).
-        uint4 held[NORM_SLOTS], other[NORM_SLOTS];
-        #pragma unroll
-        for (int k = 0; k < NORM_SLOTS; ++k) {
-            const int i = lane + 32 * k;
-            if (i < vectors) { held[k] = ra[i]; other[k] = rb[i]; }
-        }
-        float part[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-        #pragma unroll
-        for (int k = 0; k < NORM_SLOTS; ++k) {
-            const int i = lane + 32 * k;
-            if (i < vectors) {
-                float f[8], g[8];
-                unpack8(held[k], f);
-                unpack8(other[k], g);
-                #pragma unroll
-                for (int j = 0; j < 8; ++j) { f[j] = bf2f(f2bf(f[j] + g[j])); part[k & 3] += f[j] * f[j]; }
-                held[k] = pack8(f);
-                rs[i] = held[k];
-            }
-        }
-        const float inverse = rsqrtf(row_squares_128(part) / (float)width + eps);
-        scale_held8<NORM_SLOTS>(held, (const uint4*)weight, (uint4*)(out + offset), vectors, lane, inverse);
     }
 
     /// add over 8-element vectors (n8 = elements / 8, 16-byte aligned pointers).

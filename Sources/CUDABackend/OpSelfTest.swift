@@ -84,11 +84,6 @@ public struct OpSelfTest {
         // The residual connection after a chunked MLP: the chunks read where they are.
         try checkAddRMSNormChunks(rows: s ? [683, 683, 682] : [5, 5, 4], width: hidden).forEach(record)
         try checkAddRMSNormChunks(rows: s ? [2049, 2049, 1] : [7, 1], width: vision).forEach(record)
-        if let cuda = device as? CUDABackend {
-            for (rows, width) in [(s ? 517 : 13, hidden), (s ? 301 : 7, vision), (s ? 33 : 5, s ? 4096 : 512)] {
-                record(try checkWarpNorms(cuda, rows: rows, width: width))
-            }
-        }
         record(try checkBinary("add", rows: s ? 1000 : 11, width: hidden) { try $0.add($1, $2) })
         record(try checkBinary("siluMul", rows: s ? 300 : 11, width: inter) { try $0.siluMul(gate: $1, up: $2) })
         record(try checkGateUp(rows: s ? 300 : 11, width: s ? 3424 : 40))
@@ -286,27 +281,6 @@ public struct OpSelfTest {
                 "addNorm chunks", shape, try flat(got, device), try flat(want, reference), tolerance: tolerance),
             Self.compare("chunks=joined", shape, try flat(got, device), try flat(joined, device), tolerance: 0),
         ]
-    }
-
-    /// The one-warp-per-row norm kernels against the block-per-row ones on the same inputs: equal to the bit
-    /// (same fp32 operations in the same order), both `rmsNorm` and `addRMSNorm` outputs in one vector.
-    private mutating func checkWarpNorms(_ cuda: CUDABackend, rows: Int, width: Int) throws -> Check {
-        let a = try cuda.upload(values(rows * width, range: 4), shape: [rows, width])
-        let b = try cuda.upload(values(rows * width, range: 4), shape: [rows, width])
-        let bits = values(width, range: 2).map(HalfConversion.bf16Bits)
-        let w = try bits.withUnsafeBytes { try cuda.weight($0, dtype: .bf16, shape: [width], keepingAlive: nil) }
-        func outputs() throws -> [Float] {
-            let added = try cuda.addRMSNorm(a, b, weight: w, eps: 1e-6)
-            return try cuda.download(cuda.rmsNorm(a, weight: w, eps: 1e-6)) + cuda.download(added.sum)
-                + cuda.download(added.normed)
-        }
-        let previous = cuda.warpRowNorms
-        defer { cuda.warpRowNorms = previous }
-        cuda.warpRowNorms = true
-        let warp = try outputs()
-        cuda.warpRowNorms = false
-        let block = try outputs()
-        return Self.compare("norms warp=blk", "[\(rows),\(width)]", warp, block, tolerance: 0)
     }
 
     private mutating func checkBinary(
