@@ -63,7 +63,7 @@ enum FP8KernelSource {
 
     /// One block per row of x `[rows, width]` (bf16): scales[row] = max|x| / 448 (1 for a row of zeros or
     /// without finite values), out = E4M3(x / scale). width a multiple of 8, rows 16-byte aligned.
-    extern "C" __global__ void quantize_rows_e4m3_v8(const uint4* x, uint2* out, float* scales, int width8) {
+    extern "C" __global__ void __launch_bounds__(1024) quantize_rows_e4m3_v8(const uint4* x, uint2* out, float* scales, int width8) {
         const uint4* row = x + (long long)blockIdx.x * width8;
         uint2* target = out + (long long)blockIdx.x * width8;
         float largest = 0.0f;
@@ -85,7 +85,7 @@ enum FP8KernelSource {
     /// quantize_rows_e4m3_v8 quantizes: one block per row. The row's products, rounded to bf16 as the
     /// separate kernel stores them, wait in dynamic shared memory (`width * 2` bytes) while the block finds
     /// their largest magnitude, so the bf16 product never goes to global memory.
-    extern "C" __global__ void silu_mul_quantize_e4m3_v8(const uint4* gateUp, uint2* out, float* scales, int width8) {
+    extern "C" __global__ void __launch_bounds__(1024) silu_mul_quantize_e4m3_v8(const uint4* gateUp, uint2* out, float* scales, int width8) {
         extern __shared__ uint4 products[];
         const uint4* gate = gateUp + (long long)blockIdx.x * 2 * width8;
         const uint4* up = gate + width8;
