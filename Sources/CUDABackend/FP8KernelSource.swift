@@ -1,6 +1,6 @@
 /// Kernels of the 8-bit (E4M3) products: per-row quantization of activations and widening of 8-bit
-/// weights to bf16. The conversions are written out in integer arithmetic (no `cvt...e4m3` PTX), so one
-/// source compiles for every architecture and rounds exactly as ``FP8E4M3`` does on the host.
+/// weights to bf16. Quantizing rounds exactly as ``FP8E4M3`` does on the host: with the hardware conversion
+/// on GPUs with FP8 (sm_89+), in integer arithmetic elsewhere (where only the widening path runs).
 enum FP8KernelSource {
     static let source = #"""
     /// Round-to-nearest-even E4M3 bits of |x| (sign added by the caller), saturating at 448.
@@ -23,15 +23,29 @@ enum FP8KernelSource {
         return __uint_as_float(s | ((e + 120u) << 23) | (m << 20));
     }
 
+    /// Two values as E4M3 bytes, `lo` in the low byte: the hardware conversion on GPUs with FP8 (sm_89 and
+    /// later; round to nearest even, saturating at 448, the same bits as e4m3_bits for every finite
+    /// value), e4m3_bits elsewhere.
+    __device__ __forceinline__ unsigned e4m3_pair(float lo, float hi) {
+    #if __CUDA_ARCH__ >= 890
+        unsigned short pair;
+        asm("cvt.rn.satfinite.e4m3x2.f32 %0, %1, %2;" : "=h"(pair) : "f"(hi), "f"(lo));
+        return pair;
+    #else
+        return e4m3_bits(lo) | (e4m3_bits(hi) << 8);
+    #endif
+    }
+
     /// Eight values divided by `scale` as E4M3 bytes, element 0 in the low byte of the first word.
     __device__ __forceinline__ uint2 quantize8(const float* f, float scale) {
-        unsigned lo = 0, hi = 0;
+        unsigned word[2];
         #pragma unroll
-        for (int j = 0; j < 4; ++j) {
-            lo |= e4m3_bits(__fdiv_rn(f[j], scale)) << (8 * j);
-            hi |= e4m3_bits(__fdiv_rn(f[j + 4], scale)) << (8 * j);
+        for (int w = 0; w < 2; ++w) {
+            const float* g = f + 4 * w;
+            word[w] = e4m3_pair(__fdiv_rn(g[0], scale), __fdiv_rn(g[1], scale))
+                | (e4m3_pair(__fdiv_rn(g[2], scale), __fdiv_rn(g[3], scale)) << 16);
         }
-        return make_uint2(lo, hi);
+        return make_uint2(word[0], word[1]);
     }
 
     __device__ float block_max(float v) {
