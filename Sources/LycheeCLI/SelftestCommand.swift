@@ -71,10 +71,12 @@ enum ModelSelfTest {
         let a = try onDevice.score(query: query, documents: documents).map { Float($0.logit) }
         let b = try onCPU.score(query: query, documents: documents).map { Float($0.logit) }
         print("model z on \(device.name): \(a), on CPU: \(b)")
-        // bf16 through every layer of a random-weight 7B moves z by ~0.1-0.2 (transformers' own bf16 run
-        // differs from ours by mean |dz| 0.065, max 0.25 on the bench workloads: docs/CUDA.md), so the bound
-        // on z is looser than on single ops.
-        checks.append(OpSelfTest.compare("model z", "image+text pair, text pair", a, b, tolerance: 1e-1))
+        // bf16 through every layer of a random-weight 7B moves z by ~0.1-0.2 (against float32 transformers
+        // our bf16 engine has mean |dz| 0.05-0.07, max 0.21 over the bench workloads: docs/CUDA.md), and any
+        // change of rounding in one op (a kernel rewrite) moves these two z by as much again, so the bound is
+        // 0.2 relative on |z| ~ 1.5-2. A broken op moves z by whole units; `scripts/gpu-fp8.sh` measures the
+        // precise parity over a hundred pairs.
+        checks.append(OpSelfTest.compare("model z", "image+text pair, text pair", a, b, tolerance: 2e-1))
         return checks
     }
 }
