@@ -42,6 +42,26 @@ struct CUDABackendTests {
         #expect(AttentionTiling.tiles(cuSeqlens: [0, 3]) == [0, 0, 3, 0, 0])
     }
 
+    @Test("causal tiles come heaviest first: the same tiles, ordered by the key rows each block reads")
+    func attentionTilesHeaviestFirst() {
+        let cuSeqlens: [Int32] = [0, 40, 240, 300]
+        let prefixes: [Range<Int32>] = [0..<0, 0..<40, 0..<40]
+        let plain = AttentionTiling.tiles(cuSeqlens: cuSeqlens, prefixes: prefixes)
+        let ordered = AttentionTiling.tiles(cuSeqlens: cuSeqlens, prefixes: prefixes, heaviestFirst: true)
+        func groups(_ tiles: [Int32]) -> [[Int32]] {
+            stride(from: 0, to: tiles.count, by: 5).map { Array(tiles[$0..<$0 + 5]) }
+        }
+        #expect(Set(groups(ordered)) == Set(groups(plain)))
+        #expect(groups(ordered).count == groups(plain).count)
+        // Key rows a causal block reads: its prefix, then its sequence up to its last query row.
+        let work = groups(ordered).map { Int($0[4] - $0[3]) + Int(min($0[2], $0[0] + 64) - $0[1]) }
+        #expect(work == work.sorted(by: >))
+        // The last block of the 200-row sequence (40 prefix rows + 200 own rows) leads; the first sequence's
+        // single block (40 rows, no prefix) and the 60-row sequence's block are at the end.
+        #expect(groups(ordered).first == [232, 40, 240, 0, 40])
+        #expect(work.last == 40)
+    }
+
     @Test("kernel cache files are keyed by source, architecture and driver")
     func cacheKeys() throws {
         let folder = URL(fileURLWithPath: "/tmp/lychee-cache-test")
