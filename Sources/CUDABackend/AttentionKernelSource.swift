@@ -104,6 +104,17 @@ enum AttentionKernelSource {
         }
     }
 
+    /// Key tile `index` of a block: the shared prefix's tiles first, then the sequence's own. Keys `start ..<
+    /// start + ATT_BK`, of which those before `end` exist.
+    struct KeyTile { int start, end; bool inPrefix; };
+
+    __device__ __forceinline__ KeyTile key_tile(int index, int prefixBlocks, int prefixStart, int prefixEnd,
+                                                int seqStart, int seqEnd) {
+        const bool inPrefix = index < prefixBlocks;
+        return {inPrefix ? prefixStart + index * ATT_BK : seqStart + (index - prefixBlocks) * ATT_BK,
+                inPrefix ? prefixEnd : seqEnd, inPrefix};
+    }
+
     template <int D>
     __device__ void attention_tile(const bf16_t* q, const bf16_t* k, const bf16_t* v, bf16_t* out,
                                    const int* tiles, int heads, int kvHeads, float scaleLog2, int causal) {
@@ -129,8 +140,8 @@ enum AttentionKernelSource {
         const int ownBlocks = (ownEnd - seqStart + ATT_BK - 1) / ATT_BK;
         const int blocks = prefixBlocks + ownBlocks;
         if (blocks > 0) {
-            load_tile_async<D>(Ks, k, kvStride, kvHead, prefixBlocks > 0 ? prefixStart : seqStart,
-                               prefixBlocks > 0 ? prefixEnd : seqEnd);
+            const KeyTile first = key_tile(0, prefixBlocks, prefixStart, prefixEnd, seqStart, seqEnd);
+            load_tile_async<D>(Ks, k, kvStride, kvHead, first.start, first.end);
         }
         commit_async();
 
@@ -153,9 +164,9 @@ enum AttentionKernelSource {
         float m0 = ATT_NEG_INF, m1 = ATT_NEG_INF, l0 = 0.0f, l1 = 0.0f;
 
         for (int blockIndex = 0; blockIndex < blocks; ++blockIndex) {
-            const bool inPrefix = blockIndex < prefixBlocks;
-            const int kStart = inPrefix ? prefixStart + blockIndex * ATT_BK : seqStart + (blockIndex - prefixBlocks) * ATT_BK;
-            const int keyEnd = inPrefix ? prefixEnd : seqEnd;
+            const KeyTile keys = key_tile(blockIndex, prefixBlocks, prefixStart, prefixEnd, seqStart, seqEnd);
+            const bool inPrefix = keys.inPrefix;
+            const int kStart = keys.start, keyEnd = keys.end;
             load_tile_async<D>(Vs, v, kvStride, kvHead, kStart, keyEnd);
             commit_async();
             wait_async_but_one();  // this block's keys
@@ -232,11 +243,8 @@ enum AttentionKernelSource {
 
             __syncthreads();  // every warp is done with this key tile
             if (blockIndex + 1 < blocks) {
-                const bool nextInPrefix = blockIndex + 1 < prefixBlocks;
-                load_tile_async<D>(Ks, k, kvStride, kvHead,
-                                   nextInPrefix ? prefixStart + (blockIndex + 1) * ATT_BK
-                                                : seqStart + (blockIndex + 1 - prefixBlocks) * ATT_BK,
-                                   nextInPrefix ? prefixEnd : seqEnd);
+                const KeyTile next = key_tile(blockIndex + 1, prefixBlocks, prefixStart, prefixEnd, seqStart, seqEnd);
+                load_tile_async<D>(Ks, k, kvStride, kvHead, next.start, next.end);
             }
             commit_async();
             wait_async_but_one();  // this block's values

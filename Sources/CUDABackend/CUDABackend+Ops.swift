@@ -281,9 +281,9 @@ enum AttentionTiling {
     /// Five ints per block (first query row, sequence start, sequence end, prefix start, prefix end);
     /// empty sequences get none.
     ///
-    /// With `heaviestFirst` (causal attention, where a block's work grows with its first row), each
-    /// sequence's blocks come last row first and the longest sequences first, so that the blocks
-    /// launched last are the short ones and no long block runs alone at the end.
+    /// With `heaviestFirst` (causal attention, where a block's work grows with its first row), the blocks
+    /// are sorted by the key rows they read (prefix plus own rows up to their last query row), most first,
+    /// so that the blocks launched last are the short ones and no long block runs alone at the end.
     static func tiles(cuSeqlens: [Int32], prefixes: [Range<Int32>] = [], heaviestFirst: Bool = false) -> [Int32] {
         var tiles = [[Int32]]()
         for (index, (start, end)) in zip(cuSeqlens, cuSeqlens.dropFirst()).enumerated() where end > start {

@@ -1,5 +1,4 @@
 import CCUDA
-import Dispatch
 import TensorKit
 
 extension CUDABackend {
@@ -43,16 +42,15 @@ extension CUDABackend {
                 UnsafeMutableRawBufferPointer(rebasing: target[PatchifyKernelSource.tableBytes..<parts.pixelsOffset])
                     .copyMemory(from: $0)
             }
-            // Each worker copies its own image; the staging memory and the images outlive concurrentPerform.
+            // Each worker copies its own image; the staging memory and the images outlive the workers.
             nonisolated(unsafe) let pixels = targetBase + parts.pixelsOffset
             let byteOffsets = parts.byteOffsets
-            let copy: @Sendable (Int) -> Void = { index in
+            ConcurrentRows.forEach(count: images.count) { index in
                 images[index].pixels.withUnsafeBytes { source in
                     guard let start = source.baseAddress else { return }
                     (pixels + byteOffsets[index]).copyMemory(from: start, byteCount: source.count)
                 }
             }
-            if images.count == 1 { copy(0) } else { DispatchQueue.concurrentPerform(iterations: images.count, execute: copy) }
         }
         return (tensor, parts.pixelsOffset)
     }

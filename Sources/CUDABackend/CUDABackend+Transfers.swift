@@ -19,17 +19,15 @@ extension CUDABackend {
             for part in parts {
                 part.withUnsafeBufferPointer { source in
                     guard let sourceBase = source.baseAddress else { return }
-                    // Each worker writes its own chunk; both buffers outlive concurrentPerform.
+                    // Each worker writes its own chunk; both buffers outlive the workers.
                     nonisolated(unsafe) let output = targetBase.assumingMemoryBound(to: UInt16.self) + offset
                     nonisolated(unsafe) let input = sourceBase
                     let length = source.count, chunk = 1 << 18
-                    let convert: @Sendable (Int) -> Void = { index in
+                    ConcurrentRows.forEach(count: (length + chunk - 1) / chunk) { index in
                         for i in (index * chunk)..<min(length, (index + 1) * chunk) {
                             output[i] = HalfConversion.bf16Bits(input[i])
                         }
                     }
-                    let chunks = (length + chunk - 1) / chunk
-                    if chunks == 1 { convert(0) } else { DispatchQueue.concurrentPerform(iterations: chunks, execute: convert) }
                 }
                 offset += part.count
             }
@@ -111,18 +109,17 @@ extension CUDABackend {
         // Tens of thousands of rows per batch (7 KB each for the 7B): gathered on all cores.
         let rows = try stagedTensor(shape: [ids.count, width], dtype: .bf16) { target in
             guard let targetBase = target.baseAddress else { return }
-            // Each worker writes its own rows; the staging memory and the ids outlive concurrentPerform.
+            // Each worker writes its own rows; the staging memory and the ids outlive the workers.
             nonisolated(unsafe) let output = targetBase.assumingMemoryBound(to: UInt16.self)
             let tableBase = host.base + table.byteOffset, dtype = table.dtype
             nonisolated(unsafe) let source = tableBase
-            let chunk = 512, chunks = (ids.count + chunk - 1) / chunk
-            let gather: @Sendable (Int) -> Void = { index in
+            let chunk = 512
+            ConcurrentRows.forEach(count: (ids.count + chunk - 1) / chunk) { index in
                 for i in (index * chunk)..<min(ids.count, (index + 1) * chunk) {
                     let row = UnsafeRawBufferPointer(start: source + Int(ids[i]) * rowBytes, count: rowBytes)
                     HostConversion.writeBF16(row, dtype: dtype, into: UnsafeMutableBufferPointer(start: output + i * width, count: width))
                 }
             }
-            if chunks <= 1 { gather(0) } else { DispatchQueue.concurrentPerform(iterations: chunks, execute: gather) }
         }
         try profilePoint("embedding (host gather + copy)")
         return rows

@@ -111,7 +111,7 @@ enum FP8KernelSource {
             unpack8(up[i], u);
             #pragma unroll
             for (int j = 0; j < 8; ++j) {
-                g[j] = bf2f(f2bf(g[j] / (1.0f + expf(-g[j])) * u[j]));
+                g[j] = bf2f(f2bf(silu_times(g[j], u[j])));
                 if (fabsf(g[j]) <= 3.0e38f) largest = fmaxf(largest, fabsf(g[j]));
             }
             products[i] = pack8(g);

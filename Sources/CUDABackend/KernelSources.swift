@@ -31,6 +31,9 @@ enum KernelSources {
         return make_uint4(pack_bf2(f[0], f[1]), pack_bf2(f[2], f[3]), pack_bf2(f[4], f[5]), pack_bf2(f[6], f[7]));
     }
 
+    /// silu(gate) * up in fp32, `gate / (1 + e^-gate) * up`, as the CPU backend computes it.
+    __device__ __forceinline__ float silu_times(float gate, float up) { return gate / (1.0f + expf(-gate)) * up; }
+
     __device__ __forceinline__ float warp_sum(float v) {
         for (int offset = 16; offset > 0; offset >>= 1) v += __shfl_xor_sync(0xffffffffu, v, offset);
         return v;
@@ -147,7 +150,7 @@ enum KernelSources {
             unpack8(base[col], g);
             unpack8(base[width8 + col], u);
             #pragma unroll
-            for (int j = 0; j < 8; ++j) g[j] = g[j] / (1.0f + expf(-g[j])) * u[j];
+            for (int j = 0; j < 8; ++j) g[j] = silu_times(g[j], u[j]);
             out[i] = pack8(g);
         }
     }
@@ -160,8 +163,7 @@ enum KernelSources {
 
     extern "C" __global__ void silu_mul(const bf16_t* gate, const bf16_t* up, bf16_t* out, long long n) {
         for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
-            float g = bf2f(gate[i]);
-            out[i] = f2bf(g / (1.0f + expf(-g)) * bf2f(up[i]));
+            out[i] = f2bf(silu_times(bf2f(gate[i]), bf2f(up[i])));
         }
     }
 
@@ -170,8 +172,7 @@ enum KernelSources {
         for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x) {
             long long row = i / width, col = i - row * width;
             const bf16_t* base = gateUp + row * 2 * width;
-            float g = bf2f(base[col]);
-            out[i] = f2bf(g / (1.0f + expf(-g)) * bf2f(base[width + col]));
+            out[i] = f2bf(silu_times(bf2f(base[col]), bf2f(base[width + col])));
         }
     }
 

@@ -26,8 +26,10 @@ enum HostFloats {
 }
 
 /// Runs independent blocks of work on every core.
-enum ConcurrentRows {
-    static func forEach(count: Int, _ body: @Sendable (Int) -> Void) {
+public enum ConcurrentRows {
+    /// Calls `body` with each of `0..<count`, on all cores when there is more than one block (and on this
+    /// thread for a single one); returns when every call has.
+    public static func forEach(count: Int, _ body: @Sendable (Int) -> Void) {
         guard count > 1 else {
             if count == 1 { body(0) }
             return
