@@ -2,27 +2,6 @@ import Foundation
 import TensorKit
 
 extension CPUBackend {
-    /// Adds each chunk into its rows of one sum tensor (no joined copy of the chunks), then ``rmsNorm``:
-    /// the values of ``add(_:_:)`` and ``rmsNorm(_:weight:eps:)`` on the joined chunks.
-    public func addRMSNorm(_ a: Tensor, rowChunks: [Tensor], weight: Tensor, eps: Float) throws
-        -> (sum: Tensor, normed: Tensor)
-    {
-        try OpChecks.rowChunks("addRMSNorm", rowChunks, of: a)
-        _ = try OpChecks.rmsNorm(a, weight: weight)
-        let left = try floats(a, op: "addRMSNorm", argument: "a")
-        let (sum, result) = try makeFloatTensor(shape: a.shape)
-        var offset = 0
-        for chunk in rowChunks {
-            let right = try floats(chunk, op: "addRMSNorm", argument: "rowChunks")
-            let (left, result) = (left + offset, result + offset)
-            parallel.forEachChunk(of: chunk.elementCount, minChunk: elementwiseGrain) { range in
-                for i in range { result[i] = left[i] + right[i] }
-            }
-            offset += chunk.elementCount
-        }
-        return (sum, try rmsNorm(sum, weight: weight, eps: eps))
-    }
-
     public func siluMul(gateUp: Tensor) throws -> Tensor {
         let width = try OpChecks.gateUp(gateUp)
         let input = try floats(gateUp, op: "siluMul", argument: "gateUp")

@@ -47,14 +47,6 @@ enum AttentionKernelSource {
 
     __device__ __forceinline__ unsigned load_pair(const bf16_t* p) { return *(const unsigned*)p; }
 
-    /// Two finite floats rounded to bf16 (nearest even) in one instruction, `lo` in the low half: the
-    /// probabilities, which are never NaN (`pack_bf2` keeps NaN payloads, at five more instructions each).
-    __device__ __forceinline__ unsigned pack_bf2_rn(float lo, float hi) {
-        unsigned packed;
-        asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(packed) : "f"(hi), "f"(lo));
-        return packed;
-    }
-
     /// 2^x with one MUFU instruction (relative error ~2^-22; -inf -> 0, subnormal results flushed to 0).
     __device__ __forceinline__ float fast_exp2(float x) {
         float y;
@@ -254,10 +246,10 @@ enum AttentionKernelSource {
     #pragma unroll
                 for (int ks = 0; ks < ATT_BK / 16; ++ks) {
                     unsigned a[4];
-                    a[0] = pack_bf2_rn(s[2 * ks][0], s[2 * ks][1]);
-                    a[1] = pack_bf2_rn(s[2 * ks][2], s[2 * ks][3]);
-                    a[2] = pack_bf2_rn(s[2 * ks + 1][0], s[2 * ks + 1][1]);
-                    a[3] = pack_bf2_rn(s[2 * ks + 1][2], s[2 * ks + 1][3]);
+                    a[0] = pack_bf2(s[2 * ks][0], s[2 * ks][1]);
+                    a[1] = pack_bf2(s[2 * ks][2], s[2 * ks][3]);
+                    a[2] = pack_bf2(s[2 * ks + 1][0], s[2 * ks + 1][1]);
+                    a[3] = pack_bf2(s[2 * ks + 1][2], s[2 * ks + 1][3]);
     #pragma unroll
                     for (int dp = 0; dp < D / 16; ++dp) {
                         // Matrices (transposed): keys 16 ks + 0..7 then + 8..15, each at dims 16 dp + 0..7 and + 8..15.

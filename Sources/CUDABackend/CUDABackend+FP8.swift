@@ -2,32 +2,40 @@ import CCUDA
 import TensorKit
 
 extension CUDABackend {
-    /// `linear` with an 8-bit weight: on FP8 tensor cores (x quantized per row, one cuBLASLt E4M3 product
-    /// with vector scales) when ``fp8TensorCores`` is on and the shape allows it, else the weight widened
-    /// to bf16 in a scratch buffer just before an ordinary bf16 product.
-    func scaledLinear(_ given: Tensor, weight: Tensor, bias: Tensor?, sizes: OpChecks.LinearSizes) throws -> Tensor {
-        try enter()
+    /// The product of an 8-bit weight into `out` (adding `residual` when given): on FP8 tensor cores (x
+    /// quantized per row, one cuBLASLt E4M3 product with vector scales) when ``fp8TensorCores`` is on and the
+    /// shape allows it, else the weight widened to bf16 in a scratch buffer just before an ordinary bf16 product.
+    func scaledProduct(
+        _ given: Tensor, weight: Tensor, bias: Tensor?, sizes: OpChecks.LinearSizes, out outPointer: CUdeviceptr,
+        residual: CUdeviceptr?
+    ) throws {
         let (m, n, k) = (sizes.rows, sizes.outFeatures, sizes.inFeatures)
-        let out = try makeTensor(shape: sizes.outputShape)
-        guard m > 0, n > 0 else { return out }
         let wPointer = try address(weight, op: "linear", argument: "weight", dtype: .f8e4m3)
         let scalePointer = try rowScaleAddress(weight, op: "linear")
         let bPointer = try bias.map { try address($0, op: "linear", argument: "bias") }
-        let outPointer = try address(out, op: "linear", argument: "output")
+        let name = "linear fp8 n=\(n) k=\(k)\(m < 64 ? " m<64" : "")"
+        /// The E4M3 product of quantized rows; false when cuBLASLt has none for the shape.
+        func run(_ x: CUdeviceptr, _ xScales: CUdeviceptr) throws -> Bool {
+            if try matmul.runFP8(
+                x: x, xScales: xScales, weight: wPointer, weightScales: scalePointer, bias: bPointer, residual: residual,
+                out: outPointer, m: m, n: n, k: k)
+            {
+                return true
+            }
+            guard let residual,
+                try matmul.runFP8(
+                    x: x, xScales: xScales, weight: wPointer, weightScales: scalePointer, bias: bPointer,
+                    out: outPointer, m: m, n: n, k: k)
+            else { return false }
+            try addInPlace(residual, to: outPointer, count: m * n)
+            return true
+        }
         // FP8 products need 16-element multiples on the inner and output sizes, and aligned operands.
         let fp8Shape = fp8TensorCores && k % 16 == 0 && n % 16 == 0 && [wPointer, outPointer].allSatisfy { $0 % 16 == 0 }
         if fp8Shape, given.dtype == .f8e4m3 {
             // Quantized by the op that made it (``siluMul(gateUp:feeding:)``).
             let qPointer = try address(given, op: "linear", argument: "x", dtype: .f8e4m3)
-            let sPointer = try rowScaleAddress(given, op: "linear")
-            if qPointer % 16 == 0,
-                try matmul.runFP8(
-                    x: qPointer, xScales: sPointer, weight: wPointer, weightScales: scalePointer, bias: bPointer,
-                    out: outPointer, m: m, n: n, k: k)
-            {
-                try finish("linear fp8 n=\(n) k=\(k)\(m < 64 ? " m<64" : "")")
-                return out
-            }
+            if qPointer % 16 == 0, try run(qPointer, try rowScaleAddress(given, op: "linear")) { return try finish(name) }
         }
         let x = try widenedActivation(given)
         let xPointer = try address(x, op: "linear", argument: "x")
@@ -39,19 +47,12 @@ extension CUDABackend {
             try kernels.launch(
                 "quantize_rows_e4m3_v8", grid: (m, 1, 1), block: (rowBlockSize(width8: k / 8), 1, 1),
                 [.pointer(xPointer), .pointer(qPointer), .pointer(sPointer), .int32(Int32(k / 8))])
-            if try matmul.runFP8(
-                x: qPointer, xScales: sPointer, weight: wPointer, weightScales: scalePointer, bias: bPointer,
-                out: outPointer, m: m, n: n, k: k)
-            {
-                try finish("linear fp8 n=\(n) k=\(k)\(m < 64 ? " m<64" : "")")
-                return out
-            }
+            if try run(qPointer, sPointer) { return try finish(name) }
         }
         let widened = try widen(pointer: wPointer, scales: scalePointer, rows: n, columns: k)
         let wide = try address(widened, op: "linear", argument: "widened weight")
-        try bf16Product(x: xPointer, weight: wide, bias: bPointer, out: outPointer, m: m, n: n, k: k)
+        try bf16Product(x: xPointer, weight: wide, bias: bPointer, residual: residual, out: outPointer, m: m, n: n, k: k)
         try finish("linear widened-fp8 n=\(n) k=\(k)\(m < 64 ? " m<64" : "")")
-        return out
     }
 
     /// Most dynamic shared memory the fused silu kernel holds a row's bf16 products in (the default limit

@@ -2,38 +2,108 @@ import CCUDA
 import TensorKit
 
 extension CUDABackend {
+    /// Blocks across a row of `width` elements (one per thread) for a kernel whose grid's second axis
+    /// walks the rows: the block size of 128 to 256 threads that leaves the fewest threads idle.
+    static func rowGrid(width: Int) -> (blocks: Int, threads: Int) {
+        let options = stride(from: 256, through: 128, by: -32).map { threads in
+            (blocks: max(1, (width + threads - 1) / threads), threads: threads)
+        }
+        return options.min { $0.blocks * $0.threads < $1.blocks * $1.threads } ?? (1, 256)
+    }
+
     /// Blocks for a grid-stride elementwise kernel over `count` elements.
-    private func elementwiseGrid(_ count: Int) -> (Int, Int, Int) {
+    func elementwiseGrid(_ count: Int) -> (Int, Int, Int) {
         (max(1, min((count + 255) / 256, device.multiprocessors * 16)), 1, 1)
     }
 
     public func linear(_ x: Tensor, weight: Tensor, bias: Tensor?) throws -> Tensor {
         let sizes = try OpChecks.linear(x, weight: weight, bias: bias)
-        if weight.dtype == .f8e4m3 { return try scaledLinear(x, weight: weight, bias: bias, sizes: sizes) }
-        let x = try widenedActivation(x)
         try enter()
-        let xPointer = try address(x, op: "linear", argument: "x")
-        let wPointer = try address(weight, op: "linear", argument: "weight")
-        let bPointer = try bias.map { try address($0, op: "linear", argument: "bias") }
         let out = try makeTensor(shape: sizes.outputShape)
-        let outPointer = try address(out, op: "linear", argument: "output")
-        let (m, n, k) = (sizes.rows, sizes.outFeatures, sizes.inFeatures)
-        guard m > 0, n > 0 else { return out }
-        try bf16Product(x: xPointer, weight: wPointer, bias: bPointer, out: outPointer, m: m, n: n, k: k)
-        try finish("linear n=\(n) k=\(k)\(m < 64 ? " m<64" : "")")
+        try product(
+            x, weight: weight, bias: bias, sizes: sizes, out: try address(out, op: "linear", argument: "output"),
+            residual: nil)
         return out
     }
 
-    /// `out = x W^T (+ b)` of bf16 operands through cuBLASLt. It also takes rows that are not 16-byte multiples
-    /// (slower kernels); the plain kernel is only for shapes it refuses.
-    func bf16Product(
-        x: CUdeviceptr, weight: CUdeviceptr, bias: CUdeviceptr?, out: CUdeviceptr, m: Int, n: Int, k: Int
+    public func linear(_ x: Tensor, weight: Tensor, bias: Tensor?, adding residual: Tensor) throws -> Tensor {
+        _ = try OpChecks.linear(x, weight: weight, bias: bias, adding: residual)
+        guard residual.rowCount > 0 else {
+            try enter()
+            return try makeTensor(shape: residual.shape)
+        }
+        return try linear(rowChunks: [0..<residual.rowCount], of: { _ in x }, weight: weight, bias: bias, adding: residual)
+    }
+
+    /// Each chunk's product writes its rows of the one output, cuBLASLt adding the residual's rows as it
+    /// stores them (its C matrix): the residual connection costs no pass of its own.
+    public func linear(
+        rowChunks: [Range<Int>], of rows: (Range<Int>) throws -> Tensor, weight: Tensor, bias: Tensor?,
+        adding residual: Tensor
+    ) throws -> Tensor {
+        try OpChecks.rowRanges("linear", rowChunks, rows: residual.rowCount)
+        try enter()
+        let out = try makeTensor(shape: residual.shape)
+        let outBase = try address(out, op: "linear", argument: "output")
+        let residualBase = try address(residual, op: "linear", argument: "residual")
+        let rowBytes = residual.rowWidth * DType.bf16.byteSize
+        for range in rowChunks {
+            let x = try rows(range)
+            let sizes = try OpChecks.linear(x, weight: weight, bias: bias, adding: try residual.rows(range))
+            try enter()
+            let offset = CUdeviceptr(range.lowerBound * rowBytes)
+            try product(x, weight: weight, bias: bias, sizes: sizes, out: outBase + offset, residual: residualBase + offset)
+        }
+        return out
+    }
+
+    /// `out = x W^T (+ b) (+ residual)` into device memory (`out` and `residual` hold the product's rows),
+    /// booked as one "linear" op.
+    private func product(
+        _ x: Tensor, weight: Tensor, bias: Tensor?, sizes: OpChecks.LinearSizes, out: CUdeviceptr,
+        residual: CUdeviceptr?
     ) throws {
-        guard try !matmul.run(x: x, weight: weight, bias: bias, out: out, m: m, n: n, k: k) else { return }
-        try kernels.launch(
-            "linear_fallback", grid: ((n + 7) / 8, m, 1), block: (32, 8, 1),
-            [.pointer(x), .pointer(weight), .pointer(bias ?? 0), .pointer(out),
-             .int32(Int32(m)), .int32(Int32(n)), .int32(Int32(k))])
+        let (m, n, k) = (sizes.rows, sizes.outFeatures, sizes.inFeatures)
+        guard m > 0, n > 0 else { return }
+        if weight.dtype == .f8e4m3 {
+            return try scaledProduct(x, weight: weight, bias: bias, sizes: sizes, out: out, residual: residual)
+        }
+        let x = try widenedActivation(x)
+        let xPointer = try address(x, op: "linear", argument: "x")
+        let wPointer = try address(weight, op: "linear", argument: "weight")
+        let bPointer = try bias.map { try address($0, op: "linear", argument: "bias") }
+        try bf16Product(x: xPointer, weight: wPointer, bias: bPointer, residual: residual, out: out, m: m, n: n, k: k)
+        try finish("linear n=\(n) k=\(k)\(m < 64 ? " m<64" : "")")
+    }
+
+    /// `out = x W^T (+ b) (+ residual)` of bf16 operands through cuBLASLt. It also takes rows that are not
+    /// 16-byte multiples (slower kernels); the plain kernel is only for shapes it refuses.
+    func bf16Product(
+        x: CUdeviceptr, weight: CUdeviceptr, bias: CUdeviceptr?, residual: CUdeviceptr? = nil, out: CUdeviceptr,
+        m: Int, n: Int, k: Int
+    ) throws {
+        if try matmul.run(x: x, weight: weight, bias: bias, residual: residual, out: out, m: m, n: n, k: k) { return }
+        let plain = try residual != nil && matmul.run(x: x, weight: weight, bias: bias, out: out, m: m, n: n, k: k)
+        if !plain {
+            try kernels.launch(
+                "linear_fallback", grid: ((n + 7) / 8, m, 1), block: (32, 8, 1),
+                [.pointer(x), .pointer(weight), .pointer(bias ?? 0), .pointer(out),
+                 .int32(Int32(m)), .int32(Int32(n)), .int32(Int32(k))])
+        }
+        if let residual { try addInPlace(residual, to: out, count: m * n) }
+    }
+
+    /// `target += residual` elementwise over `count` bf16 values (a product whose library could not add it).
+    func addInPlace(_ residual: CUdeviceptr, to target: CUdeviceptr, count: Int) throws {
+        if Self.allowsVectors(width: count, [residual, target]) {
+            try kernels.launch(
+                "add_v8", grid: elementwiseGrid(count / 8), block: (256, 1, 1),
+                [.pointer(target), .pointer(residual), .pointer(target), .int64(Int64(count / 8))])
+        } else {
+            try kernels.launch(
+                "add", grid: elementwiseGrid(count), block: (256, 1, 1),
+                [.pointer(target), .pointer(residual), .pointer(target), .int64(Int64(count))])
+        }
     }
 
     public func add(_ a: Tensor, _ b: Tensor) throws -> Tensor {
@@ -79,9 +149,11 @@ extension CUDABackend {
         guard count > 0 else { return out }
         let pointers = [try address(gateUp, op: "siluMul", argument: "gateUp"), try address(out, op: "siluMul", argument: "output")]
         if Self.allowsVectors(width: width, pointers) {
+            let rows = count / width
+            let (blocks, threads) = Self.rowGrid(width: width / 8)
             try kernels.launch(
-                "silu_mul_fused_v8", grid: elementwiseGrid(count / 8), block: (256, 1, 1),
-                pointers.map { .pointer($0) } + [.int32(Int32(width / 8)), .int64(Int64(count / 8))])
+                "silu_mul_fused_v8", grid: (blocks, min(rows, 65535), 1), block: (threads, 1, 1),
+                pointers.map { .pointer($0) } + [.int32(Int32(width / 8)), .int32(Int32(rows))])
         } else {
             try kernels.launch(
                 "silu_mul_fused", grid: elementwiseGrid(count), block: (256, 1, 1),

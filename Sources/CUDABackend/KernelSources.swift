@@ -9,16 +9,18 @@ enum KernelSources {
 
     __device__ __forceinline__ float bf2f(bf16_t v) { return __uint_as_float(((unsigned)v) << 16); }
 
-    __device__ __forceinline__ bf16_t f2bf(float f) {
-        unsigned u = __float_as_uint(f);
-        if ((u & 0x7fffffffu) > 0x7f800000u) return (bf16_t)((u >> 16) | 0x40u);
-        u += 0x7fffu + ((u >> 16) & 1u);
-        return (bf16_t)(u >> 16);
+    /// Two floats rounded to bf16 (nearest even) in one instruction (`cvt.rn.bf16x2.f32`, sm_80 and later),
+    /// `lo` in the low half. A NaN becomes the canonical NaN.
+    __device__ __forceinline__ unsigned pack_bf2(float lo, float hi) {
+        unsigned packed;
+        asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(packed) : "f"(hi), "f"(lo));
+        return packed;
     }
 
-    __device__ __forceinline__ unsigned pack_bf2(float lo, float hi) {
-        return (unsigned)f2bf(lo) | ((unsigned)f2bf(hi) << 16);
-    }
+    __device__ __forceinline__ bf16_t f2bf(float f) { return (bf16_t)pack_bf2(f, 0.0f); }
+
+    /// `f` rounded to bf16 and widened back: the value a bf16 store keeps.
+    __device__ __forceinline__ float round_bf(float f) { return __uint_as_float(pack_bf2(0.0f, f) & 0xffff0000u); }
 
     /// Eight bf16 values of one 16-byte load as fp32 (element 0 in the low half of the first word).
     __device__ __forceinline__ void unpack8(uint4 v, float* f) {
@@ -31,8 +33,10 @@ enum KernelSources {
         return make_uint4(pack_bf2(f[0], f[1]), pack_bf2(f[2], f[3]), pack_bf2(f[4], f[5]), pack_bf2(f[6], f[7]));
     }
 
-    /// silu(gate) * up in fp32, `gate / (1 + e^-gate) * up`, as the CPU backend computes it.
-    __device__ __forceinline__ float silu_times(float gate, float up) { return gate / (1.0f + expf(-gate)) * up; }
+    /// silu(gate) * up in fp32, `gate / (1 + e^-gate) * up`, with the fast exponential and division (a few
+    /// fp32 ulps from the CPU backend's exact ones, far below the bf16 rounding that follows; large negative
+    /// gates give 0, as the exact formula does): these kernels are bound by instruction issue, not memory.
+    __device__ __forceinline__ float silu_times(float gate, float up) { return __fdividef(gate, 1.0f + __expf(-gate)) * up; }
 
     __device__ __forceinline__ float warp_sum(float v) {
         for (int offset = 16; offset > 0; offset >>= 1) v += __shfl_xor_sync(0xffffffffu, v, offset);
@@ -70,7 +74,7 @@ enum KernelSources {
         for (int i = threadIdx.x; i < width; i += blockDim.x) { float v = bf2f(row[i]); squares += v * v; }
         const float inverse = rsqrtf(block_sum(squares) / (float)width + eps);
         for (int i = threadIdx.x; i < width; i += blockDim.x) {
-            float normed = bf2f(f2bf(bf2f(row[i]) * inverse));
+            float normed = round_bf(bf2f(row[i]) * inverse);
             target[i] = f2bf(normed * bf2f(weight[i]));
         }
     }
@@ -84,7 +88,7 @@ enum KernelSources {
             unpack8(row[i], f);
             unpack8(w[i], g);
             #pragma unroll
-            for (int j = 0; j < 8; ++j) f[j] = bf2f(f2bf(f[j] * inverse)) * g[j];
+            for (int j = 0; j < 8; ++j) f[j] = round_bf(f[j] * inverse) * g[j];
             target[i] = pack8(f);
         }
     }
@@ -105,30 +109,6 @@ enum KernelSources {
         scale_row8(row, w, target, vectors, rsqrtf(block_sum(squares) / (float)width + eps));
     }
 
-    /// sum = a + b (rounded to bf16, as `add` stores it), out = rms_norm(sum): the residual connection and
-    /// the norm after it in one pass. Rows of a multiple of 8 elements, 16-byte aligned pointers.
-    extern "C" __global__ void add_rms_norm_v8(const bf16_t* a, const bf16_t* b, const bf16_t* weight, bf16_t* sum,
-                                               bf16_t* out, int width, float eps) {
-        const size_t offset = (size_t)blockIdx.x * width;
-        const uint4* ra = (const uint4*)(a + offset);
-        const uint4* rb = (const uint4*)(b + offset);
-        uint4* rs = (uint4*)(sum + offset);
-        uint4* target = (uint4*)(out + offset);
-        const uint4* w = (const uint4*)weight;
-        const int vectors = width >> 3;
-        float squares = 0.0f;
-        for (int i = threadIdx.x; i < vectors; i += blockDim.x) {
-            float f[8], g[8];
-            unpack8(ra[i], f);
-            unpack8(rb[i], g);
-            #pragma unroll
-            for (int j = 0; j < 8; ++j) { f[j] = bf2f(f2bf(f[j] + g[j])); squares += f[j] * f[j]; }
-            rs[i] = pack8(f);
-        }
-        // Each thread reads back only the sum vectors it wrote itself.
-        scale_row8(rs, w, target, vectors, rsqrtf(block_sum(squares) / (float)width + eps));
-    }
-
     /// add over 8-element vectors (n8 = elements / 8, 16-byte aligned pointers).
     extern "C" __global__ void add_v8(const uint4* a, const uint4* b, uint4* out, long long n8) {
         for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n8; i += (long long)gridDim.x * blockDim.x) {
@@ -141,17 +121,19 @@ enum KernelSources {
         }
     }
 
-    /// silu_mul_fused over 8-element vectors: width8 = width / 8, n8 = rows * width8.
-    extern "C" __global__ void silu_mul_fused_v8(const uint4* gateUp, uint4* out, int width8, long long n8) {
-        for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n8; i += (long long)gridDim.x * blockDim.x) {
-            const long long row = i / width8, col = i - row * width8;
-            const uint4* base = gateUp + row * 2 * width8;
+    /// silu_mul_fused over 8-element vectors (width8 = width / 8): blockIdx.x and threadIdx.x pick the vector
+    /// of a row, blockIdx.y the row (striding by gridDim.y), so no thread divides a 64-bit index.
+    extern "C" __global__ void silu_mul_fused_v8(const uint4* gateUp, uint4* out, int width8, int rows) {
+        const int col = blockIdx.x * blockDim.x + threadIdx.x;
+        if (col >= width8) return;
+        for (int row = blockIdx.y; row < rows; row += gridDim.y) {
+            const uint4* base = gateUp + (long long)row * 2 * width8;
             float g[8], u[8];
             unpack8(base[col], g);
             unpack8(base[width8 + col], u);
             #pragma unroll
             for (int j = 0; j < 8; ++j) g[j] = silu_times(g[j], u[j]);
-            out[i] = pack8(g);
+            out[(long long)row * width8 + col] = pack8(g);
         }
     }
 

@@ -1,16 +1,17 @@
 import CCUDA
 import Foundation
 
-/// Row-major products `out[m, n] = x[m, k] W[n, k]^T (+ bias[n])` through cuBLASLt, fp32 accumulation,
+/// Row-major products `out[m, n] = x[m, k] W[n, k]^T (+ bias[n]) (+ residual[m, n])` through cuBLASLt, fp32
+/// accumulation (the residual is cuBLASLt's C matrix with beta 1, a separate buffer from out),
 /// bf16 output: bf16 operands, or E4M3 operands each with a vector of fp32 scales (one per weight row,
 /// one per x row: `out[i, j] = sx[i] * sw[j] * sum x8[i, :] w8[j, :]`).
 ///
 /// cuBLASLt is column-major: the row-major output `[m, n]` is the column-major `n x m` matrix
 /// `W x^T`, so W is passed as A (stored `k x n`, transposed) and x as B (stored `k x m`, as is): the
 /// "TN" layout FP8 products require. Descriptors, layouts and the heuristic's algorithm are cached per
-/// (m, n, k, bias, fp8).
+/// (m, n, k, bias, fp8, residual).
 final class MatmulEngine: @unchecked Sendable {
-    private struct PlanKey: Hashable { var m, n, k: Int; var bias: Bool; var fp8 = false }
+    private struct PlanKey: Hashable { var m, n, k: Int; var bias: Bool; var fp8 = false; var residual = false }
     private final class Plan {
         var desc: cublasLtMatmulDesc_t?
         var a, b, c: cublasLtMatrixLayout_t?
@@ -23,7 +24,7 @@ final class MatmulEngine: @unchecked Sendable {
     /// Shapes that share a timing: one product with row counts in one power-of-two range. A plan for a new
     /// row count takes the heuristic's answer at the position that won for its range, without timing again
     /// (serving batches have a new row count nearly every pass).
-    private struct TuningKey: Hashable { var n, k: Int; var bias, fp8: Bool; var rowRange: Int }
+    private struct TuningKey: Hashable { var n, k: Int; var bias, fp8, residual: Bool; var rowRange: Int }
     private var tunedChoice: [TuningKey: Int] = [:]
 
     /// Products of at least this many multiply-adds time the heuristic's first few algorithms on their first
@@ -37,6 +38,8 @@ final class MatmulEngine: @unchecked Sendable {
     private var handle: cublasLtHandle_t?
     private let workspace: CUdeviceptr
     static let workspaceBytes = 32 << 20
+    /// `CUBLAS_STATUS_NOT_SUPPORTED`.
+    static let notSupported: cublasStatus_t = 15
     private var plans: [PlanKey: Plan] = [:]
     /// Shapes the heuristic had no algorithm for (asked once).
     private var refused: Set<PlanKey> = []
@@ -51,11 +54,15 @@ final class MatmulEngine: @unchecked Sendable {
         workspace = try pool.allocate(Self.workspaceBytes).pointer
     }
 
-    /// Runs the product; returns false when cuBLASLt offers no algorithm for the shape.
-    func run(x: CUdeviceptr, weight: CUdeviceptr, bias: CUdeviceptr?, out: CUdeviceptr, m: Int, n: Int, k: Int) throws
-        -> Bool
-    {
-        try run(PlanKey(m: m, n: n, k: k, bias: bias != nil), x: x, weight: weight, bias: bias, out: out, scales: nil)
+    /// Runs the product, adding `residual` (`[m, n]` bf16, not `out` itself) when given; returns false when
+    /// cuBLASLt offers no algorithm for the shape.
+    func run(
+        x: CUdeviceptr, weight: CUdeviceptr, bias: CUdeviceptr?, residual: CUdeviceptr? = nil, out: CUdeviceptr, m: Int,
+        n: Int, k: Int
+    ) throws -> Bool {
+        try run(
+            PlanKey(m: m, n: n, k: k, bias: bias != nil, residual: residual != nil), x: x, weight: weight, bias: bias,
+            residual: residual, out: out, scales: nil)
     }
 
     /// The E4M3 product with per-row scales of x (`xScales`, m values) and of W (`weightScales`, n values);
@@ -63,16 +70,16 @@ final class MatmulEngine: @unchecked Sendable {
     /// 12.9, or on a GPU without FP8 tensor cores).
     func runFP8(
         x: CUdeviceptr, xScales: CUdeviceptr, weight: CUdeviceptr, weightScales: CUdeviceptr, bias: CUdeviceptr?,
-        out: CUdeviceptr, m: Int, n: Int, k: Int
+        residual: CUdeviceptr? = nil, out: CUdeviceptr, m: Int, n: Int, k: Int
     ) throws -> Bool {
         try run(
-            PlanKey(m: m, n: n, k: k, bias: bias != nil, fp8: true), x: x, weight: weight, bias: bias, out: out,
-            scales: (x: xScales, weight: weightScales))
+            PlanKey(m: m, n: n, k: k, bias: bias != nil, fp8: true, residual: residual != nil), x: x, weight: weight,
+            bias: bias, residual: residual, out: out, scales: (x: xScales, weight: weightScales))
     }
 
     private func run(
-        _ key: PlanKey, x: CUdeviceptr, weight: CUdeviceptr, bias: CUdeviceptr?, out: CUdeviceptr,
-        scales: (x: CUdeviceptr, weight: CUdeviceptr)?
+        _ key: PlanKey, x: CUdeviceptr, weight: CUdeviceptr, bias: CUdeviceptr?, residual: CUdeviceptr?,
+        out: CUdeviceptr, scales: (x: CUdeviceptr, weight: CUdeviceptr)?
     ) throws -> Bool {
         let (m, n, k) = (key.m, key.n, key.k)
         lock.lock()
@@ -100,15 +107,23 @@ final class MatmulEngine: @unchecked Sendable {
             try setPointer(plan.desc, LYCHEE_CUBLASLT_MATMUL_DESC_B_SCALE_POINTER, scales.x, "B_SCALE_POINTER")
         }
         let launch = { (algo: inout lychee_cublasLtMatmulAlgo_t) -> cublasStatus_t in
-            var alpha: Float = 1, beta: Float = 0
+            // C is read only with beta 1; each run writes out afresh, so the autotuner's repeats are harmless.
+            var alpha: Float = 1, beta: Float = residual == nil ? 0 : 1
             return self.blas.matmul(
                 self.handle, plan.desc, &alpha, UnsafeRawPointer(bitPattern: UInt(weight)), plan.a,
-                UnsafeRawPointer(bitPattern: UInt(x)), plan.b, &beta, UnsafeRawPointer(bitPattern: UInt(out)), plan.c,
+                UnsafeRawPointer(bitPattern: UInt(x)), plan.b, &beta, UnsafeRawPointer(bitPattern: UInt(residual ?? out)), plan.c,
                 UnsafeMutableRawPointer(bitPattern: UInt(out)), plan.c, &algo,
                 UnsafeMutableRawPointer(bitPattern: UInt(self.workspace)), Self.workspaceBytes, nil)
         }
         if !plan.candidates.isEmpty { try autotune(plan, launch) }
-        try blas.check(launch(&plan.algo), "cublasLtMatmul(m: \(m), n: \(n), k: \(k)\(key.fp8 ? ", fp8" : ""))")
+        let status = launch(&plan.algo)
+        if key.residual, status == Self.notSupported {
+            // A library that has no product adding C with these scales: the caller adds the residual itself.
+            plans[key] = nil
+            refused.insert(key)
+            return false
+        }
+        try blas.check(status, "cublasLtMatmul(m: \(m), n: \(n), k: \(k)\(key.fp8 ? ", fp8" : "")\(key.residual ? ", residual" : ""))")
         return true
     }
 
@@ -223,7 +238,8 @@ final class MatmulEngine: @unchecked Sendable {
         let usable = results[0..<Int(count)].filter { $0.state == 0 }.map(\.algo)
         plan.algo = usable.first ?? results[0].algo
         guard wanted > 1 else { return plan }
-        let tuning = TuningKey(n: key.n, k: key.k, bias: key.bias, fp8: key.fp8, rowRange: Int.bitWidth - (key.m - 1).leadingZeroBitCount)
+        let tuning = TuningKey(
+            n: key.n, k: key.k, bias: key.bias, fp8: key.fp8, residual: key.residual, rowRange: Int.bitWidth - (key.m - 1).leadingZeroBitCount)
         if let chosen = tunedChoice[tuning] {
             plan.algo = usable.indices.contains(chosen) ? usable[chosen] : plan.algo
         } else {

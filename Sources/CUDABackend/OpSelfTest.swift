@@ -64,7 +64,8 @@ public struct OpSelfTest {
         // 8-bit weights: on FP8 tensor cores where the device has them, then always the widening path.
         for tensorCores in [true, false] {
             record(try checkScaledLinear(rows: s ? 300 : 17, inFeatures: hidden, outFeatures: s ? 4608 : 48, bias: true, tensorCores: tensorCores))
-            record(try checkScaledLinear(rows: s ? 129 : 9, inFeatures: s ? 18944 : 160, outFeatures: hidden, bias: false, tensorCores: tensorCores))
+            record(try checkScaledLinear(rows: s ? 129 : 9, inFeatures: s ? 18944 : 160, outFeatures: hidden, bias: false, tensorCores: tensorCores, residual: true))
+            record(try checkScaledLinear(rows: s ? 301 : 9, inFeatures: vision, outFeatures: vision, bias: true, tensorCores: tensorCores, residual: true))
             record(try checkScaledLinear(rows: s ? 517 : 13, inFeatures: vision, outFeatures: s ? 3840 : 192, bias: true, tensorCores: tensorCores))
             record(try checkScaledLinear(rows: 3, inFeatures: s ? 1176 : 24, outFeatures: s ? 1280 : 40, bias: false, tensorCores: tensorCores))
         }
@@ -77,13 +78,12 @@ public struct OpSelfTest {
         record(try checkRMSNorm(rows: s ? 301 : 13, width: vision))
         record(try checkRMSNorm(rows: s ? 37 : 5, width: s ? 1002 : 42))  // not a multiple of 8: scalar kernel
         record(try checkRMSNorm(rows: s ? 67 : 5, width: 8192))
-        record(try checkAddRMSNorm(rows: s ? 517 : 13, width: hidden))
-        record(try checkAddRMSNorm(rows: s ? 301 : 7, width: vision))
-        record(try checkAddRMSNorm(rows: s ? 67 : 5, width: 8192))
-        record(try checkAddRMSNorm(rows: s ? 37 : 5, width: s ? 1002 : 42))  // not a multiple of 8: separate kernels
-        // The residual connection after a chunked MLP: the chunks read where they are.
-        try checkAddRMSNormChunks(rows: s ? [683, 683, 682] : [5, 5, 4], width: hidden).forEach(record)
-        try checkAddRMSNormChunks(rows: s ? [2049, 2049, 1] : [7, 1], width: vision).forEach(record)
+        // The residual connection inside the product (cuBLASLt's C matrix), whole and in row chunks as the MLP
+        // runs it; odd widths take the fallback product and a separate add.
+        record(try checkLinearAdding(chunks: s ? [517] : [13], inFeatures: hidden, outFeatures: hidden, bias: false))
+        record(try checkLinearAdding(chunks: s ? [683, 683, 682] : [5, 5, 4], inFeatures: inter, outFeatures: hidden, bias: false))
+        record(try checkLinearAdding(chunks: s ? [1025, 1] : [7, 1], inFeatures: visInter, outFeatures: vision, bias: true))
+        record(try checkLinearAdding(chunks: [5, 3], inFeatures: 20, outFeatures: 7, bias: true))
         record(try checkBinary("add", rows: s ? 1000 : 11, width: hidden) { try $0.add($1, $2) })
         record(try checkBinary("siluMul", rows: s ? 300 : 11, width: inter) { try $0.siluMul(gate: $1, up: $2) })
         record(try checkGateUp(rows: s ? 300 : 11, width: s ? 3424 : 40))
@@ -176,7 +176,7 @@ public struct OpSelfTest {
     /// quantizes x per row; the reference then multiplies the same rounded x (quantized and widened on the
     /// host), so both sides compute one product and only accumulation order and output rounding differ.
     private mutating func checkScaledLinear(
-        rows: Int, inFeatures: Int, outFeatures: Int, bias: Bool, tensorCores: Bool
+        rows: Int, inFeatures: Int, outFeatures: Int, bias: Bool, tensorCores: Bool, residual: Bool = false
     ) throws -> Check {
         let cuda = device as? CUDABackend
         let previous = cuda?.fp8TensorCores
@@ -200,18 +200,27 @@ public struct OpSelfTest {
              try reference.scaledWeight(bytes, rowScales: matrix.scales, shape: [outFeatures, inFeatures]))
         }
         let b = bias ? try weights(values(outFeatures), shape: [outFeatures]) : nil
-        let out = (
-            try device.linear(try device.upload(xValues, shape: [rows, inFeatures]), weight: w.0, bias: b?.0),
-            try reference.linear(try reference.upload(referenceX, shape: [rows, inFeatures]), weight: w.1, bias: b?.1)
-        )
+        let x = (try device.upload(xValues, shape: [rows, inFeatures]), try reference.upload(referenceX, shape: [rows, inFeatures]))
+        let out: (Tensor, Tensor)
+        if residual {
+            let r = try activations(values(rows * outFeatures, range: 4), shape: [rows, outFeatures])
+            out = (
+                try device.linear(x.0, weight: w.0, bias: b?.0, adding: r.0),
+                try reference.linear(x.1, weight: w.1, bias: b?.1, adding: r.1)
+            )
+        } else {
+            out = (try device.linear(x.0, weight: w.0, bias: b?.0), try reference.linear(x.1, weight: w.1, bias: b?.1))
+        }
         return try compare(
             onTensorCores ? "linear fp8" : "linear fp8w",
-            "[\(rows),\(inFeatures)]x[\(outFeatures),\(inFeatures)]\(bias ? "+b" : "")", out, tolerance: tolerance)
+            "[\(rows),\(inFeatures)]x[\(outFeatures),\(inFeatures)]\(bias ? "+b" : "")\(residual ? "+r" : "")", out,
+            tolerance: tolerance)
     }
 
-    /// The MLP's down projection from the fused gate/up product: ``Backend/siluMul(gateUp:feeding:)`` (on FP8
-    /// tensor cores quantized in the same kernel) into an 8-bit `linear`, against the reference's siluMul,
-    /// the same per-row quantization on the host, and its product.
+    /// The MLP's down projection from the fused gate/up product as the model runs it: in two row chunks,
+    /// each ``Backend/siluMul(gateUp:feeding:)`` (on FP8 tensor cores quantized in the same kernel) into an
+    /// 8-bit product adding the residual's rows; against the reference's siluMul, the same per-row
+    /// quantization on the host, its product and the residual.
     private mutating func checkSiluMulIntoScaledLinear(rows: Int, width: Int, outFeatures: Int) throws -> Check {
         let gateUp = try activations(values(rows * 2 * width, range: 3), shape: [rows, 2 * width])
         let matrix = try values(outFeatures * width, range: 1 / Float(width).squareRoot()).withUnsafeBytes {
@@ -221,8 +230,15 @@ public struct OpSelfTest {
             (try device.scaledWeight(bytes, rowScales: matrix.scales, shape: [outFeatures, width]),
              try reference.scaledWeight(bytes, rowScales: matrix.scales, shape: [outFeatures, width]))
         }
-        let activated = try device.siluMul(gateUp: gateUp.0, feeding: w.0)
-        let got = try device.linear(activated, weight: w.0, bias: nil)
+        let residual = try activations(values(rows * outFeatures, range: 4), shape: [rows, outFeatures])
+        var quantizedOnDevice = false
+        let got = try device.linear(
+            rowChunks: [0..<(rows / 2), (rows / 2)..<rows],
+            of: { range in
+                let activated = try device.siluMul(gateUp: try gateUp.0.rows(range), feeding: w.0)
+                quantizedOnDevice = activated.dtype == .f8e4m3
+                return activated
+            }, weight: w.0, bias: nil, adding: residual.0)
         // The reference activation rounded to bf16 as the device stores it, then quantized if the device did.
         var wanted = try reference.download(try reference.siluMul(gateUp: gateUp.1))
             .map { HalfConversion.float(bf16: HalfConversion.bf16Bits($0)) }
@@ -232,9 +248,10 @@ public struct OpSelfTest {
             }
             wanted = quantized.dequantized()
         }
-        let want = try reference.linear(try reference.upload(wanted, shape: [rows, width]), weight: w.1, bias: nil)
+        let want = try reference.linear(
+            try reference.upload(wanted, shape: [rows, width]), weight: w.1, bias: nil, adding: residual.1)
         return try compare(
-            activated.dtype == .f8e4m3 ? "siluMul>fp8" : "siluMul>fp8w", "[\(rows),2x\(width)] -> \(outFeatures)", (got, want),
+            quantizedOnDevice ? "siluMul>fp8" : "siluMul>fp8w", "[\(rows),2x\(width)] -> \(outFeatures)+r", (got, want),
             tolerance: tolerance)
     }
 
@@ -245,42 +262,22 @@ public struct OpSelfTest {
         return try compare("rmsNorm", "[\(rows),\(width)]", out, tolerance: tolerance)
     }
 
-    /// Both outputs (sum, then normed) compared as one vector.
-    private mutating func checkAddRMSNorm(rows: Int, width: Int) throws -> Check {
-        let a = try activations(values(rows * width, range: 4), shape: [rows, width])
-        let b = try activations(values(rows * width, range: 4), shape: [rows, width])
-        let w = try weights(values(width, range: 2), shape: [width])
-        let got = try device.addRMSNorm(a.0, b.0, weight: w.0, eps: 1e-6)
-        let want = try reference.addRMSNorm(a.1, b.1, weight: w.1, eps: 1e-6)
-        return Self.compare(
-            "addRMSNorm", "[\(rows),\(width)]", try device.download(got.sum) + device.download(got.normed),
-            try reference.download(want.sum) + reference.download(want.normed), tolerance: tolerance)
-    }
-
-    /// ``Backend/addRMSNorm(_:rowChunks:weight:eps:)`` against the reference, and against the device's own
-    /// ``Backend/addRMSNorm(_:_:weight:eps:)`` of the joined chunks (to the bit). Both outputs compared.
-    private mutating func checkAddRMSNormChunks(rows: [Int], width: Int) throws -> [Check] {
-        let total = rows.reduce(0, +)
-        let a = try activations(values(total * width, range: 4), shape: [total, width])
-        var chunks = (device: [Tensor](), reference: [Tensor]())
-        for count in rows {
-            let chunk = try activations(values(count * width, range: 4), shape: [count, width])
-            chunks.device.append(chunk.0)
-            chunks.reference.append(chunk.1)
-        }
-        let w = try weights(values(width, range: 2), shape: [width])
-        let got = try device.addRMSNorm(a.0, rowChunks: chunks.device, weight: w.0, eps: 1e-6)
-        let want = try reference.addRMSNorm(a.1, rowChunks: chunks.reference, weight: w.1, eps: 1e-6)
-        let joined = try device.addRMSNorm(a.0, device.concatenateRows(chunks.device), weight: w.0, eps: 1e-6)
-        let flat = { (pair: (sum: Tensor, normed: Tensor), backend: any Backend) in
-            try backend.download(pair.sum) + backend.download(pair.normed)
-        }
-        let shape = "\(rows) x \(width)"
-        return [
-            Self.compare(
-                "addNorm chunks", shape, try flat(got, device), try flat(want, reference), tolerance: tolerance),
-            Self.compare("chunks=joined", shape, try flat(got, device), try flat(joined, device), tolerance: 0),
-        ]
+    /// ``Backend/linear(rowChunks:of:weight:bias:adding:)`` (one chunk: the plain residual product) against
+    /// the reference's product then add.
+    private mutating func checkLinearAdding(chunks: [Int], inFeatures: Int, outFeatures: Int, bias: Bool) throws -> Check {
+        let rows = chunks.reduce(0, +)
+        let x = try activations(values(rows * inFeatures), shape: [rows, inFeatures])
+        let w = try weights(values(outFeatures * inFeatures, range: 1 / Float(inFeatures).squareRoot()), shape: [outFeatures, inFeatures])
+        let b = bias ? try weights(values(outFeatures), shape: [outFeatures]) : nil
+        let residual = try activations(values(rows * outFeatures, range: 4), shape: [rows, outFeatures])
+        var ranges = [Range<Int>](), start = 0
+        for count in chunks { ranges.append(start..<(start + count)); start += count }
+        let got = chunks.count == 1
+            ? try device.linear(x.0, weight: w.0, bias: b?.0, adding: residual.0)
+            : try device.linear(rowChunks: ranges, of: { try x.0.rows($0) }, weight: w.0, bias: b?.0, adding: residual.0)
+        let want = try reference.add(residual.1, try reference.linear(x.1, weight: w.1, bias: b?.1))
+        return try compare(
+            "linear+r", "\(chunks) x[\(outFeatures),\(inFeatures)]\(bias ? "+b" : "")", (got, want), tolerance: tolerance)
     }
 
     private mutating func checkBinary(

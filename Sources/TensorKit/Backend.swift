@@ -74,24 +74,28 @@ public protocol Backend: Sendable {
     /// by its ``Tensor/rowScales``), bias `[out]` or nil -> `[..., out]`.
     func linear(_ x: Tensor, weight: Tensor, bias: Tensor?) throws -> Tensor
 
+    /// A product and the residual connection after it: `residual + x W^T + b`, residual `[..., out]` of the
+    /// product's shape. The result equals ``linear(_:weight:bias:)`` followed by ``add(_:_:)`` (the default),
+    /// except that a backend adding inside the product rounds the sum once instead of twice.
+    func linear(_ x: Tensor, weight: Tensor, bias: Tensor?, adding residual: Tensor) throws -> Tensor
+
+    /// ``linear(_:weight:bias:adding:)`` over row chunks of x that are made one at a time (an MLP's
+    /// activations, run in row chunks to bound their memory): `rowChunks` split residual's rows into
+    /// consecutive ranges from row 0, `rows(range)` makes x's rows of one range, and the result's rows `range`
+    /// are `residual[range] + rows(range) W^T + b`. The result is one tensor of residual's shape, written chunk
+    /// by chunk (no joined copy); only one chunk's x need be alive at a time. The default runs
+    /// ``linear(_:weight:bias:adding:)`` per chunk and joins the results with ``concatenateRows(_:)``.
+    func linear(
+        rowChunks: [Range<Int>], of rows: (Range<Int>) throws -> Tensor, weight: Tensor, bias: Tensor?,
+        adding residual: Tensor
+    ) throws -> Tensor
+
     /// RMSNorm over the last axis: `x / sqrt(mean(x^2) + eps) * weight`, statistics in fp32.
     /// x `[..., d]`, weight `[d]` -> `[..., d]`.
     func rmsNorm(_ x: Tensor, weight: Tensor, eps: Float) throws -> Tensor
 
     /// Elementwise `a + b` of two tensors of one shape (the residual connection).
     func add(_ a: Tensor, _ b: Tensor) throws -> Tensor
-
-    /// The residual connection and the norm after it in one pass: `sum = a + b` (rounded to
-    /// ``activationDType``, as ``add(_:_:)`` stores it) and `normed = rmsNorm(sum, weight, eps)`.
-    /// Results equal ``add(_:_:)`` followed by ``rmsNorm(_:weight:eps:)``, which is the default.
-    func addRMSNorm(_ a: Tensor, _ b: Tensor, weight: Tensor, eps: Float) throws -> (sum: Tensor, normed: Tensor)
-
-    /// ``addRMSNorm(_:_:weight:eps:)`` with `b` given as consecutive row chunks (the outputs of an MLP run in
-    /// row chunks): `b = concatenateRows(chunks)`, but no joined copy of it is made. Each chunk has `a`'s
-    /// shape but for the first axis, and their rows add up to `a`'s. The default joins the chunks with
-    /// ``concatenateRows(_:)``.
-    func addRMSNorm(_ a: Tensor, rowChunks: [Tensor], weight: Tensor, eps: Float) throws
-        -> (sum: Tensor, normed: Tensor)
 
     /// `silu(gate) * up` elementwise, gate and up of one shape (`[tokens, intermediate]`): the SwiGLU
     /// activation when gate and up come from two separate linears.
@@ -200,17 +204,20 @@ extension Backend {
         try upload(concatenating: [values], shape: shape)
     }
 
-    public func addRMSNorm(_ a: Tensor, _ b: Tensor, weight: Tensor, eps: Float) throws -> (sum: Tensor, normed: Tensor) {
-        let sum = try add(a, b)
-        return (sum, try rmsNorm(sum, weight: weight, eps: eps))
+    public func linear(_ x: Tensor, weight: Tensor, bias: Tensor?, adding residual: Tensor) throws -> Tensor {
+        _ = try OpChecks.linear(x, weight: weight, bias: bias, adding: residual)
+        return try add(residual, try linear(x, weight: weight, bias: bias))
     }
 
-    public func addRMSNorm(_ a: Tensor, rowChunks: [Tensor], weight: Tensor, eps: Float) throws
-        -> (sum: Tensor, normed: Tensor)
-    {
-        try OpChecks.rowChunks("addRMSNorm", rowChunks, of: a)
-        return try addRMSNorm(
-            a, rowChunks.count == 1 ? rowChunks[0] : try concatenateRows(rowChunks), weight: weight, eps: eps)
+    public func linear(
+        rowChunks: [Range<Int>], of rows: (Range<Int>) throws -> Tensor, weight: Tensor, bias: Tensor?,
+        adding residual: Tensor
+    ) throws -> Tensor {
+        try OpChecks.rowRanges("linear", rowChunks, rows: residual.rowCount)
+        let parts = try rowChunks.map {
+            try linear(try rows($0), weight: weight, bias: bias, adding: try residual.rows($0))
+        }
+        return parts.count == 1 ? parts[0] : try concatenateRows(parts)
     }
 
     public func rotaryTables(_ plan: RotaryTablePlan) throws -> (cos: Tensor, sin: Tensor) {

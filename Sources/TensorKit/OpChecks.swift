@@ -120,20 +120,28 @@ public enum OpChecks {
         return [parts.reduce(0) { $0 + $1.shape[0] }] + first.shape.dropFirst()
     }
 
-    /// Checks that `chunks` are `whole`'s rows cut into consecutive pieces for `op`: at least one, each with
-    /// `whole`'s element type and every axis but the first, their rows adding up to `whole`'s.
-    public static func rowChunks(_ op: String, _ chunks: [Tensor], of whole: Tensor) throws {
-        let fits = { (chunk: Tensor) in
-            chunk.rank == whole.rank && chunk.shape.dropFirst() == whole.shape.dropFirst() && chunk.dtype == whole.dtype
+    /// Checks a product with its residual connection: the residual has the product's output shape.
+    public static func linear(_ x: Tensor, weight: Tensor, bias: Tensor?, adding residual: Tensor) throws
+        -> LinearSizes
+    {
+        let sizes = try linear(x, weight: weight, bias: bias)
+        guard residual.shape == sizes.outputShape else {
+            throw TensorError.shapeMismatch(
+                op: "linear",
+                detail: "the residual \(residual.shape) must have the product's shape \(sizes.outputShape)")
         }
-        guard whole.rank >= 1, !chunks.isEmpty, chunks.allSatisfy(fits),
-            chunks.reduce(0, { $0 + $1.shape[0] }) == whole.shape[0]
+        return sizes
+    }
+
+    /// Checks row ranges that split `rows` rows into consecutive, non-empty chunks from row 0 to the last.
+    public static func rowRanges(_ op: String, _ ranges: [Range<Int>], rows: Int) throws {
+        let consecutive = zip(ranges, ranges.dropFirst()).allSatisfy { $0.upperBound == $1.lowerBound }
+        guard let first = ranges.first, let last = ranges.last, first.lowerBound == 0, last.upperBound == rows,
+            consecutive, ranges.allSatisfy({ !$0.isEmpty })
         else {
-            let given = chunks.map { "\($0.shape) \($0.dtype)" }.joined(separator: ", ")
             throw TensorError.shapeMismatch(
                 op: op,
-                detail: "row chunks [\(given)] do not make up a \(whole.shape) \(whole.dtype) tensor; give at least "
-                    + "one chunk, each agreeing with it on every axis but the first, their rows adding up to its rows")
+                detail: "row chunks \(ranges) do not split \(rows) rows; give consecutive non-empty ranges from 0 to \(rows)")
         }
     }
 

@@ -109,45 +109,29 @@ struct FusedOpsTests {
         } throws: { "\($0)".contains("must be [tokens, (4 + 2 x 1) x d]") }
     }
 
-    @Test("addRMSNorm returns the residual sum and its norm, as add then rmsNorm; shapes are checked")
-    func addRMSNorm() throws {
+    @Test("linear adding a residual is linear then add; over row chunks made one at a time it is the same; shapes are checked")
+    func linearAddingResidual() throws {
         let backend = CPUBackend(threads: 2)
         var random = SeededGenerator(seed: 74)
-        let (rows, width) = (6, 24)
-        let a = random.floats(rows * width, in: -3...3), b = random.floats(rows * width, in: -3...3)
-        let weightValues = random.floats(width, in: -2...2)
-        let weight = try backend.upload(weightValues, shape: [width])
-        let (sum, normed) = try backend.addRMSNorm(
-            try backend.upload(a, shape: [rows, width]), try backend.upload(b, shape: [rows, width]), weight: weight,
-            eps: 1e-6)
-        let exactSum = zip(a, b).map { Double($0) + Double($1) }
-        expectClose(try backend.download(sum), exactSum, absolute: 1e-6, relative: 1e-6)
-        expectClose(
-            try backend.download(normed),
-            ScalarReference.rmsNorm(exactSum.map(Float.init), width: width, weight: weightValues, eps: 1e-6),
-            absolute: 1e-5, relative: 1e-5)
+        let (rows, inFeatures, outFeatures) = (7, 12, 5)
+        let x = try backend.upload(random.floats(rows * inFeatures, in: -2...2), shape: [rows, inFeatures])
+        let weight = try backend.upload(random.floats(outFeatures * inFeatures, in: -1...1), shape: [outFeatures, inFeatures])
+        let bias = try backend.upload(random.floats(outFeatures, in: -1...1), shape: [outFeatures])
+        let residual = try backend.upload(random.floats(rows * outFeatures, in: -3...3), shape: [rows, outFeatures])
+        let want = try backend.download(try backend.add(residual, try backend.linear(x, weight: weight, bias: bias)))
+        #expect(try backend.download(try backend.linear(x, weight: weight, bias: bias, adding: residual)) == want)
+        var made = [Range<Int>]()
+        let chunked = try backend.linear(
+            rowChunks: [0..<3, 3..<7], of: { made.append($0); return try x.rows($0) }, weight: weight, bias: bias,
+            adding: residual)
+        #expect(made == [0..<3, 3..<7])
+        expectClose(try backend.download(chunked), want.map(Double.init), absolute: 1e-5, relative: 1e-5)
         #expect {
-            _ = try backend.addRMSNorm(
-                try backend.upload(a, shape: [rows, width]), try backend.upload(Array(b.prefix(width)), shape: [1, width]),
-                weight: weight, eps: 1e-6)
-        } throws: { "\($0)".contains("a is [6, 24] but b is [1, 24]") }
-    }
-
-    @Test("addRMSNorm over row chunks equals addRMSNorm of the joined chunks; chunks that do not make up a are refused")
-    func addRMSNormRowChunks() throws {
-        let backend = CPUBackend(threads: 2)
-        var random = SeededGenerator(seed: 75)
-        let width = 16
-        let a = try backend.upload(random.floats(7 * width, in: -3...3), shape: [7, width])
-        let chunks = try [3, 0, 4].map { try backend.upload(random.floats($0 * width, in: -3...3), shape: [$0, width]) }
-        let weight = try backend.upload(random.floats(width, in: -2...2), shape: [width])
-        let got = try backend.addRMSNorm(a, rowChunks: chunks, weight: weight, eps: 1e-6)
-        let want = try backend.addRMSNorm(a, try backend.concatenateRows(chunks), weight: weight, eps: 1e-6)
-        #expect(try backend.download(got.sum) == backend.download(want.sum))
-        #expect(try backend.download(got.normed) == backend.download(want.normed))
+            _ = try backend.linear(x, weight: weight, bias: bias, adding: try residual.rows(0..<6))
+        } throws: { "\($0)".contains("the residual [6, 5] must have the product's shape [7, 5]") }
         #expect {
-            _ = try backend.addRMSNorm(a, rowChunks: Array(chunks.prefix(2)), weight: weight, eps: 1e-6)
-        } throws: { "\($0)".contains("row chunks [[3, 16] f32, [0, 16] f32] do not make up a [7, 16] f32 tensor") }
+            _ = try backend.linear(rowChunks: [0..<3], of: { try x.rows($0) }, weight: weight, bias: bias, adding: residual)
+        } throws: { "\($0)".contains("row chunks [Range(0..<3)] do not split 7 rows") }
     }
 
     @Test("upload(concatenating:) lays the parts end to end; a count that does not fill the shape is refused")

@@ -171,10 +171,15 @@ struct SkewedAddBackend: Backend {
         try base.scaledWeight(values, rowScales: rowScales, shape: shape)
     }
     func linear(_ x: Tensor, weight: Tensor, bias: Tensor?) throws -> Tensor { try base.linear(x, weight: weight, bias: bias) }
-    func rmsNorm(_ x: Tensor, weight: Tensor, eps: Float) throws -> Tensor { try base.rmsNorm(x, weight: weight, eps: eps) }
-    func addRMSNorm(_ a: Tensor, _ b: Tensor, weight: Tensor, eps: Float) throws -> (sum: Tensor, normed: Tensor) {
-        try base.addRMSNorm(a, b, weight: weight, eps: eps)
+    func linear(_ x: Tensor, weight: Tensor, bias: Tensor?, adding residual: Tensor) throws -> Tensor {
+        try base.linear(x, weight: weight, bias: bias, adding: residual)
     }
+    func linear(
+        rowChunks: [Range<Int>], of rows: (Range<Int>) throws -> Tensor, weight: Tensor, bias: Tensor?, adding residual: Tensor
+    ) throws -> Tensor {
+        try base.linear(rowChunks: rowChunks, of: rows, weight: weight, bias: bias, adding: residual)
+    }
+    func rmsNorm(_ x: Tensor, weight: Tensor, eps: Float) throws -> Tensor { try base.rmsNorm(x, weight: weight, eps: eps) }
     func add(_ a: Tensor, _ b: Tensor) throws -> Tensor {
         let sum = try base.download(try base.add(a, b)).map { $0 * 1.05 }
         return try base.upload(sum, shape: a.shape)

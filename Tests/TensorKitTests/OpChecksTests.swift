@@ -30,15 +30,22 @@ struct OpChecksTests {
         }
     }
 
-    @Test func rowChunksMakeUpTheWhole() throws {
-        let whole = try tensor([5, 3])
-        try OpChecks.rowChunks("addRMSNorm", [try tensor([2, 3]), try tensor([0, 3]), try tensor([3, 3])], of: whole)
-        try OpChecks.rowChunks("addRMSNorm", [whole], of: whole)
-        let wrong = [[], [try tensor([4, 3])], [try tensor([2, 3]), try tensor([3, 2])], [try tensor([5, 3], .bf16)]]
-        for chunks in wrong {
-            #expect { try OpChecks.rowChunks("addRMSNorm", chunks, of: whole) } throws: {
-                "\($0)".hasPrefix("addRMSNorm: shapes do not fit: row chunks")
+    @Test func rowRangesSplitTheRowsFromZero() throws {
+        try OpChecks.rowRanges("linear", [0..<2, 2..<5], rows: 5)
+        try OpChecks.rowRanges("linear", [0..<5], rows: 5)
+        let wrong: [[Range<Int>]] = [[], [0..<4], [1..<5], [0..<2, 3..<5], [0..<5, 0..<5], [0..<0, 0..<5], [0..<3, 2..<5]]
+        for ranges in wrong {
+            #expect { try OpChecks.rowRanges("linear", ranges, rows: 5) } throws: {
+                "\($0)".hasPrefix("linear: shapes do not fit: row chunks")
             }
+        }
+    }
+
+    @Test func residualHasTheProductsShape() throws {
+        let sizes = try OpChecks.linear(try tensor([4, 3]), weight: try tensor([2, 3]), bias: nil, adding: try tensor([4, 2]))
+        #expect(sizes.outputShape == [4, 2])
+        #expect { _ = try OpChecks.linear(try tensor([4, 3]), weight: try tensor([2, 3]), bias: nil, adding: try tensor([4, 3])) } throws: {
+            "\($0)".contains("the residual [4, 3] must have the product's shape [4, 2]")
         }
     }
 

@@ -40,7 +40,7 @@ enum Language {
         /// - Parameters:
         ///   - normed: `inputNorm(x)`, made by the previous layer (or the caller for the first one).
         ///   - nextNorm: the weight of the norm that reads this layer's output (the next layer's input norm,
-        ///     or the final norm), applied in the same pass as the last residual connection.
+        ///     or the final norm), applied by this layer.
         ///   - keepRows: when given, only these rows go on past the attention (the last layer needs only
         ///     each sequence's last token): the results have `keepRows.count` rows.
         /// - Returns: the layer's output and that norm of it.
@@ -70,12 +70,10 @@ enum Language {
                 attended = try backend.gatherRows(attended, indices: keepRows)
                 residual = try backend.gatherRows(x, indices: keepRows)
             }
-            let (afterAttention, normed2) = try backend.addRMSNorm(
-                residual, try output(attended, backend), weight: postAttentionNorm, eps: dims.rmsNormEps)
-            let next = try backend.addRMSNorm(
-                afterAttention, rowChunks: try mlp(normed2, backend, rowChunk: mlpRowChunk), weight: nextNorm,
-                eps: dims.rmsNormEps)
-            return (next.sum, next.normed)
+            let afterAttention = try output(attended, adding: residual, backend)
+            let normed2 = try backend.rmsNorm(afterAttention, weight: postAttentionNorm, eps: dims.rmsNormEps)
+            let next = try mlp(normed2, adding: afterAttention, backend, rowChunk: mlpRowChunk)
+            return (next, try backend.rmsNorm(next, weight: nextNorm, eps: dims.rmsNormEps))
         }
     }
 

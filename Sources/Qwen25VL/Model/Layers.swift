@@ -27,6 +27,11 @@ struct Linear {
     func callAsFunction(_ x: Tensor, _ backend: any Backend) throws -> Tensor {
         try backend.linear(x, weight: weight, bias: bias)
     }
+
+    /// `residual + x W^T + b`: the product and the residual connection after it.
+    func callAsFunction(_ x: Tensor, adding residual: Tensor, _ backend: any Backend) throws -> Tensor {
+        try backend.linear(x, weight: weight, bias: bias, adding: residual)
+    }
 }
 
 /// The SwiGLU MLP shared by the decoder and the vision blocks: `down(silu(gate(x)) * up(x))`.
@@ -70,30 +75,35 @@ struct GatedMLP {
             bias: bias ? try load("down_proj.bias") : nil)
     }
 
-    /// The MLP of `x`'s rows, at most `rowChunk` rows at a time: the `[rows, 2 x intermediate]` gate/up
-    /// product is the largest activation of a layer, so chunking bounds a batch's working memory. Row-wise
-    /// ops: any chunk size gives the same results (to the rounding of a BLAS that blocks products of
-    /// different row counts differently).
-    ///
-    /// - Returns: the output rows as consecutive chunks, for ``Backend/addRMSNorm(_:rowChunks:weight:eps:)``
-    ///   (the residual connection after the MLP), which reads them where they are instead of joining them.
-    func callAsFunction(_ x: Tensor, _ backend: any Backend, rowChunk: Int) throws -> [Tensor] {
-        let rows = x.shape[0]
-        guard rowChunk > 0, rows > rowChunk else { return [try whole(x, backend)] }
-        // Chunks of equal size (no small remainder chunk that would read all the weights for a few rows).
-        let count = (rows + rowChunk - 1) / rowChunk
-        let size = (rows + count - 1) / count
-        return try stride(from: 0, to: rows, by: size).map {
-            try whole(try x.rows($0..<min(rows, $0 + size)), backend)
-        }
+    /// `residual + mlp(x)`, the MLP working on at most `rowChunk` of x's rows at a time: the
+    /// `[rows, 2 x intermediate]` gate/up product is the largest activation of a layer, so chunking bounds a
+    /// batch's working memory. Each chunk's down projection writes its rows of the one result and adds the
+    /// residual's rows as it does (``Backend/linear(rowChunks:of:weight:bias:adding:)``). Row-wise ops: any
+    /// chunk size gives the same results (to the rounding of a BLAS that blocks products of different row
+    /// counts differently).
+    func callAsFunction(_ x: Tensor, adding residual: Tensor, _ backend: any Backend, rowChunk: Int) throws -> Tensor {
+        try backend.linear(
+            rowChunks: Self.rowChunks(rows: x.shape[0], most: rowChunk), of: { try activation(try x.rows($0), backend) },
+            weight: down.weight, bias: down.bias, adding: residual)
     }
 
-    private func whole(_ x: Tensor, _ backend: any Backend) throws -> Tensor {
+    /// Consecutive chunks of at most `most` rows (all rows when `most` is 0), of equal size: no small
+    /// remainder chunk that would read all the weights for a few rows.
+    static func rowChunks(rows: Int, most: Int) -> [Range<Int>] {
+        guard rows > 0 else { return [] }
+        guard most > 0, rows > most else { return [0..<rows] }
+        let count = (rows + most - 1) / most
+        let size = (rows + count - 1) / count
+        return stride(from: 0, to: rows, by: size).map { $0..<min(rows, $0 + size) }
+    }
+
+    /// `silu(gate(x)) * up(x)`: what the down projection reads.
+    private func activation(_ x: Tensor, _ backend: any Backend) throws -> Tensor {
         switch input {
         case .separate(let gate, let up):
-            return try down(try backend.siluMul(gate: try gate(x, backend), up: try up(x, backend)), backend)
+            return try backend.siluMul(gate: try gate(x, backend), up: try up(x, backend))
         case .fused(let gateUp):
-            return try down(try backend.siluMul(gateUp: try gateUp(x, backend), feeding: down.weight), backend)
+            return try backend.siluMul(gateUp: try gateUp(x, backend), feeding: down.weight)
         }
     }
 }

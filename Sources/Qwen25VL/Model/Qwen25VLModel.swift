@@ -88,8 +88,8 @@ public final class Qwen25VLModel: @unchecked Sendable {
                 headDim: dims.headDim, theta: dims.ropeTheta, mropeSection: dims.mropeSection))
         // The score reads only each scored sequence's last token: the last layer's output projection and
         // MLP run on those rows alone (row-wise ops, so this changes nothing else).
-        // Each layer's last residual connection also applies the norm that reads its output (the next
-        // layer's input norm, the final norm after the last layer).
+        // Each layer also applies the norm that reads its output (the next layer's input norm, the final
+        // norm after the last layer).
         let layers = decoder.layers
         var normed: Tensor
         let scoredRows = computed(batch.scoredRows)

@@ -38,7 +38,7 @@ enum Vision {
         /// - Parameters:
         ///   - normed: `norm1(x)`, made by the previous block (or the tower for the first one).
         ///   - nextNorm: the weight of the norm that reads this block's output (the next block's `norm1`,
-        ///     or the merger's), applied in the same pass as the last residual connection.
+        ///     or the merger's), applied by this block.
         /// - Returns: the block's output and that norm of it.
         func callAsFunction(
             _ x: Tensor, normed: Tensor, nextNorm: Tensor, rotary: (cos: Tensor, sin: Tensor), cuSeqlens: [Int32],
@@ -51,13 +51,10 @@ enum Vision {
             let attended = try backend.attention(
                 query: q, key: k, value: v, cuSeqlens: cuSeqlens, causal: false,
                 scale: 1 / Float(dims.headDim).squareRoot())
-            let (afterAttention, normed2) = try backend.addRMSNorm(
-                x, try projection(attended.reshaped([tokens, dims.hiddenSize]), backend), weight: norm2,
-                eps: dims.rmsNormEps)
-            let next = try backend.addRMSNorm(
-                afterAttention, rowChunks: try mlp(normed2, backend, rowChunk: mlpRowChunk), weight: nextNorm,
-                eps: dims.rmsNormEps)
-            return (next.sum, next.normed)
+            let afterAttention = try projection(attended.reshaped([tokens, dims.hiddenSize]), adding: x, backend)
+            let normed2 = try backend.rmsNorm(afterAttention, weight: norm2, eps: dims.rmsNormEps)
+            let next = try mlp(normed2, adding: afterAttention, backend, rowChunk: mlpRowChunk)
+            return (next, try backend.rmsNorm(next, weight: nextNorm, eps: dims.rmsNormEps))
         }
     }
 
@@ -73,7 +70,7 @@ enum Vision {
             second = Linear(weight: try weights.linearWeight("visual.merger.mlp.2.weight", on: backend), bias: try load("mlp.2.bias"))
         }
 
-        /// - Parameter normed: `ln_q(x)` (the last block applies it with its residual connection).
+        /// - Parameter normed: `ln_q(x)` (the last block applies it to its output).
         func callAsFunction(normed: Tensor, dims: ModelDimensions.Vision, backend: any Backend) throws -> Tensor {
             let grouped = try normed.reshaped([normed.shape[0] / dims.mergeUnit, dims.hiddenSize * dims.mergeUnit])
             return try second(try backend.gelu(try first(grouped, backend)), backend)
@@ -116,7 +113,7 @@ enum Vision {
 
             let embedded = try backend.linear(pixels, weight: patchEmbedding, bias: nil)
             var x = try backend.gatherRows(embedded, indices: patchOrder)
-            // Each block's last residual connection also applies the norm that reads its output.
+            // Each block also applies the norm that reads its output.
             var normed = try backend.rmsNorm(x, weight: blocks.first?.norm1 ?? merger.norm, eps: dims.rmsNormEps)
             for (index, block) in blocks.enumerated() {
                 let full = dims.fullAttentionBlocks.contains(index)
