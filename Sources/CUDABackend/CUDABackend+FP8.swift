@@ -96,6 +96,33 @@ extension CUDABackend {
             rowScales: RowScales(storage: scales.storage, count: rows))
     }
 
+    /// On FP8 tensor cores, with a product that runs there: the norm quantized per row in one kernel (the bf16
+    /// normed rows never go to memory, and the product skips its own quantizing pass). Otherwise
+    /// ``rmsNorm(_:weight:eps:)``.
+    public func rmsNorm(_ x: Tensor, weight: Tensor, eps: Float, feeding consumer: Tensor) throws -> Tensor {
+        let width = try OpChecks.rmsNorm(x, weight: weight)
+        let rows = width == 0 ? 0 : x.elementCount / width
+        guard fp8TensorCores, x.rank == 2, consumer.dtype == .f8e4m3, consumer.rowScales != nil,
+            consumer.shape.count == 2, consumer.shape[1] == width, width % 16 == 0, consumer.shape[0] % 16 == 0,
+            rows > 0, width * 2 <= Self.fusedSiluSharedLimit
+        else { return try rmsNorm(x, weight: weight, eps: eps) }
+        try enter()
+        let input = try address(x, op: "rmsNorm", argument: "x")
+        let weightPointer = try address(weight, op: "rmsNorm", argument: "weight")
+        guard input % 16 == 0, weightPointer % 16 == 0 else { return try rmsNorm(x, weight: weight, eps: eps) }
+        let values = try CUDAStorage(pool: pool, byteCount: rows * width)
+        let scales = try makeTensor(shape: [rows], dtype: .f32)
+        let scalePointer = try address(scales, op: "rmsNorm", argument: "scales", dtype: .f32)
+        try kernels.launch(
+            "rms_norm_quantize_e4m3_v8", grid: (rows, 1, 1), block: (rowBlockSize(width8: width / 8), 1, 1),
+            sharedBytes: width * 2,
+            [.pointer(input), .pointer(weightPointer), .pointer(values.pointer), .pointer(scalePointer),
+             .int32(Int32(width / 8)), .float(eps)])
+        try finish("rmsNorm fp8")
+        return try Tensor(
+            shape: x.shape, dtype: .f8e4m3, storage: values, rowScales: RowScales(storage: scales.storage, count: rows))
+    }
+
     /// The bf16 values `e4m3 * scale` of an 8-bit weight `[rows, columns]`, in a new tensor.
     private func widen(pointer: CUdeviceptr, scales: CUdeviceptr, rows: Int, columns: Int) throws -> Tensor {
         let wide = try makeTensor(shape: [rows, columns])

@@ -126,6 +126,41 @@ enum FP8KernelSource {
         }
     }
 
+    /// rms_norm_v8's rows (rounded to bf16 as it stores them) quantized as quantize_rows_e4m3_v8 quantizes
+    /// them: one block per row, the normed row waiting in dynamic shared memory (`width * 2` bytes) while the
+    /// block finds its largest magnitude, so the bf16 normed row never goes to global memory.
+    extern "C" __global__ void __launch_bounds__(1024) rms_norm_quantize_e4m3_v8(const uint4* x, const uint4* weight, uint2* out, float* scales, int width8, float eps) {
+        extern __shared__ uint4 normed[];
+        const uint4* row = x + (long long)blockIdx.x * width8;
+        float squares = 0.0f;
+        for (int i = threadIdx.x; i < width8; i += blockDim.x) {
+            float f[8];
+            unpack8(row[i], f);
+            #pragma unroll
+            for (int j = 0; j < 8; ++j) squares += f[j] * f[j];
+        }
+        const float inverse = rsqrtf(block_sum(squares) / (float)(width8 * 8) + eps);
+        float largest = 0.0f;
+        for (int i = threadIdx.x; i < width8; i += blockDim.x) {
+            float f[8], g[8];
+            unpack8(row[i], f);
+            unpack8(weight[i], g);
+            #pragma unroll
+            for (int j = 0; j < 8; ++j) {
+                f[j] = round_bf(round_bf(f[j] * inverse) * g[j]);
+                if (fabsf(f[j]) <= 3.0e38f) largest = fmaxf(largest, fabsf(f[j]));
+            }
+            normed[i] = pack8(f);
+        }
+        const float scaleInverse = row_scale_inverse(largest, scales);
+        uint2* target = out + (long long)blockIdx.x * width8;
+        for (int i = threadIdx.x; i < width8; i += blockDim.x) {
+            float f[8];
+            unpack8(normed[i], f);
+            target[i] = quantize8(f, scaleInverse);
+        }
+    }
+
     /// out[r, c] = bf16(e4m3(w[r, c]) * scales[r]) over 8 values per thread: n8 = rows * width8.
     extern "C" __global__ void widen_e4m3_rows_v8(const uint2* w, const float* scales, uint4* out, int width8, long long n8) {
         for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n8; i += (long long)gridDim.x * blockDim.x) {

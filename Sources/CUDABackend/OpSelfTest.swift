@@ -72,6 +72,8 @@ public struct OpSelfTest {
         record(try checkScaledLinear(rows: 5, inFeatures: 20, outFeatures: 7, bias: true, tensorCores: true))  // odd sizes: widened
         record(try checkSiluMulIntoScaledLinear(rows: s ? 300 : 11, width: s ? 18944 : 160, outFeatures: hidden))
         record(try checkSiluMulIntoScaledLinear(rows: s ? 517 : 9, width: s ? 3424 : 48, outFeatures: vision))
+        record(try checkRMSNormIntoScaledLinear(rows: s ? 517 : 13, width: hidden, outFeatures: s ? 4608 : 48))
+        record(try checkRMSNormIntoScaledLinear(rows: s ? 301 : 9, width: vision, outFeatures: s ? 3840 : 192))
         // Row counts that are not a multiple of the warp kernels' 4 rows per block; rows wider than their
         // registers hold (8192) run on the block kernels.
         record(try checkRMSNorm(rows: s ? 517 : 13, width: hidden))
@@ -104,6 +106,7 @@ public struct OpSelfTest {
         record(try checkPatchify(sizes: [(10, 20), (30, 10)], patchSize: 5, mergeSize: 2, frames: 1))  // rows of 75: scalar stores
         record(try checkConcatenate(widths: s ? [700, 1, 2048, 333] : [5, 1, 9], width: hidden))
         record(try checkEmbedding(vocab: s ? 5000 : 50, width: hidden, count: s ? 300 : 12))
+        record(try checkEmbedding(vocab: s ? 5000 : 50, width: hidden, count: s ? 3000 : 40, distinct: s ? 60 : 6))
         record(try checkAttention(lengths: s ? [1, 37, 64, 200, 65] : [1, 5, 70], heads: s ? 28 : 4, kvHeads: s ? 4 : 2, headDim: 128, causal: true))
         record(try checkAttention(lengths: s ? Array(repeating: 64, count: 8) + [48] : [64, 3], heads: s ? 16 : 2, kvHeads: s ? 16 : 2, headDim: 80, causal: false))
         record(try checkAttention(lengths: s ? [1944] : [130], heads: s ? 16 : 2, kvHeads: s ? 16 : 2, headDim: 80, causal: false))
@@ -252,6 +255,34 @@ public struct OpSelfTest {
             try reference.upload(wanted, shape: [rows, width]), weight: w.1, bias: nil, adding: residual.1)
         return try compare(
             quantizedOnDevice ? "siluMul>fp8" : "siluMul>fp8w", "[\(rows),2x\(width)] -> \(outFeatures)+r", (got, want),
+            tolerance: tolerance)
+    }
+
+    /// A norm read by an 8-bit product: ``Backend/rmsNorm(_:weight:eps:feeding:)`` (on FP8 tensor cores
+    /// quantized in the same kernel) into the product, against the reference's rmsNorm rounded to bf16, the
+    /// same per-row quantization on the host, and its product.
+    private mutating func checkRMSNormIntoScaledLinear(rows: Int, width: Int, outFeatures: Int) throws -> Check {
+        let x = try activations(values(rows * width, range: 4), shape: [rows, width])
+        let normWeight = try weights(values(width, range: 2), shape: [width])
+        let matrix = try values(outFeatures * width, range: 1 / Float(width).squareRoot()).withUnsafeBytes {
+            try RowQuantizedMatrix(quantizing: $0, dtype: .f32, rows: outFeatures, columns: width)
+        }
+        let w = try matrix.values.withUnsafeBytes { bytes in
+            (try device.scaledWeight(bytes, rowScales: matrix.scales, shape: [outFeatures, width]),
+             try reference.scaledWeight(bytes, rowScales: matrix.scales, shape: [outFeatures, width]))
+        }
+        let normed = try device.rmsNorm(x.0, weight: normWeight.0, eps: 1e-6, feeding: w.0)
+        let got = try device.linear(normed, weight: w.0, bias: nil)
+        var wanted = try reference.download(try reference.rmsNorm(x.1, weight: normWeight.1, eps: 1e-6))
+            .map { HalfConversion.float(bf16: HalfConversion.bf16Bits($0)) }
+        if device.runsFP8Products {
+            wanted = try wanted.withUnsafeBytes {
+                try RowQuantizedMatrix(quantizing: $0, dtype: .f32, rows: rows, columns: width)
+            }.dequantized()
+        }
+        let want = try reference.linear(try reference.upload(wanted, shape: [rows, width]), weight: w.1, bias: nil)
+        return try compare(
+            normed.dtype == .f8e4m3 ? "rmsNorm>fp8" : "rmsNorm>fp8w", "[\(rows),\(width)] -> \(outFeatures)", (got, want),
             tolerance: tolerance)
     }
 
@@ -423,15 +454,19 @@ public struct OpSelfTest {
         return try compare("concatRows", "\(rows) x \(width)", out, tolerance: 0)
     }
 
-    private mutating func checkEmbedding(vocab: Int, width: Int, count: Int) throws -> Check {
+    /// Ids drawn from `distinct` different ones (all `vocab` by default): few distinct ids take the path that
+    /// uploads each distinct row once and gathers them on the device.
+    private mutating func checkEmbedding(vocab: Int, width: Int, count: Int, distinct: Int? = nil) throws -> Check {
         let bits = values(vocab * width).map(HalfConversion.bf16Bits)
         let tables = try bits.withUnsafeBytes { bytes in
             (try device.embeddingTable(bytes, dtype: .bf16, shape: [vocab, width], keepingAlive: nil),
              try reference.embeddingTable(bytes, dtype: .bf16, shape: [vocab, width], keepingAlive: nil))
         }
-        let ids = (0..<count).map { _ in Int32.random(in: 0..<Int32(vocab), using: &generator) }
+        let pool = (0..<(distinct ?? vocab)).map { _ in Int32.random(in: 0..<Int32(vocab), using: &generator) }
+        let ids = (0..<count).map { _ in pool[Int.random(in: 0..<pool.count, using: &generator)] }
         let out = (try device.embedding(tables.0, ids: ids), try reference.embedding(tables.1, ids: ids))
-        return try compare("embedding", "[\(vocab),\(width)] -> \(count) ids", out, tolerance: 0)
+        return try compare(
+            "embedding", "[\(vocab),\(width)] -> \(count) ids\(distinct.map { " of \($0)" } ?? "")", out, tolerance: 0)
     }
 
     /// With `sharedPrefix`, the first sequence is a prefix every later one also attends to.

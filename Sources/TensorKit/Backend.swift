@@ -94,6 +94,12 @@ public protocol Backend: Sendable {
     /// x `[..., d]`, weight `[d]` -> `[..., d]`.
     func rmsNorm(_ x: Tensor, weight: Tensor, eps: Float) throws -> Tensor
 
+    /// ``rmsNorm(_:weight:eps:)`` whose result is read only by ``linear(_:weight:bias:)`` with `consumer` (or
+    /// products sharing its input, such as q, k and v). A backend that multiplies 8-bit weights in 8 bits may
+    /// return it already quantized per row (``DType/f8e4m3`` with ``Tensor/rowScales``, as the product would
+    /// quantize it), saving a pass over the rows. The default is ``rmsNorm(_:weight:eps:)``.
+    func rmsNorm(_ x: Tensor, weight: Tensor, eps: Float, feeding consumer: Tensor) throws -> Tensor
+
     /// Elementwise `a + b` of two tensors of one shape (the residual connection).
     func add(_ a: Tensor, _ b: Tensor) throws -> Tensor
 
@@ -187,6 +193,10 @@ extension Backend {
 
     public func siluMul(gateUp: Tensor, feeding weight: Tensor) throws -> Tensor { try siluMul(gateUp: gateUp) }
 
+    public func rmsNorm(_ x: Tensor, weight: Tensor, eps: Float, feeding consumer: Tensor) throws -> Tensor {
+        try rmsNorm(x, weight: weight, eps: eps)
+    }
+
     /// The patch rows made on the host (fp32, one image per core at a time) and uploaded.
     public func patchify(_ images: [PatchifySource], layout: PatchifyLayout) throws -> Tensor {
         let rows = try OpChecks.patchify(images, layout: layout)
@@ -237,5 +247,13 @@ extension Backend {
         _ bytes: UnsafeRawBufferPointer, dtype: DType, shape: [Int], keepingAlive owner: AnyObject?
     ) throws -> Tensor {
         try weight(bytes, dtype: dtype, shape: shape, keepingAlive: owner)
+    }
+}
+
+extension Backend {
+    /// ``rmsNorm(_:weight:eps:feeding:)`` when a product reads the result, else ``rmsNorm(_:weight:eps:)``.
+    public func rmsNorm(_ x: Tensor, weight: Tensor, eps: Float, feeding consumer: Tensor?) throws -> Tensor {
+        guard let consumer else { return try rmsNorm(x, weight: weight, eps: eps) }
+        return try rmsNorm(x, weight: weight, eps: eps, feeding: consumer)
     }
 }

@@ -41,11 +41,12 @@ enum Language {
         ///   - normed: `inputNorm(x)`, made by the previous layer (or the caller for the first one).
         ///   - nextNorm: the weight of the norm that reads this layer's output (the next layer's input norm,
         ///     or the final norm), applied by this layer.
+        ///   - nextConsumer: the weight of the product that reads that norm (the next layer's q/k/v), if any.
         ///   - keepRows: when given, only these rows go on past the attention (the last layer needs only
         ///     each sequence's last token): the results have `keepRows.count` rows.
         /// - Returns: the layer's output and that norm of it.
         func callAsFunction(
-            _ x: Tensor, normed: Tensor, nextNorm: Tensor, rotary: (cos: Tensor, sin: Tensor), cuSeqlens: [Int32],
+            _ x: Tensor, normed: Tensor, nextNorm: Tensor, nextConsumer: Tensor?, rotary: (cos: Tensor, sin: Tensor), cuSeqlens: [Int32],
             prefixes: [Range<Int32>], dims: ModelDimensions.Text, backend: any Backend, mlpRowChunk: Int,
             keepRows: [Int32]? = nil, cached: CachedPrefixAttention? = nil, layerIndex: Int = 0,
             captured: inout [[(key: Tensor, value: Tensor)]]
@@ -71,9 +72,10 @@ enum Language {
                 residual = try backend.gatherRows(x, indices: keepRows)
             }
             let afterAttention = try output(attended, adding: residual, backend)
-            let normed2 = try backend.rmsNorm(afterAttention, weight: postAttentionNorm, eps: dims.rmsNormEps)
+            let normed2 = try backend.rmsNorm(
+                afterAttention, weight: postAttentionNorm, eps: dims.rmsNormEps, feeding: mlp.inputWeight)
             let next = try mlp(normed2, adding: afterAttention, backend, rowChunk: mlpRowChunk)
-            return (next, try backend.rmsNorm(next, weight: nextNorm, eps: dims.rmsNormEps))
+            return (next, try backend.rmsNorm(next, weight: nextNorm, eps: dims.rmsNormEps, feeding: nextConsumer))
         }
     }
 

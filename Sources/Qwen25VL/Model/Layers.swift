@@ -97,6 +97,14 @@ struct GatedMLP {
         return stride(from: 0, to: rows, by: size).map { $0..<min(rows, $0 + size) }
     }
 
+    /// The weight of the first product that reads the MLP's input (``Backend/rmsNorm(_:weight:eps:feeding:)``).
+    var inputWeight: Tensor {
+        switch input {
+        case .separate(let gate, _): return gate.weight
+        case .fused(let gateUp): return gateUp.weight
+        }
+    }
+
     /// `silu(gate(x)) * up(x)`: what the down projection reads.
     private func activation(_ x: Tensor, _ backend: any Backend) throws -> Tensor {
         switch input {
@@ -113,6 +121,14 @@ struct GatedMLP {
 enum QKVProjection {
     case separate(query: Linear, key: Linear, value: Linear)
     case fused(Linear)
+
+    /// The weight of the first product that reads the input (``Backend/rmsNorm(_:weight:eps:feeding:)``).
+    var inputWeight: Tensor {
+        switch self {
+        case .separate(let query, _, _): return query.weight
+        case .fused(let qkv): return qkv.weight
+        }
+    }
 
     /// Rotated query `[tokens, heads, d]`, rotated key and value `[tokens, kvHeads, d]`.
     func callAsFunction(

@@ -98,12 +98,14 @@ public final class Qwen25VLModel: @unchecked Sendable {
             x = try backend.gatherRows(x, indices: scoredRows)
             normed = try backend.rmsNorm(x, weight: decoder.finalNorm, eps: dims.rmsNormEps)
         } else {
-            normed = try backend.rmsNorm(x, weight: layers[0].inputNorm, eps: dims.rmsNormEps)
+            normed = try backend.rmsNorm(
+                x, weight: layers[0].inputNorm, eps: dims.rmsNormEps, feeding: layers[0].qkv.inputWeight)
         }
         for (index, layer) in layers.enumerated() {
             let isLast = index == layers.count - 1
             (x, normed) = try layer(
-                x, normed: normed, nextNorm: isLast ? decoder.finalNorm : layers[index + 1].inputNorm, rotary: rotary,
+                x, normed: normed, nextNorm: isLast ? decoder.finalNorm : layers[index + 1].inputNorm,
+                nextConsumer: isLast ? nil : layers[index + 1].qkv.inputWeight, rotary: rotary,
                 cuSeqlens: batch.cuSeqlens, prefixes: batch.prefixes, dims: dims, backend: backend,
                 mlpRowChunk: mlpRowChunks.text, keepRows: isLast ? scoredRows : nil, cached: cached, layerIndex: index,
                 captured: &captured)

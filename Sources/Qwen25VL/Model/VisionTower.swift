@@ -39,9 +39,10 @@ enum Vision {
         ///   - normed: `norm1(x)`, made by the previous block (or the tower for the first one).
         ///   - nextNorm: the weight of the norm that reads this block's output (the next block's `norm1`,
         ///     or the merger's), applied by this block.
+        ///   - nextConsumer: the weight of the product that reads that norm (the next block's q/k/v), if any.
         /// - Returns: the block's output and that norm of it.
         func callAsFunction(
-            _ x: Tensor, normed: Tensor, nextNorm: Tensor, rotary: (cos: Tensor, sin: Tensor), cuSeqlens: [Int32],
+            _ x: Tensor, normed: Tensor, nextNorm: Tensor, nextConsumer: Tensor?, rotary: (cos: Tensor, sin: Tensor), cuSeqlens: [Int32],
             dims: ModelDimensions.Vision, backend: any Backend, mlpRowChunk: Int
         ) throws -> (x: Tensor, normed: Tensor) {
             let tokens = x.shape[0]
@@ -52,9 +53,9 @@ enum Vision {
                 query: q, key: k, value: v, cuSeqlens: cuSeqlens, causal: false,
                 scale: 1 / Float(dims.headDim).squareRoot())
             let afterAttention = try projection(attended.reshaped([tokens, dims.hiddenSize]), adding: x, backend)
-            let normed2 = try backend.rmsNorm(afterAttention, weight: norm2, eps: dims.rmsNormEps)
+            let normed2 = try backend.rmsNorm(afterAttention, weight: norm2, eps: dims.rmsNormEps, feeding: mlp.inputWeight)
             let next = try mlp(normed2, adding: afterAttention, backend, rowChunk: mlpRowChunk)
-            return (next, try backend.rmsNorm(next, weight: nextNorm, eps: dims.rmsNormEps))
+            return (next, try backend.rmsNorm(next, weight: nextNorm, eps: dims.rmsNormEps, feeding: nextConsumer))
         }
     }
 
@@ -114,12 +115,14 @@ enum Vision {
             let embedded = try backend.linear(pixels, weight: patchEmbedding, bias: nil)
             var x = try backend.gatherRows(embedded, indices: patchOrder)
             // Each block also applies the norm that reads its output.
-            var normed = try backend.rmsNorm(x, weight: blocks.first?.norm1 ?? merger.norm, eps: dims.rmsNormEps)
+            var normed = try backend.rmsNorm(
+                x, weight: blocks.first?.norm1 ?? merger.norm, eps: dims.rmsNormEps, feeding: blocks.first?.qkv.inputWeight)
             for (index, block) in blocks.enumerated() {
                 let full = dims.fullAttentionBlocks.contains(index)
                 let nextNorm = index + 1 < blocks.count ? blocks[index + 1].norm1 : merger.norm
                 (x, normed) = try block(
-                    x, normed: normed, nextNorm: nextNorm, rotary: rotary,
+                    x, normed: normed, nextNorm: nextNorm,
+                    nextConsumer: index + 1 < blocks.count ? blocks[index + 1].qkv.inputWeight : nil, rotary: rotary,
                     cuSeqlens: full ? layout.cuSeqlens : layout.cuWindowSeqlens, dims: dims, backend: backend,
                     mlpRowChunk: mlpRowChunk)
             }
