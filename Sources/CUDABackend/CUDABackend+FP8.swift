@@ -35,7 +35,10 @@ extension CUDABackend {
         if fp8Shape, given.dtype == .f8e4m3 {
             // Quantized by the op that made it (``siluMul(gateUp:feeding:)``).
             let qPointer = try address(given, op: "linear", argument: "x", dtype: .f8e4m3)
-            if qPointer % 16 == 0, try run(qPointer, try rowScaleAddress(given, op: "linear")) { return try finish(name) }
+            let scales = try alignedRowScales(of: given, rows: m)
+            if qPointer % 16 == 0, try withExtendedLifetime(scales.copy, { try run(qPointer, scales.pointer) }) {
+                return try finish(name)
+            }
         }
         let x = try widenedActivation(given)
         let xPointer = try address(x, op: "linear", argument: "x")
@@ -140,6 +143,18 @@ extension CUDABackend {
                 [.pointer(pointer), .pointer(scales), .pointer(widePointer), .int32(Int32(columns)), .int64(Int64(count))])
         }
         return wide
+    }
+
+    /// The address of a quantized activation's row scales, 16-byte aligned as cuBLASLt's scale vectors must
+    /// be: rows cut out of a larger quantized tensor at an odd row get their scales copied (the copy is
+    /// returned to be kept alive until the product is queued).
+    private func alignedRowScales(of x: Tensor, rows: Int) throws -> (pointer: CUdeviceptr, copy: Tensor?) {
+        let pointer = try rowScaleAddress(x, op: "linear")
+        guard pointer % 16 != 0 else { return (pointer, nil) }
+        let copy = try makeTensor(shape: [rows], dtype: .f32)
+        let target = try address(copy, op: "linear", argument: "row scales", dtype: .f32)
+        try driver.check(driver.cuMemcpyDtoD(target, pointer, rows * 4), "cuMemcpyDtoD(\(rows * 4) bytes of row scales)")
+        return (target, copy)
     }
 
     /// The device address of an 8-bit weight's row scales.

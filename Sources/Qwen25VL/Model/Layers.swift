@@ -87,13 +87,15 @@ struct GatedMLP {
             weight: down.weight, bias: down.bias, adding: residual)
     }
 
-    /// Consecutive chunks of at most `most` rows (all rows when `most` is 0), of equal size: no small
-    /// remainder chunk that would read all the weights for a few rows.
+    /// Consecutive chunks of at most `most` rows (all rows when `most` is 0), of about equal size (no small
+    /// remainder chunk that would read all the weights for a few rows), each starting at a multiple of 8
+    /// rows where `most` allows: a chunk of rows quantized per row then starts its row scales on a 32-byte
+    /// boundary, as 8-bit products need them.
     static func rowChunks(rows: Int, most: Int) -> [Range<Int>] {
         guard rows > 0 else { return [] }
         guard most > 0, rows > most else { return [0..<rows] }
         let count = (rows + most - 1) / most
-        let size = (rows + count - 1) / count
+        let size = max(1, min(most, ((rows + count - 1) / count + 7) / 8 * 8))
         return stride(from: 0, to: rows, by: size).map { $0..<min(rows, $0 + size) }
     }
 
