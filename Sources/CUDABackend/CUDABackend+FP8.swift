@@ -42,13 +42,13 @@ extension CUDABackend {
         }
         let x = try widenedActivation(given)
         let xPointer = try address(x, op: "linear", argument: "x")
-        if fp8Shape, xPointer % 16 == 0 {
+        if fp8Shape, xPointer % 16 == 0, let threads = Self.rowThreads(width8: k / 8) {
             let quantized = try makeTensor(shape: [m, k], dtype: .f8e4m3)
             let xScales = try makeTensor(shape: [m], dtype: .f32)
             let qPointer = try address(quantized, op: "linear", argument: "quantized x", dtype: .f8e4m3)
             let sPointer = try address(xScales, op: "linear", argument: "x scales", dtype: .f32)
             try kernels.launch(
-                "quantize_rows_e4m3_v8", grid: (m, 1, 1), block: (rowBlockSize(width8: k / 8), 1, 1),
+                "quantize_rows_e4m3_v8", grid: (m, 1, 1), block: (threads, 1, 1),
                 [.pointer(xPointer), .pointer(qPointer), .pointer(sPointer), .int32(Int32(k / 8))])
             if try run(qPointer, sPointer) { return try finish(name) }
         }
@@ -58,13 +58,14 @@ extension CUDABackend {
         try finish("linear widened-fp8 n=\(n) k=\(k)\(m < 64 ? " m<64" : "")")
     }
 
-    /// Most dynamic shared memory the fused silu kernel holds a row's bf16 products in (the default limit
-    /// without an opt-in): rows up to 24,576 wide; the 7B's 18,944 fit.
-    static let fusedSiluSharedLimit = 48 << 10
-
-    /// Threads of a one-block-per-row quantizing kernel: one per 16-byte vector of the row, up to 1024 (a
-    /// decoder MLP row of 2368 vectors takes 3 rounds, not 10: each thread's loads wait less in line).
-    private func rowBlockSize(width8: Int) -> Int { min(1024, max(32, (width8 + 31) / 32 * 32)) }
+    /// Threads of a one-block-per-row quantizing kernel for rows of `width8` 16-byte vectors: each thread
+    /// holds up to 4 of them (the kernels' ROW_VECTORS), in whole warps. Nil for rows wider than 4096 vectors
+    /// (32,768 values; the 7B's widest is 18,944), which these kernels do not take.
+    static func rowThreads(width8: Int) -> Int? {
+        let rowVectors = 4
+        guard width8 > 0, width8 <= rowVectors * 1024 else { return nil }
+        return ((width8 + rowVectors - 1) / rowVectors + 31) / 32 * 32
+    }
 
     /// `x` itself, or for an activation quantized per row (``siluMul(gateUp:feeding:)``) its bf16 values.
     func widenedActivation(_ x: Tensor) throws -> Tensor {
@@ -81,7 +82,7 @@ extension CUDABackend {
         let rows = width == 0 ? 0 : gateUp.elementCount / (2 * width)
         guard fp8TensorCores, gateUp.rank == 2, weight.dtype == .f8e4m3, weight.rowScales != nil, weight.shape.count == 2,
             weight.shape[1] == width, width % 16 == 0, weight.shape[0] % 16 == 0, rows > 0,
-            width * 2 <= Self.fusedSiluSharedLimit
+            let threads = Self.rowThreads(width8: width / 8)
         else { return try siluMul(gateUp: gateUp) }
         try enter()
         let input = try address(gateUp, op: "siluMul", argument: "gateUp")
@@ -90,8 +91,7 @@ extension CUDABackend {
         let scales = try makeTensor(shape: [rows], dtype: .f32)
         let scalePointer = try address(scales, op: "siluMul", argument: "scales", dtype: .f32)
         try kernels.launch(
-            "silu_mul_quantize_e4m3_v8", grid: (rows, 1, 1), block: (rowBlockSize(width8: width / 8), 1, 1),
-            sharedBytes: width * 2,
+            "silu_mul_quantize_e4m3_v8", grid: (rows, 1, 1), block: (threads, 1, 1),
             [.pointer(input), .pointer(values.pointer), .pointer(scalePointer), .int32(Int32(width / 8))])
         try finish("siluMul fp8")
         return try Tensor(
@@ -107,7 +107,7 @@ extension CUDABackend {
         let rows = width == 0 ? 0 : x.elementCount / width
         guard fp8TensorCores, x.rank == 2, consumer.dtype == .f8e4m3, consumer.rowScales != nil,
             consumer.shape.count == 2, consumer.shape[1] == width, width % 16 == 0, consumer.shape[0] % 16 == 0,
-            rows > 0, width * 2 <= Self.fusedSiluSharedLimit
+            rows > 0, let threads = Self.rowThreads(width8: width / 8)
         else { return try rmsNorm(x, weight: weight, eps: eps) }
         try enter()
         let input = try address(x, op: "rmsNorm", argument: "x")
@@ -117,8 +117,7 @@ extension CUDABackend {
         let scales = try makeTensor(shape: [rows], dtype: .f32)
         let scalePointer = try address(scales, op: "rmsNorm", argument: "scales", dtype: .f32)
         try kernels.launch(
-            "rms_norm_quantize_e4m3_v8", grid: (rows, 1, 1), block: (rowBlockSize(width8: width / 8), 1, 1),
-            sharedBytes: width * 2,
+            "rms_norm_quantize_e4m3_v8", grid: (rows, 1, 1), block: (threads, 1, 1),
             [.pointer(input), .pointer(weightPointer), .pointer(values.pointer), .pointer(scalePointer),
              .int32(Int32(width / 8)), .float(eps)])
         try finish("rmsNorm fp8")

@@ -77,88 +77,113 @@ enum FP8KernelSource {
         return __frcp_rn(scale);
     }
 
-    /// One block per row of x `[rows, width]` (bf16): scales[row] = max|x| / 448 (1 for a row of zeros or
-    /// without finite values), out = E4M3(x times the reciprocal of scale). width a multiple of 8, rows 16-byte aligned.
-    extern "C" __global__ void __launch_bounds__(1024) quantize_rows_e4m3_v8(const uint4* x, uint2* out, float* scales, int width8) {
-        const uint4* row = x + (long long)blockIdx.x * width8;
-        uint2* target = out + (long long)blockIdx.x * width8;
-        float largest = 0.0f;
-        for (int i = threadIdx.x; i < width8; i += blockDim.x) {
-            float f[8];
-            unpack8(row[i], f);
-            #pragma unroll
-            for (int j = 0; j < 8; ++j) if (fabsf(f[j]) <= 3.0e38f) largest = fmaxf(largest, fabsf(f[j]));
-        }
+    /// The row-quantizing kernels below hold one row per block in registers: each thread keeps up to
+    /// ROW_VECTORS 16-byte vectors (8 bf16 values each, vector i at thread i % blockDim.x), so a row of up to
+    /// ROW_VECTORS x blockDim.x vectors is read once and never parked in memory while the block finds its
+    /// largest magnitude.
+    #define ROW_VECTORS 4
+
+    /// The last step of every row-quantizing kernel: each thread's vectors of bf16 values (`packed`, the
+    /// valid ones below width8) quantized with the row's scale (from the block's largest magnitude, written to
+    /// scales[blockIdx.x]) into row blockIdx.x of out.
+    __device__ __forceinline__ void store_quantized_row(const uint4* packed, float largest, uint2* out, float* scales,
+                                                        int width8) {
         const float inverse = row_scale_inverse(largest, scales);
-        for (int i = threadIdx.x; i < width8; i += blockDim.x) {
-            float f[8];
-            unpack8(row[i], f);
-            target[i] = quantize8(f, inverse);
+        uint2* target = out + (long long)blockIdx.x * width8;
+        #pragma unroll
+        for (int v = 0; v < ROW_VECTORS; ++v) {
+            const int i = threadIdx.x + v * blockDim.x;
+            if (i < width8) {
+                float f[8];
+                unpack8(packed[v], f);
+                target[i] = quantize8(f, inverse);
+            }
         }
     }
 
-    /// silu(gate) * up of one row of gateUp `[rows, 2 * width]` (gate half, then up half), quantized as
-    /// quantize_rows_e4m3_v8 quantizes: one block per row. The row's products, rounded to bf16 as the
-    /// separate kernel stores them, wait in dynamic shared memory (`width * 2` bytes) while the block finds
-    /// their largest magnitude, so the bf16 product never goes to global memory.
+    __device__ __forceinline__ float largest_finite(float largest, const float* f) {
+        #pragma unroll
+        for (int j = 0; j < 8; ++j) if (fabsf(f[j]) <= 3.0e38f) largest = fmaxf(largest, fabsf(f[j]));
+        return largest;
+    }
+
+    /// One block per row of x `[rows, width]` (bf16): scales[row] = max|x| / 448 (1 for a row of zeros or
+    /// without finite values), out = E4M3(x times the reciprocal of scale). width a multiple of 8, at most
+    /// ROW_VECTORS x blockDim.x vectors; rows 16-byte aligned.
+    extern "C" __global__ void __launch_bounds__(1024) quantize_rows_e4m3_v8(const uint4* x, uint2* out, float* scales, int width8) {
+        const uint4* row = x + (long long)blockIdx.x * width8;
+        uint4 packed[ROW_VECTORS];
+        float largest = 0.0f;
+        #pragma unroll
+        for (int v = 0; v < ROW_VECTORS; ++v) {
+            const int i = threadIdx.x + v * blockDim.x;
+            if (i < width8) {
+                packed[v] = row[i];
+                float f[8];
+                unpack8(packed[v], f);
+                largest = largest_finite(largest, f);
+            }
+        }
+        store_quantized_row(packed, largest, out, scales, width8);
+    }
+
+    /// silu(gate) * up of one row of gateUp `[rows, 2 * width]` (gate half, then up half), rounded to bf16 as
+    /// the separate kernel stores it, then quantized as quantize_rows_e4m3_v8 quantizes: the bf16 product never
+    /// goes to memory.
     extern "C" __global__ void __launch_bounds__(1024) silu_mul_quantize_e4m3_v8(const uint4* gateUp, uint2* out, float* scales, int width8) {
-        extern __shared__ uint4 products[];
         const uint4* gate = gateUp + (long long)blockIdx.x * 2 * width8;
         const uint4* up = gate + width8;
-        uint2* target = out + (long long)blockIdx.x * width8;
+        uint4 packed[ROW_VECTORS];
         float largest = 0.0f;
-        for (int i = threadIdx.x; i < width8; i += blockDim.x) {
-            float g[8], u[8];
-            unpack8(gate[i], g);
-            unpack8(up[i], u);
-            #pragma unroll
-            for (int j = 0; j < 8; ++j) {
-                g[j] = round_bf(silu_times(g[j], u[j]));
-                if (fabsf(g[j]) <= 3.0e38f) largest = fmaxf(largest, fabsf(g[j]));
+        #pragma unroll
+        for (int v = 0; v < ROW_VECTORS; ++v) {
+            const int i = threadIdx.x + v * blockDim.x;
+            if (i < width8) {
+                float g[8], u[8];
+                unpack8(gate[i], g);
+                unpack8(up[i], u);
+                #pragma unroll
+                for (int j = 0; j < 8; ++j) g[j] = round_bf(silu_times(g[j], u[j]));
+                largest = largest_finite(largest, g);
+                packed[v] = pack8(g);
             }
-            products[i] = pack8(g);
         }
-        const float inverse = row_scale_inverse(largest, scales);
-        for (int i = threadIdx.x; i < width8; i += blockDim.x) {
-            float f[8];
-            unpack8(products[i], f);
-            target[i] = quantize8(f, inverse);
-        }
+        store_quantized_row(packed, largest, out, scales, width8);
     }
 
     /// rms_norm_v8's rows (rounded to bf16 as it stores them) quantized as quantize_rows_e4m3_v8 quantizes
-    /// them: one block per row, the normed row waiting in dynamic shared memory (`width * 2` bytes) while the
-    /// block finds its largest magnitude, so the bf16 normed row never goes to global memory.
+    /// them: the bf16 normed row never goes to memory.
     extern "C" __global__ void __launch_bounds__(1024) rms_norm_quantize_e4m3_v8(const uint4* x, const uint4* weight, uint2* out, float* scales, int width8, float eps) {
-        extern __shared__ uint4 normed[];
         const uint4* row = x + (long long)blockIdx.x * width8;
+        uint4 packed[ROW_VECTORS];
         float squares = 0.0f;
-        for (int i = threadIdx.x; i < width8; i += blockDim.x) {
-            float f[8];
-            unpack8(row[i], f);
-            #pragma unroll
-            for (int j = 0; j < 8; ++j) squares += f[j] * f[j];
+        #pragma unroll
+        for (int v = 0; v < ROW_VECTORS; ++v) {
+            const int i = threadIdx.x + v * blockDim.x;
+            if (i < width8) {
+                packed[v] = row[i];
+                float f[8];
+                unpack8(packed[v], f);
+                #pragma unroll
+                for (int j = 0; j < 8; ++j) squares += f[j] * f[j];
+            }
         }
         const float inverse = rsqrtf(block_sum(squares) / (float)(width8 * 8) + eps);
         float largest = 0.0f;
-        for (int i = threadIdx.x; i < width8; i += blockDim.x) {
-            float f[8], g[8];
-            unpack8(row[i], f);
-            unpack8(weight[i], g);
-            #pragma unroll
-            for (int j = 0; j < 8; ++j) {
-                f[j] = round_bf(round_bf(f[j] * inverse) * g[j]);
-                if (fabsf(f[j]) <= 3.0e38f) largest = fmaxf(largest, fabsf(f[j]));
+        #pragma unroll
+        for (int v = 0; v < ROW_VECTORS; ++v) {
+            const int i = threadIdx.x + v * blockDim.x;
+            if (i < width8) {
+                float f[8], g[8];
+                unpack8(packed[v], f);
+                unpack8(weight[i], g);
+                #pragma unroll
+                for (int j = 0; j < 8; ++j) f[j] = round_bf(round_bf(f[j] * inverse) * g[j]);
+                largest = largest_finite(largest, f);
+                packed[v] = pack8(f);
             }
-            normed[i] = pack8(f);
         }
-        const float scaleInverse = row_scale_inverse(largest, scales);
-        uint2* target = out + (long long)blockIdx.x * width8;
-        for (int i = threadIdx.x; i < width8; i += blockDim.x) {
-            float f[8];
-            unpack8(normed[i], f);
-            target[i] = quantize8(f, scaleInverse);
-        }
+        store_quantized_row(packed, largest, out, scales, width8);
     }
 
     /// out[r, c] = bf16(e4m3(w[r, c]) * scales[r]) over 8 values per thread: n8 = rows * width8.
