@@ -136,8 +136,11 @@ public final class Reranker: Sendable {
     /// reference renders it.
     ///
     /// A request of 16 documents or more is prepared in two waves (``preparationWaves(documentCount:)``): the
-    /// device scores the first while the host prepares the rest. A document that cannot be used still fails
-    /// the whole request with its own index, possibly after the first wave was scored.
+    /// device scores the first while the host prepares the rest. The first wave's last, partly filled pass
+    /// waits for the second wave's documents when they would fit in the passes the second wave needs anyway
+    /// (``waitsForNextWave(partialDocuments:waveDocumentTokens:sharedPrefix:remainingDocuments:tokenBudget:)``): no pass of its own, and no second
+    /// computation of a shared prefix. A document that cannot be used still fails the whole request with its
+    /// own index, possibly after the first wave was scored.
     ///
     /// - Parameters:
     ///   - instruction: what "relevant" means for this request; nil uses Lychee's default instruction.
@@ -153,11 +156,24 @@ public final class Reranker: Sendable {
         // The host prepares the next wave of documents while the device scores this one.
         let waves = Self.preparationWaves(documentCount: documents.count)
         var pairs = try preparePairs(prepared, documents: documents[waves[0]])
+        var carried = [ScoringPair]()
         for number in waves.indices {
             let next = number + 1 < waves.count
                 ? BackgroundWork { [self] in try preparePairs(prepared, documents: documents[waves[number + 1]]) } : nil
             defer { _ = try? next?.result() }  // never leave a preparation running on an early exit
-            for pass in planBatches(pairs, tokenBudget: options.tokenBudget) {
+            pairs = carried + pairs
+            var passes = planBatches(pairs, tokenBudget: options.tokenBudget)
+            carried = []
+            if next != nil, let last = passes.last,
+                Self.waitsForNextWave(
+                    partialDocuments: last.count, waveDocumentTokens: pairs.map { $0.tokenCount - $0.sharedPrefixLength },
+                    sharedPrefix: pairs.map(\.sharedPrefixLength).max() ?? 0, remainingDocuments: waves[number + 1].count,
+                    tokenBudget: options.tokenBudget)
+            {
+                carried = last.map { pairs[$0] }
+                passes.removeLast()
+            }
+            for pass in passes {
                 for (position, result) in zip(pass, try scorePairs(pass.map { pairs[$0] })) {
                     results[pairs[position].index] = result
                 }
@@ -167,6 +183,21 @@ public final class Reranker: Sendable {
             if let next { pairs = try next.result() }
         }
         return results.compactMap { $0 }
+    }
+
+    /// Whether the last pass of a wave (`partialDocuments` documents) should wait for the next wave's
+    /// `remainingDocuments`: when, at the wave's average document length (`waveDocumentTokens`: each pair's
+    /// tokens after the `sharedPrefix` that every pass holds once), the next wave plus these documents need no
+    /// more passes than the next wave alone. Running the pass now would cost a small pass of its own, and one
+    /// more computation of the shared prefix, to overlap the next wave's preparation.
+    public static func waitsForNextWave(
+        partialDocuments: Int, waveDocumentTokens: [Int], sharedPrefix: Int, remainingDocuments: Int, tokenBudget: Int
+    ) -> Bool {
+        guard partialDocuments > 0, !waveDocumentTokens.isEmpty else { return false }
+        let perDocument = Double(waveDocumentTokens.reduce(0, +)) / Double(waveDocumentTokens.count)
+        let room = Double(max(1, tokenBudget - sharedPrefix))
+        func passes(_ documents: Int) -> Int { Int((Double(documents) * perDocument / room).rounded(.up)) }
+        return passes(remainingDocuments + partialDocuments) <= max(1, passes(remainingDocuments))
     }
 
     /// Documents in the order they are prepared and scored: one wave for a small request; otherwise a small

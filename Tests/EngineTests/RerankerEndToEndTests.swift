@@ -86,6 +86,36 @@ struct RerankerEndToEndTests {
         #expect(abs(Float(waved[0].logit) - pair.z) <= 1e-3 * max(1, abs(pair.z)))
     }
 
+    @Test("a first wave's partial pass waits for the next wave only when that adds no pass")
+    func partialPassWaitsWhenItAddsNoPass() {
+        // W3-like: 6 documents of 140 tokens after a 560-token prefix, 44 more to come.
+        let wave = Array(repeating: 140, count: 6)
+        #expect(Reranker.waitsForNextWave(
+            partialDocuments: 6, waveDocumentTokens: wave, sharedPrefix: 560, remainingDocuments: 44, tokenBudget: 16384))
+        // Under a smaller budget the 44 fill one pass (6,720 tokens) and the 6 would make a second: run now.
+        #expect(!Reranker.waitsForNextWave(
+            partialDocuments: 6, waveDocumentTokens: wave, sharedPrefix: 560, remainingDocuments: 44, tokenBudget: 7022))
+        #expect(!Reranker.waitsForNextWave(
+            partialDocuments: 0, waveDocumentTokens: wave, sharedPrefix: 0, remainingDocuments: 44, tokenBudget: 16384))
+    }
+
+    @Test("20 short documents under a large budget run in one pass, not a first-wave pass and then the rest")
+    func smallFirstWaveJoinsTheNextPass() throws {
+        let reranker = try Self.load("tiny-untied-legacy", tokenBudget: 4096)
+        let documents = (0..<20).map { RerankItem(text: "document number \($0)") }
+        let progress = ProgressLog()
+        let results = try reranker.score(query: RerankItem(text: "q"), documents: documents) { done, _ in progress.record(done) }
+        #expect(results.map(\.index) == Array(documents.indices))
+        #expect(progress.values == [20])
+    }
+
+    final class ProgressLog: @unchecked Sendable {
+        private let lock = NSLock()
+        private var recorded = [Int]()
+        func record(_ value: Int) { lock.withLock { recorded.append(value) } }
+        var values: [Int] { lock.withLock { recorded } }
+    }
+
     @Test("a bad document in a later wave is named by its place in the request")
     func laterWaveErrorNamesTheDocument() throws {
         let reranker = try Self.load("tiny-untied-legacy")
