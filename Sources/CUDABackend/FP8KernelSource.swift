@@ -83,6 +83,17 @@ enum FP8KernelSource {
     /// largest magnitude.
     #define ROW_VECTORS 4
 
+    /// Calls `body(v, i)` for each of this thread's vectors of a row: vector i = threadIdx.x + v * blockDim.x,
+    /// those below width8 (v is a constant after unrolling, so arrays indexed by it stay in registers).
+    template <typename Body>
+    __device__ __forceinline__ void for_row_vectors(int width8, Body body) {
+        #pragma unroll
+        for (int v = 0; v < ROW_VECTORS; ++v) {
+            const int i = threadIdx.x + v * blockDim.x;
+            if (i < width8) body(v, i);
+        }
+    }
+
     /// The last step of every row-quantizing kernel: each thread's vectors of bf16 values (`packed`, the
     /// valid ones below width8) quantized with the row's scale (from the block's largest magnitude, written to
     /// scales[blockIdx.x]) into row blockIdx.x of out.
@@ -90,15 +101,11 @@ enum FP8KernelSource {
                                                         int width8) {
         const float inverse = row_scale_inverse(largest, scales);
         uint2* target = out + (long long)blockIdx.x * width8;
-        #pragma unroll
-        for (int v = 0; v < ROW_VECTORS; ++v) {
-            const int i = threadIdx.x + v * blockDim.x;
-            if (i < width8) {
-                float f[8];
-                unpack8(packed[v], f);
-                target[i] = quantize8(f, inverse);
-            }
-        }
+        for_row_vectors(width8, [&](int v, int i) {
+            float f[8];
+            unpack8(packed[v], f);
+            target[i] = quantize8(f, inverse);
+        });
     }
 
     __device__ __forceinline__ float largest_finite(float largest, const float* f) {
@@ -114,16 +121,12 @@ enum FP8KernelSource {
         const uint4* row = x + (long long)blockIdx.x * width8;
         uint4 packed[ROW_VECTORS];
         float largest = 0.0f;
-        #pragma unroll
-        for (int v = 0; v < ROW_VECTORS; ++v) {
-            const int i = threadIdx.x + v * blockDim.x;
-            if (i < width8) {
-                packed[v] = row[i];
-                float f[8];
-                unpack8(packed[v], f);
-                largest = largest_finite(largest, f);
-            }
-        }
+        for_row_vectors(width8, [&](int v, int i) {
+            packed[v] = row[i];
+            float f[8];
+            unpack8(packed[v], f);
+            largest = largest_finite(largest, f);
+        });
         store_quantized_row(packed, largest, out, scales, width8);
     }
 
@@ -135,19 +138,15 @@ enum FP8KernelSource {
         const uint4* up = gate + width8;
         uint4 packed[ROW_VECTORS];
         float largest = 0.0f;
-        #pragma unroll
-        for (int v = 0; v < ROW_VECTORS; ++v) {
-            const int i = threadIdx.x + v * blockDim.x;
-            if (i < width8) {
-                float g[8], u[8];
-                unpack8(gate[i], g);
-                unpack8(up[i], u);
-                #pragma unroll
-                for (int j = 0; j < 8; ++j) g[j] = round_bf(silu_times(g[j], u[j]));
-                largest = largest_finite(largest, g);
-                packed[v] = pack8(g);
-            }
-        }
+        for_row_vectors(width8, [&](int v, int i) {
+            float g[8], u[8];
+            unpack8(gate[i], g);
+            unpack8(up[i], u);
+            #pragma unroll
+            for (int j = 0; j < 8; ++j) g[j] = round_bf(silu_times(g[j], u[j]));
+            largest = largest_finite(largest, g);
+            packed[v] = pack8(g);
+        });
         store_quantized_row(packed, largest, out, scales, width8);
     }
 
@@ -157,32 +156,24 @@ enum FP8KernelSource {
         const uint4* row = x + (long long)blockIdx.x * width8;
         uint4 packed[ROW_VECTORS];
         float squares = 0.0f;
-        #pragma unroll
-        for (int v = 0; v < ROW_VECTORS; ++v) {
-            const int i = threadIdx.x + v * blockDim.x;
-            if (i < width8) {
-                packed[v] = row[i];
-                float f[8];
-                unpack8(packed[v], f);
-                #pragma unroll
-                for (int j = 0; j < 8; ++j) squares += f[j] * f[j];
-            }
-        }
+        for_row_vectors(width8, [&](int v, int i) {
+            packed[v] = row[i];
+            float f[8];
+            unpack8(packed[v], f);
+            #pragma unroll
+            for (int j = 0; j < 8; ++j) squares += f[j] * f[j];
+        });
         const float inverse = rsqrtf(block_sum(squares) / (float)(width8 * 8) + eps);
         float largest = 0.0f;
-        #pragma unroll
-        for (int v = 0; v < ROW_VECTORS; ++v) {
-            const int i = threadIdx.x + v * blockDim.x;
-            if (i < width8) {
-                float f[8], g[8];
-                unpack8(packed[v], f);
-                unpack8(weight[i], g);
-                #pragma unroll
-                for (int j = 0; j < 8; ++j) f[j] = round_bf(round_bf(f[j] * inverse) * g[j]);
-                largest = largest_finite(largest, f);
-                packed[v] = pack8(f);
-            }
-        }
+        for_row_vectors(width8, [&](int v, int i) {
+            float f[8], g[8];
+            unpack8(packed[v], f);
+            unpack8(weight[i], g);
+            #pragma unroll
+            for (int j = 0; j < 8; ++j) f[j] = round_bf(round_bf(f[j] * inverse) * g[j]);
+            largest = largest_finite(largest, f);
+            packed[v] = pack8(f);
+        });
         store_quantized_row(packed, largest, out, scales, width8);
     }
 
