@@ -11,7 +11,12 @@
 /// last query row; only the key tiles that cross the sequence end or a warp's diagonal are masked.
 ///
 /// `tiles` holds five ints per block: first query row, sequence start, sequence end, and the rows of a
-/// shared prefix the sequence also attends to (start, end; equal for none).
+/// shared prefix the sequence also attends to (start, end; equal for none). A block computes those of its
+/// 64 rows that lie in its sequence (``AttentionTiling``: a causal sequence's first block may start before it).
+///
+/// Integer work per key tile is kept small (the kernel issued about as many address instructions as
+/// products before): shared addresses are 32-bit and computed once per thread, each thread copies fixed
+/// columns of rows a constant stride apart, and element offsets are 32-bit.
 enum AttentionKernelSource {
     /// Head dimensions compiled (the vision tower's 80 and the decoder's 128, plus 64 for tests).
     static let headDims = [64, 80, 128]
@@ -36,6 +41,7 @@ enum AttentionKernelSource {
     static let body = #"""
     #define ATT_BQ 64
     #define ATT_BK 64
+    #define ATT_THREADS 128
     #define ATT_NEG_INF (__int_as_float(0xff800000))
 
     __device__ __forceinline__ void mma_bf16_16816(float* c, const unsigned* a, unsigned b0, unsigned b1) {
@@ -61,10 +67,10 @@ enum AttentionKernelSource {
         return address;
     }
 
-    /// Copies 16 bytes to shared memory asynchronously, or writes 16 zero bytes when `valid` is false.
-    __device__ __forceinline__ void copy16_async(void* target, const void* source, bool valid) {
-        asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n"
-                     :: "r"(shared_address(target)), "l"(source), "r"(valid ? 16 : 0));
+    /// Copies 16 bytes to shared memory (a shared-window address) asynchronously, or writes 16 zero bytes
+    /// when `valid` is false.
+    __device__ __forceinline__ void copy16_async(unsigned target, const void* source, bool valid) {
+        asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" :: "r"(target), "l"(source), "r"(valid ? 16 : 0));
     }
 
     __device__ __forceinline__ void commit_async() { asm volatile("cp.async.commit_group;\n" ::); }
@@ -72,28 +78,55 @@ enum AttentionKernelSource {
     /// Waits until at most one committed group of copies is still in flight.
     __device__ __forceinline__ void wait_async_but_one() { asm volatile("cp.async.wait_group 1;\n" ::); }
 
-    /// Four 8x8 b16 matrices; lane l names row l % 8 of matrix l / 8.
-    __device__ __forceinline__ void load_matrices(unsigned* r, const void* row) {
+    /// Four 8x8 b16 matrices from shared memory; lane l names row l % 8 of matrix l / 8.
+    __device__ __forceinline__ void load_matrices(unsigned* r, unsigned address) {
         asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-                     : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(shared_address(row)));
+                     : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(address));
     }
 
     /// `load_matrices`, each matrix transposed.
-    __device__ __forceinline__ void load_matrices_transposed(unsigned* r, const void* row) {
+    __device__ __forceinline__ void load_matrices_transposed(unsigned* r, unsigned address) {
         asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-                     : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(shared_address(row)));
+                     : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(address));
     }
 
-    /// Starts copying keys (or values) `kStart ..< kStart + ATT_BK` of one kv head into `tile`; rows at or
-    /// past `keyEnd` become zeros (so that a zero probability never meets a stale value).
-    template <int D>
-    __device__ __forceinline__ void load_tile_async(bf16_t (*tile)[D + 8], const bf16_t* source, long long kvStride,
-                                                    int kvHead, int kStart, int keyEnd) {
-        for (int c = threadIdx.x; c < ATT_BK * (D / 8); c += blockDim.x) {
-            const int r = c / (D / 8), col = (c % (D / 8)) * 8, key = kStart + r;
+    /// Bytes between rows of a shared key or value tile: D elements and 8 of padding, which staggers the rows
+    /// `ldmatrix` reads together over the banks.
+    template <int D> struct TilePitch { static constexpr int bytes = (D + 8) * 2; };
+
+    /// Copies chunks `first ..< first + width` (16 bytes each) of `ATT_BK` tile rows: `width` threads per row,
+    /// so that each thread's rows are a fixed stride apart and its addresses differ by constants.
+    template <int D, int width, int first>
+    __device__ __forceinline__ void copy_tile_columns(unsigned tile, const bf16_t* source, int kvStride, int kStart,
+                                                      int keyEnd) {
+        constexpr int rowsPerPass = ATT_THREADS / width;
+        static_assert(ATT_THREADS % width == 0 && ATT_BK % rowsPerPass == 0, "whole rows per pass");
+        const int r0 = threadIdx.x / width, col = (first + threadIdx.x % width) * 8;
+        const int stride = rowsPerPass * kvStride;
+        unsigned target = tile + r0 * TilePitch<D>::bytes + col * 2;
+        const bf16_t* from = source + (kStart + r0) * kvStride + col;
+        int key = kStart + r0;
+    #pragma unroll 1
+        for (int pass = 0; pass < ATT_BK / rowsPerPass; ++pass) {
             const bool valid = key < keyEnd;
-            copy16_async(&tile[r][col], source + (valid ? key * kvStride + kvHead * D + col : 0), valid);
+            copy16_async(target, valid ? from : source, valid);
+            target += rowsPerPass * TilePitch<D>::bytes;
+            from += stride;
+            key += rowsPerPass;
         }
+    }
+
+    /// Starts copying keys (or values) `kStart ..< kStart + ATT_BK` of one kv head (`source` points at the
+    /// head's first element) into the shared tile at `tile`; rows at or past `keyEnd` become zeros (so that a
+    /// zero probability never meets a stale value). A row's 16-byte chunks go in a power-of-two group of 8 or
+    /// 16 and, for D = 80, a group of the last 2.
+    template <int D>
+    __device__ __forceinline__ void load_tile_async(unsigned tile, const bf16_t* source, int kvStride, int kStart,
+                                                    int keyEnd) {
+        constexpr int chunks = D / 8, main = chunks >= 16 ? 16 : 8, rest = chunks - main;
+        static_assert(chunks == main || rest == 2, "head dimensions 64, 80 or 128");
+        copy_tile_columns<D, main, 0>(tile, source, kvStride, kStart, keyEnd);
+        if constexpr (rest > 0) copy_tile_columns<D, rest, main>(tile, source, kvStride, kStart, keyEnd);
     }
 
     /// Key tile `index` of a block: the shared prefix's tiles first, then the sequence's own. Keys `start ..<
@@ -120,10 +153,17 @@ enum AttentionKernelSource {
         const int g = lane >> 2, t = lane & 3;
         // ldmatrix: this lane names row `mr` of matrix `mi`.
         const int mi = lane >> 3, mr = lane & 7;
-        const long long qStride = (long long)heads * D, kvStride = (long long)kvHeads * D;
+        // Element offsets fit in 32 bits (the host checks).
+        const int qStride = heads * D, kvStride = kvHeads * D;
+        const unsigned keyTile = shared_address(Ks), valueTile = shared_address(Vs);
+        // This lane's row address within the four matrices of a key (or, transposed, value) fragment.
+        const unsigned keyLane = ((mi >> 1) * 8 + mr) * TilePitch<D>::bytes + (mi & 1) * 16;
+        const unsigned valueLane = ((mi & 1) * 8 + mr) * TilePitch<D>::bytes + (mi >> 1) * 16;
+        // A causal sequence's first block may start before the sequence (its blocks end at the sequence's
+        // end, so the partly filled one reads the fewest keys): rows outside the sequence are not computed.
         const int warpFirst = qStart + warp * 16;
         const int row0 = warpFirst + g, row1 = row0 + 8;
-        const bool valid0 = row0 < seqEnd, valid1 = row1 < seqEnd;
+        const bool valid0 = row0 >= seqStart && row0 < seqEnd, valid1 = row1 >= seqStart && row1 < seqEnd;
 
         // Keys: the shared prefix rows first (all visible; they precede every row of the sequence), then
         // the sequence's own rows.
@@ -133,14 +173,14 @@ enum AttentionKernelSource {
         const int blocks = prefixBlocks + ownBlocks;
         if (blocks > 0) {
             const KeyTile first = key_tile(0, prefixBlocks, prefixStart, prefixEnd, seqStart, seqEnd);
-            load_tile_async<D>(Ks, k, kvStride, kvHead, first.start, first.end);
+            load_tile_async<D>(keyTile, k + kvHead * D, kvStride, first.start, first.end);
         }
         commit_async();
 
         // This thread's query fragments (A operand, row-major 16 x 16 per k-step).
         unsigned qf[D / 16][4];
-        const bf16_t* q0 = q + row0 * qStride + head * D;
-        const bf16_t* q1 = q + row1 * qStride + head * D;
+        const bf16_t* q0 = q + (valid0 ? row0 : 0) * qStride + head * D;
+        const bf16_t* q1 = q + (valid1 ? row1 : 0) * qStride + head * D;
     #pragma unroll
         for (int kk = 0; kk < D / 16; ++kk) {
             const int col = kk * 16 + t * 2;
@@ -159,7 +199,7 @@ enum AttentionKernelSource {
             const KeyTile keys = key_tile(blockIndex, prefixBlocks, prefixStart, prefixEnd, seqStart, seqEnd);
             const bool inPrefix = keys.inPrefix;
             const int kStart = keys.start, keyEnd = keys.end;
-            load_tile_async<D>(Vs, v, kvStride, kvHead, kStart, keyEnd);
+            load_tile_async<D>(valueTile, v + kvHead * D, kvStride, kStart, keyEnd);
             commit_async();
             wait_async_but_one();  // this block's keys
             __syncthreads();
@@ -176,7 +216,7 @@ enum AttentionKernelSource {
                     for (int np = 0; np < ATT_BK / 16; ++np) {
                         // Matrices: keys 16 np + 0..7 then + 8..15, each at dims 16 kk + 0..7 and + 8..15.
                         unsigned b[4];
-                        load_matrices(b, &Ks[np * 16 + (mi >> 1) * 8 + mr][kk * 16 + (mi & 1) * 8]);
+                        load_matrices(b, keyTile + keyLane + np * 16 * TilePitch<D>::bytes + kk * 32);
                         mma_bf16_16816(s[2 * np], qf[kk], b[0], b[1]);
                         mma_bf16_16816(s[2 * np + 1], qf[kk], b[2], b[3]);
                     }
@@ -185,13 +225,16 @@ enum AttentionKernelSource {
                 // Raw scores (the scale is positive, so the row maxima commute with it); masked keys
                 // become -inf. m0 and m1 are the running maxima in raw units.
                 if (masked) {
+                    // Keys a row sees here, counted from this lane's first column: those before the end and,
+                    // of its own sequence under a causal mask, those up to the row (the prefix precedes it).
+                    const bool diagonal = causal && !inPrefix;
+                    const int seen0 = (diagonal ? min(keyEnd, row0 + 1) : keyEnd) - kStart - t * 2;
+                    const int seen1 = (diagonal ? min(keyEnd, row1 + 1) : keyEnd) - kStart - t * 2;
     #pragma unroll
                     for (int nt = 0; nt < ATT_BK / 8; ++nt) {
     #pragma unroll
                         for (int e = 0; e < 4; ++e) {
-                            const int key = kStart + nt * 8 + t * 2 + (e & 1);
-                            const int row = e < 2 ? row0 : row1;
-                            if (!(key < keyEnd && (!causal || key <= row))) s[nt][e] = ATT_NEG_INF;
+                            if (nt * 8 + (e & 1) >= (e < 2 ? seen0 : seen1)) s[nt][e] = ATT_NEG_INF;
                         }
                     }
                 }
@@ -236,7 +279,7 @@ enum AttentionKernelSource {
             __syncthreads();  // every warp is done with this key tile
             if (blockIndex + 1 < blocks) {
                 const KeyTile next = key_tile(blockIndex + 1, prefixBlocks, prefixStart, prefixEnd, seqStart, seqEnd);
-                load_tile_async<D>(Ks, k, kvStride, kvHead, next.start, next.end);
+                load_tile_async<D>(keyTile, k + kvHead * D, kvStride, next.start, next.end);
             }
             commit_async();
             wait_async_but_one();  // this block's values
@@ -254,7 +297,7 @@ enum AttentionKernelSource {
                     for (int dp = 0; dp < D / 16; ++dp) {
                         // Matrices (transposed): keys 16 ks + 0..7 then + 8..15, each at dims 16 dp + 0..7 and + 8..15.
                         unsigned b[4];
-                        load_matrices_transposed(b, &Vs[ks * 16 + (mi & 1) * 8 + mr][dp * 16 + (mi >> 1) * 8]);
+                        load_matrices_transposed(b, valueTile + valueLane + ks * 16 * TilePitch<D>::bytes + dp * 32);
                         mma_bf16_16816(o[2 * dp], a, b[0], b[1]);
                         mma_bf16_16816(o[2 * dp + 1], a, b[2], b[3]);
                     }

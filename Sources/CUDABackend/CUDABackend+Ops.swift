@@ -224,9 +224,14 @@ extension CUDABackend {
                 op: "attention",
                 detail: "the CUDA kernel supports head dimensions \(AttentionKernelSource.headDims), got \(sizes.headDim)")
         }
+        // The kernel computes element offsets in 32 bits.
+        guard query.elementCount < Int(Int32.max), key.elementCount < Int(Int32.max) else {
+            throw TensorError.shapeMismatch(
+                op: "attention", detail: "the CUDA kernel takes fewer than 2^31 elements per operand, got \(query.shape)")
+        }
         try enter()
         let out = try makeTensor(shape: query.shape)
-        let tiles = AttentionTiling.tiles(cuSeqlens: cuSeqlens, prefixes: prefixes, heaviestFirst: causal)
+        let tiles = AttentionTiling.tiles(cuSeqlens: cuSeqlens, prefixes: prefixes, causal: causal)
         guard !tiles.isEmpty, sizes.heads > 0 else { return out }
         let deviceTiles = try deviceIndices(tiles)
         try withExtendedLifetime(deviceTiles.tensor) {
@@ -261,20 +266,25 @@ enum AttentionTiling {
     }
 
     /// Five ints per block (first query row, sequence start, sequence end, prefix start, prefix end);
-    /// empty sequences get none.
+    /// empty sequences get none. A block computes the rows of its 64 that lie in its sequence.
     ///
-    /// With `heaviestFirst` (causal attention, where a block's work grows with its first row), the blocks
-    /// are sorted by the key rows they read (prefix plus own rows up to their last query row), most first,
-    /// so that the blocks launched last are the short ones and no long block runs alone at the end.
-    static func tiles(cuSeqlens: [Int32], prefixes: [Range<Int32>] = [], heaviestFirst: Bool = false) -> [Int32] {
+    /// Causal attention, where a block's work grows with its last row, changes two things:
+    /// - A sequence's blocks end at its end, so the partly filled block is the first one, which reads the
+    ///   fewest keys (its first row may lie before the sequence).
+    /// - The blocks are sorted by the key rows they read (prefix plus own rows up to their last query row),
+    ///   most first, so that the blocks launched last are the short ones and no long block runs alone at the end.
+    static func tiles(cuSeqlens: [Int32], prefixes: [Range<Int32>] = [], causal: Bool = false) -> [Int32] {
         var tiles = [[Int32]]()
+        let rows = Int32(rowsPerBlock)
         for (index, (start, end)) in zip(cuSeqlens, cuSeqlens.dropFirst()).enumerated() where end > start {
             let prefix = prefixes.isEmpty ? 0..<0 : prefixes[index]
-            for row in stride(from: start, to: end, by: rowsPerBlock) {
-                tiles.append([row, start, end, prefix.lowerBound, prefix.upperBound])
+            let blocks = (end - start + rows - 1) / rows
+            let first = causal ? end - blocks * rows : start
+            for block in 0..<blocks {
+                tiles.append([first + block * rows, start, end, prefix.lowerBound, prefix.upperBound])
             }
         }
-        if heaviestFirst {
+        if causal {
             // Work of a block: its prefix rows plus the rows of its own sequence up to its last row.
             let work = { (tile: [Int32]) in Int(tile[4] - tile[3]) + Int(min(tile[2], tile[0] + Int32(rowsPerBlock)) - tile[1]) }
             tiles.sort { work($0) > work($1) }

@@ -42,23 +42,33 @@ struct CUDABackendTests {
         #expect(AttentionTiling.tiles(cuSeqlens: [0, 3]) == [0, 0, 3, 0, 0])
     }
 
-    @Test("causal tiles come heaviest first: the same tiles, ordered by the key rows each block reads")
-    func attentionTilesHeaviestFirst() {
+    @Test("causal tiles end at their sequence's end and come heaviest first")
+    func causalAttentionTiles() {
         let cuSeqlens: [Int32] = [0, 40, 240, 300]
         let prefixes: [Range<Int32>] = [0..<0, 0..<40, 0..<40]
         let plain = AttentionTiling.tiles(cuSeqlens: cuSeqlens, prefixes: prefixes)
-        let ordered = AttentionTiling.tiles(cuSeqlens: cuSeqlens, prefixes: prefixes, heaviestFirst: true)
+        let ordered = AttentionTiling.tiles(cuSeqlens: cuSeqlens, prefixes: prefixes, causal: true)
         func groups(_ tiles: [Int32]) -> [[Int32]] {
             stride(from: 0, to: tiles.count, by: 5).map { Array(tiles[$0..<$0 + 5]) }
         }
-        #expect(Set(groups(ordered)) == Set(groups(plain)))
         #expect(groups(ordered).count == groups(plain).count)
+        // Every row once, each block's rows inside its sequence; the last block of a sequence ends at its end,
+        // so the partly filled block is the first (it starts before the sequence).
+        var covered = [Int32]()
+        for tile in groups(ordered) {
+            covered += Array(max(tile[0], tile[1])..<min(tile[2], tile[0] + 64))
+            #expect((tile[2] - tile[0]) % 64 == 0)
+            #expect(tile[0] > tile[1] - 64 && tile[0] < tile[2])
+        }
+        #expect(covered.sorted() == Array(0..<300))
+        #expect(groups(ordered).contains([-24, 0, 40, 0, 0]))
+        #expect(groups(ordered).contains([-16, 40, 240, 0, 40]))
         // Key rows a causal block reads: its prefix, then its sequence up to its last query row.
         let work = groups(ordered).map { Int($0[4] - $0[3]) + Int(min($0[2], $0[0] + 64) - $0[1]) }
         #expect(work == work.sorted(by: >))
         // The last block of the 200-row sequence (40 prefix rows + 200 own rows) leads; the first sequence's
-        // single block (40 rows, no prefix) and the 60-row sequence's block are at the end.
-        #expect(groups(ordered).first == [232, 40, 240, 0, 40])
+        // single block (40 rows, no prefix) is at the end.
+        #expect(groups(ordered).first == [176, 40, 240, 0, 40])
         #expect(work.last == 40)
     }
 
