@@ -29,9 +29,9 @@ final class MatmulEngine: @unchecked Sendable {
 
     /// Products of at least this many multiply-adds time the heuristic's first few algorithms on their first
     /// run and keep the fastest: the heuristic's first choice is often not the fastest for the long inner
-    /// sizes of the MLP, and the timing costs a few runs once per shape.
+    /// sizes of the MLP or the vision tower's narrow products, and the timing costs a few runs once per shape.
     static let autotuneMinimumWork = 1 << 34
-    static let autotuneCandidates = 4
+    static let autotuneCandidates = 8
 
     private let blas: CUBLASLtLibrary
     private let driver: CUDADriver

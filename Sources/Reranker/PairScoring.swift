@@ -1,4 +1,5 @@
 import Foundation
+import ImageProcessing
 import Qwen25VL
 import TensorKit
 
@@ -31,6 +32,37 @@ extension Reranker {
                 RerankResult(
                     index: pair.index, score: 1 / (1 + Foundation.exp(-Double(z))), logit: Double(z),
                     tokens: pair.prompt.count, truncated: pair.prompt.wasTruncated))
+        }
+    }
+
+    /// Runs the vision tower now on those of `images` that a pass would still have to embed (no rows on the
+    /// device, not in the image cache; each image once) and keeps each image's rows on the device for the
+    /// passes that show it: work for the device while the host is busy preparing. A device out of memory
+    /// leaves the images to the passes.
+    func embedAhead(_ images: [PreparedImage]) throws {
+        var seen = Set<ImageKey>()
+        var pending = [(image: PreparedImage, source: PatchifySource)]()
+        for image in images where image.deviceEmbeddings == nil && seen.insert(image.key).inserted {
+            guard case .pixels(let source) = image.content else { continue }
+            if imageCache.isEnabled, imageCache.lookup(image.key, counting: false) != nil { continue }
+            pending.append((image, source))
+        }
+        guard !pending.isEmpty else { return }
+        let embeddings: Tensor
+        do {
+            embeddings = try model.imageEmbeddings(images: pending.map(\.source), layout: ImagePreprocessor.patchLayout)
+        } catch let error as any DeviceMemoryError where error.isOutOfDeviceMemory {
+            return
+        }
+        var first = 0
+        for (image, _) in pending {
+            let rows = try embeddings.rows(first..<(first + image.grid.mergedTokenCount()))
+            first += image.grid.mergedTokenCount()
+            if imageCache.isEnabled {
+                imageCache.insert(image.key, grid: image.grid, embeddings: try model.backend.download(rows))
+            }
+            // An own copy of its rows, so that the other images' rows are not kept alive with it.
+            image.deviceEmbeddings = pending.count == 1 ? rows : try model.backend.concatenateRows([rows])
         }
     }
 

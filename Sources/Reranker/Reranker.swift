@@ -135,8 +135,9 @@ public final class Reranker: Sendable {
     /// An empty query (no text, no image) is allowed: the prompt then holds a bare `<Query>:` prefix, as the
     /// reference renders it.
     ///
-    /// A request of 16 documents or more is prepared in two waves (``preparationWaves(documentCount:)``): the
-    /// device scores the first while the host prepares the rest. The first wave's last, partly filled pass
+    /// The device embeds the query image while the host prepares the documents. A request of 16 documents or
+    /// more is prepared in two waves (``preparationWaves(documentCount:)``): the device scores the first while
+    /// the host prepares the rest. The first wave's last, partly filled pass
     /// waits for the second wave's documents when they would fit in the passes the second wave needs anyway
     /// (``waitsForNextWave(partialDocuments:waveDocumentTokens:sharedPrefix:remainingDocuments:tokenBudget:)``): no pass of its own, and no second
     /// computation of a shared prefix. A document that cannot be used still fails the whole request with its
@@ -153,9 +154,17 @@ public final class Reranker: Sendable {
         let prepared = try prepareQuery(query, instruction: instruction, options: PairPreparationOptions())
         var results = [RerankResult?](repeating: nil, count: documents.count)
         var done = 0
-        // The host prepares the next wave of documents while the device scores this one.
+        // The host prepares the next wave of documents while the device scores this one; while it prepares
+        // the first, the device embeds the query image.
         let waves = Self.preparationWaves(documentCount: documents.count)
-        var pairs = try preparePairs(prepared, documents: documents[waves[0]])
+        let firstWave = BackgroundWork { [self] in try preparePairs(prepared, documents: documents[waves[0]]) }
+        do {
+            try embedAhead([prepared.image].compactMap { $0 })
+        } catch {
+            _ = try? firstWave.result()  // never leave a preparation running on an early exit
+            throw error
+        }
+        var pairs = try firstWave.result()
         var carried = [ScoringPair]()
         for number in waves.indices {
             let next = number + 1 < waves.count
@@ -172,6 +181,8 @@ public final class Reranker: Sendable {
             {
                 carried = last.map { pairs[$0] }
                 passes.removeLast()
+                // Their images need no more of the host: the device embeds them while it prepares.
+                try embedAhead(carried.flatMap { [$0.queryImage, $0.documentImage] }.compactMap { $0 })
             }
             for pass in passes {
                 for (position, result) in zip(pass, try scorePairs(pass.map { pairs[$0] })) {

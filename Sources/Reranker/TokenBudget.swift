@@ -21,9 +21,12 @@ public enum TokenBudget {
         return rowWidth * elementBytes + 4 * text.headDim * MemoryLayout<Float>.size
     }
 
-    /// Bytes a pass needs whatever its size: the MLP's row chunk (gate/up product and its activation).
+    /// Bytes a pass needs whatever its size: the larger MLP row chunk (gate/up product and its activation)
+    /// of the decoder and the vision tower, which run one after the other.
     public static func fixedActivationBytes(_ dims: ModelDimensions, chunks: MLPRowChunks, elementBytes: Int) -> Int {
-        chunks.text * 3 * dims.text.intermediateSize * elementBytes
+        let text = chunks.text * 3 * dims.text.intermediateSize
+        let vision = chunks.vision * 3 * dims.vision.intermediateSize
+        return max(text, vision) * elementBytes
     }
 
     /// The budget on a GPU with `availableBytes` free for activations (after weights and context).

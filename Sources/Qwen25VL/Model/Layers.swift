@@ -11,12 +11,15 @@ public struct MLPRowChunks: Sendable, Equatable {
         self.vision = vision
     }
 
-    /// 2048 decoder rows (a `[2048, 37888]` gate/up product, 155 MB in bf16 for the 7B) and 8192 vision rows.
-    public static let standard = MLPRowChunks(text: 2048, vision: 8192)
+    /// 2048 decoder rows (a `[2048, 37888]` gate/up product, 155 MB in bf16 for the 7B) and 11,264 vision
+    /// rows: for the 7B about the decoder chunk's memory (a `[11264, 6848]` product), and fewer chunks
+    /// of the vision tower's narrow products (a 768x512 image has 1944 patch rows; W4's eleven images run
+    /// in two chunks instead of three).
+    public static let standard = MLPRowChunks(text: 2048, vision: 11264)
 
     /// With 8-bit weights (half the weight memory left for activations): 4096 decoder rows, where the FP8
-    /// products run closer to their peak than at 2048.
-    public static let eightBit = MLPRowChunks(text: 4096, vision: 8192)
+    /// products run closer to their peak than at 2048, and twice the vision rows.
+    public static let eightBit = MLPRowChunks(text: 4096, vision: 22528)
 }
 
 /// `x W^T + b`, the weight kept in the checkpoint's element type.
