@@ -115,7 +115,15 @@ enum BackendSelection {
     /// ``TokenBudget``): on CUDA what is left under the memory limit (or of the device's free memory, less
     /// a safety margin) after weights and context.
     static func automaticTokenBudget(backend: any Backend, dimensions: ModelDimensions, mlpRowChunks: MLPRowChunks) -> Int {
-        guard let cuda = backend as? CUDABackend else { return TokenBudget.cpu(dims: dimensions) }
+        automaticPlan(backend: backend, dimensions: dimensions, mlpRowChunks: mlpRowChunks).budget
+    }
+
+    /// ``automaticTokenBudget(backend:dimensions:mlpRowChunks:)`` and the MLP row chunks to run with: larger
+    /// decoder chunks where the GPU has room for them at the same budget (``TokenBudget/gpuPlan(availableBytes:dims:chunks:)``).
+    static func automaticPlan(backend: any Backend, dimensions: ModelDimensions, mlpRowChunks: MLPRowChunks)
+        -> (budget: Int, chunks: MLPRowChunks)
+    {
+        guard let cuda = backend as? CUDABackend else { return (TokenBudget.cpu(dims: dimensions), mlpRowChunks) }
         // Under a limit the pool holds the room left after the weights as one arena, so the driver's figures
         // show the device as full: count the pool's capacity and what is live in it (weights) instead.
         let memory = cuda.memoryStatistics()
@@ -130,7 +138,7 @@ enum BackendSelection {
             available = memory.totalBytes - memory.currentDeviceUsedBytes + memory.pooledBytes - memory.peakLiveBytes
                 - 4 * margin
         }
-        return TokenBudget.gpu(availableBytes: available, dims: dimensions, chunks: mlpRowChunks)
+        return TokenBudget.gpuPlan(availableBytes: available, dims: dimensions, chunks: mlpRowChunks)
     }
 
     static func printToStandardError(_ line: String) {

@@ -100,16 +100,21 @@ struct BenchCommand: ParsableCommand {
             modelDirectory: URL(fileURLWithPath: model), backend: engine,
             options: RerankerOptions(imageCacheBytes: imageCacheMib << 20), weightLoading: weightLoadingOptions.weightLoading,
             linearPrecision: precision, mlpRowChunks: mlpRows.map { MLPRowChunks(text: $0, vision: MLPRowChunks.standard.vision) })
-        let budget = tokenBudget ?? BackendSelection.automaticTokenBudget(
-            backend: engine, dimensions: probe.model.dimensions, mlpRowChunks: probe.model.mlpRowChunks)
+        // Given a budget or row chunks, the bench keeps them; otherwise memory chooses both.
+        let plan = tokenBudget.map { ($0, probe.model.mlpRowChunks) }
+            ?? BackendSelection.automaticPlan(
+                backend: engine, dimensions: probe.model.dimensions, mlpRowChunks: probe.model.mlpRowChunks)
+        let budget = plan.0
+        let planned = mlpRows == nil ? probe.model.withMLPRowChunks(plan.1) : probe.model
         let reranker = try imageBounds.apply(
             to: Reranker(
-                model: probe.model, configuration: probe.configuration, tokenizer: probe.tokenizer,
+                model: planned, configuration: probe.configuration, tokenizer: probe.tokenizer,
                 preprocessor: probe.preprocessor,
                 options: RerankerOptions(
                     tokenBudget: budget, imageCacheBytes: imageCacheMib << 20, prefixCacheBytes: prefixCacheMib << 20)))
         let cuda = engine as? CUDABackend
         print("token budget: \(budget) per forward pass")
+        print("MLP row chunks: \(planned.mlpRowChunks.text) decoder rows, \(planned.mlpRowChunks.vision) vision rows")
         print("linear layers: \(BackendSelection.describe(precision, on: engine))")
         try cuda?.synchronize()
         print(String(format: "loaded %@ on %@ in %.1f s", model, cuda.map { "\($0.device)" } ?? engine.name, Date().timeIntervalSince(loadStart)))

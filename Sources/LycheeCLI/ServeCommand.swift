@@ -166,14 +166,19 @@ struct ServeCommand: AsyncParsableCommand {
                 linearPrecision: weightLoadingOptions.linearPrecision(on: other) { logger.notice("\($0)") })
             rerankers.append(try reranker.replica(on: copy.model))
         }
-        let budget = tokenBudget ?? zip(backends, rerankers).map {
-            BackendSelection.automaticTokenBudget(
-                backend: $0, dimensions: $1.model.dimensions, mlpRowChunks: $1.model.mlpRowChunks)
-        }.min() ?? 4096
+        let plans = zip(backends, rerankers).map {
+            BackendSelection.automaticPlan(backend: $0, dimensions: $1.model.dimensions, mlpRowChunks: $1.model.mlpRowChunks)
+        }
+        let budget = tokenBudget ?? plans.map(\.budget).min() ?? 4096
+        if tokenBudget == nil {
+            // Each engine's MLP row chunks fit its own budget, which is at least the one all engines share.
+            rerankers = try zip(rerankers, plans).map { try $0.replica(on: $0.model.withMLPRowChunks($1.chunks)) }
+        }
         logger.info(
             "model loaded",
             metadata: [
                 "seconds": "\(ContinuousClock.now - started)", "token_budget": "\(budget)", "engines": "\(backends.count)",
+                "mlp_rows": "\(rerankers[0].model.mlpRowChunks.text)",
                 "image_cache_mib": "\(cacheBytes >> 20)", "prefix_cache_mib": "\(prefixBytes >> 20)",
             ])
 

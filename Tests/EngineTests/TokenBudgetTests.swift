@@ -36,4 +36,34 @@ struct TokenBudgetTests {
         let eightBitText = MLPRowChunks.eightBit.text * 3 * 18944, eightBitVision = MLPRowChunks.eightBit.vision * 3 * 3420
         #expect(eightBitVision <= eightBitText)
     }
+
+    @Test("with room for passes at the latency cap, the decoder MLP works on 4096 rows; without, on 2048")
+    func largerChunksOnlyWhereTheyCostNoTokens() throws {
+        let dims = try Self.dimensions()
+        let perToken = TokenBudget.activationBytesPerToken(dims, elementBytes: 2)
+        // Decoder chunks alone (no vision chunk to hide their memory behind).
+        let standard = MLPRowChunks(text: 2048, vision: 0), larger = MLPRowChunks(text: 4096, vision: 0)
+        let ample = TokenBudget.fixedActivationBytes(dims, chunks: larger, elementBytes: 2) + perToken * 20_000
+        let roomy = TokenBudget.gpuPlan(availableBytes: ample, dims: dims, chunks: standard)
+        #expect(roomy.budget == TokenBudget.gpuLatencyCap && roomy.chunks == larger)
+        let tight = TokenBudget.fixedActivationBytes(dims, chunks: standard, elementBytes: 2) + perToken * 5000
+        let plan = TokenBudget.gpuPlan(availableBytes: tight, dims: dims, chunks: standard)
+        #expect(plan.budget == TokenBudget.gpu(availableBytes: tight, dims: dims, chunks: standard))
+        #expect(plan.budget == 5000 && plan.chunks == standard)
+        // Chunks already as large stay as they are.
+        #expect(TokenBudget.gpuPlan(availableBytes: ample, dims: dims, chunks: .eightBit).chunks == .eightBit)
+    }
+
+    @Test("a model with other MLP row chunks shares the weights and scores the same")
+    func modelWithOtherChunks() throws {
+        let reranker = try EmbedAheadTests.load()
+        let model = reranker.model
+        #expect(model.withMLPRowChunks(model.mlpRowChunks) === model)
+        let other = model.withMLPRowChunks(MLPRowChunks(text: 5, vision: 16))
+        #expect(other.mlpRowChunks == MLPRowChunks(text: 5, vision: 16))
+        let query = RerankItem(text: "a question"), documents = ["one answer", "another answer"].map { RerankItem(text: $0) }
+        let first = try reranker.score(query: query, documents: documents)
+        let second = try reranker.replica(on: other).score(query: query, documents: documents)
+        for (a, b) in zip(first, second) { #expect(abs(a.logit - b.logit) < 1e-4) }
+    }
 }

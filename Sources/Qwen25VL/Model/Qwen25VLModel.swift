@@ -36,6 +36,21 @@ public final class Qwen25VLModel: @unchecked Sendable {
         scoreDirection = try backend.upload(direction, shape: [1, dimensions.text.hiddenSize])
     }
 
+    private init(sharing model: Qwen25VLModel, mlpRowChunks: MLPRowChunks) {
+        dimensions = model.dimensions
+        backend = model.backend
+        vision = model.vision
+        decoder = model.decoder
+        scoreDirection = model.scoreDirection
+        self.mlpRowChunks = mlpRowChunks
+    }
+
+    /// This model (the same weights, nothing copied) with MLPs that work on at most `mlpRowChunks` rows at
+    /// once.
+    public func withMLPRowChunks(_ mlpRowChunks: MLPRowChunks) -> Qwen25VLModel {
+        mlpRowChunks == self.mlpRowChunks ? self : Qwen25VLModel(sharing: self, mlpRowChunks: mlpRowChunks)
+    }
+
     /// Whether the linear layers hold 8-bit (E4M3) weights (`--dtype fp8`).
     public var hasEightBitLinearWeights: Bool {
         (decoder.layers.first?.output.weight.dtype ?? vision.merger.first.weight.dtype) == .f8e4m3
