@@ -70,7 +70,8 @@ enum AttentionKernelSource {
     /// Copies 16 bytes to shared memory (a shared-window address) asynchronously, or writes 16 zero bytes
     /// when `valid` is false.
     __device__ __forceinline__ void copy16_async(unsigned target, const void* source, bool valid) {
-        asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" :: "r"(target), "l"(source), "r"(valid ? 16 : 0));
+        asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n"
+                     :: "r"(target), "l"(source), "r"(valid ? 16 : 0));
     }
 
     __device__ __forceinline__ void commit_async() { asm volatile("cp.async.commit_group;\n" ::); }

@@ -227,7 +227,8 @@ extension CUDABackend {
         // The kernel computes element offsets in 32 bits.
         guard query.elementCount < Int(Int32.max), key.elementCount < Int(Int32.max) else {
             throw TensorError.shapeMismatch(
-                op: "attention", detail: "the CUDA kernel takes fewer than 2^31 elements per operand, got \(query.shape)")
+                op: "attention",
+                detail: "the CUDA kernel takes fewer than 2^31 elements per operand, got \(query.shape)")
         }
         try enter()
         let out = try makeTensor(shape: query.shape)

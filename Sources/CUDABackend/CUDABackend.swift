@@ -193,9 +193,6 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     /// Starts a new peak measurement.
     public func resetPeakMemory() { pool.resetPeak() }
 
-    /// Hands segments with nothing live in them back to the driver.
-    public func releaseCachedMemory() throws { try pool.releaseCached() }
-
     /// Makes the backend's context current on the calling thread.
     func enter() throws {
         try driver.check(driver.cuCtxSetCurrent(context), "cuCtxSetCurrent")

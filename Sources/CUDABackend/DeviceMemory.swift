@@ -130,11 +130,6 @@ final class DeviceMemoryPool: @unchecked Sendable {
         }
     }
 
-    /// Hands every segment with nothing live in it back to the driver (after the device finished).
-    func releaseCached() throws {
-        try lock.withLock { try releaseEmptySegmentsLocked() }
-    }
-
     private func releaseEmptySegmentsLocked() throws {
         // A range freed by the host may still be read by queued work: let the device finish first.
         try driver.synchronize()

@@ -67,15 +67,6 @@ public struct ImagePreprocessor: Sendable {
         self.maxPixels = maxPixels
     }
 
-    /// The size the image is resized to: `qwen_vl_utils`' rule, then the processor's own rule on its
-    /// result (which changes nothing unless the first result is out of range).
-    public func targetSize(height: Int, width: Int) throws(ImageError) -> (height: Int, width: Int) {
-        let factor = Self.patchSize * Self.mergeSize
-        let first = try smartResize(height: height, width: width, factor: factor, minPixels: minPixels, maxPixels: maxPixels)
-        return try processorSmartResize(
-            height: first.height, width: first.width, factor: factor, minPixels: minPixels, maxPixels: maxPixels)
-    }
-
     /// Resizes one image and computes its patch grid (``PreprocessedImage/pixelValues()`` normalises and
     /// patchifies it on the host, `Backend.patchify(_:layout:)` on a device).
     public func process(_ image: RGBImage) throws(ImageError) -> PreprocessedImage {

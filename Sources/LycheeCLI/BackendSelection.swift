@@ -119,7 +119,8 @@ enum BackendSelection {
     }
 
     /// ``automaticTokenBudget(backend:dimensions:mlpRowChunks:)`` and the MLP row chunks to run with: larger
-    /// decoder chunks where the GPU has room for them at the same budget (``TokenBudget/gpuPlan(availableBytes:dims:chunks:)``).
+    /// decoder chunks where the GPU has room for them at the same budget
+    /// (``TokenBudget/gpuPlan(availableBytes:dims:chunks:)``).
     static func automaticPlan(backend: any Backend, dimensions: ModelDimensions, mlpRowChunks: MLPRowChunks)
         -> (budget: Int, chunks: MLPRowChunks)
     {

@@ -167,7 +167,8 @@ struct ServeCommand: AsyncParsableCommand {
             rerankers.append(try reranker.replica(on: copy.model))
         }
         let plans = zip(backends, rerankers).map {
-            BackendSelection.automaticPlan(backend: $0, dimensions: $1.model.dimensions, mlpRowChunks: $1.model.mlpRowChunks)
+            BackendSelection.automaticPlan(
+                backend: $0, dimensions: $1.model.dimensions, mlpRowChunks: $1.model.mlpRowChunks)
         }
         let budget = tokenBudget ?? plans.map(\.budget).min() ?? 4096
         if tokenBudget == nil {

@@ -19,9 +19,6 @@ public struct VisionConfiguration: Codable, Sendable, Equatable {
     public var hiddenAct: String
     public var tokensPerSecond: Int
 
-    /// RMSNorm epsilon of the vision blocks and merger (fixed in the architecture, not in config.json).
-    public static let normEpsilon = 1e-6
-
     /// The Qwen2.5-VL-7B vision tower (SPEC section 5); `outHiddenSize` 3584.
     public static let defaults = VisionConfiguration(
         depth: 32, hiddenSize: 1280, numHeads: 16, intermediateSize: 3420, patchSize: 14, temporalPatchSize: 2,

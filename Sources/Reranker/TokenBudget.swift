@@ -43,7 +43,9 @@ public enum TokenBudget {
 
     /// The token budget on a GPU with `availableBytes` free for activations, and the MLP row chunks to run
     /// with: `chunks`, or larger decoder chunks (``largerTextChunks``) where memory gives them the same budget.
-    public static func gpuPlan(availableBytes: Int, dims: ModelDimensions, chunks: MLPRowChunks) -> (budget: Int, chunks: MLPRowChunks) {
+    public static func gpuPlan(availableBytes: Int, dims: ModelDimensions, chunks: MLPRowChunks)
+        -> (budget: Int, chunks: MLPRowChunks)
+    {
         let budget = gpu(availableBytes: availableBytes, dims: dims, chunks: chunks)
         for text in largerTextChunks.sorted(by: >) where text > chunks.text {
             let larger = MLPRowChunks(text: text, vision: chunks.vision)

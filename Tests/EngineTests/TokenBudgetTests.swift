@@ -17,8 +17,9 @@ struct TokenBudgetTests {
         let dims = try Self.dimensions()
         let textBytes = 64 * 3 * dims.text.intermediateSize * 2
         let visionBytes = 64 * 3 * dims.vision.intermediateSize * 2
-        #expect(TokenBudget.fixedActivationBytes(dims, chunks: MLPRowChunks(text: 64, vision: 0), elementBytes: 2) == textBytes)
-        #expect(TokenBudget.fixedActivationBytes(dims, chunks: MLPRowChunks(text: 0, vision: 64), elementBytes: 2) == visionBytes)
+        func fixed(_ chunks: MLPRowChunks) -> Int { TokenBudget.fixedActivationBytes(dims, chunks: chunks, elementBytes: 2) }
+        #expect(fixed(MLPRowChunks(text: 64, vision: 0)) == textBytes)
+        #expect(fixed(MLPRowChunks(text: 0, vision: 64)) == visionBytes)
         let both = MLPRowChunks(text: 64, vision: 64)
         #expect(TokenBudget.fixedActivationBytes(dims, chunks: both, elementBytes: 2) == max(textBytes, visionBytes))
         // A vision chunk bigger than the decoder's leaves less room for tokens.
@@ -33,7 +34,8 @@ struct TokenBudgetTests {
         // The 7B: decoder MLP 18944 wide, vision MLP 3420 wide.
         let text = MLPRowChunks.standard.text * 3 * 18944, vision = MLPRowChunks.standard.vision * 3 * 3420
         #expect(vision <= text)
-        let eightBitText = MLPRowChunks.eightBit.text * 3 * 18944, eightBitVision = MLPRowChunks.eightBit.vision * 3 * 3420
+        let eightBitText = MLPRowChunks.eightBit.text * 3 * 18944
+        let eightBitVision = MLPRowChunks.eightBit.vision * 3 * 3420
         #expect(eightBitVision <= eightBitText)
     }
 
@@ -61,7 +63,8 @@ struct TokenBudgetTests {
         #expect(model.withMLPRowChunks(model.mlpRowChunks) === model)
         let other = model.withMLPRowChunks(MLPRowChunks(text: 5, vision: 16))
         #expect(other.mlpRowChunks == MLPRowChunks(text: 5, vision: 16))
-        let query = RerankItem(text: "a question"), documents = ["one answer", "another answer"].map { RerankItem(text: $0) }
+        let query = RerankItem(text: "a question")
+        let documents = ["one answer", "another answer"].map { RerankItem(text: $0) }
         let first = try reranker.score(query: query, documents: documents)
         let second = try reranker.replica(on: other).score(query: query, documents: documents)
         for (a, b) in zip(first, second) { #expect(abs(a.logit - b.logit) < 1e-4) }
