@@ -1,21 +1,5 @@
 import TensorKit
 
-/// A patch grid in vision patches of 14 x 14 pixels: t frames (pairs of frames), h rows, w columns.
-public struct GridTHW: Sendable, Hashable, Codable {
-    public let t: Int
-    public let h: Int
-    public let w: Int
-
-    public init(t: Int, h: Int, w: Int) {
-        self.t = t
-        self.h = h
-        self.w = w
-    }
-
-    /// t * h * w: rows of `pixelValues`, tokens before the 2x2 merge.
-    public var patchCount: Int { t * h * w }
-}
-
 /// What the vision tower takes for one image: the resized image and its patch grid.
 ///
 /// The patch rows themselves are cut where they are used: on the model's device by
@@ -23,7 +7,7 @@ public struct GridTHW: Sendable, Hashable, Codable {
 /// or on the host by ``pixelValues()``.
 public struct PreprocessedImage: Sendable {
     /// The patch grid.
-    public let grid: GridTHW
+    public let grid: VisionGrid
     /// The resized image the patches are cut from.
     public let resized: RGBImage
 
@@ -71,7 +55,7 @@ public struct ImagePreprocessor: Sendable {
     /// patchifies it on the host, `Backend.patchify(_:layout:)` on a device).
     public func process(_ image: RGBImage) throws(ImageError) -> PreprocessedImage {
         let resized = try resize(image)
-        let grid = GridTHW(t: 1, h: resized.height / Self.patchSize, w: resized.width / Self.patchSize)
+        let grid = VisionGrid(t: 1, h: resized.height / Self.patchSize, w: resized.width / Self.patchSize)
         return PreprocessedImage(grid: grid, resized: resized)
     }
 
@@ -110,7 +94,7 @@ public struct ImagePreprocessor: Sendable {
     /// The patch rows of `image` cut by `grid` with ``patchLayout``: rows in merge-block order (block row,
     /// block col, sub row, sub col); each row is [channel][frame][py][px] with the still image repeated in
     /// both frames.
-    static func patchify(_ image: RGBImage, grid: GridTHW) throws(TensorError) -> [Float] {
+    static func patchify(_ image: RGBImage, grid: VisionGrid) throws(TensorError) -> [Float] {
         try PatchifySource(
             pixels: image.pixels, width: image.width, height: image.height, gridHeight: grid.h, gridWidth: grid.w
         ).patchRows(layout: patchLayout)

@@ -275,10 +275,7 @@ enum BenchDump {
         let builder = try PromptBuilder(
             tokenizer: reranker.tokenizer, maxLength: reranker.options.maxLength,
             spatialMergeSize: reranker.configuration.vision.spatialMergeSize)
-        func grid(_ image: RGBImage) throws -> VisionGrid {
-            let g = try reranker.preprocessor.process(image).grid
-            return VisionGrid(t: g.t, h: g.h, w: g.w)
-        }
+        func grid(_ image: RGBImage) throws -> VisionGrid { try reranker.preprocessor.process(image).grid }
         var names = [String]()
         var pixels = [String: Pixels]()
         for (index, image) in work.images.enumerated() {

@@ -59,11 +59,10 @@ enum ModelSelfTest {
         let onCPU = try Reranker.load(modelDirectory: modelDirectory, backend: CPUBackend())
         let image = try SyntheticImage.make(seed: 99)
         let processed = try onCPU.preprocessor.process(image)
-        let grid = VisionGrid(t: processed.grid.t, h: processed.grid.h, w: processed.grid.w)
         let got = try device.download(
             onDevice.model.imageEmbeddings(images: [processed.patchifySource], layout: ImagePreprocessor.patchLayout))
         let want = try onCPU.model.backend.download(
-            onCPU.model.imageEmbeddings(pixelValues: processed.pixelValues(), grids: [grid]))
+            onCPU.model.imageEmbeddings(pixelValues: processed.pixelValues(), grids: [processed.grid]))
         var checks = [OpSelfTest.compare("model vision", "one 768x512 image", got, want, tolerance: 3e-2)]
         var text = SyntheticText(seed: 5)
         let query = RerankItem(text: text.words(16))

@@ -1,3 +1,5 @@
+import TensorKit
+
 /// Multimodal RoPE position ids of one token sequence, as `Qwen2_5_VLModel.get_rope_index` computes them.
 ///
 /// Each token has three position components (temporal, height, width). Text tokens get `(p, p, p)` with

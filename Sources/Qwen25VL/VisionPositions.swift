@@ -1,3 +1,5 @@
+import TensorKit
+
 /// 2D rotary position of every vision patch, in the order the patch matrix is laid out.
 ///
 /// The image processor orders patches by 2 x 2 merge blocks: (block row, block column, row in block, column

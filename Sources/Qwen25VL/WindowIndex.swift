@@ -1,3 +1,5 @@
+import TensorKit
+
 /// How the vision tower groups patches for attention: the window permutation and the two sets of
 /// cumulative sequence lengths (window blocks and full-attention blocks).
 ///

@@ -1,5 +1,6 @@
 import Foundation
 import Qwen25VL
+import TensorKit
 
 /// A bounded, least-recently-used cache of vision-tower outputs keyed by ``ImageKey``.
 ///

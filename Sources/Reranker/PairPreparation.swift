@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import ImageProcessing
 import Qwen25VL
+import TensorKit
 
 /// One query–document pair made ready on the host: prompt tokenized (and truncated if needed), rope
 /// positions computed, images preprocessed or found in the cache. No model work has been done for it.
@@ -199,7 +200,7 @@ extension Reranker {
         try allowance.spend(decoded.width * decoded.height)
         let processed = try preprocessor.process(decoded)
         return PreparedImage(
-            key: key, grid: VisionGrid(t: processed.grid.t, h: processed.grid.h, w: processed.grid.w),
+            key: key, grid: processed.grid,
             content: .pixels(processed.patchifySource))
     }
 }

@@ -1,4 +1,5 @@
 import Qwen25VL
+import TensorKit
 
 /// One side of a rerank pair (query or document): images, then text, as Lychee lays them out.
 public struct PromptSegment: Sendable, Hashable {

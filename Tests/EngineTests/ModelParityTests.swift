@@ -63,7 +63,7 @@ func preprocessedImages(of pair: GoldenModelOutputs.Pair) throws
         let processed = try ImagePreprocessor().process(image)
         pixels += try processed.pixelValues()
         sources.append(processed.patchifySource)
-        grids.append(VisionGrid(t: processed.grid.t, h: processed.grid.h, w: processed.grid.w))
+        grids.append(processed.grid)
     }
     return (pixels, sources, grids)
 }

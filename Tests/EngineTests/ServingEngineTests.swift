@@ -1,6 +1,7 @@
 import CPUBackend
 import Foundation
 import Qwen25VL
+import TensorKit
 import TestSupport
 import Testing
 

@@ -1,3 +1,4 @@
+import TensorKit
 import Testing
 
 @testable import ImageProcessing
@@ -45,7 +46,7 @@ struct SmartResizeTests {
         var pixels = [UInt8](repeating: 0, count: 56 * 56 * 3)
         for y in 0..<56 { for x in 0..<56 { pixels[(y * 56 + x) * 3] = UInt8((y / 14) * 4 + x / 14) } }
         let image = try RGBImage(width: 56, height: 56, pixels: pixels)
-        let grid = GridTHW(t: 1, h: 4, w: 4)
+        let grid = VisionGrid(t: 1, h: 4, w: 4)
         let values = try ImagePreprocessor.patchify(image, grid: grid)
         let lookup = ImagePreprocessor.normalizedLookup
         let expectedOrder = [0, 1, 4, 5, 2, 3, 6, 7, 8, 9, 12, 13, 10, 11, 14, 15]

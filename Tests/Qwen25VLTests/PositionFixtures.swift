@@ -1,5 +1,6 @@
 import Foundation
 import Qwen25VL
+import TensorKit
 import TestSupport
 
 /// Decoded `Fixtures/positions/*.json` (written by `tools/make_position_fixtures.py` from transformers).

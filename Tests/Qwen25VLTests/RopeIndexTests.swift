@@ -1,4 +1,5 @@
 import Qwen25VL
+import TensorKit
 import Testing
 
 @Suite struct RopeIndexTests {

@@ -1,5 +1,6 @@
 import Qwen25VL
 import Reranker
+import TensorKit
 import Testing
 
 @Suite struct PromptBuilderTests {

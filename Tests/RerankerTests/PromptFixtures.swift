@@ -1,6 +1,7 @@
 import Foundation
 import Qwen25VL
 import Reranker
+import TensorKit
 import TestSupport
 
 /// Decoded `Fixtures/prompt/lychee_prompts.json` (written by `tools/make_prompt_fixtures.py` from the

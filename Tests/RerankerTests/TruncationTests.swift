@@ -1,5 +1,6 @@
 import Qwen25VL
 import Reranker
+import TensorKit
 import Testing
 
 /// Truncation policy on tokenizers with exactly known behaviour (`ScalarTokenizer`: one token per scalar).
