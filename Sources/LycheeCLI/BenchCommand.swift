@@ -101,11 +101,11 @@ struct BenchCommand: ParsableCommand {
             options: RerankerOptions(imageCacheBytes: imageCacheMib << 20), weightLoading: weightLoadingOptions.weightLoading,
             linearPrecision: precision, mlpRowChunks: mlpRows.map { MLPRowChunks(text: $0, vision: MLPRowChunks.standard.vision) })
         // Given a budget or row chunks, the bench keeps them; otherwise memory chooses both.
-        let plan = tokenBudget.map { ($0, probe.model.mlpRowChunks) }
+        let plan = tokenBudget.map { (budget: $0, chunks: probe.model.mlpRowChunks) }
             ?? BackendSelection.automaticPlan(
                 backend: engine, dimensions: probe.model.dimensions, mlpRowChunks: probe.model.mlpRowChunks)
-        let budget = plan.0
-        let planned = mlpRows == nil ? probe.model.withMLPRowChunks(plan.1) : probe.model
+        let budget = plan.budget
+        let planned = mlpRows == nil ? probe.model.withMLPRowChunks(plan.chunks) : probe.model
         let reranker = try imageBounds.apply(
             to: Reranker(
                 model: planned, configuration: probe.configuration, tokenizer: probe.tokenizer,

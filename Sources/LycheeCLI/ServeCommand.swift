@@ -166,12 +166,13 @@ struct ServeCommand: AsyncParsableCommand {
                 linearPrecision: weightLoadingOptions.linearPrecision(on: other) { logger.notice("\($0)") })
             rerankers.append(try reranker.replica(on: copy.model))
         }
-        let plans = zip(backends, rerankers).map {
-            BackendSelection.automaticPlan(
-                backend: $0, dimensions: $1.model.dimensions, mlpRowChunks: $1.model.mlpRowChunks)
-        }
-        let budget = tokenBudget ?? plans.map(\.budget).min() ?? 4096
+        var budget = tokenBudget ?? 0
         if tokenBudget == nil {
+            let plans = zip(backends, rerankers).map {
+                BackendSelection.automaticPlan(
+                    backend: $0, dimensions: $1.model.dimensions, mlpRowChunks: $1.model.mlpRowChunks)
+            }
+            budget = plans.map(\.budget).min() ?? 4096
             // Each engine's MLP row chunks fit its own budget, which is at least the one all engines share.
             rerankers = try zip(rerankers, plans).map { try $0.replica(on: $0.model.withMLPRowChunks($1.chunks)) }
         }

@@ -56,14 +56,19 @@ extension Reranker {
         }
         var first = 0
         for (image, _) in pending {
-            let rows = try embeddings.rows(first..<(first + image.grid.mergedTokenCount()))
-            first += image.grid.mergedTokenCount()
-            if imageCache.isEnabled {
-                imageCache.insert(image.key, grid: image.grid, embeddings: try model.backend.download(rows))
-            }
-            // An own copy of its rows, so that the other images' rows are not kept alive with it.
-            image.deviceEmbeddings = pending.count == 1 ? rows : try model.backend.concatenateRows([rows])
+            let count = image.grid.mergedTokenCount()
+            try keep(try embeddings.rows(first..<(first + count)), of: image, onDevice: true)
+            first += count
         }
+    }
+
+    /// Puts an image's vision-tower rows in the image cache and, `onDevice`, keeps an own copy of them on the
+    /// device for the request's later passes (so that the rest of the tower's output is not kept alive).
+    private func keep(_ rows: Tensor, of image: PreparedImage, onDevice: Bool) throws {
+        if imageCache.isEnabled {
+            imageCache.insert(image.key, grid: image.grid, embeddings: try model.backend.download(rows))
+        }
+        if onDevice { image.deviceEmbeddings = try model.backend.concatenateRows([rows]) }
     }
 
     /// One forward pass over `pairs`, logits in the pairs' order. Images the vision tower embeds here go
@@ -84,15 +89,9 @@ extension Reranker {
         for (key, kv) in zip(packed.captures, scores.capturedPrefixes) { cache.insert(key, kv) }
         let queryImages = Set(pairs.compactMap { $0.queryImage.map(ObjectIdentifier.init) })
         for (index, rows) in scores.computedImages {
+            // A query image stays on the device for the request's later passes.
             let image = packed.images[index]
-            if imageCache.isEnabled {
-                imageCache.insert(image.key, grid: image.grid, embeddings: try model.backend.download(rows))
-            }
-            // A query image stays on the device for the request's later passes (an own copy of its rows, so
-            // that the whole pass's vision output is not kept alive).
-            if queryImages.contains(ObjectIdentifier(image)) {
-                image.deviceEmbeddings = try model.backend.concatenateRows([rows])
-            }
+            try keep(rows, of: image, onDevice: queryImages.contains(ObjectIdentifier(image)))
         }
         var logits = [Float](repeating: .nan, count: pairs.count)
         for (row, position) in packed.order.enumerated() { logits[position] = scores.logits[row] }

@@ -36,22 +36,21 @@ public enum TokenBudget {
         return max(256, min(gpuLatencyCap, room / max(1, perToken)))
     }
 
-    /// Decoder MLP row chunks worth their memory when the pass size does not suffer: on a GPU with room for
+    /// Decoder MLP row chunk worth its memory when the pass size does not suffer: on a GPU with room for
     /// passes at the latency cap, 4096 rows run the MLP products nearer their peak than 2048 (the H200, bf16,
-    /// 16k-token passes: W1 +1.2%, W3 +3%, W4 +3%, 0.2 GiB more).
-    public static let largerTextChunks = [4096]
+    /// 16k-token passes: W1 +1.2%, W3 +3%, W4 +3%, 0.2 GiB more; 8192 was no better).
+    public static let largerTextChunk = 4096
 
     /// The token budget on a GPU with `availableBytes` free for activations, and the MLP row chunks to run
-    /// with: `chunks`, or larger decoder chunks (``largerTextChunks``) where memory gives them the same budget.
+    /// with: `chunks`, or a larger decoder chunk (``largerTextChunk``) where memory gives it the same budget.
     public static func gpuPlan(availableBytes: Int, dims: ModelDimensions, chunks: MLPRowChunks)
         -> (budget: Int, chunks: MLPRowChunks)
     {
         let budget = gpu(availableBytes: availableBytes, dims: dims, chunks: chunks)
-        for text in largerTextChunks.sorted(by: >) where text > chunks.text {
-            let larger = MLPRowChunks(text: text, vision: chunks.vision)
-            if gpu(availableBytes: availableBytes, dims: dims, chunks: larger) >= budget { return (budget, larger) }
-        }
-        return (budget, chunks)
+        let larger = MLPRowChunks(text: largerTextChunk, vision: chunks.vision)
+        guard larger.text > chunks.text, gpu(availableBytes: availableBytes, dims: dims, chunks: larger) >= budget
+        else { return (budget, chunks) }
+        return (budget, larger)
     }
 
     /// The budget on the CPU: about a second of work at `flopsPerSecond`, and at most a quarter of
