@@ -18,18 +18,21 @@
 /// products before): shared addresses are 32-bit and computed once per thread, each thread copies fixed
 /// columns of rows a constant stride apart, and element offsets are 32-bit.
 enum AttentionKernelSource {
-    /// Head dimensions compiled (the vision tower's 80 and the decoder's 128, plus 64 for tests).
-    static let headDims = [64, 80, 128]
+    /// Head dimensions compiled: the vision tower's 80, and 64 for tests (the decoder's 128 has
+    /// ``AttentionWideKernelSource``).
+    static let headDims = [64, 80]
+
+    /// Every head dimension the backend's attention takes, with either kernel.
+    static let supportedHeadDims = headDims + AttentionWideKernelSource.headDims
 
     static func kernelName(headDim: Int) -> String { "attention_d\(headDim)" }
 
-    /// Blocks each multiprocessor should hold at once (the register budget the compiler gets): 3 for
-    /// d = 128 (168 registers, against 196 unbounded, for 2 blocks), 4 for the smaller heads (no spills).
-    static func blocksPerMultiprocessor(headDim: Int) -> Int { headDim > 96 ? 3 : 4 }
+    /// Blocks each multiprocessor should hold at once (the register budget the compiler gets: 128 a thread).
+    static let blocksPerMultiprocessor = 4
 
     static let source: String = body + headDims.map { d in
         """
-        extern "C" __global__ void __launch_bounds__(128, \(blocksPerMultiprocessor(headDim: d))) attention_d\(d)(
+        extern "C" __global__ void __launch_bounds__(128, \(blocksPerMultiprocessor)) attention_d\(d)(
             const bf16_t* q, const bf16_t* k, const bf16_t* v, bf16_t* out, const int* tiles,
             int heads, int kvHeads, float scaleLog2, int causal) {
             attention_tile<\(d)>(q, k, v, out, tiles, heads, kvHeads, scaleLog2, causal);
@@ -95,39 +98,40 @@ enum AttentionKernelSource {
     /// `ldmatrix` reads together over the banks.
     template <int D> struct TilePitch { static constexpr int bytes = (D + 8) * 2; };
 
-    /// Copies chunks `first ..< first + width` (16 bytes each) of `ATT_BK` tile rows: `width` threads per row,
-    /// so that each thread's rows are a fixed stride apart and its addresses differ by constants.
-    template <int D, int width, int first>
-    __device__ __forceinline__ void copy_tile_columns(unsigned tile, const bf16_t* source, int kvStride, int kStart,
-                                                      int keyEnd) {
-        constexpr int rowsPerPass = ATT_THREADS / width;
-        static_assert(ATT_THREADS % width == 0 && ATT_BK % rowsPerPass == 0, "whole rows per pass");
+    /// Copies chunks `first ..< first + width` (16 bytes each) of `ATT_BK` tile rows starting at row `start`:
+    /// `width` of the block's `threads` threads per row, so that each thread's rows are a fixed stride apart
+    /// and its addresses differ by constants. Rows outside `lo ..< hi` become zeros.
+    template <int D, int threads, int width, int first>
+    __device__ __forceinline__ void copy_tile_columns(unsigned tile, const bf16_t* source, int stride, int start,
+                                                      int lo, int hi) {
+        constexpr int rowsPerPass = threads / width;
+        static_assert(threads % width == 0 && ATT_BK % rowsPerPass == 0, "whole rows per pass");
         const int r0 = threadIdx.x / width, col = (first + threadIdx.x % width) * 8;
-        const int stride = rowsPerPass * kvStride;
+        const int step = rowsPerPass * stride;
         unsigned target = tile + r0 * TilePitch<D>::bytes + col * 2;
-        const bf16_t* from = source + (kStart + r0) * kvStride + col;
-        int key = kStart + r0;
+        const bf16_t* from = source + (start + r0) * stride + col;
+        int row = start + r0;
     #pragma unroll 1
         for (int pass = 0; pass < ATT_BK / rowsPerPass; ++pass) {
-            const bool valid = key < keyEnd;
+            const bool valid = row >= lo && row < hi;
             copy16_async(target, valid ? from : source, valid);
             target += rowsPerPass * TilePitch<D>::bytes;
-            from += stride;
-            key += rowsPerPass;
+            from += step;
+            row += rowsPerPass;
         }
     }
 
-    /// Starts copying keys (or values) `kStart ..< kStart + ATT_BK` of one kv head (`source` points at the
-    /// head's first element) into the shared tile at `tile`; rows at or past `keyEnd` become zeros (so that a
-    /// zero probability never meets a stale value). A row's 16-byte chunks go in a power-of-two group of 8 or
-    /// 16 and, for D = 80, a group of the last 2.
-    template <int D>
-    __device__ __forceinline__ void load_tile_async(unsigned tile, const bf16_t* source, int kvStride, int kStart,
-                                                    int keyEnd) {
+    /// Starts copying rows `start ..< start + ATT_BK` of one head (`source` points at the head's first element,
+    /// rows `stride` elements apart) into the shared tile at `tile`; rows outside `lo ..< hi` become zeros (so
+    /// that a zero probability never meets a stale value). A row's 16-byte chunks go in a power-of-two group
+    /// of 8 or 16 and, for D = 80, a group of the last 2.
+    template <int D, int threads = ATT_THREADS>
+    __device__ __forceinline__ void load_tile_async(unsigned tile, const bf16_t* source, int stride, int start,
+                                                    int lo, int hi) {
         constexpr int chunks = D / 8, main = chunks >= 16 ? 16 : 8, rest = chunks - main;
         static_assert(chunks == main || rest == 2, "head dimensions 64, 80 or 128");
-        copy_tile_columns<D, main, 0>(tile, source, kvStride, kStart, keyEnd);
-        if constexpr (rest > 0) copy_tile_columns<D, rest, main>(tile, source, kvStride, kStart, keyEnd);
+        copy_tile_columns<D, threads, main, 0>(tile, source, stride, start, lo, hi);
+        if constexpr (rest > 0) copy_tile_columns<D, threads, rest, main>(tile, source, stride, start, lo, hi);
     }
 
     /// Key tile `index` of a block: the shared prefix's tiles first, then the sequence's own. Keys `start ..<
@@ -174,7 +178,7 @@ enum AttentionKernelSource {
         const int blocks = prefixBlocks + ownBlocks;
         if (blocks > 0) {
             const KeyTile first = key_tile(0, prefixBlocks, prefixStart, prefixEnd, seqStart, seqEnd);
-            load_tile_async<D>(keyTile, k + kvHead * D, kvStride, first.start, first.end);
+            load_tile_async<D>(keyTile, k + kvHead * D, kvStride, first.start, first.start, first.end);
         }
         commit_async();
 
@@ -200,7 +204,7 @@ enum AttentionKernelSource {
             const KeyTile keys = key_tile(blockIndex, prefixBlocks, prefixStart, prefixEnd, seqStart, seqEnd);
             const bool inPrefix = keys.inPrefix;
             const int kStart = keys.start, keyEnd = keys.end;
-            load_tile_async<D>(valueTile, v + kvHead * D, kvStride, kStart, keyEnd);
+            load_tile_async<D>(valueTile, v + kvHead * D, kvStride, kStart, kStart, keyEnd);
             commit_async();
             wait_async_but_one();  // this block's keys
             __syncthreads();
@@ -280,7 +284,7 @@ enum AttentionKernelSource {
             __syncthreads();  // every warp is done with this key tile
             if (blockIndex + 1 < blocks) {
                 const KeyTile next = key_tile(blockIndex + 1, prefixBlocks, prefixStart, prefixEnd, seqStart, seqEnd);
-                load_tile_async<D>(keyTile, k + kvHead * D, kvStride, next.start, next.end);
+                load_tile_async<D>(keyTile, k + kvHead * D, kvStride, next.start, next.start, next.end);
             }
             commit_async();
             wait_async_but_one();  // this block's values

@@ -219,10 +219,10 @@ extension CUDABackend {
     ) throws -> Tensor {
         let sizes = try OpChecks.attention(query: query, key: key, value: value, cuSeqlens: cuSeqlens)
         try OpChecks.attentionPrefixes(prefixes, cuSeqlens: cuSeqlens)
-        guard AttentionKernelSource.headDims.contains(sizes.headDim) else {
+        guard AttentionKernelSource.supportedHeadDims.contains(sizes.headDim) else {
             throw TensorError.shapeMismatch(
                 op: "attention",
-                detail: "the CUDA kernel supports head dimensions \(AttentionKernelSource.headDims), got \(sizes.headDim)")
+                detail: "the CUDA kernels support head dimensions \(AttentionKernelSource.supportedHeadDims), got \(sizes.headDim)")
         }
         // The kernel computes element offsets in 32 bits.
         guard query.elementCount < Int(Int32.max), key.elementCount < Int(Int32.max) else {
@@ -235,10 +235,14 @@ extension CUDABackend {
         let tiles = AttentionTiling.tiles(cuSeqlens: cuSeqlens, prefixes: prefixes, causal: causal)
         guard !tiles.isEmpty, sizes.heads > 0 else { return out }
         let deviceTiles = try deviceIndices(tiles)
+        // Head dimension 128 (the decoder): two 16-row tiles a warp, two warps a block.
+        let wide = AttentionWideKernelSource.headDims.contains(sizes.headDim)
         try withExtendedLifetime(deviceTiles.tensor) {
             try kernels.launch(
-                AttentionKernelSource.kernelName(headDim: sizes.headDim), grid: (tiles.count / 5, sizes.heads, 1),
-                block: (128, 1, 1),
+                wide ? AttentionWideKernelSource.kernelName(headDim: sizes.headDim)
+                    : AttentionKernelSource.kernelName(headDim: sizes.headDim),
+                grid: (tiles.count / 5, sizes.heads, 1), block: (wide ? AttentionWideKernelSource.threads : 128, 1, 1),
+                sharedBytes: wide ? AttentionWideKernelSource.sharedBytes(headDim: sizes.headDim) : 0,
                 [.pointer(try address(query, op: "attention", argument: "query")),
                  .pointer(try address(key, op: "attention", argument: "key")),
                  .pointer(try address(value, op: "attention", argument: "value")),

@@ -14,6 +14,8 @@ final class KernelModule: @unchecked Sendable {
     private let driver: CUDADriver
     private let module: CUmodule?
     private var functions: [String: CUfunction] = [:]
+    /// Dynamic shared memory each function was allowed beyond the default 48 KB.
+    private var sharedLimits: [String: Int] = [:]
     private let lock = NSLock()
 
     init(driver: CUDADriver, compiler: KernelCompiler) throws {
@@ -36,12 +38,25 @@ final class KernelModule: @unchecked Sendable {
         return function
     }
 
+    /// Lets `function` take `bytes` of dynamic shared memory where that is more than the default 48 KB
+    /// (once a function and size).
+    private func allowSharedMemory(_ bytes: Int, for function: CUfunction?, named name: String) throws {
+        lock.lock()
+        defer { lock.unlock() }
+        guard bytes > 48 * 1024, sharedLimits[name, default: 0] < bytes else { return }
+        try driver.check(
+            driver.cuFuncSetAttribute(function, Int32(LYCHEE_CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES), Int32(bytes)),
+            "cuFuncSetAttribute(\(name), dynamic shared memory \(bytes) bytes)")
+        sharedLimits[name] = bytes
+    }
+
     /// Launches `name` on the default stream and checks the launch's status.
     func launch(
         _ name: String, grid: (Int, Int, Int), block: (Int, Int, Int), sharedBytes: Int = 0,
         _ arguments: [KernelArgument]
     ) throws {
         let function = try function(name)
+        try allowSharedMemory(sharedBytes, for: function, named: name)
         let slots = UnsafeMutableRawPointer.allocate(byteCount: max(arguments.count, 1) * 8, alignment: 8)
         defer { slots.deallocate() }
         var pointers = [UnsafeMutableRawPointer?]()

@@ -110,6 +110,7 @@ public struct OpSelfTest {
         record(try checkAttention(lengths: s ? [1, 37, 64, 200, 65] : [1, 5, 70], heads: s ? 28 : 4, kvHeads: s ? 4 : 2, headDim: 128, causal: true))
         record(try checkAttention(lengths: s ? Array(repeating: 64, count: 8) + [48] : [64, 3], heads: s ? 16 : 2, kvHeads: s ? 16 : 2, headDim: 80, causal: false))
         record(try checkAttention(lengths: s ? [1944] : [130], heads: s ? 16 : 2, kvHeads: s ? 16 : 2, headDim: 80, causal: false))
+        record(try checkAttention(lengths: s ? [300, 17, 128, 33] : [9, 70], heads: s ? 14 : 4, kvHeads: 2, headDim: 128, causal: false))
         record(try checkAttention(lengths: s ? [93, 259, 1, 64, 300] : [7, 5, 1, 70], heads: s ? 28 : 4, kvHeads: s ? 4 : 2, headDim: 128, causal: true, sharedPrefix: true))
         return checks
     }

@@ -16,6 +16,7 @@ struct KernelCompileTests {
         "silu_mul", "silu_mul_fused", "silu_mul_fused_v8", "gelu", "rotary_tables", "rope", "split_rope",
         "split_rope_v8", "gather_rows", "scatter_rows", "linear_fallback", "patchify_rgb8",
     ] + AttentionKernelSource.headDims.map(AttentionKernelSource.kernelName(headDim:))
+        + AttentionWideKernelSource.headDims.map(AttentionWideKernelSource.kernelName(headDim:))
 
     /// The names of the `extern "C" __global__` functions in `source`.
     static func declaredKernels(in source: String) throws -> [String] {

@@ -39,7 +39,7 @@ struct TokenBudgetTests {
         #expect(eightBitVision <= eightBitText)
     }
 
-    @Test("with room for passes at the latency cap, the decoder MLP works on 4096 rows; without, on 2048")
+    @Test("with room for passes at the latency cap, the decoder MLP chunk doubles (2048 -> 4096, 8-bit 4096 -> 8192); without, it stays")
     func largerChunksOnlyWhereTheyCostNoTokens() throws {
         let dims = try Self.dimensions()
         let perToken = TokenBudget.activationBytesPerToken(dims, elementBytes: 2)
@@ -52,8 +52,19 @@ struct TokenBudgetTests {
         let plan = TokenBudget.gpuPlan(availableBytes: tight, dims: dims, chunks: standard)
         #expect(plan.budget == TokenBudget.gpu(availableBytes: tight, dims: dims, chunks: standard))
         #expect(plan.budget == 5000 && plan.chunks == standard)
-        // Chunks already as large stay as they are.
-        #expect(TokenBudget.gpuPlan(availableBytes: ample, dims: dims, chunks: .eightBit).chunks == .eightBit)
+        // 8-bit weights start from 4096 rows and go to 8192 with the room for it.
+        let eightBit = MLPRowChunks(text: MLPRowChunks.eightBit.text, vision: 0)
+        let eightBitLarger = MLPRowChunks(text: 8192, vision: 0)
+        let eightBitRoom = TokenBudget.fixedActivationBytes(dims, chunks: eightBitLarger, elementBytes: 2) + perToken * 20_000
+        #expect(TokenBudget.gpuPlan(availableBytes: eightBitRoom, dims: dims, chunks: eightBit).chunks == eightBitLarger)
+        let eightBitTight = TokenBudget.fixedActivationBytes(dims, chunks: eightBit, elementBytes: 2) + perToken * 5000
+        #expect(TokenBudget.gpuPlan(availableBytes: eightBitTight, dims: dims, chunks: eightBit).chunks == eightBit)
+        // A vision chunk whose memory covers the doubled decoder chunk makes the doubling free, even when tight.
+        let visionRows = 128 * dims.text.intermediateSize / dims.vision.intermediateSize + 1
+        let covered = MLPRowChunks(text: 64, vision: visionRows)
+        let coveredTight = TokenBudget.fixedActivationBytes(dims, chunks: covered, elementBytes: 2) + perToken * 5000
+        #expect(TokenBudget.gpuPlan(availableBytes: coveredTight, dims: dims, chunks: covered).chunks
+            == MLPRowChunks(text: 128, vision: visionRows))
     }
 
     @Test("a model with other MLP row chunks shares the weights and scores the same")

@@ -1,0 +1,230 @@
+/// The decoder's attention kernel (head dimension 128): the same blocks, tiles and online softmax as
+/// ``AttentionKernelSource``'s, but each warp owns 32 query rows (two 16-row tiles) instead of 16.
+///
+/// Every key or value fragment a warp reads from shared memory then feeds two tensor-core products instead
+/// of one, which halves the shared-memory reads per product (Nsight Compute put the 16-row kernel's stalls
+/// on shared-memory reads and the instructions waiting for them). A block is two warps over the same 64
+/// query rows, so the host's tiling is unchanged. Two tiles' accumulators do not leave room in registers
+/// for the query fragments as well, so the query rows wait in shared memory beside the key and value
+/// tiles (52 KB a block, dynamic shared memory) and each key tile reads them with `ldmatrix`.
+enum AttentionWideKernelSource {
+    /// Head dimensions that use this kernel.
+    static let headDims = [128]
+
+    /// Threads a block: two warps.
+    static let threads = 64
+
+    static func kernelName(headDim: Int) -> String { "attention_wide_d\(headDim)" }
+
+    /// Dynamic shared memory a block: the query, key and value tiles, padded rows.
+    static func sharedBytes(headDim: Int) -> Int { 3 * 64 * (headDim + 8) * 2 }
+
+    static let source: String = body + headDims.map { d in
+        """
+        extern "C" __global__ void __launch_bounds__(64, 4) attention_wide_d\(d)(
+            const bf16_t* q, const bf16_t* k, const bf16_t* v, bf16_t* out, const int* tiles,
+            int heads, int kvHeads, float scaleLog2, int causal) {
+            attention_wide_tile<\(d)>(q, k, v, out, tiles, heads, kvHeads, scaleLog2, causal);
+        }
+
+        """
+    }.joined()
+
+    /// Uses the helpers of ``AttentionKernelSource/body`` (copies, `ldmatrix`, `mma`, key tiles).
+    static let body = #"""
+    #define ATTW_THREADS 64
+
+    template <int D>
+    __device__ void attention_wide_tile(const bf16_t* q, const bf16_t* k, const bf16_t* v, bf16_t* out,
+                                        const int* tiles, int heads, int kvHeads, float scaleLog2, int causal) {
+        extern __shared__ __align__(16) unsigned char attention_shared[];
+        constexpr int pitch = TilePitch<D>::bytes;
+        const unsigned queryTile = shared_address(attention_shared);
+        const unsigned keyTile = queryTile + ATT_BQ * pitch, valueTile = keyTile + ATT_BK * pitch;
+        const int tile = blockIdx.x, head = blockIdx.y;
+        const int qStart = tiles[5 * tile], seqStart = tiles[5 * tile + 1], seqEnd = tiles[5 * tile + 2];
+        const int prefixStart = tiles[5 * tile + 3], prefixEnd = tiles[5 * tile + 4];
+        const int kvHead = head / (heads / kvHeads);
+        const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+        const int g = lane >> 2, t = lane & 3;
+        const int mi = lane >> 3, mr = lane & 7;
+        const int qStride = heads * D, kvStride = kvHeads * D;
+        // This lane's row address within the four matrices of a key fragment, and of a query (or, transposed,
+        // value) fragment.
+        const unsigned keyLane = ((mi >> 1) * 8 + mr) * pitch + (mi & 1) * 16;
+        const unsigned rowLane = ((mi & 1) * 8 + mr) * pitch + (mi >> 1) * 16;
+        const unsigned queryLane = queryTile + warp * 32 * pitch + rowLane;
+        // Rows of this thread: tile m (0, 1), half h (0, 1) is row warpFirst + 16 m + 8 h + g.
+        const int warpFirst = qStart + warp * 32;
+        int row[2][2];
+        bool valid[2][2];
+    #pragma unroll
+        for (int m = 0; m < 2; ++m) {
+    #pragma unroll
+            for (int h = 0; h < 2; ++h) {
+                row[m][h] = warpFirst + 16 * m + 8 * h + g;
+                valid[m][h] = row[m][h] >= seqStart && row[m][h] < seqEnd;
+            }
+        }
+
+        const int ownEnd = causal ? min(seqEnd, qStart + ATT_BQ) : seqEnd;
+        const int prefixBlocks = (prefixEnd - prefixStart + ATT_BK - 1) / ATT_BK;
+        const int ownBlocks = (ownEnd - seqStart + ATT_BK - 1) / ATT_BK;
+        const int blocks = prefixBlocks + ownBlocks;
+        // The block's query rows (zeros outside the sequence) arrive with the first key tile.
+        load_tile_async<D, ATTW_THREADS>(queryTile, q + head * D, qStride, qStart, seqStart, seqEnd);
+        if (blocks > 0) {
+            const KeyTile first = key_tile(0, prefixBlocks, prefixStart, prefixEnd, seqStart, seqEnd);
+            load_tile_async<D, ATTW_THREADS>(keyTile, k + kvHead * D, kvStride, first.start, first.start, first.end);
+        }
+        commit_async();
+
+        float o[2][D / 8][4];
+    #pragma unroll
+        for (int m = 0; m < 2; ++m) {
+    #pragma unroll
+            for (int dt = 0; dt < D / 8; ++dt) { o[m][dt][0] = o[m][dt][1] = o[m][dt][2] = o[m][dt][3] = 0.0f; }
+        }
+        float mx[2][2], l[2][2];
+    #pragma unroll
+        for (int m = 0; m < 2; ++m) { mx[m][0] = mx[m][1] = ATT_NEG_INF; l[m][0] = l[m][1] = 0.0f; }
+
+        for (int blockIndex = 0; blockIndex < blocks; ++blockIndex) {
+            const KeyTile keys = key_tile(blockIndex, prefixBlocks, prefixStart, prefixEnd, seqStart, seqEnd);
+            const bool inPrefix = keys.inPrefix;
+            const int kStart = keys.start, keyEnd = keys.end;
+            load_tile_async<D, ATTW_THREADS>(valueTile, v + kvHead * D, kvStride, kStart, kStart, keyEnd);
+            commit_async();
+            wait_async_but_one();  // this block's keys (and, the first time, the query rows)
+            __syncthreads();
+
+            const bool masked = kStart + ATT_BK > keyEnd || (causal && !inPrefix && kStart + ATT_BK - 1 > warpFirst);
+            // Probabilities of both tiles, rounded to bf16 pairs as the A operand of the value product.
+            unsigned p[2][ATT_BK / 16][4];
+            {
+                float s[2][ATT_BK / 8][4];
+    #pragma unroll
+                for (int m = 0; m < 2; ++m) {
+    #pragma unroll
+                    for (int nt = 0; nt < ATT_BK / 8; ++nt) {
+                        s[m][nt][0] = s[m][nt][1] = s[m][nt][2] = s[m][nt][3] = 0.0f;
+                    }
+                }
+    #pragma unroll
+                for (int kk = 0; kk < D / 16; ++kk) {
+                    unsigned a0[4], a1[4];
+                    load_matrices(a0, queryLane + kk * 32);
+                    load_matrices(a1, queryLane + 16 * pitch + kk * 32);
+    #pragma unroll
+                    for (int np = 0; np < ATT_BK / 16; ++np) {
+                        unsigned b[4];
+                        load_matrices(b, keyTile + keyLane + np * 16 * pitch + kk * 32);
+                        mma_bf16_16816(s[0][2 * np], a0, b[0], b[1]);
+                        mma_bf16_16816(s[0][2 * np + 1], a0, b[2], b[3]);
+                        mma_bf16_16816(s[1][2 * np], a1, b[0], b[1]);
+                        mma_bf16_16816(s[1][2 * np + 1], a1, b[2], b[3]);
+                    }
+                }
+
+    #pragma unroll
+                for (int m = 0; m < 2; ++m) {
+                    if (masked) {
+                        const bool diagonal = causal && !inPrefix;
+                        const int seen0 = (diagonal ? min(keyEnd, row[m][0] + 1) : keyEnd) - kStart - t * 2;
+                        const int seen1 = (diagonal ? min(keyEnd, row[m][1] + 1) : keyEnd) - kStart - t * 2;
+    #pragma unroll
+                        for (int nt = 0; nt < ATT_BK / 8; ++nt) {
+    #pragma unroll
+                            for (int e = 0; e < 4; ++e) {
+                                if (nt * 8 + (e & 1) >= (e < 2 ? seen0 : seen1)) s[m][nt][e] = ATT_NEG_INF;
+                            }
+                        }
+                    }
+                    float mx0 = mx[m][0], mx1 = mx[m][1];
+    #pragma unroll
+                    for (int nt = 0; nt < ATT_BK / 8; ++nt) {
+                        mx0 = fmaxf(mx0, fmaxf(s[m][nt][0], s[m][nt][1]));
+                        mx1 = fmaxf(mx1, fmaxf(s[m][nt][2], s[m][nt][3]));
+                    }
+                    mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 1));
+                    mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 2));
+                    mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 1));
+                    mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 2));
+                    const float c0 = mx0 == ATT_NEG_INF ? 1.0f : fast_exp2((mx[m][0] - mx0) * scaleLog2);
+                    const float c1 = mx1 == ATT_NEG_INF ? 1.0f : fast_exp2((mx[m][1] - mx1) * scaleLog2);
+                    const float base0 = mx0 == ATT_NEG_INF ? 0.0f : mx0 * scaleLog2;
+                    const float base1 = mx1 == ATT_NEG_INF ? 0.0f : mx1 * scaleLog2;
+                    mx[m][0] = mx0;
+                    mx[m][1] = mx1;
+                    float sum0 = 0.0f, sum1 = 0.0f;
+    #pragma unroll
+                    for (int nt = 0; nt < ATT_BK / 8; ++nt) {
+                        s[m][nt][0] = fast_exp2(fmaf(s[m][nt][0], scaleLog2, -base0));
+                        s[m][nt][1] = fast_exp2(fmaf(s[m][nt][1], scaleLog2, -base0));
+                        s[m][nt][2] = fast_exp2(fmaf(s[m][nt][2], scaleLog2, -base1));
+                        s[m][nt][3] = fast_exp2(fmaf(s[m][nt][3], scaleLog2, -base1));
+                        sum0 += s[m][nt][0] + s[m][nt][1];
+                        sum1 += s[m][nt][2] + s[m][nt][3];
+                    }
+                    l[m][0] = l[m][0] * c0 + sum0;
+                    l[m][1] = l[m][1] * c1 + sum1;
+    #pragma unroll
+                    for (int ks = 0; ks < ATT_BK / 16; ++ks) {
+                        p[m][ks][0] = pack_bf2(s[m][2 * ks][0], s[m][2 * ks][1]);
+                        p[m][ks][1] = pack_bf2(s[m][2 * ks][2], s[m][2 * ks][3]);
+                        p[m][ks][2] = pack_bf2(s[m][2 * ks + 1][0], s[m][2 * ks + 1][1]);
+                        p[m][ks][3] = pack_bf2(s[m][2 * ks + 1][2], s[m][2 * ks + 1][3]);
+                    }
+                    if (__any_sync(0xffffffffu, c0 != 1.0f || c1 != 1.0f)) {
+    #pragma unroll
+                        for (int dt = 0; dt < D / 8; ++dt) {
+                            o[m][dt][0] *= c0; o[m][dt][1] *= c0; o[m][dt][2] *= c1; o[m][dt][3] *= c1;
+                        }
+                    }
+                }
+            }
+
+            __syncthreads();  // both warps are done with this key tile
+            if (blockIndex + 1 < blocks) {
+                const KeyTile next = key_tile(blockIndex + 1, prefixBlocks, prefixStart, prefixEnd, seqStart, seqEnd);
+                load_tile_async<D, ATTW_THREADS>(keyTile, k + kvHead * D, kvStride, next.start, next.start, next.end);
+            }
+            commit_async();
+            wait_async_but_one();  // this block's values
+            __syncthreads();
+
+    #pragma unroll
+            for (int ks = 0; ks < ATT_BK / 16; ++ks) {
+    #pragma unroll
+                for (int dp = 0; dp < D / 16; ++dp) {
+                    unsigned b[4];
+                    load_matrices_transposed(b, valueTile + rowLane + ks * 16 * pitch + dp * 32);
+                    mma_bf16_16816(o[0][2 * dp], p[0][ks], b[0], b[1]);
+                    mma_bf16_16816(o[0][2 * dp + 1], p[0][ks], b[2], b[3]);
+                    mma_bf16_16816(o[1][2 * dp], p[1][ks], b[0], b[1]);
+                    mma_bf16_16816(o[1][2 * dp + 1], p[1][ks], b[2], b[3]);
+                }
+            }
+            __syncthreads();  // both warps are done with this value tile
+        }
+
+    #pragma unroll
+        for (int m = 0; m < 2; ++m) {
+    #pragma unroll
+            for (int h = 0; h < 2; ++h) {
+                float sum = l[m][h];
+                sum += __shfl_xor_sync(0xffffffffu, sum, 1);
+                sum += __shfl_xor_sync(0xffffffffu, sum, 2);
+                const float inv = sum > 0.0f ? 1.0f / sum : 0.0f;
+                if (!valid[m][h]) continue;
+                bf16_t* target = out + row[m][h] * qStride + head * D;
+    #pragma unroll
+                for (int dt = 0; dt < D / 8; ++dt) {
+                    *(unsigned*)(target + dt * 8 + t * 2) = pack_bf2(o[m][dt][2 * h] * inv, o[m][dt][2 * h + 1] * inv);
+                }
+            }
+        }
+    }
+
+    """#
+}
