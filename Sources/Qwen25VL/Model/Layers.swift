@@ -18,7 +18,8 @@ public struct MLPRowChunks: Sendable, Equatable {
     public static let standard = MLPRowChunks(text: 2048, vision: 11264)
 
     /// With 8-bit weights (half the weight memory left for activations): 4096 decoder rows, where the FP8
-    /// products run closer to their peak than at 2048, and twice the vision rows.
+    /// products run closer to their peak than at 2048 (8192 where memory allows passes at the latency cap
+    /// anyway, `TokenBudget.gpuPlan`), and twice the vision rows.
     public static let eightBit = MLPRowChunks(text: 4096, vision: 22528)
 }
 
