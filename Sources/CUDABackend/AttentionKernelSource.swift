@@ -18,21 +18,19 @@
 /// products before): shared addresses are 32-bit and computed once per thread, each thread copies fixed
 /// columns of rows a constant stride apart, and element offsets are 32-bit.
 enum AttentionKernelSource {
-    /// Head dimensions compiled: the vision tower's 80, and 64 for tests (the decoder's 128 has
-    /// ``AttentionWideKernelSource``).
-    static let headDims = [64, 80]
-
-    /// Every head dimension the backend's attention takes, with either kernel.
-    static let supportedHeadDims = headDims + AttentionWideKernelSource.headDims
+    /// Head dimensions compiled (the vision tower's 80 and the decoder's 128, plus 64 for tests). The decoder
+    /// runs on ``AttentionWideKernelSource``'s kernel where the device has the shared memory for it.
+    static let headDims = [64, 80, 128]
 
     static func kernelName(headDim: Int) -> String { "attention_d\(headDim)" }
 
-    /// Blocks each multiprocessor should hold at once (the register budget the compiler gets: 128 a thread).
-    static let blocksPerMultiprocessor = 4
+    /// Blocks each multiprocessor should hold at once (the register budget the compiler gets): 3 for
+    /// d = 128 (168 registers, against 196 unbounded, for 2 blocks), 4 for the smaller heads (no spills).
+    static func blocksPerMultiprocessor(headDim: Int) -> Int { headDim > 96 ? 3 : 4 }
 
     static let source: String = body + headDims.map { d in
         """
-        extern "C" __global__ void __launch_bounds__(128, \(blocksPerMultiprocessor)) attention_d\(d)(
+        extern "C" __global__ void __launch_bounds__(128, \(blocksPerMultiprocessor(headDim: d))) attention_d\(d)(
             const bf16_t* q, const bf16_t* k, const bf16_t* v, bf16_t* out, const int* tiles,
             int heads, int kvHeads, float scaleLog2, int causal) {
             attention_tile<\(d)>(q, k, v, out, tiles, heads, kvHeads, scaleLog2, causal);

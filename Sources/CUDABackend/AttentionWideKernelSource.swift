@@ -19,6 +19,18 @@ enum AttentionWideKernelSource {
     /// Dynamic shared memory a block: the query, key and value tiles, padded rows.
     static func sharedBytes(headDim: Int) -> Int { 3 * 64 * (headDim + 8) * 2 }
 
+    /// Blocks a multiprocessor must hold at once for this kernel to beat the 16-row one, whose blocks are
+    /// twice the threads: with fewer, too few warps hide the latencies.
+    static let minimumBlocksPerMultiprocessor = 3
+
+    /// Whether a multiprocessor with `bytes` of shared memory holds ``minimumBlocksPerMultiprocessor`` blocks
+    /// (the driver keeps 1 KB a block): Hopper (228 KB) and the A100 (164 KB) do; Ada and consumer Ampere
+    /// (100 KB) hold one.
+    static func runsWell(sharedMemoryPerMultiprocessor bytes: Int) -> Bool {
+        let perBlock = headDims.map { sharedBytes(headDim: $0) }.max() ?? 0
+        return bytes >= minimumBlocksPerMultiprocessor * (perBlock + 1024)
+    }
+
     static let source: String = body + headDims.map { d in
         """
         extern "C" __global__ void __launch_bounds__(64, 4) attention_wide_d\(d)(

@@ -219,10 +219,10 @@ extension CUDABackend {
     ) throws -> Tensor {
         let sizes = try OpChecks.attention(query: query, key: key, value: value, cuSeqlens: cuSeqlens)
         try OpChecks.attentionPrefixes(prefixes, cuSeqlens: cuSeqlens)
-        guard AttentionKernelSource.supportedHeadDims.contains(sizes.headDim) else {
+        guard AttentionKernelSource.headDims.contains(sizes.headDim) else {
             throw TensorError.shapeMismatch(
                 op: "attention",
-                detail: "the CUDA kernels support head dimensions \(AttentionKernelSource.supportedHeadDims), got \(sizes.headDim)")
+                detail: "the CUDA kernel supports head dimensions \(AttentionKernelSource.headDims), got \(sizes.headDim)")
         }
         // The kernel computes element offsets in 32 bits.
         guard query.elementCount < Int(Int32.max), key.elementCount < Int(Int32.max) else {
@@ -235,8 +235,9 @@ extension CUDABackend {
         let tiles = AttentionTiling.tiles(cuSeqlens: cuSeqlens, prefixes: prefixes, causal: causal)
         guard !tiles.isEmpty, sizes.heads > 0 else { return out }
         let deviceTiles = try deviceIndices(tiles)
-        // Head dimension 128 (the decoder): two 16-row tiles a warp, two warps a block.
-        let wide = AttentionWideKernelSource.headDims.contains(sizes.headDim)
+        // Head dimension 128 (the decoder): two 16-row tiles a warp, two warps a block, where the device runs
+        // that well.
+        let wide = wideAttention && AttentionWideKernelSource.headDims.contains(sizes.headDim)
         try withExtendedLifetime(deviceTiles.tensor) {
             try kernels.launch(
                 wide ? AttentionWideKernelSource.kernelName(headDim: sizes.headDim)

@@ -15,6 +15,9 @@ public final class CUDABackend: Backend, @unchecked Sendable {
         public var name: String
         public var computeCapability: (major: Int, minor: Int)
         public var multiprocessors: Int
+        /// Shared memory a multiprocessor has for its blocks (228 KB on Hopper, 164 KB on the A100, 100 KB on
+        /// Ada and consumer Ampere).
+        public var sharedMemoryPerMultiprocessor: Int
         public var totalMemoryBytes: Int
         /// `cuDriverGetVersion`, e.g. 13000 for CUDA 13.0.
         public var driverVersion: Int
@@ -70,6 +73,12 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     public var fp8TensorCores = false
 
     public var runsFP8Products: Bool { fp8TensorCores }
+
+    /// Run the decoder's attention (head dimension 128) on ``AttentionWideKernelSource``'s kernel, two 16-row
+    /// tiles a warp; off: the 16-row kernel. Starts on where a multiprocessor holds enough of the wide
+    /// kernel's blocks (Hopper, A100), off where its 52 KB a block would leave one block a multiprocessor (Ada,
+    /// consumer Ampere). The self-test checks both.
+    var wideAttention = false
 
     /// Wait for the device after every op, so that a failing kernel is reported by the op that ran it
     /// (slower; the self-test turns it on).
@@ -156,6 +165,7 @@ public final class CUDABackend: Backend, @unchecked Sendable {
         let info = DeviceInfo(
             name: deviceName, computeCapability: (major, minor),
             multiprocessors: try attribute(LYCHEE_CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT),
+            sharedMemoryPerMultiprocessor: try attribute(LYCHEE_CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_MULTIPROCESSOR),
             totalMemoryBytes: usage.total, driverVersion: Int(version),
             libraries: [driver.library.path, blas.library.path, nvrtc.library.path])
         let compiler = KernelCompiler(
@@ -169,6 +179,7 @@ public final class CUDABackend: Backend, @unchecked Sendable {
         self.matmul = try MatmulEngine(blas: blas, driver: driver, pool: pool)
         self.staging = try? HostStaging(driver: driver)
         self.fp8TensorCores = hasFP8TensorCores
+        self.wideAttention = AttentionWideKernelSource.runsWell(sharedMemoryPerMultiprocessor: info.sharedMemoryPerMultiprocessor)
     }
 
     /// `$LYCHEE_KERNEL_CACHE`, else `$XDG_CACHE_HOME/lychee-rerank/kernels`, else

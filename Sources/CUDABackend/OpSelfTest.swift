@@ -107,11 +107,14 @@ public struct OpSelfTest {
         record(try checkConcatenate(widths: s ? [700, 1, 2048, 333] : [5, 1, 9], width: hidden))
         record(try checkEmbedding(vocab: s ? 5000 : 50, width: hidden, count: s ? 300 : 12))
         record(try checkEmbedding(vocab: s ? 5000 : 50, width: hidden, count: s ? 3000 : 40, distinct: s ? 60 : 6))
-        record(try checkAttention(lengths: s ? [1, 37, 64, 200, 65] : [1, 5, 70], heads: s ? 28 : 4, kvHeads: s ? 4 : 2, headDim: 128, causal: true))
         record(try checkAttention(lengths: s ? Array(repeating: 64, count: 8) + [48] : [64, 3], heads: s ? 16 : 2, kvHeads: s ? 16 : 2, headDim: 80, causal: false))
         record(try checkAttention(lengths: s ? [1944] : [130], heads: s ? 16 : 2, kvHeads: s ? 16 : 2, headDim: 80, causal: false))
-        record(try checkAttention(lengths: s ? [300, 17, 128, 33] : [9, 70], heads: s ? 14 : 4, kvHeads: 2, headDim: 128, causal: false))
-        record(try checkAttention(lengths: s ? [93, 259, 1, 64, 300] : [7, 5, 1, 70], heads: s ? 28 : 4, kvHeads: s ? 4 : 2, headDim: 128, causal: true, sharedPrefix: true))
+        // The decoder's head dimension on both of its kernels (two 16-row tiles a warp, then 16 rows).
+        for wide in [true, false] {
+            record(try checkAttention(lengths: s ? [1, 37, 64, 200, 65] : [1, 5, 70], heads: s ? 28 : 4, kvHeads: s ? 4 : 2, headDim: 128, causal: true, wide: wide))
+            record(try checkAttention(lengths: s ? [300, 17, 128, 33] : [9, 70], heads: s ? 14 : 4, kvHeads: 2, headDim: 128, causal: false, wide: wide))
+            record(try checkAttention(lengths: s ? [93, 259, 1, 64, 300] : [7, 5, 1, 70], heads: s ? 28 : 4, kvHeads: s ? 4 : 2, headDim: 128, causal: true, sharedPrefix: true, wide: wide))
+        }
         return checks
     }
 
@@ -484,8 +487,13 @@ public struct OpSelfTest {
 
     /// With `sharedPrefix`, the first sequence is a prefix every later one also attends to.
     private mutating func checkAttention(
-        lengths: [Int], heads: Int, kvHeads: Int, headDim: Int, causal: Bool, sharedPrefix: Bool = false
+        lengths: [Int], heads: Int, kvHeads: Int, headDim: Int, causal: Bool, sharedPrefix: Bool = false,
+        wide: Bool = false
     ) throws -> Check {
+        let cuda = device as? CUDABackend
+        let previous = cuda?.wideAttention
+        cuda?.wideAttention = wide
+        defer { if let previous { cuda?.wideAttention = previous } }
         let tokens = lengths.reduce(0, +)
         var cuSeqlens: [Int32] = [0]
         for length in lengths { cuSeqlens.append(cuSeqlens.last! + Int32(length)) }
@@ -501,7 +509,7 @@ public struct OpSelfTest {
                 query: q.1, key: k.1, value: v.1, cuSeqlens: cuSeqlens, prefixes: prefixes, causal: causal, scale: scale))
         let lengthText = lengths.count > 6 ? "\(lengths.count) seqs of <=\(lengths.max() ?? 0)" : "\(lengths)"
         return try compare(
-            (causal ? "attn causal" : "attn full") + (sharedPrefix ? "+pfx" : ""), "h\(heads)/kv\(kvHeads) d\(headDim) \(lengthText)", out,
+            (causal ? "attn causal" : "attn full") + (sharedPrefix ? "+pfx" : ""), "h\(heads)/kv\(kvHeads) d\(headDim)\(wide ? "w" : "") \(lengthText)", out,
             tolerance: tolerance)
     }
 }

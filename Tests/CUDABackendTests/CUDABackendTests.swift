@@ -14,15 +14,18 @@ struct CUDABackendTests {
         for name in ["rms_norm", "add", "silu_mul", "gelu", "rope", "gather_rows", "scatter_rows", "linear_fallback"] {
             #expect(source.contains("__global__ void \(name)("), "missing kernel \(name)")
         }
-        for d in [64, 80] {
+        for d in [80, 128] {
             #expect(AttentionKernelSource.headDims.contains(d))
             #expect(source.contains(
-                "void __launch_bounds__(128, \(AttentionKernelSource.blocksPerMultiprocessor)) \(AttentionKernelSource.kernelName(headDim: d))("))
+                "void __launch_bounds__(128, \(AttentionKernelSource.blocksPerMultiprocessor(headDim: d))) \(AttentionKernelSource.kernelName(headDim: d))("))
             #expect(source.contains("attention_tile<\(d)>"))
         }
         // The decoder's head dimension also has the kernel with two 16-row tiles a warp.
         #expect(AttentionWideKernelSource.headDims == [128])
-        #expect(AttentionKernelSource.supportedHeadDims == [64, 80, 128])
+        // Hopper (228 KB a multiprocessor) and the A100 (164 KB) run it; Ada and consumer Ampere (100 KB) do not.
+        #expect(AttentionWideKernelSource.runsWell(sharedMemoryPerMultiprocessor: 228 * 1024))
+        #expect(AttentionWideKernelSource.runsWell(sharedMemoryPerMultiprocessor: 164 * 1024))
+        #expect(!AttentionWideKernelSource.runsWell(sharedMemoryPerMultiprocessor: 100 * 1024))
         #expect(source.contains("void __launch_bounds__(64, 4) \(AttentionWideKernelSource.kernelName(headDim: 128))("))
         #expect(AttentionWideKernelSource.sharedBytes(headDim: 128) == 3 * 64 * 136 * 2)
         #expect(source.contains("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32"))
