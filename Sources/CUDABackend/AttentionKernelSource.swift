@@ -168,6 +168,9 @@ enum AttentionKernelSource {
         // A causal sequence's first block may start before the sequence (its blocks end at the sequence's
         // end, so the partly filled one reads the fewest keys): rows outside the sequence are not computed.
         const int warpFirst = qStart + warp * 16;
+        // A warp none of whose rows lie in the sequence (a causal sequence's first block starts before it, a
+        // full one's last block may end after it) only helps with the copies and barriers.
+        const bool idle = warpFirst + 16 <= seqStart || warpFirst >= seqEnd;
         const int row0 = warpFirst + g, row1 = row0 + 8;
         const bool valid0 = row0 >= seqStart && row0 < seqEnd, valid1 = row1 >= seqStart && row1 < seqEnd;
 
@@ -213,7 +216,7 @@ enum AttentionKernelSource {
             // Only tiles crossing the sequence end or the diagonal need masks.
             const bool masked = kStart + ATT_BK > keyEnd || (causal && !inPrefix && kStart + ATT_BK - 1 > warpFirst);
             float s[ATT_BK / 8][4];
-            {
+            if (!idle) {
     #pragma unroll
                 for (int nt = 0; nt < ATT_BK / 8; ++nt) { s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.0f; }
     #pragma unroll
@@ -291,7 +294,7 @@ enum AttentionKernelSource {
             wait_async_but_one();  // this block's values
             __syncthreads();
 
-            {
+            if (!idle) {
     #pragma unroll
                 for (int ks = 0; ks < ATT_BK / 16; ++ks) {
                     unsigned a[4];

@@ -68,6 +68,9 @@ enum AttentionWideKernelSource {
         const unsigned queryLane = queryTile + warp * 32 * pitch + rowLane;
         // Rows of this thread: tile m (0, 1), half h (0, 1) is row warpFirst + 16 m + 8 h + g.
         const int warpFirst = qStart + warp * 32;
+        // A warp none of whose rows lie in the sequence (a causal sequence's first block starts before it, a
+        // full one's last block may end after it) only helps with the copies and barriers.
+        const bool idle = warpFirst + 32 <= seqStart || warpFirst >= seqEnd;
         int row[2][2];
         bool valid[2][2];
     #pragma unroll
@@ -113,7 +116,7 @@ enum AttentionWideKernelSource {
             const bool masked = kStart + ATT_BK > keyEnd || (causal && !inPrefix && kStart + ATT_BK - 1 > warpFirst);
             // Probabilities of both tiles, rounded to bf16 pairs as the A operand of the value product.
             unsigned p[2][ATT_BK / 16][4];
-            {
+            if (!idle) {
                 float s[2][ATT_BK / 8][4];
     #pragma unroll
                 for (int m = 0; m < 2; ++m) {
@@ -205,16 +208,18 @@ enum AttentionWideKernelSource {
             wait_async_but_one();  // this block's values
             __syncthreads();
 
+            if (!idle) {
     #pragma unroll
-            for (int ks = 0; ks < ATT_BK / 16; ++ks) {
+                for (int ks = 0; ks < ATT_BK / 16; ++ks) {
     #pragma unroll
-                for (int dp = 0; dp < D / 16; ++dp) {
-                    unsigned b[4];
-                    load_matrices_transposed(b, valueTile + rowLane + ks * 16 * pitch + dp * 32);
-                    mma_bf16_16816(o[0][2 * dp], p[0][ks], b[0], b[1]);
-                    mma_bf16_16816(o[0][2 * dp + 1], p[0][ks], b[2], b[3]);
-                    mma_bf16_16816(o[1][2 * dp], p[1][ks], b[0], b[1]);
-                    mma_bf16_16816(o[1][2 * dp + 1], p[1][ks], b[2], b[3]);
+                    for (int dp = 0; dp < D / 16; ++dp) {
+                        unsigned b[4];
+                        load_matrices_transposed(b, valueTile + rowLane + ks * 16 * pitch + dp * 32);
+                        mma_bf16_16816(o[0][2 * dp], p[0][ks], b[0], b[1]);
+                        mma_bf16_16816(o[0][2 * dp + 1], p[0][ks], b[2], b[3]);
+                        mma_bf16_16816(o[1][2 * dp], p[1][ks], b[0], b[1]);
+                        mma_bf16_16816(o[1][2 * dp + 1], p[1][ks], b[2], b[3]);
+                    }
                 }
             }
             __syncthreads();  // both warps are done with this value tile
