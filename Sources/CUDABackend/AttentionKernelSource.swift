@@ -31,16 +31,27 @@ enum AttentionKernelSource {
     /// d = 128 (168 registers, against 196 unbounded, for 2 blocks), 4 for the smaller heads (no spills).
     static func blocksPerMultiprocessor(headDim: Int) -> Int { headDim > 96 ? 3 : 4 }
 
-    static let source: String = body + headDims.map { d in
-        """
-        extern "C" __global__ void __launch_bounds__(128, \(blocksPerMultiprocessor(headDim: d))) attention_d\(d)(
-            const bf16_t* q, const bf16_t* k, const bf16_t* v, bf16_t* out, const int* tiles,
-            int heads, int kvHeads, float scaleLog2, int causal) {
-            attention_tile<\(d)>(q, k, v, out, tiles, heads, kvHeads, scaleLog2, causal);
-        }
+    static let source: String = body + entryPoints(
+        headDims: headDims, name: kernelName(headDim:), calling: "attention_tile", threads: 128,
+        blocksPerMultiprocessor: blocksPerMultiprocessor(headDim:))
 
-        """
-    }.joined()
+    /// One `extern "C"` kernel per head dimension, calling the template `function<D>` with the attention
+    /// kernels' arguments.
+    static func entryPoints(
+        headDims: [Int], name: (Int) -> String, calling function: String, threads: Int,
+        blocksPerMultiprocessor: (Int) -> Int
+    ) -> String {
+        headDims.map { d in
+            """
+            extern "C" __global__ void __launch_bounds__(\(threads), \(blocksPerMultiprocessor(d))) \(name(d))(
+                const bf16_t* q, const bf16_t* k, const bf16_t* v, bf16_t* out, const int* tiles,
+                int heads, int kvHeads, float scaleLog2, int causal) {
+                \(function)<\(d)>(q, k, v, out, tiles, heads, kvHeads, scaleLog2, causal);
+            }
+
+            """
+        }.joined()
+    }
 
     static let body = #"""
     #define ATT_BQ 64
@@ -135,15 +146,119 @@ enum AttentionKernelSource {
         if constexpr (rest > 0) copy_tile_columns<D, threads, rest, main>(tile, source, stride, start, lo, hi);
     }
 
+    /// What one block computes (five ints of `tiles` per block): query rows `qStart ..< qStart + ATT_BQ`, of
+    /// which those in `seqStart ..< seqEnd` are its sequence's; keys `prefixStart ..< prefixEnd` of a shared
+    /// prefix, then the sequence's own (under a causal mask up to the block's last row): `blocks` key tiles,
+    /// the prefix's `prefixBlocks` first.
+    struct AttentionBlock { int qStart, seqStart, seqEnd, prefixStart, prefixEnd, prefixBlocks, blocks; };
+
+    __device__ __forceinline__ AttentionBlock attention_block(const int* tiles, int tile, int causal) {
+        AttentionBlock b;
+        b.qStart = tiles[5 * tile];
+        b.seqStart = tiles[5 * tile + 1];
+        b.seqEnd = tiles[5 * tile + 2];
+        b.prefixStart = tiles[5 * tile + 3];
+        b.prefixEnd = tiles[5 * tile + 4];
+        const int ownEnd = causal ? min(b.seqEnd, b.qStart + ATT_BQ) : b.seqEnd;
+        b.prefixBlocks = (b.prefixEnd - b.prefixStart + ATT_BK - 1) / ATT_BK;
+        b.blocks = b.prefixBlocks + (ownEnd - b.seqStart + ATT_BK - 1) / ATT_BK;
+        return b;
+    }
+
     /// Key tile `index` of a block: the shared prefix's tiles first, then the sequence's own. Keys `start ..<
     /// start + ATT_BK`, of which those before `end` exist.
     struct KeyTile { int start, end; bool inPrefix; };
 
-    __device__ __forceinline__ KeyTile key_tile(int index, int prefixBlocks, int prefixStart, int prefixEnd,
-                                                int seqStart, int seqEnd) {
-        const bool inPrefix = index < prefixBlocks;
-        return {inPrefix ? prefixStart + index * ATT_BK : seqStart + (index - prefixBlocks) * ATT_BK,
-                inPrefix ? prefixEnd : seqEnd, inPrefix};
+    __device__ __forceinline__ KeyTile key_tile(int index, const AttentionBlock& b) {
+        const bool inPrefix = index < b.prefixBlocks;
+        return {inPrefix ? b.prefixStart + index * ATT_BK : b.seqStart + (index - b.prefixBlocks) * ATT_BK,
+                inPrefix ? b.prefixEnd : b.seqEnd, inPrefix};
+    }
+
+    /// Keys of `keys` a row sees, counted from this lane's first column (2 t): those before the tile's end
+    /// and, on its own sequence's keys under a causal mask, those up to the row (the prefix precedes it).
+    __device__ __forceinline__ int keys_seen(int row, KeyTile keys, int causal, int t) {
+        const bool diagonal = causal && !keys.inPrefix;
+        return (diagonal ? min(keys.end, row + 1) : keys.end) - keys.start - t * 2;
+    }
+
+    /// One key tile's step of the online softmax for a 16-row tile. `s` holds its raw scores (m16n8k16
+    /// accumulators: this thread has rows g and g + 8 at columns 2 t, 2 t + 1 of each 8 keys); when `masked`,
+    /// keys at or past `seen0` / `seen1` (see `keys_seen`) become -inf. Updates the running maxima `m0`, `m1`
+    /// (raw units: the scale is positive, so maxima commute with it) and sums `l0`, `l1`, turns the scores
+    /// into probabilities, and returns in `c0`, `c1` the factors the rows' earlier outputs must be scaled by.
+    __device__ __forceinline__ void online_softmax(float (&s)[ATT_BK / 8][4], float& m0, float& m1, float& l0,
+                                                   float& l1, bool masked, int seen0, int seen1, float scaleLog2,
+                                                   float& c0, float& c1) {
+        if (masked) {
+    #pragma unroll
+            for (int nt = 0; nt < ATT_BK / 8; ++nt) {
+    #pragma unroll
+                for (int e = 0; e < 4; ++e) {
+                    if (nt * 8 + (e & 1) >= (e < 2 ? seen0 : seen1)) s[nt][e] = ATT_NEG_INF;
+                }
+            }
+        }
+        float mx0 = m0, mx1 = m1;
+    #pragma unroll
+        for (int nt = 0; nt < ATT_BK / 8; ++nt) {
+            mx0 = fmaxf(mx0, fmaxf(s[nt][0], s[nt][1]));
+            mx1 = fmaxf(mx1, fmaxf(s[nt][2], s[nt][3]));
+        }
+        mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 1));
+        mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 2));
+        mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 1));
+        mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 2));
+        // A row whose keys are all masked so far keeps m = -inf and scale 1.
+        c0 = mx0 == ATT_NEG_INF ? 1.0f : fast_exp2((m0 - mx0) * scaleLog2);
+        c1 = mx1 == ATT_NEG_INF ? 1.0f : fast_exp2((m1 - mx1) * scaleLog2);
+        const float base0 = mx0 == ATT_NEG_INF ? 0.0f : mx0 * scaleLog2;
+        const float base1 = mx1 == ATT_NEG_INF ? 0.0f : mx1 * scaleLog2;
+        m0 = mx0;
+        m1 = mx1;
+        float sum0 = 0.0f, sum1 = 0.0f;
+    #pragma unroll
+        for (int nt = 0; nt < ATT_BK / 8; ++nt) {
+            s[nt][0] = fast_exp2(fmaf(s[nt][0], scaleLog2, -base0));
+            s[nt][1] = fast_exp2(fmaf(s[nt][1], scaleLog2, -base0));
+            s[nt][2] = fast_exp2(fmaf(s[nt][2], scaleLog2, -base1));
+            s[nt][3] = fast_exp2(fmaf(s[nt][3], scaleLog2, -base1));
+            sum0 += s[nt][0] + s[nt][1];
+            sum1 += s[nt][2] + s[nt][3];
+        }
+        l0 = l0 * c0 + sum0;
+        l1 = l1 * c1 + sum1;
+    }
+
+    /// Scales a 16-row tile's outputs by its rows' factors; once the maxima settle no row of the warp changes
+    /// its scale, and the multiplications are skipped.
+    template <int D>
+    __device__ __forceinline__ void rescale_outputs(float (&o)[D / 8][4], float c0, float c1) {
+        if (__any_sync(0xffffffffu, c0 != 1.0f || c1 != 1.0f)) {
+    #pragma unroll
+            for (int dt = 0; dt < D / 8; ++dt) {
+                o[dt][0] *= c0; o[dt][1] *= c0; o[dt][2] *= c1; o[dt][3] *= c1;
+            }
+        }
+    }
+
+    /// Divides a 16-row tile's outputs by its rows' sums (`l0`, `l1`: this lane's part, summed over the four
+    /// lanes of a row here) and writes the rows that lie in the sequence to `out0` and `out1`.
+    template <int D>
+    __device__ __forceinline__ void store_rows(const float (&o)[D / 8][4], float l0, float l1, bf16_t* out0,
+                                               bf16_t* out1, bool valid0, bool valid1, int t) {
+        l0 += __shfl_xor_sync(0xffffffffu, l0, 1);
+        l0 += __shfl_xor_sync(0xffffffffu, l0, 2);
+        l1 += __shfl_xor_sync(0xffffffffu, l1, 1);
+        l1 += __shfl_xor_sync(0xffffffffu, l1, 2);
+        const float inv0 = l0 > 0.0f ? 1.0f / l0 : 0.0f;
+        const float inv1 = l1 > 0.0f ? 1.0f / l1 : 0.0f;
+    #pragma unroll
+        for (int dt = 0; dt < D / 8; ++dt) {
+            const int col = dt * 8 + t * 2;
+            if (valid0) *(unsigned*)(out0 + col) = pack_bf2(o[dt][0] * inv0, o[dt][1] * inv0);
+            if (valid1) *(unsigned*)(out1 + col) = pack_bf2(o[dt][2] * inv1, o[dt][3] * inv1);
+        }
     }
 
     template <int D>
@@ -151,9 +266,9 @@ enum AttentionKernelSource {
                                    const int* tiles, int heads, int kvHeads, float scaleLog2, int causal) {
         __shared__ __align__(16) bf16_t Ks[ATT_BK][D + 8];
         __shared__ __align__(16) bf16_t Vs[ATT_BK][D + 8];
-        const int tile = blockIdx.x, head = blockIdx.y;
-        const int qStart = tiles[5 * tile], seqStart = tiles[5 * tile + 1], seqEnd = tiles[5 * tile + 2];
-        const int prefixStart = tiles[5 * tile + 3], prefixEnd = tiles[5 * tile + 4];
+        const int head = blockIdx.y;
+        const AttentionBlock block = attention_block(tiles, blockIdx.x, causal);
+        const int qStart = block.qStart, seqStart = block.seqStart, seqEnd = block.seqEnd;
         const int kvHead = head / (heads / kvHeads);
         const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
         const int g = lane >> 2, t = lane & 3;
@@ -176,12 +291,8 @@ enum AttentionKernelSource {
 
         // Keys: the shared prefix rows first (all visible; they precede every row of the sequence), then
         // the sequence's own rows.
-        const int ownEnd = causal ? min(seqEnd, qStart + ATT_BQ) : seqEnd;
-        const int prefixBlocks = (prefixEnd - prefixStart + ATT_BK - 1) / ATT_BK;
-        const int ownBlocks = (ownEnd - seqStart + ATT_BK - 1) / ATT_BK;
-        const int blocks = prefixBlocks + ownBlocks;
-        if (blocks > 0) {
-            const KeyTile first = key_tile(0, prefixBlocks, prefixStart, prefixEnd, seqStart, seqEnd);
+        if (block.blocks > 0) {
+            const KeyTile first = key_tile(0, block);
             load_tile_async<D>(keyTile, k + kvHead * D, kvStride, first.start, first.start, first.end);
         }
         commit_async();
@@ -204,9 +315,8 @@ enum AttentionKernelSource {
         for (int dt = 0; dt < D / 8; ++dt) { o[dt][0] = o[dt][1] = o[dt][2] = o[dt][3] = 0.0f; }
         float m0 = ATT_NEG_INF, m1 = ATT_NEG_INF, l0 = 0.0f, l1 = 0.0f;
 
-        for (int blockIndex = 0; blockIndex < blocks; ++blockIndex) {
-            const KeyTile keys = key_tile(blockIndex, prefixBlocks, prefixStart, prefixEnd, seqStart, seqEnd);
-            const bool inPrefix = keys.inPrefix;
+        for (int blockIndex = 0; blockIndex < block.blocks; ++blockIndex) {
+            const KeyTile keys = key_tile(blockIndex, block);
             const int kStart = keys.start, keyEnd = keys.end;
             load_tile_async<D>(valueTile, v + kvHead * D, kvStride, kStart, kStart, keyEnd);
             commit_async();
@@ -214,7 +324,7 @@ enum AttentionKernelSource {
             __syncthreads();
 
             // Only tiles crossing the sequence end or the diagonal need masks.
-            const bool masked = kStart + ATT_BK > keyEnd || (causal && !inPrefix && kStart + ATT_BK - 1 > warpFirst);
+            const bool masked = kStart + ATT_BK > keyEnd || (causal && !keys.inPrefix && kStart + ATT_BK - 1 > warpFirst);
             float s[ATT_BK / 8][4];
             if (!idle) {
     #pragma unroll
@@ -231,63 +341,15 @@ enum AttentionKernelSource {
                     }
                 }
 
-                // Raw scores (the scale is positive, so the row maxima commute with it); masked keys
-                // become -inf. m0 and m1 are the running maxima in raw units.
-                if (masked) {
-                    // Keys a row sees here, counted from this lane's first column: those before the end and,
-                    // of its own sequence under a causal mask, those up to the row (the prefix precedes it).
-                    const bool diagonal = causal && !inPrefix;
-                    const int seen0 = (diagonal ? min(keyEnd, row0 + 1) : keyEnd) - kStart - t * 2;
-                    const int seen1 = (diagonal ? min(keyEnd, row1 + 1) : keyEnd) - kStart - t * 2;
-    #pragma unroll
-                    for (int nt = 0; nt < ATT_BK / 8; ++nt) {
-    #pragma unroll
-                        for (int e = 0; e < 4; ++e) {
-                            if (nt * 8 + (e & 1) >= (e < 2 ? seen0 : seen1)) s[nt][e] = ATT_NEG_INF;
-                        }
-                    }
-                }
-                float mx0 = m0, mx1 = m1;
-    #pragma unroll
-                for (int nt = 0; nt < ATT_BK / 8; ++nt) {
-                    mx0 = fmaxf(mx0, fmaxf(s[nt][0], s[nt][1]));
-                    mx1 = fmaxf(mx1, fmaxf(s[nt][2], s[nt][3]));
-                }
-                mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 1));
-                mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 2));
-                mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 1));
-                mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 2));
-                // A row whose keys are all masked so far keeps m = -inf and scale 1.
-                const float c0 = mx0 == ATT_NEG_INF ? 1.0f : fast_exp2((m0 - mx0) * scaleLog2);
-                const float c1 = mx1 == ATT_NEG_INF ? 1.0f : fast_exp2((m1 - mx1) * scaleLog2);
-                const float base0 = mx0 == ATT_NEG_INF ? 0.0f : mx0 * scaleLog2;
-                const float base1 = mx1 == ATT_NEG_INF ? 0.0f : mx1 * scaleLog2;
-                m0 = mx0;
-                m1 = mx1;
-                float sum0 = 0.0f, sum1 = 0.0f;
-    #pragma unroll
-                for (int nt = 0; nt < ATT_BK / 8; ++nt) {
-                    s[nt][0] = fast_exp2(fmaf(s[nt][0], scaleLog2, -base0));
-                    s[nt][1] = fast_exp2(fmaf(s[nt][1], scaleLog2, -base0));
-                    s[nt][2] = fast_exp2(fmaf(s[nt][2], scaleLog2, -base1));
-                    s[nt][3] = fast_exp2(fmaf(s[nt][3], scaleLog2, -base1));
-                    sum0 += s[nt][0] + s[nt][1];
-                    sum1 += s[nt][2] + s[nt][3];
-                }
-                l0 = l0 * c0 + sum0;
-                l1 = l1 * c1 + sum1;
-                // Once the maxima settle, no row of the warp changes its scale: skip the multiplications.
-                if (__any_sync(0xffffffffu, c0 != 1.0f || c1 != 1.0f)) {
-    #pragma unroll
-                    for (int dt = 0; dt < D / 8; ++dt) {
-                        o[dt][0] *= c0; o[dt][1] *= c0; o[dt][2] *= c1; o[dt][3] *= c1;
-                    }
-                }
+                float c0, c1;
+                online_softmax(s, m0, m1, l0, l1, masked, keys_seen(row0, keys, causal, t), keys_seen(row1, keys, causal, t),
+                               scaleLog2, c0, c1);
+                rescale_outputs<D>(o, c0, c1);
             }
 
             __syncthreads();  // every warp is done with this key tile
-            if (blockIndex + 1 < blocks) {
-                const KeyTile next = key_tile(blockIndex + 1, prefixBlocks, prefixStart, prefixEnd, seqStart, seqEnd);
+            if (blockIndex + 1 < block.blocks) {
+                const KeyTile next = key_tile(blockIndex + 1, block);
                 load_tile_async<D>(keyTile, k + kvHead * D, kvStride, next.start, next.start, next.end);
             }
             commit_async();
@@ -315,20 +377,7 @@ enum AttentionKernelSource {
             __syncthreads();  // every warp is done with this value tile
         }
 
-        l0 += __shfl_xor_sync(0xffffffffu, l0, 1);
-        l0 += __shfl_xor_sync(0xffffffffu, l0, 2);
-        l1 += __shfl_xor_sync(0xffffffffu, l1, 1);
-        l1 += __shfl_xor_sync(0xffffffffu, l1, 2);
-        const float inv0 = l0 > 0.0f ? 1.0f / l0 : 0.0f;
-        const float inv1 = l1 > 0.0f ? 1.0f / l1 : 0.0f;
-        bf16_t* out0 = out + row0 * qStride + head * D;
-        bf16_t* out1 = out + row1 * qStride + head * D;
-    #pragma unroll
-        for (int dt = 0; dt < D / 8; ++dt) {
-            const int col = dt * 8 + t * 2;
-            if (valid0) *(unsigned*)(out0 + col) = pack_bf2(o[dt][0] * inv0, o[dt][1] * inv0);
-            if (valid1) *(unsigned*)(out1 + col) = pack_bf2(o[dt][2] * inv1, o[dt][3] * inv1);
-        }
+        store_rows<D>(o, l0, l1, out + row0 * qStride + head * D, out + row1 * qStride + head * D, valid0, valid1, t);
     }
 
     """#

@@ -19,6 +19,10 @@ enum AttentionWideKernelSource {
     /// Dynamic shared memory a block: the query, key and value tiles, padded rows.
     static func sharedBytes(headDim: Int) -> Int { 3 * 64 * (headDim + 8) * 2 }
 
+    /// Blocks each multiprocessor should hold at once on Hopper (the register budget the compiler gets: 256 a
+    /// thread, 254 used).
+    static let blocksPerMultiprocessor = 4
+
     /// Blocks a multiprocessor must hold at once for this kernel to beat the 16-row one, whose blocks are
     /// twice the threads: with fewer, too few warps hide the latencies.
     static let minimumBlocksPerMultiprocessor = 3
@@ -31,16 +35,9 @@ enum AttentionWideKernelSource {
         return bytes >= minimumBlocksPerMultiprocessor * (perBlock + 1024)
     }
 
-    static let source: String = body + headDims.map { d in
-        """
-        extern "C" __global__ void __launch_bounds__(64, 4) attention_wide_d\(d)(
-            const bf16_t* q, const bf16_t* k, const bf16_t* v, bf16_t* out, const int* tiles,
-            int heads, int kvHeads, float scaleLog2, int causal) {
-            attention_wide_tile<\(d)>(q, k, v, out, tiles, heads, kvHeads, scaleLog2, causal);
-        }
-
-        """
-    }.joined()
+    static let source: String = body + AttentionKernelSource.entryPoints(
+        headDims: headDims, name: kernelName(headDim:), calling: "attention_wide_tile", threads: threads,
+        blocksPerMultiprocessor: { _ in blocksPerMultiprocessor })
 
     /// Uses the helpers of ``AttentionKernelSource/body`` (copies, `ldmatrix`, `mma`, key tiles).
     static let body = #"""
@@ -53,9 +50,9 @@ enum AttentionWideKernelSource {
         constexpr int pitch = TilePitch<D>::bytes;
         const unsigned queryTile = shared_address(attention_shared);
         const unsigned keyTile = queryTile + ATT_BQ * pitch, valueTile = keyTile + ATT_BK * pitch;
-        const int tile = blockIdx.x, head = blockIdx.y;
-        const int qStart = tiles[5 * tile], seqStart = tiles[5 * tile + 1], seqEnd = tiles[5 * tile + 2];
-        const int prefixStart = tiles[5 * tile + 3], prefixEnd = tiles[5 * tile + 4];
+        const int head = blockIdx.y;
+        const AttentionBlock block = attention_block(tiles, blockIdx.x, causal);
+        const int qStart = block.qStart, seqStart = block.seqStart, seqEnd = block.seqEnd;
         const int kvHead = head / (heads / kvHeads);
         const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
         const int g = lane >> 2, t = lane & 3;
@@ -82,14 +79,10 @@ enum AttentionWideKernelSource {
             }
         }
 
-        const int ownEnd = causal ? min(seqEnd, qStart + ATT_BQ) : seqEnd;
-        const int prefixBlocks = (prefixEnd - prefixStart + ATT_BK - 1) / ATT_BK;
-        const int ownBlocks = (ownEnd - seqStart + ATT_BK - 1) / ATT_BK;
-        const int blocks = prefixBlocks + ownBlocks;
         // The block's query rows (zeros outside the sequence) arrive with the first key tile.
         load_tile_async<D, ATTW_THREADS>(queryTile, q + head * D, qStride, qStart, seqStart, seqEnd);
-        if (blocks > 0) {
-            const KeyTile first = key_tile(0, prefixBlocks, prefixStart, prefixEnd, seqStart, seqEnd);
+        if (block.blocks > 0) {
+            const KeyTile first = key_tile(0, block);
             load_tile_async<D, ATTW_THREADS>(keyTile, k + kvHead * D, kvStride, first.start, first.start, first.end);
         }
         commit_async();
@@ -104,16 +97,15 @@ enum AttentionWideKernelSource {
     #pragma unroll
         for (int m = 0; m < 2; ++m) { mx[m][0] = mx[m][1] = ATT_NEG_INF; l[m][0] = l[m][1] = 0.0f; }
 
-        for (int blockIndex = 0; blockIndex < blocks; ++blockIndex) {
-            const KeyTile keys = key_tile(blockIndex, prefixBlocks, prefixStart, prefixEnd, seqStart, seqEnd);
-            const bool inPrefix = keys.inPrefix;
+        for (int blockIndex = 0; blockIndex < block.blocks; ++blockIndex) {
+            const KeyTile keys = key_tile(blockIndex, block);
             const int kStart = keys.start, keyEnd = keys.end;
             load_tile_async<D, ATTW_THREADS>(valueTile, v + kvHead * D, kvStride, kStart, kStart, keyEnd);
             commit_async();
             wait_async_but_one();  // this block's keys (and, the first time, the query rows)
             __syncthreads();
 
-            const bool masked = kStart + ATT_BK > keyEnd || (causal && !inPrefix && kStart + ATT_BK - 1 > warpFirst);
+            const bool masked = kStart + ATT_BK > keyEnd || (causal && !keys.inPrefix && kStart + ATT_BK - 1 > warpFirst);
             // Probabilities of both tiles, rounded to bf16 pairs as the A operand of the value product.
             unsigned p[2][ATT_BK / 16][4];
             if (!idle) {
@@ -143,46 +135,9 @@ enum AttentionWideKernelSource {
 
     #pragma unroll
                 for (int m = 0; m < 2; ++m) {
-                    if (masked) {
-                        const bool diagonal = causal && !inPrefix;
-                        const int seen0 = (diagonal ? min(keyEnd, row[m][0] + 1) : keyEnd) - kStart - t * 2;
-                        const int seen1 = (diagonal ? min(keyEnd, row[m][1] + 1) : keyEnd) - kStart - t * 2;
-    #pragma unroll
-                        for (int nt = 0; nt < ATT_BK / 8; ++nt) {
-    #pragma unroll
-                            for (int e = 0; e < 4; ++e) {
-                                if (nt * 8 + (e & 1) >= (e < 2 ? seen0 : seen1)) s[m][nt][e] = ATT_NEG_INF;
-                            }
-                        }
-                    }
-                    float mx0 = mx[m][0], mx1 = mx[m][1];
-    #pragma unroll
-                    for (int nt = 0; nt < ATT_BK / 8; ++nt) {
-                        mx0 = fmaxf(mx0, fmaxf(s[m][nt][0], s[m][nt][1]));
-                        mx1 = fmaxf(mx1, fmaxf(s[m][nt][2], s[m][nt][3]));
-                    }
-                    mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 1));
-                    mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 2));
-                    mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 1));
-                    mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 2));
-                    const float c0 = mx0 == ATT_NEG_INF ? 1.0f : fast_exp2((mx[m][0] - mx0) * scaleLog2);
-                    const float c1 = mx1 == ATT_NEG_INF ? 1.0f : fast_exp2((mx[m][1] - mx1) * scaleLog2);
-                    const float base0 = mx0 == ATT_NEG_INF ? 0.0f : mx0 * scaleLog2;
-                    const float base1 = mx1 == ATT_NEG_INF ? 0.0f : mx1 * scaleLog2;
-                    mx[m][0] = mx0;
-                    mx[m][1] = mx1;
-                    float sum0 = 0.0f, sum1 = 0.0f;
-    #pragma unroll
-                    for (int nt = 0; nt < ATT_BK / 8; ++nt) {
-                        s[m][nt][0] = fast_exp2(fmaf(s[m][nt][0], scaleLog2, -base0));
-                        s[m][nt][1] = fast_exp2(fmaf(s[m][nt][1], scaleLog2, -base0));
-                        s[m][nt][2] = fast_exp2(fmaf(s[m][nt][2], scaleLog2, -base1));
-                        s[m][nt][3] = fast_exp2(fmaf(s[m][nt][3], scaleLog2, -base1));
-                        sum0 += s[m][nt][0] + s[m][nt][1];
-                        sum1 += s[m][nt][2] + s[m][nt][3];
-                    }
-                    l[m][0] = l[m][0] * c0 + sum0;
-                    l[m][1] = l[m][1] * c1 + sum1;
+                    float c0, c1;
+                    online_softmax(s[m], mx[m][0], mx[m][1], l[m][0], l[m][1], masked, keys_seen(row[m][0], keys, causal, t),
+                                   keys_seen(row[m][1], keys, causal, t), scaleLog2, c0, c1);
     #pragma unroll
                     for (int ks = 0; ks < ATT_BK / 16; ++ks) {
                         p[m][ks][0] = pack_bf2(s[m][2 * ks][0], s[m][2 * ks][1]);
@@ -190,18 +145,13 @@ enum AttentionWideKernelSource {
                         p[m][ks][2] = pack_bf2(s[m][2 * ks + 1][0], s[m][2 * ks + 1][1]);
                         p[m][ks][3] = pack_bf2(s[m][2 * ks + 1][2], s[m][2 * ks + 1][3]);
                     }
-                    if (__any_sync(0xffffffffu, c0 != 1.0f || c1 != 1.0f)) {
-    #pragma unroll
-                        for (int dt = 0; dt < D / 8; ++dt) {
-                            o[m][dt][0] *= c0; o[m][dt][1] *= c0; o[m][dt][2] *= c1; o[m][dt][3] *= c1;
-                        }
-                    }
+                    rescale_outputs<D>(o[m], c0, c1);
                 }
             }
 
             __syncthreads();  // both warps are done with this key tile
-            if (blockIndex + 1 < blocks) {
-                const KeyTile next = key_tile(blockIndex + 1, prefixBlocks, prefixStart, prefixEnd, seqStart, seqEnd);
+            if (blockIndex + 1 < block.blocks) {
+                const KeyTile next = key_tile(blockIndex + 1, block);
                 load_tile_async<D, ATTW_THREADS>(keyTile, k + kvHead * D, kvStride, next.start, next.start, next.end);
             }
             commit_async();
@@ -227,19 +177,8 @@ enum AttentionWideKernelSource {
 
     #pragma unroll
         for (int m = 0; m < 2; ++m) {
-    #pragma unroll
-            for (int h = 0; h < 2; ++h) {
-                float sum = l[m][h];
-                sum += __shfl_xor_sync(0xffffffffu, sum, 1);
-                sum += __shfl_xor_sync(0xffffffffu, sum, 2);
-                const float inv = sum > 0.0f ? 1.0f / sum : 0.0f;
-                if (!valid[m][h]) continue;
-                bf16_t* target = out + row[m][h] * qStride + head * D;
-    #pragma unroll
-                for (int dt = 0; dt < D / 8; ++dt) {
-                    *(unsigned*)(target + dt * 8 + t * 2) = pack_bf2(o[m][dt][2 * h] * inv, o[m][dt][2 * h + 1] * inv);
-                }
-            }
+            store_rows<D>(o[m], l[m][0], l[m][1], out + row[m][0] * qStride + head * D, out + row[m][1] * qStride + head * D,
+                          valid[m][0], valid[m][1], t);
         }
     }
 

@@ -113,8 +113,8 @@ enum BackendSelection {
 
     /// The token budget that memory and latency allow on `backend` once the model is loaded (see
     /// ``TokenBudget``): on CUDA what is left under the memory limit (or of the device's free memory, less
-    /// a safety margin) after weights and context; and the MLP row chunks to run with: larger decoder chunks where the GPU has room for them at the same
-    /// budget (``TokenBudget/gpuPlan(availableBytes:dims:chunks:)``).
+    /// a safety margin) after weights and context; and the MLP row chunks to run with: larger decoder chunks
+    /// where the GPU has room for them at the same budget (``TokenBudget/gpuPlan(availableBytes:dims:chunks:)``).
     static func automaticPlan(backend: any Backend, dimensions: ModelDimensions, mlpRowChunks: MLPRowChunks)
         -> (budget: Int, chunks: MLPRowChunks)
     {

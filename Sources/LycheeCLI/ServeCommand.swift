@@ -166,8 +166,10 @@ struct ServeCommand: AsyncParsableCommand {
                 linearPrecision: weightLoadingOptions.linearPrecision(on: other) { logger.notice("\($0)") })
             rerankers.append(try reranker.replica(on: copy.model))
         }
-        var budget = tokenBudget ?? 0
-        if tokenBudget == nil {
+        let budget: Int
+        if let tokenBudget {
+            budget = tokenBudget
+        } else {
             let plans = zip(backends, rerankers).map {
                 BackendSelection.automaticPlan(
                     backend: $0, dimensions: $1.model.dimensions, mlpRowChunks: $1.model.mlpRowChunks)
