@@ -187,7 +187,7 @@ enum KernelSources {
     }
 
     /// Rotary embedding with rotate_half; one thread per (token, head, pair j < d/2).
-    /// x rows have `rowStride` elements (heads x d for a plain tensor); out is [tokens, heads, d].
+    /// x and out are [tokens, heads, d].
     extern "C" __global__ void rope(const bf16_t* x, const bf16_t* cosTable, const bf16_t* sinTable, bf16_t* out,
                                     int tokens, int heads, int d) {
         const int half = d >> 1;

@@ -49,9 +49,14 @@ struct ImageInputResolver: Sendable {
         return try base64(Substring(image), field: field)
     }
 
+    /// The bytes of base64 `text`; ASCII whitespace (the line breaks of wrapped base64) is skipped. Works on
+    /// the UTF-8 bytes: an image is hundreds of kilobytes of base64, and walking it as Characters took ~10 ms
+    /// a request.
     private func base64(_ text: Substring, field: String) throws -> Data {
-        let compact = text.filter { !$0.isWhitespace }
-        guard !compact.isEmpty, let data = Data(base64Encoded: String(compact)) else {
+        var compact = Data(text.utf8)
+        let isWhitespace = { (byte: UInt8) in byte == 0x20 || (0x09...0x0D).contains(byte) }
+        if compact.contains(where: isWhitespace) { compact.removeAll(where: isWhitespace) }
+        guard !compact.isEmpty, let data = Data(base64Encoded: compact) else {
             throw APIError.invalidRequest(
                 "\(field).image is not valid base64; send the file's bytes as standard base64 or a data: URL")
         }

@@ -59,12 +59,17 @@ public struct RerankController<Engine: RerankEngine>: Sendable {
 
     /// `POST /rerank`: TEI's shape when the body has `texts` and no `documents`, else the Jina/Cohere one.
     func rerankV1OrTEI(_ request: Request, context: some RequestContext) async throws -> Response {
+        let start = ContinuousClock.now
         let data = try await bodyData(request)
         let keys = try JSONDecoder().decode(TopLevelKeys.self, from: data).names
         if keys.contains("texts") && !keys.contains("documents") {
-            return try await rerankTEI(try JSONDecoder().decode(TEIRerankRequest.self, from: data), context: context)
+            let body = try JSONDecoder().decode(TEIRerankRequest.self, from: data)
+            metrics.recordStage(.decode, ContinuousClock.now - start)
+            return try await rerankTEI(body, context: context)
         }
-        return try await rerankV1(try JSONDecoder().decode(RerankRequest.self, from: data), context: context)
+        let body = try JSONDecoder().decode(RerankRequest.self, from: data)
+        metrics.recordStage(.decode, ContinuousClock.now - start)
+        return try await rerankV1(body, context: context)
     }
 
     func rerankV1(_ request: Request, context: some RequestContext) async throws -> Response {
@@ -207,22 +212,28 @@ public struct RerankController<Engine: RerankEngine>: Sendable {
     private func rankAdmitted(
         query: ItemInput, documents: [ItemInput], instruction: String?, topN: Int?, options: PairPreparationOptions
     ) async throws -> RankedResults {
-        let queryItem = try await images.item(query, field: "query")
-        var documentItems = [RerankItem]()
-        documentItems.reserveCapacity(documents.count)
-        for (index, document) in documents.enumerated() {
-            documentItems.append(try await images.item(document, field: "documents[\(index)]", allowsEmpty: true))
+        let (queryItem, documentItems) = try await metrics.timing(.inputs) {
+            let queryItem = try await images.item(query, field: "query")
+            var documentItems = [RerankItem]()
+            documentItems.reserveCapacity(documents.count)
+            for (index, document) in documents.enumerated() {
+                documentItems.append(try await images.item(document, field: "documents[\(index)]", allowsEmpty: true))
+            }
+            return (queryItem, documentItems)
         }
         let pairs: [ScoringPair]
         do {
-            pairs = try await scheduler.prepare(
-                query: queryItem, documents: documentItems, instruction: instruction, options: options)
+            pairs = try await metrics.timing(.prepare) {
+                try await scheduler.prepare(query: queryItem, documents: documentItems, instruction: instruction, options: options)
+            }
         } catch let error as RerankerError {
             throw APIError.invalidRequest(Self.describe(error))
         }
         try Task.checkCancellation()
         // The scheduler owns the pairs from here: their pixels are freed as soon as their pass is scored.
+        let start = ContinuousClock.now
         let results = try await scheduler.score(consume pairs)
+        metrics.recordStage(.score, ContinuousClock.now - start)
         let total = results.reduce(0) { $0 + $1.tokens }
         return RankedResults(results: ranked(results, topN: topN), totalTokens: total)
     }
@@ -238,7 +249,7 @@ public struct RerankController<Engine: RerankEngine>: Sendable {
     // MARK: JSON
 
     func decode<T: Decodable>(_ request: Request) async throws -> T {
-        try JSONDecoder().decode(T.self, from: try await bodyData(request))
+        try await metrics.timing(.decode) { try JSONDecoder().decode(T.self, from: try await bodyData(request)) }
     }
 
     /// The request body, refused when empty or over the size limit.

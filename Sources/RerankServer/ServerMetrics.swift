@@ -112,6 +112,19 @@ public final class ServerMetrics: Sendable {
             .recordNanoseconds(Int64(max(0, seconds) * 1e9))
     }
 
+    /// Records the time one request spent in `stage` (`lychee_request_stage_seconds{stage}`).
+    func recordStage(_ stage: RequestStage, _ duration: Duration) {
+        Metrics.Timer(label: "lychee_request_stage_seconds", dimensions: [("stage", stage.rawValue)], factory: factory)
+            .recordNanoseconds(duration.nanoseconds)
+    }
+
+    /// Times `body` as `stage` of a request (also when it throws).
+    func timing<T>(_ stage: RequestStage, _ body: () async throws -> T) async rethrows -> T {
+        let start = ContinuousClock.now
+        defer { recordStage(stage, ContinuousClock.now - start) }
+        return try await body()
+    }
+
     /// Counts one error answer by its type (`invalid_request`, `rate_limited`, ...).
     func recordError(type: String) {
         Metrics.Counter(label: "lychee_http_errors_total", dimensions: [("type", type)], factory: factory).increment()
@@ -119,4 +132,16 @@ public final class ServerMetrics: Sendable {
 
     /// The Prometheus text exposition of every metric.
     public func exposition() -> String { registry.emitToString() }
+}
+
+/// The stages of a ranking request that `lychee_request_stage_seconds` times, in order.
+enum RequestStage: String, CaseIterable, Sendable {
+    /// Reading the body and parsing its JSON.
+    case decode
+    /// Turning the query's and documents' images into bytes (base64 decoding, URL fetches).
+    case inputs
+    /// Preparing the pairs: image decoding and preprocessing (or image cache lookups), tokenizing.
+    case prepare
+    /// Waiting for, and running, the forward passes that score the request's pairs.
+    case score
 }

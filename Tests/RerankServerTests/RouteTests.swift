@@ -179,6 +179,10 @@ struct RouteTests {
             #expect(text.contains("lychee_tokens_total"))
             #expect(text.contains("lychee_http_request_duration_seconds_bucket"))
             #expect(text.contains("lychee_queue_pairs"))
+            // Each stage of the ranking request was timed once.
+            for stage in ["decode", "inputs", "prepare", "score"] {
+                #expect(text.contains(#"lychee_request_stage_seconds_count{stage="\#(stage)"} 1"#), "\(stage)")
+            }
         }
     }
 
