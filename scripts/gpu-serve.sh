@@ -45,7 +45,7 @@ curl -fs "http://127.0.0.1:$PORT/metrics" > "$OUT/metrics.txt"
 kill -TERM $SERVER; wait $SERVER
 echo "== summary"
 echo "peak GPU memory during the serving run (driver, MiB): $(sort -n "$OUT/gpu-memory.csv" | tail -1) (limit $LIMIT_GIB GiB = $((LIMIT_GIB * 1024)) MiB)"
-grep -E '^lychee_(image_cache|token_budget|batch_tokens_(sum|count))' "$OUT/metrics.txt"
+grep -E '^lychee_(image_cache|prefix_cache|token_budget|batch_tokens_(sum|count)|request_stage_seconds_(sum|count)|engine_call_seconds_(sum|count))' "$OUT/metrics.txt"
 python3 - "$OUT" <<'PY'
 import json, sys, os
 out = sys.argv[1]

@@ -38,22 +38,56 @@ extension CUDABackend {
 
     public func download(_ tensor: Tensor) throws -> [Float] {
         try enter()
-        let count = tensor.elementCount
+        let values = try storedBytes(tensor).withUnsafeBytes { HostConversion.floats($0, dtype: tensor.dtype) }
+        try profilePoint("download")
+        return values
+    }
+
+    /// The tensor's bytes as stored: bf16 activations cross without conversion (half the bytes of `Float`s).
+    public func downloadRows(_ tensor: Tensor) throws -> HostRows {
+        try enter()
+        let rows = try HostRows(dtype: tensor.dtype, bytes: try storedBytes(tensor))
+        try profilePoint("download")
+        return rows
+    }
+
+    /// bf16 parts are copied as they are into the staging memory; others are converted on the way.
+    public func upload(rows parts: [HostRows], shape: [Int]) throws -> Tensor {
+        guard parts.allSatisfy({ $0.dtype == activationDType }) else {
+            return try upload(concatenating: parts.map { $0.floats() }, shape: shape)
+        }
+        try enter()
+        let count = try Tensor.elementCount(of: shape)
+        let given = parts.reduce(0) { $0 + $1.count }
+        guard count == given else {
+            throw TensorError.shapeMismatch(op: "upload", detail: "\(given) values cannot fill shape \(shape) (\(count) elements)")
+        }
+        let tensor = try stagedTensor(shape: shape, dtype: activationDType) { target in
+            var offset = 0
+            for part in parts {
+                part.bytes.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: target[offset...]).copyMemory(from: $0) }
+                offset += part.byteCount
+            }
+        }
+        try profilePoint("upload rows")
+        return tensor
+    }
+
+    /// Copies `tensor`'s bytes to the host (device memory, or a host table's).
+    private func storedBytes(_ tensor: Tensor) throws -> [UInt8] {
         var bytes = [UInt8](repeating: 0, count: tensor.byteCount)
         if let host = tensor.storage as? HostTableStorage {
             bytes.withUnsafeMutableBytes { $0.copyMemory(from: UnsafeRawBufferPointer(start: host.base + tensor.byteOffset, count: tensor.byteCount)) }
         } else {
             let pointer = try address(tensor, op: "download", argument: "tensor", dtype: tensor.dtype)
-            if count > 0 {
+            if tensor.elementCount > 0 {
                 try bytes.withUnsafeMutableBytes { buffer in
                     try driver.check(
                         driver.cuMemcpyDtoH(buffer.baseAddress!, pointer, buffer.count), "cuMemcpyDtoH(\(buffer.count) bytes)")
                 }
             }
         }
-        let values = bytes.withUnsafeBytes { HostConversion.floats($0, dtype: tensor.dtype) }
-        try profilePoint("download")
-        return values
+        return bytes
     }
 
     /// Copies the weight to the device as bf16 (converted once here if the checkpoint stores f32 or f16).

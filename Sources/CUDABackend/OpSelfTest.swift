@@ -101,6 +101,7 @@ public struct OpSelfTest {
         record(try checkGather(rows: s ? 500 : 20, width: vision, count: s ? 700 : 30))
         record(try checkScatter(rows: s ? 486 : 6, width: hidden, destinationRows: s ? 1000 : 15))
         record(try checkUploadParts(sizes: s ? [1944 * 1176, 7, 1944 * 1176 * 2] : [11, 3, 40]))
+        record(try checkRowsRoundTrip(sizes: s ? [486 * 3584, 3, 560 * 512] : [30, 3, 17]))
         let images = [(width: 28, height: 56), (56, 28)] + (s ? [(756, 504)] : [])
         record(try checkPatchify(sizes: images, patchSize: 14, mergeSize: 2, frames: 2))
         record(try checkPatchify(sizes: [(10, 20), (30, 10)], patchSize: 5, mergeSize: 2, frames: 1))  // rows of 75: scalar stores
@@ -429,6 +430,16 @@ public struct OpSelfTest {
             try device.upload(concatenating: parts, shape: [total]), try reference.upload(parts.flatMap { $0 }, shape: [total])
         )
         return try compare("upload parts", "\(sizes)", out, tolerance: 0)
+    }
+
+    /// Tensors downloaded as stored (``Backend/downloadRows(_:)``: bf16 bytes on the device) and uploaded again one
+    /// after another (``Backend/upload(rows:shape:)``, the image and prefix caches' round trip): the same values.
+    private mutating func checkRowsRoundTrip(sizes: [Int]) throws -> Check {
+        let parts = sizes.map { values($0, range: 3) }
+        let rows = try parts.map { try device.downloadRows(try device.upload($0, shape: [$0.count])) }
+        let total = sizes.reduce(0, +)
+        let out = (try device.upload(rows: rows, shape: [total]), try reference.upload(parts.flatMap { $0 }, shape: [total]))
+        return try compare("rows round trip", "\(sizes) \(rows.first?.dtype ?? .f32)", out, tolerance: 0)
     }
 
     /// Random images cut into patch rows by both backends, compared in bf16 (the reference's fp32 rows rounded

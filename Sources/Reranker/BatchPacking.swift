@@ -1,5 +1,6 @@
 import ImageProcessing
 import Qwen25VL
+import TensorKit
 
 /// The pure step between prepared pairs and a forward pass: lays pairs out on one token axis, computes
 /// each prompt prefix once per group of pairs that share it, and lists every distinct image once with the
@@ -36,7 +37,7 @@ enum BatchPacking {
     /// - Parameter reuse: the prefix cache: a group's prefix up to its *cache point* (the end of the query
     ///   image when the query has one, else the whole shared prefix) is taken from it when stored, or
     ///   computed as a prefix of its own (and captured when the cache asks for it).
-    static func pack(_ pairs: [ScoringPair], cached: [ImageKey: [Float]] = [:], reuse: PrefixReuse = .none) throws
+    static func pack(_ pairs: [ScoringPair], cached: [ImageKey: HostRows] = [:], reuse: PrefixReuse = .none) throws
         -> Packed
     {
         var groups = [[Int]]()

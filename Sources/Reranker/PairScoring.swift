@@ -66,7 +66,7 @@ extension Reranker {
     /// device for the request's later passes (so that the rest of the tower's output is not kept alive).
     private func keep(_ rows: Tensor, of image: PreparedImage, onDevice: Bool) throws {
         if imageCache.isEnabled {
-            imageCache.insert(image.key, grid: image.grid, embeddings: try model.backend.download(rows))
+            imageCache.insert(image.key, grid: image.grid, embeddings: try model.backend.downloadRows(rows))
         }
         if onDevice { image.deviceEmbeddings = try model.backend.concatenateRows([rows]) }
     }
@@ -74,7 +74,7 @@ extension Reranker {
     /// One forward pass over `pairs`, logits in the pairs' order. Images the vision tower embeds here go
     /// into the image cache.
     private func forward(_ pairs: [ScoringPair]) throws -> [Float] {
-        var cached = [ImageKey: [Float]]()
+        var cached = [ImageKey: HostRows]()
         if imageCache.isEnabled {
             for image in pairs.flatMap({ [$0.queryImage, $0.documentImage] }).compactMap({ $0 }) {
                 if case .pixels = image.content, cached[image.key] == nil, let hit = imageCache.lookup(image.key, counting: false) {

@@ -34,7 +34,7 @@ public final class PreparedImage: @unchecked Sendable {
         /// device by the forward pass.
         case pixels(PatchifySource)
         /// `mergedTokens x outHidden` vision-tower output, row-major, from the cache.
-        case embeddings([Float])
+        case embeddings(HostRows)
     }
 
     public let key: ImageKey

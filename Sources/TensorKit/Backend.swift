@@ -25,6 +25,14 @@ public protocol Backend: Sendable {
     /// Copies a tensor's elements back to the host as `Float`s, row-major.
     func download(_ tensor: Tensor) throws -> [Float]
 
+    /// Copies a tensor's elements back to the host in the type it stores them in (kept by the image and
+    /// prefix caches). The default downloads `Float`s.
+    func downloadRows(_ tensor: Tensor) throws -> HostRows
+
+    /// The elements of `parts`, one after another, as a new tensor of `shape` in ``activationDType``: what
+    /// ``downloadRows(_:)`` copied, back on the device. The default widens them to `Float`s and uploads those.
+    func upload(rows parts: [HostRows], shape: [Int]) throws -> Tensor
+
     /// The vision tower's input from resized 8-bit RGB images: `[total patches, layout.rowWidth]` in
     /// ``activationDType``, each image's rows following the previous image's.
     ///
@@ -207,6 +215,12 @@ extension Backend {
             ConcurrentRows.forEach(count: images.count) { slots[$0] = HostPatchify.rows(of: images[$0], layout: layout) }
         }
         return try upload(concatenating: parts, shape: [rows, layout.rowWidth])
+    }
+
+    public func downloadRows(_ tensor: Tensor) throws -> HostRows { HostRows(try download(tensor)) }
+
+    public func upload(rows parts: [HostRows], shape: [Int]) throws -> Tensor {
+        try upload(concatenating: parts.map { $0.floats() }, shape: shape)
     }
 
     /// Copies host values into a new tensor of `shape` in ``activationDType``.

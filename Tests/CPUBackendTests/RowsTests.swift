@@ -5,6 +5,18 @@ import TensorKit
 /// gatherRows, scatterRows and embedding move values without arithmetic: results must be exact.
 @Suite("CPU row ops")
 struct RowsTests {
+    @Test("rows downloaded as stored upload back to the same tensor, several parts one after another")
+    func hostRowsRoundTrip() throws {
+        let backend = CPUBackend()
+        var random = SeededGenerator(seed: 43)
+        let a = random.floats(12), b = random.floats(8)
+        let rows = [try backend.downloadRows(try backend.upload(a, shape: [3, 4])), HostRows(b)]
+        #expect(rows[0].dtype == backend.activationDType)
+        let joined = try backend.upload(rows: rows, shape: [5, 4])
+        #expect(try backend.download(joined) == a + b)
+        #expect(throws: TensorError.self) { try backend.upload(rows: rows, shape: [6, 4]) }
+    }
+
     @Test(arguments: Backends.all)
     func gatherRows(backend: CPUBackend) throws {
         var random = SeededGenerator(seed: 41)

@@ -116,17 +116,24 @@ struct ServingEngineTests {
         let cache = ImageEmbeddingCache(capacityBytes: 3 * 400)
         let keys = (0..<4).map { ImageKey(content: Data([UInt8($0)]), minPixels: 1, maxPixels: 2) }
         let grid = VisionGrid(t: 1, h: 2, w: 2)
-        for key in keys.prefix(3) { cache.insert(key, grid: grid, embeddings: Array(repeating: 1, count: 100)) }
+        for key in keys.prefix(3) { cache.insert(key, grid: grid, embeddings: HostRows(Array(repeating: 1, count: 100))) }
         _ = cache.lookup(keys[0])
-        cache.insert(keys[3], grid: grid, embeddings: Array(repeating: 2, count: 100))
+        cache.insert(keys[3], grid: grid, embeddings: HostRows(Array(repeating: 2, count: 100)))
         #expect(cache.lookup(keys[1]) == nil)
         #expect(cache.lookup(keys[0]) != nil)
         #expect(cache.lookup(keys[3]) != nil)
         let statistics = cache.snapshot()
         #expect(statistics.bytes <= 1200 && statistics.entries == 3 && statistics.evictions == 1)
         // Larger than the whole cache: not stored.
-        cache.insert(keys[1], grid: grid, embeddings: Array(repeating: 0, count: 1000))
+        cache.insert(keys[1], grid: grid, embeddings: HostRows(Array(repeating: 0, count: 1000)))
         #expect(cache.lookup(keys[1]) == nil)
+        // Entries kept in bf16 (a GPU backend's rows) take half the bytes: six fit where three fp32 ones did.
+        let halves = ImageEmbeddingCache(capacityBytes: 3 * 400)
+        let bf16 = try HostRows(dtype: .bf16, bytes: Array(repeating: 0x3f, count: 200))
+        for key in (10..<16).map({ ImageKey(content: Data([UInt8($0)]), minPixels: 1, maxPixels: 2) }) {
+            halves.insert(key, grid: grid, embeddings: bf16)
+        }
+        #expect(halves.snapshot().entries == 6 && halves.snapshot().evictions == 0)
     }
 
     @Test("planned passes stay within the budget counting each query's prefix once, largest first")

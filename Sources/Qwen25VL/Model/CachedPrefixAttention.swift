@@ -50,7 +50,7 @@ struct CachedPrefixAttention {
                 throw TensorError.shapeMismatch(
                     op: "cached prefix", detail: "\(kv.values.count) values for \(kv.layers) layers of \(kv.rows) rows")
             }
-            let all = try backend.upload(kv.values, shape: [2 * kv.layers * kv.rows, dims.kvHeadCount, dims.headDim])
+            let all = try backend.upload(rows: [kv.values], shape: [2 * kv.layers * kv.rows, dims.kvHeadCount, dims.headDim])
             keys.append(try (0..<kv.layers).map { try all.rows((2 * $0) * kv.rows..<(2 * $0 + 1) * kv.rows) })
             values.append(try (0..<kv.layers).map { try all.rows((2 * $0 + 1) * kv.rows..<(2 * $0 + 2) * kv.rows) })
         }

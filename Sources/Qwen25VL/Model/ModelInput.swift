@@ -9,7 +9,7 @@ public struct ModelInput: Sendable {
         /// ``ModelInput/patchLayout`` (``Backend/patchify(_:layout:)``).
         case pixels(PatchifySource)
         /// Vision-tower output computed earlier (`rows x outHidden`, row-major): uploaded, not recomputed.
-        case embeddings([Float], rows: Int)
+        case embeddings(HostRows, rows: Int)
         /// Vision-tower output already on the model's device (`rows x outHidden`).
         case device(Tensor)
     }
@@ -82,14 +82,13 @@ extension Qwen25VLModel {
                 row += rows
             }
         }
-        let stored = input.images.enumerated().compactMap { index, image -> (Int, [Float], Int)? in
+        let stored = input.images.enumerated().compactMap { index, image -> (Int, HostRows, Int)? in
             if case let .embeddings(values, rows) = image { return (index, values, rows) }
             return nil
         }
         if !stored.isEmpty {
             let total = stored.reduce(0) { $0 + $1.2 }
-            let uploaded = try backend.upload(
-                concatenating: stored.map(\.1), shape: [total, dimensions.vision.outHiddenSize])
+            let uploaded = try backend.upload(rows: stored.map(\.1), shape: [total, dimensions.vision.outHiddenSize])
             var row = 0
             for (index, _, rows) in stored {
                 sources[index] = try uploaded.rows(row..<(row + rows))

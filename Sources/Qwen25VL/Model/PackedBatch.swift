@@ -166,16 +166,17 @@ public final class PrefixKV: Sendable {
     /// Decoder layers.
     public let layers: Int
     /// `2 * layers` blocks of `rows x kvWidth`, row-major: layer 0 keys, layer 0 values, layer 1 keys, ...
-    public let values: [Float]
+    /// (in the backend's activation type).
+    public let values: HostRows
 
-    public init(rows: Int, layers: Int, values: [Float]) {
+    public init(rows: Int, layers: Int, values: HostRows) {
         self.rows = rows
         self.layers = layers
         self.values = values
     }
 
     /// Host bytes held.
-    public var byteCount: Int { values.count * MemoryLayout<Float>.size }
+    public var byteCount: Int { values.byteCount }
 }
 
 extension MRopePositions {
