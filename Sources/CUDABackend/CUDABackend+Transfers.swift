@@ -63,9 +63,22 @@ extension CUDABackend {
             throw TensorError.shapeMismatch(op: "upload", detail: "\(given) values cannot fill shape \(shape) (\(count) elements)")
         }
         let tensor = try stagedTensor(shape: shape, dtype: activationDType) { target in
+            guard let base = target.baseAddress else { return }
             var offset = 0
             for part in parts {
-                part.bytes.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: target[offset...]).copyMemory(from: $0) }
+                // A cached prefix is tens of megabytes: copied on all cores, a mebibyte at a time (one core
+                // writing pinned memory took milliseconds).
+                part.bytes.withUnsafeBytes { source in
+                    guard let from = source.baseAddress else { return }
+                    // Each worker copies its own chunk; both buffers outlive the workers.
+                    nonisolated(unsafe) let output = base + offset
+                    nonisolated(unsafe) let input = from
+                    let length = source.count, chunk = 1 << 20
+                    ConcurrentRows.forEach(count: (length + chunk - 1) / chunk) { index in
+                        let start = index * chunk
+                        (output + start).copyMemory(from: input + start, byteCount: min(chunk, length - start))
+                    }
+                }
                 offset += part.byteCount
             }
         }

@@ -58,10 +58,13 @@ struct BenchServeCommand: AsyncParsableCommand {
             print("mix  clients  requests    req/s     docs/s     p50 ms     p95 ms     p99 ms  errors")
             for id in mixes {
                 let workload = try ServeWorkload(id)
+                // One numbering per mix, warm-ups included: no step repeats the requests (S2's images) that
+                // an earlier step or its warm-up put in the server's caches.
+                let counter = RequestCounter()
                 for count in clientCounts {
                     let load = ServeLoad(
                         client: client, endpoint: url.hasSuffix("/") ? url + "v1/rerank" : url + "/v1/rerank",
-                        apiKey: key, workload: workload)
+                        apiKey: key, workload: workload, counter: counter)
                     _ = await load.run(clients: count, seconds: warmupSeconds)
                     let step = await load.run(clients: count, seconds: seconds)
                     print(step.row)
@@ -111,6 +114,8 @@ struct ServeLoad: Sendable {
     let endpoint: String
     let apiKey: String?
     let workload: ServeWorkload
+    /// Hands out the mix's request numbers.
+    let counter: RequestCounter
 
     /// One request's outcome.
     private struct Outcome: Sendable {
@@ -123,7 +128,6 @@ struct ServeLoad: Sendable {
     func run(clients: Int, seconds: Double) async -> ServeStep {
         let start = ContinuousClock.now
         let end = start + .milliseconds(Int64(seconds * 1000))
-        let counter = RequestCounter()
         let outcomes = await withTaskGroup(of: [Outcome].self) { group in
             for _ in 0..<clients {
                 group.addTask {
