@@ -59,17 +59,10 @@ public struct RerankController<Engine: RerankEngine>: Sendable {
 
     /// `POST /rerank`: TEI's shape when the body has `texts` and no `documents`, else the Jina/Cohere one.
     func rerankV1OrTEI(_ request: Request, context: some RequestContext) async throws -> Response {
-        let start = ContinuousClock.now
-        let data = try await bodyData(request)
-        let keys = try JSONDecoder().decode(TopLevelKeys.self, from: data).names
-        if keys.contains("texts") && !keys.contains("documents") {
-            let body = try JSONDecoder().decode(TEIRerankRequest.self, from: data)
-            metrics.recordStage(.decode, ContinuousClock.now - start)
-            return try await rerankTEI(body, context: context)
+        switch try await decode(request) as RerankOrTEIRequest {
+        case .tei(let body): return try await rerankTEI(body, context: context)
+        case .v1(let body): return try await rerankV1(body, context: context)
         }
-        let body = try JSONDecoder().decode(RerankRequest.self, from: data)
-        metrics.recordStage(.decode, ContinuousClock.now - start)
-        return try await rerankV1(body, context: context)
     }
 
     func rerankV1(_ request: Request, context: some RequestContext) async throws -> Response {
@@ -286,11 +279,16 @@ enum APIBounds {
     static let largestInteger = Int(Int32.max)
 }
 
-/// The names at the top level of a JSON object body (to tell the dialects of `POST /rerank` apart).
-struct TopLevelKeys: Decodable {
-    var names: Set<String>
+/// A `POST /rerank` body: TEI's shape when the object has `texts` and no `documents`, else the Jina/Cohere one.
+/// Told apart by the top-level names and decoded from the same parse (bodies with images run to megabytes).
+enum RerankOrTEIRequest: Decodable {
+    case tei(TEIRerankRequest)
+    case v1(RerankRequest)
+
     init(from decoder: any Decoder) throws {
-        names = Set(try decoder.container(keyedBy: AnyKey.self).allKeys.map(\.stringValue))
+        let names = Set(try decoder.container(keyedBy: AnyKey.self).allKeys.map(\.stringValue))
+        self = names.contains("texts") && !names.contains("documents")
+            ? .tei(try TEIRerankRequest(from: decoder)) : .v1(try RerankRequest(from: decoder))
     }
 }
 
