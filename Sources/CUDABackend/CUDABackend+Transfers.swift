@@ -60,7 +60,8 @@ extension CUDABackend {
         let count = try Tensor.elementCount(of: shape)
         let given = parts.reduce(0) { $0 + $1.count }
         guard count == given else {
-            throw TensorError.shapeMismatch(op: "upload", detail: "\(given) values cannot fill shape \(shape) (\(count) elements)")
+            throw TensorError.shapeMismatch(
+                op: "upload", detail: "\(given) values cannot fill shape \(shape) (\(count) elements)")
         }
         let tensor = try stagedTensor(shape: shape, dtype: activationDType) { target in
             guard let base = target.baseAddress else { return }
@@ -90,13 +91,17 @@ extension CUDABackend {
     private func storedBytes(_ tensor: Tensor) throws -> [UInt8] {
         var bytes = [UInt8](repeating: 0, count: tensor.byteCount)
         if let host = tensor.storage as? HostTableStorage {
-            bytes.withUnsafeMutableBytes { $0.copyMemory(from: UnsafeRawBufferPointer(start: host.base + tensor.byteOffset, count: tensor.byteCount)) }
+            bytes.withUnsafeMutableBytes {
+                $0.copyMemory(
+                    from: UnsafeRawBufferPointer(start: host.base + tensor.byteOffset, count: tensor.byteCount))
+            }
         } else {
             let pointer = try address(tensor, op: "download", argument: "tensor", dtype: tensor.dtype)
             if tensor.elementCount > 0 {
                 try bytes.withUnsafeMutableBytes { buffer in
+                    guard let base = buffer.baseAddress else { return }
                     try driver.check(
-                        driver.cuMemcpyDtoH(buffer.baseAddress!, pointer, buffer.count), "cuMemcpyDtoH(\(buffer.count) bytes)")
+                        driver.cuMemcpyDtoH(base, pointer, buffer.count), "cuMemcpyDtoH(\(buffer.count) bytes)")
                 }
             }
         }
@@ -114,7 +119,8 @@ extension CUDABackend {
         }
         guard dtype != .f8e4m3 else {
             // 8-bit values mean nothing without their scales.
-            throw TensorError.unsupportedDType(op: "weight", argument: "weight", dtype: dtype, supported: [.bf16, .f16, .f32])
+            throw TensorError.unsupportedDType(
+                op: "weight", argument: "weight", dtype: dtype, supported: [.bf16, .f16, .f32])
         }
         if dtype == .bf16 { return try deviceCopy(of: bytes, shape: shape, dtype: .bf16) }
         let converted = HostConversion.bf16Bits(bytes, dtype: dtype)
@@ -154,7 +160,9 @@ extension CUDABackend {
         // A batch's ids repeat (each prompt's template, common words): only the distinct rows cross over when
         // that saves a quarter or more, and the device puts them in token order.
         let distinct = DistinctIDs(ids, vocabulary: table.shape[0])
-        guard distinct.ids.count * 4 <= ids.count * 3 else { return try hostGather(table, host: host, ids: ids, width: width) }
+        guard distinct.ids.count * 4 <= ids.count * 3 else {
+            return try hostGather(table, host: host, ids: ids, width: width)
+        }
         let rows = try hostGather(table, host: host, ids: distinct.ids, width: width)
         return try gatherRows(rows, indices: distinct.slots)
     }
@@ -173,7 +181,8 @@ extension CUDABackend {
             ConcurrentRows.forEach(count: (ids.count + chunk - 1) / chunk) { index in
                 for i in (index * chunk)..<min(ids.count, (index + 1) * chunk) {
                     let row = UnsafeRawBufferPointer(start: source + Int(ids[i]) * rowBytes, count: rowBytes)
-                    HostConversion.writeBF16(row, dtype: dtype, into: UnsafeMutableBufferPointer(start: output + i * width, count: width))
+                    HostConversion.writeBF16(
+                        row, dtype: dtype, into: UnsafeMutableBufferPointer(start: output + i * width, count: width))
                 }
             }
         }
@@ -200,7 +209,9 @@ enum HostConversion {
     }
 
     /// Converts `bytes` of `dtype` into bf16 bit patterns (a plain copy for bf16).
-    static func writeBF16(_ bytes: UnsafeRawBufferPointer, dtype: DType, into target: UnsafeMutableBufferPointer<UInt16>) {
+    static func writeBF16(
+        _ bytes: UnsafeRawBufferPointer, dtype: DType, into target: UnsafeMutableBufferPointer<UInt16>
+    ) {
         switch dtype {
         case .bf16:
             UnsafeMutableRawBufferPointer(target).copyMemory(from: bytes)

@@ -26,7 +26,8 @@ public struct OpSelfTest {
         }
 
         /// The column titles matching ``description``.
-        public static let header = "op".padding(toLength: 14, withPad: " ", startingAt: 0)
+        public static let header =
+            "op".padding(toLength: 14, withPad: " ", startingAt: 0)
             + "shape".padding(toLength: 44, withPad: " ", startingAt: 0)
             + String(format: "%11@ %11@ %9@  ", "max abs err", "rel err", "tolerance") + "result"
     }
@@ -63,13 +64,29 @@ public struct OpSelfTest {
         record(try checkLinear(rows: 7, inFeatures: hidden, outFeatures: 1, bias: false))
         // 8-bit weights: on FP8 tensor cores where the device has them, then always the widening path.
         for tensorCores in [true, false] {
-            record(try checkScaledLinear(rows: s ? 300 : 17, inFeatures: hidden, outFeatures: s ? 4608 : 48, bias: true, tensorCores: tensorCores))
-            record(try checkScaledLinear(rows: s ? 129 : 9, inFeatures: s ? 18944 : 160, outFeatures: hidden, bias: false, tensorCores: tensorCores, residual: true))
-            record(try checkScaledLinear(rows: s ? 301 : 9, inFeatures: vision, outFeatures: vision, bias: true, tensorCores: tensorCores, residual: true))
-            record(try checkScaledLinear(rows: s ? 517 : 13, inFeatures: vision, outFeatures: s ? 3840 : 192, bias: true, tensorCores: tensorCores))
-            record(try checkScaledLinear(rows: 3, inFeatures: s ? 1176 : 24, outFeatures: s ? 1280 : 40, bias: false, tensorCores: tensorCores))
+            record(
+                try checkScaledLinear(
+                    rows: s ? 300 : 17, inFeatures: hidden, outFeatures: s ? 4608 : 48, bias: true,
+                    tensorCores: tensorCores))
+            record(
+                try checkScaledLinear(
+                    rows: s ? 129 : 9, inFeatures: s ? 18944 : 160, outFeatures: hidden, bias: false,
+                    tensorCores: tensorCores, residual: true))
+            record(
+                try checkScaledLinear(
+                    rows: s ? 301 : 9, inFeatures: vision, outFeatures: vision, bias: true, tensorCores: tensorCores,
+                    residual: true))
+            record(
+                try checkScaledLinear(
+                    rows: s ? 517 : 13, inFeatures: vision, outFeatures: s ? 3840 : 192, bias: true,
+                    tensorCores: tensorCores))
+            record(
+                try checkScaledLinear(
+                    rows: 3, inFeatures: s ? 1176 : 24, outFeatures: s ? 1280 : 40, bias: false,
+                    tensorCores: tensorCores))
         }
-        record(try checkScaledLinear(rows: 5, inFeatures: 20, outFeatures: 7, bias: true, tensorCores: true))  // odd sizes: widened
+        // Odd sizes: widened.
+        record(try checkScaledLinear(rows: 5, inFeatures: 20, outFeatures: 7, bias: true, tensorCores: true))
         record(try checkSiluMulIntoScaledLinear(rows: s ? 300 : 11, width: s ? 18944 : 160, outFeatures: hidden))
         record(try checkSiluMulIntoScaledLinear(rows: s ? 517 : 9, width: s ? 3424 : 48, outFeatures: vision))
         record(try checkRMSNormIntoScaledLinear(rows: s ? 517 : 13, width: hidden, outFeatures: s ? 4608 : 48))
@@ -83,8 +100,12 @@ public struct OpSelfTest {
         // The residual connection inside the product (cuBLASLt's C matrix), whole and in row chunks as the MLP
         // runs it; odd widths take the fallback product and a separate add.
         record(try checkLinearAdding(chunks: s ? [517] : [13], inFeatures: hidden, outFeatures: hidden, bias: false))
-        record(try checkLinearAdding(chunks: s ? [683, 683, 682] : [5, 5, 4], inFeatures: inter, outFeatures: hidden, bias: false))
-        record(try checkLinearAdding(chunks: s ? [1025, 1] : [7, 1], inFeatures: visInter, outFeatures: vision, bias: true))
+        record(
+            try checkLinearAdding(
+                chunks: s ? [683, 683, 682] : [5, 5, 4], inFeatures: inter, outFeatures: hidden, bias: false))
+        record(
+            try checkLinearAdding(
+                chunks: s ? [1025, 1] : [7, 1], inFeatures: visInter, outFeatures: vision, bias: true))
         record(try checkLinearAdding(chunks: [5, 3], inFeatures: 20, outFeatures: 7, bias: true))
         record(try checkBinary("add", rows: s ? 1000 : 11, width: hidden) { try $0.add($1, $2) })
         record(try checkBinary("siluMul", rows: s ? 300 : 11, width: inter) { try $0.siluMul(gate: $1, up: $2) })
@@ -92,7 +113,8 @@ public struct OpSelfTest {
         record(try checkGateUp(rows: s ? 100 : 5, width: s ? 3420 : 30))  // not a multiple of 8: scalar kernel
         record(try checkSplitRope(tokens: s ? 300 : 9, heads: s ? 28 : 4, kvHeads: s ? 4 : 2, headDim: 128))
         record(try checkSplitRope(tokens: s ? 256 : 9, heads: s ? 16 : 2, kvHeads: s ? 16 : 2, headDim: 80))
-        record(try checkSplitRope(tokens: s ? 50 : 5, heads: 4, kvHeads: 2, headDim: 36))  // half not a multiple of 8: scalar
+        // Half not a multiple of 8: scalar.
+        record(try checkSplitRope(tokens: s ? 50 : 5, heads: 4, kvHeads: 2, headDim: 36))
         record(try checkGELU(rows: s ? 243 : 7, width: s ? 5120 : 256))
         record(try checkRotaryTables(tokens: s ? 3001 : 19, headDim: 128, vision: false))
         record(try checkRotaryTables(tokens: s ? 7997 : 33, headDim: 80, vision: true))
@@ -104,17 +126,32 @@ public struct OpSelfTest {
         record(try checkRowsRoundTrip(sizes: s ? [486 * 3584, 3, 560 * 512] : [30, 3, 17]))
         let images = [(width: 28, height: 56), (56, 28)] + (s ? [(756, 504)] : [])
         record(try checkPatchify(sizes: images, patchSize: 14, mergeSize: 2, frames: 2))
-        record(try checkPatchify(sizes: [(10, 20), (30, 10)], patchSize: 5, mergeSize: 2, frames: 1))  // rows of 75: scalar stores
+        // Rows of 75: scalar stores.
+        record(try checkPatchify(sizes: [(10, 20), (30, 10)], patchSize: 5, mergeSize: 2, frames: 1))
         record(try checkConcatenate(widths: s ? [700, 1, 2048, 333] : [5, 1, 9], width: hidden))
         record(try checkEmbedding(vocab: s ? 5000 : 50, width: hidden, count: s ? 300 : 12))
         record(try checkEmbedding(vocab: s ? 5000 : 50, width: hidden, count: s ? 3000 : 40, distinct: s ? 60 : 6))
-        record(try checkAttention(lengths: s ? Array(repeating: 64, count: 8) + [48] : [64, 3], heads: s ? 16 : 2, kvHeads: s ? 16 : 2, headDim: 80, causal: false))
-        record(try checkAttention(lengths: s ? [1944] : [130], heads: s ? 16 : 2, kvHeads: s ? 16 : 2, headDim: 80, causal: false))
+        record(
+            try checkAttention(
+                lengths: s ? Array(repeating: 64, count: 8) + [48] : [64, 3], heads: s ? 16 : 2, kvHeads: s ? 16 : 2,
+                headDim: 80, causal: false))
+        record(
+            try checkAttention(
+                lengths: s ? [1944] : [130], heads: s ? 16 : 2, kvHeads: s ? 16 : 2, headDim: 80, causal: false))
         // The decoder's head dimension on both of its kernels (two 16-row tiles a warp, then 16 rows).
         for wide in [true, false] {
-            record(try checkAttention(lengths: s ? [1, 37, 64, 200, 65] : [1, 5, 70], heads: s ? 28 : 4, kvHeads: s ? 4 : 2, headDim: 128, causal: true, wide: wide))
-            record(try checkAttention(lengths: s ? [300, 17, 128, 33] : [9, 70], heads: s ? 14 : 4, kvHeads: 2, headDim: 128, causal: false, wide: wide))
-            record(try checkAttention(lengths: s ? [93, 259, 1, 64, 300] : [7, 5, 1, 70], heads: s ? 28 : 4, kvHeads: s ? 4 : 2, headDim: 128, causal: true, sharedPrefix: true, wide: wide))
+            record(
+                try checkAttention(
+                    lengths: s ? [1, 37, 64, 200, 65] : [1, 5, 70], heads: s ? 28 : 4, kvHeads: s ? 4 : 2, headDim: 128,
+                    causal: true, wide: wide))
+            record(
+                try checkAttention(
+                    lengths: s ? [300, 17, 128, 33] : [9, 70], heads: s ? 14 : 4, kvHeads: 2, headDim: 128,
+                    causal: false, wide: wide))
+            record(
+                try checkAttention(
+                    lengths: s ? [93, 259, 1, 64, 300] : [7, 5, 1, 70], heads: s ? 28 : 4, kvHeads: s ? 4 : 2,
+                    headDim: 128, causal: true, sharedPrefix: true, wide: wide))
         }
         return checks
     }
@@ -132,8 +169,10 @@ public struct OpSelfTest {
     private func weights(_ values: [Float], shape: [Int]) throws -> (Tensor, Tensor) {
         let bits = values.map(HalfConversion.bf16Bits)
         return try bits.withUnsafeBytes { bytes in
-            (try device.weight(bytes, dtype: .bf16, shape: shape, keepingAlive: nil),
-             try reference.weight(bytes, dtype: .bf16, shape: shape, keepingAlive: nil))
+            (
+                try device.weight(bytes, dtype: .bf16, shape: shape, keepingAlive: nil),
+                try reference.weight(bytes, dtype: .bf16, shape: shape, keepingAlive: nil)
+            )
         }
     }
 
@@ -155,7 +194,9 @@ public struct OpSelfTest {
     }
 
     /// Errors of `got` against `want` (max abs, relative norm) as a check with `tolerance`.
-    public static func compare(_ op: String, _ shape: String, _ got: [Float], _ want: [Float], tolerance: Float) -> Check {
+    public static func compare(_ op: String, _ shape: String, _ got: [Float], _ want: [Float], tolerance: Float)
+        -> Check
+    {
         var maxAbs: Float = got.count == want.count ? 0 : .infinity
         var diff2: Double = 0, ref2: Double = 0
         for (g, w) in zip(got, want) {
@@ -165,8 +206,9 @@ public struct OpSelfTest {
             ref2 += Double(w * w)
         }
         let relative = ref2 > 0 ? Float((diff2 / ref2).squareRoot()) : (diff2 == 0 ? 0 : .infinity)
-        return Check(op: op, shape: shape, maxAbsError: maxAbs, relativeError: diff2.isNaN ? .nan : relative,
-                     tolerance: tolerance)
+        return Check(
+            op: op, shape: shape, maxAbsError: maxAbs, relativeError: diff2.isNaN ? .nan : relative,
+            tolerance: tolerance)
     }
 
     // MARK: Checks
@@ -177,7 +219,9 @@ public struct OpSelfTest {
         let w = try weights(values(outFeatures * inFeatures, range: scale), shape: [outFeatures, inFeatures])
         let b = bias ? try weights(values(outFeatures), shape: [outFeatures]) : nil
         let out = (try device.linear(x.0, weight: w.0, bias: b?.0), try reference.linear(x.1, weight: w.1, bias: b?.1))
-        return try compare("linear", "[\(rows),\(inFeatures)]x[\(outFeatures),\(inFeatures)]\(bias ? "+b" : "")", out, tolerance: tolerance)
+        return try compare(
+            "linear", "[\(rows),\(inFeatures)]x[\(outFeatures),\(inFeatures)]\(bias ? "+b" : "")", out,
+            tolerance: tolerance)
     }
 
     /// `linear` with an 8-bit weight (random values quantized per row). On FP8 tensor cores the device also
@@ -195,7 +239,8 @@ public struct OpSelfTest {
         let quantizedX = try xValues.withUnsafeBytes {
             try RowQuantizedMatrix(quantizing: $0, dtype: .f32, rows: rows, columns: inFeatures)
         }
-        let referenceX = onTensorCores
+        let referenceX =
+            onTensorCores
             ? quantizedX.dequantized()
             : xValues
         let scale = 1 / Float(inFeatures).squareRoot()
@@ -204,11 +249,16 @@ public struct OpSelfTest {
             try RowQuantizedMatrix(quantizing: $0, dtype: .f32, rows: outFeatures, columns: inFeatures)
         }
         let w = try matrix.values.withUnsafeBytes { bytes in
-            (try device.scaledWeight(bytes, rowScales: matrix.scales, shape: [outFeatures, inFeatures]),
-             try reference.scaledWeight(bytes, rowScales: matrix.scales, shape: [outFeatures, inFeatures]))
+            (
+                try device.scaledWeight(bytes, rowScales: matrix.scales, shape: [outFeatures, inFeatures]),
+                try reference.scaledWeight(bytes, rowScales: matrix.scales, shape: [outFeatures, inFeatures])
+            )
         }
         let b = bias ? try weights(values(outFeatures), shape: [outFeatures]) : nil
-        let x = (try device.upload(xValues, shape: [rows, inFeatures]), try reference.upload(referenceX, shape: [rows, inFeatures]))
+        let x = (
+            try device.upload(xValues, shape: [rows, inFeatures]),
+            try reference.upload(referenceX, shape: [rows, inFeatures])
+        )
         let out: (Tensor, Tensor)
         if residual {
             let r = try activations(values(rows * outFeatures, range: 4), shape: [rows, outFeatures])
@@ -235,8 +285,10 @@ public struct OpSelfTest {
             try RowQuantizedMatrix(quantizing: $0, dtype: .f32, rows: outFeatures, columns: width)
         }
         let w = try matrix.values.withUnsafeBytes { bytes in
-            (try device.scaledWeight(bytes, rowScales: matrix.scales, shape: [outFeatures, width]),
-             try reference.scaledWeight(bytes, rowScales: matrix.scales, shape: [outFeatures, width]))
+            (
+                try device.scaledWeight(bytes, rowScales: matrix.scales, shape: [outFeatures, width]),
+                try reference.scaledWeight(bytes, rowScales: matrix.scales, shape: [outFeatures, width])
+            )
         }
         let residual = try activations(values(rows * outFeatures, range: 4), shape: [rows, outFeatures])
         var quantizedOnDevice = false
@@ -276,8 +328,10 @@ public struct OpSelfTest {
             try RowQuantizedMatrix(quantizing: $0, dtype: .f32, rows: outFeatures, columns: width)
         }
         let w = try matrix.values.withUnsafeBytes { bytes in
-            (try device.scaledWeight(bytes, rowScales: matrix.scales, shape: [outFeatures, width]),
-             try reference.scaledWeight(bytes, rowScales: matrix.scales, shape: [outFeatures, width]))
+            (
+                try device.scaledWeight(bytes, rowScales: matrix.scales, shape: [outFeatures, width]),
+                try reference.scaledWeight(bytes, rowScales: matrix.scales, shape: [outFeatures, width])
+            )
         }
         let normed = try device.rmsNorm(x.0, weight: normWeight.0, eps: 1e-6, feeding: w.0)
         let cut = rows > 3 ? 3 : rows
@@ -312,20 +366,27 @@ public struct OpSelfTest {
 
     /// ``Backend/linear(rowChunks:of:weight:bias:adding:)`` (one chunk: the plain residual product) against
     /// the reference's product then add.
-    private mutating func checkLinearAdding(chunks: [Int], inFeatures: Int, outFeatures: Int, bias: Bool) throws -> Check {
+    private mutating func checkLinearAdding(chunks: [Int], inFeatures: Int, outFeatures: Int, bias: Bool) throws
+        -> Check
+    {
         let rows = chunks.reduce(0, +)
         let x = try activations(values(rows * inFeatures), shape: [rows, inFeatures])
-        let w = try weights(values(outFeatures * inFeatures, range: 1 / Float(inFeatures).squareRoot()), shape: [outFeatures, inFeatures])
+        let w = try weights(
+            values(outFeatures * inFeatures, range: 1 / Float(inFeatures).squareRoot()),
+            shape: [outFeatures, inFeatures])
         let b = bias ? try weights(values(outFeatures), shape: [outFeatures]) : nil
         let residual = try activations(values(rows * outFeatures, range: 4), shape: [rows, outFeatures])
         var ranges = [Range<Int>](), start = 0
         for count in chunks { ranges.append(start..<(start + count)); start += count }
-        let got = chunks.count == 1
+        let got =
+            chunks.count == 1
             ? try device.linear(x.0, weight: w.0, bias: b?.0, adding: residual.0)
-            : try device.linear(rowChunks: ranges, of: { try x.0.rows($0) }, weight: w.0, bias: b?.0, adding: residual.0)
+            : try device.linear(
+                rowChunks: ranges, of: { try x.0.rows($0) }, weight: w.0, bias: b?.0, adding: residual.0)
         let want = try reference.add(residual.1, try reference.linear(x.1, weight: w.1, bias: b?.1))
         return try compare(
-            "linear+r", "\(chunks) x[\(outFeatures),\(inFeatures)]\(bias ? "+b" : "")", (got, want), tolerance: tolerance)
+            "linear+r", "\(chunks) x[\(outFeatures),\(inFeatures)]\(bias ? "+b" : "")", (got, want),
+            tolerance: tolerance)
     }
 
     private mutating func checkBinary(
@@ -333,7 +394,8 @@ public struct OpSelfTest {
     ) throws -> Check {
         let a = try activations(values(rows * width, range: 4), shape: [rows, width])
         let b = try activations(values(rows * width, range: 4), shape: [rows, width])
-        return try compare(op, "[\(rows),\(width)]", (try body(device, a.0, b.0), try body(reference, a.1, b.1)), tolerance: tolerance)
+        return try compare(
+            op, "[\(rows),\(width)]", (try body(device, a.0, b.0), try body(reference, a.1, b.1)), tolerance: tolerance)
     }
 
     private mutating func checkGateUp(rows: Int, width: Int) throws -> Check {
@@ -346,15 +408,20 @@ public struct OpSelfTest {
         let width = (heads + 2 * kvHeads) * headDim
         let x = try activations(values(tokens * width, range: 3), shape: [tokens, width])
         let angles = (0..<(tokens * headDim)).map { _ in Float.random(in: 0..<(2 * .pi), using: &generator) }
-        let c = try activations(angles.map { HalfConversion.float(bf16: HalfConversion.bf16Bits(Foundation.cos($0))) }, shape: [tokens, headDim])
-        let s = try activations(angles.map { HalfConversion.float(bf16: HalfConversion.bf16Bits(Foundation.sin($0))) }, shape: [tokens, headDim])
+        let c = try activations(
+            angles.map { HalfConversion.float(bf16: HalfConversion.bf16Bits(Foundation.cos($0))) },
+            shape: [tokens, headDim])
+        let s = try activations(
+            angles.map { HalfConversion.float(bf16: HalfConversion.bf16Bits(Foundation.sin($0))) },
+            shape: [tokens, headDim])
         let got = try device.splitRope(x.0, heads: heads, kvHeads: kvHeads, cos: c.0, sin: s.0)
         let want = try reference.splitRope(x.1, heads: heads, kvHeads: kvHeads, cos: c.1, sin: s.1)
         let flat = { (parts: (query: Tensor, key: Tensor, value: Tensor), backend: any Backend) in
             try backend.download(parts.query) + backend.download(parts.key) + backend.download(parts.value)
         }
         return Self.compare(
-            "splitRope", "[\(tokens),(\(heads)+2x\(kvHeads))x\(headDim)]", try flat(got, device), try flat(want, reference),
+            "splitRope", "[\(tokens),(\(heads)+2x\(kvHeads))x\(headDim)]", try flat(got, device),
+            try flat(want, reference),
             tolerance: tolerance)
     }
 
@@ -391,14 +458,19 @@ public struct OpSelfTest {
 
     private mutating func checkGELU(rows: Int, width: Int) throws -> Check {
         let x = try activations(values(rows * width, range: 5), shape: [rows, width])
-        return try compare("gelu", "[\(rows),\(width)]", (try device.gelu(x.0), try reference.gelu(x.1)), tolerance: tolerance)
+        return try compare(
+            "gelu", "[\(rows),\(width)]", (try device.gelu(x.0), try reference.gelu(x.1)), tolerance: tolerance)
     }
 
     private mutating func checkRope(tokens: Int, heads: Int, headDim: Int) throws -> Check {
         let x = try activations(values(tokens * heads * headDim, range: 3), shape: [tokens, heads, headDim])
         let angles = (0..<(tokens * headDim)).map { _ in Float.random(in: 0..<(2 * .pi), using: &generator) }
-        let c = try activations(angles.map { HalfConversion.float(bf16: HalfConversion.bf16Bits(Foundation.cos($0))) }, shape: [tokens, headDim])
-        let s = try activations(angles.map { HalfConversion.float(bf16: HalfConversion.bf16Bits(Foundation.sin($0))) }, shape: [tokens, headDim])
+        let c = try activations(
+            angles.map { HalfConversion.float(bf16: HalfConversion.bf16Bits(Foundation.cos($0))) },
+            shape: [tokens, headDim])
+        let s = try activations(
+            angles.map { HalfConversion.float(bf16: HalfConversion.bf16Bits(Foundation.sin($0))) },
+            shape: [tokens, headDim])
         let out = (try device.applyRope(x.0, cos: c.0, sin: s.0), try reference.applyRope(x.1, cos: c.1, sin: s.1))
         return try compare("applyRope", "[\(tokens),\(heads),\(headDim)]", out, tolerance: tolerance)
     }
@@ -418,7 +490,8 @@ public struct OpSelfTest {
         let indices = Array(order.prefix(rows))
         try device.scatterRows(source.0, into: destination.0, at: indices)
         try reference.scatterRows(source.1, into: destination.1, at: indices)
-        return try compare("scatterRows", "[\(rows),\(width)] into [\(destinationRows),\(width)]", destination, tolerance: 0)
+        return try compare(
+            "scatterRows", "[\(rows),\(width)] into [\(destinationRows),\(width)]", destination, tolerance: 0)
     }
 
     /// Parts uploaded one after another against the joined values on the reference.
@@ -427,7 +500,8 @@ public struct OpSelfTest {
         for size in sizes { parts.append(values(size, range: 3)) }
         let total = sizes.reduce(0, +)
         let out = (
-            try device.upload(concatenating: parts, shape: [total]), try reference.upload(parts.flatMap { $0 }, shape: [total])
+            try device.upload(concatenating: parts, shape: [total]),
+            try reference.upload(parts.flatMap { $0 }, shape: [total])
         )
         return try compare("upload parts", "\(sizes)", out, tolerance: 0)
     }
@@ -438,7 +512,9 @@ public struct OpSelfTest {
         let parts = sizes.map { values($0, range: 3) }
         let rows = try parts.map { try device.downloadRows(try device.upload($0, shape: [$0.count])) }
         let total = sizes.reduce(0, +)
-        let out = (try device.upload(rows: rows, shape: [total]), try reference.upload(parts.flatMap { $0 }, shape: [total]))
+        let out = (
+            try device.upload(rows: rows, shape: [total]), try reference.upload(parts.flatMap { $0 }, shape: [total])
+        )
         return try compare("rows round trip", "\(sizes) \(rows.first?.dtype ?? .f32)", out, tolerance: 0)
     }
 
@@ -486,8 +562,10 @@ public struct OpSelfTest {
     private mutating func checkEmbedding(vocab: Int, width: Int, count: Int, distinct: Int? = nil) throws -> Check {
         let bits = values(vocab * width).map(HalfConversion.bf16Bits)
         let tables = try bits.withUnsafeBytes { bytes in
-            (try device.embeddingTable(bytes, dtype: .bf16, shape: [vocab, width], keepingAlive: nil),
-             try reference.embeddingTable(bytes, dtype: .bf16, shape: [vocab, width], keepingAlive: nil))
+            (
+                try device.embeddingTable(bytes, dtype: .bf16, shape: [vocab, width], keepingAlive: nil),
+                try reference.embeddingTable(bytes, dtype: .bf16, shape: [vocab, width], keepingAlive: nil)
+            )
         }
         let pool = (0..<(distinct ?? vocab)).map { _ in Int32.random(in: 0..<Int32(vocab), using: &generator) }
         let ids = (0..<count).map { _ in pool[Int.random(in: 0..<pool.count, using: &generator)] }
@@ -507,21 +585,25 @@ public struct OpSelfTest {
         defer { if let previous { cuda?.wideAttention = previous } }
         let tokens = lengths.reduce(0, +)
         var cuSeqlens: [Int32] = [0]
-        for length in lengths { cuSeqlens.append(cuSeqlens.last! + Int32(length)) }
-        let prefixes: [Range<Int32>] = sharedPrefix ? [0..<0] + Array(repeating: 0..<cuSeqlens[1], count: lengths.count - 1) : []
+        for length in lengths { cuSeqlens.append((cuSeqlens.last ?? 0) + Int32(length)) }
+        let prefixes: [Range<Int32>] =
+            sharedPrefix ? [0..<0] + Array(repeating: 0..<cuSeqlens[1], count: lengths.count - 1) : []
         let q = try activations(values(tokens * heads * headDim, range: 2), shape: [tokens, heads, headDim])
         let k = try activations(values(tokens * kvHeads * headDim, range: 2), shape: [tokens, kvHeads, headDim])
         let v = try activations(values(tokens * kvHeads * headDim), shape: [tokens, kvHeads, headDim])
         let scale = 1 / Float(headDim).squareRoot()
         let out = (
             try device.attention(
-                query: q.0, key: k.0, value: v.0, cuSeqlens: cuSeqlens, prefixes: prefixes, causal: causal, scale: scale),
+                query: q.0, key: k.0, value: v.0, cuSeqlens: cuSeqlens, prefixes: prefixes, causal: causal, scale: scale
+            ),
             try reference.attention(
-                query: q.1, key: k.1, value: v.1, cuSeqlens: cuSeqlens, prefixes: prefixes, causal: causal, scale: scale))
+                query: q.1, key: k.1, value: v.1, cuSeqlens: cuSeqlens, prefixes: prefixes, causal: causal, scale: scale
+            )
+        )
         let lengthText = lengths.count > 6 ? "\(lengths.count) seqs of <=\(lengths.max() ?? 0)" : "\(lengths)"
         return try compare(
-            (causal ? "attn causal" : "attn full") + (sharedPrefix ? "+pfx" : ""), "h\(heads)/kv\(kvHeads) d\(headDim)\(wide ? "w" : "") \(lengthText)", out,
+            (causal ? "attn causal" : "attn full") + (sharedPrefix ? "+pfx" : ""),
+            "h\(heads)/kv\(kvHeads) d\(headDim)\(wide ? "w" : "") \(lengthText)", out,
             tolerance: tolerance)
     }
 }
-

@@ -33,7 +33,9 @@ struct BenchServeCommand: AsyncParsableCommand {
     var jsonOut: String?
 
     var mixes: [String] { mix.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
-    var clientCounts: [Int] { clients.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) } }
+    var clientCounts: [Int] {
+        clients.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+    }
 
     func validate() throws {
         for id in mixes where !ServeWorkload.ids.contains(id) {
@@ -41,9 +43,15 @@ struct BenchServeCommand: AsyncParsableCommand {
         }
         guard !clientCounts.isEmpty, clientCounts.allSatisfy({ $0 >= 1 }),
             clientCounts.count == clients.split(separator: ",").count
-        else { throw ValidationError("--clients takes positive integers, comma-separated, e.g. 1,8,32; got \(clients)") }
-        guard seconds > 0, warmupSeconds >= 0 else { throw ValidationError("--seconds must be > 0, --warmup-seconds >= 0") }
-        guard URL(string: url)?.host != nil else { throw ValidationError("--url must be a URL like http://127.0.0.1:7860") }
+        else {
+            throw ValidationError("--clients takes positive integers, comma-separated, e.g. 1,8,32; got \(clients)")
+        }
+        guard seconds > 0, warmupSeconds >= 0 else {
+            throw ValidationError("--seconds must be > 0, --warmup-seconds >= 0")
+        }
+        guard URL(string: url)?.host != nil else {
+            throw ValidationError("--url must be a URL like http://127.0.0.1:7860")
+        }
     }
 
     func run() async throws {
@@ -142,7 +150,8 @@ struct ServeLoad: Sendable {
             for await part in group { all += part }
             return all
         }
-        let elapsed = Double((ContinuousClock.now - start).components.attoseconds) / 1e18
+        let elapsed =
+            Double((ContinuousClock.now - start).components.attoseconds) / 1e18
             + Double((ContinuousClock.now - start).components.seconds)
         let good = outcomes.filter { $0.error == nil }
         let latencies = good.map(\.seconds).sorted()
@@ -190,5 +199,9 @@ struct ServeLoad: Sendable {
 final class RequestCounter: @unchecked Sendable {
     private let lock = NSLock()
     private var value = 0
-    func next() -> Int { lock.withLock { defer { value += 1 }; return value } }
+    func next() -> Int {
+        lock.withLock {
+            defer { value += 1 }; return value
+        }
+    }
 }

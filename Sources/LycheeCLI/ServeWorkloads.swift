@@ -33,8 +33,10 @@ struct ServeWorkload: Sendable {
 
         /// The same request for the in-process reranker.
         var items: (query: RerankItem, documents: [RerankItem]) {
-            (RerankItem(text: queryText, image: queryImage.map { .encoded($0) }),
-             documents.map { RerankItem(text: $0.text, image: $0.image.map { .encoded($0) }) })
+            (
+                RerankItem(text: queryText, image: queryImage.map { .encoded($0) }),
+                documents.map { RerankItem(text: $0.text, image: $0.image.map { .encoded($0) }) }
+            )
         }
     }
 
@@ -65,7 +67,8 @@ struct ServeWorkload: Sendable {
         let kind = id == "S4" ? ["S1", "S2", "S3"][index % 3] : id
         switch kind {
         case "S1":
-            return Request(queryText: text.words(32), queryImage: nil, documents: (0..<20).map { _ in (text.words(200), nil) })
+            return Request(
+                queryText: text.words(32), queryImage: nil, documents: (0..<20).map { _ in (text.words(200), nil) })
         case "S2":
             return Request(
                 queryText: text.words(12), queryImage: nil,

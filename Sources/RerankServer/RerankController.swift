@@ -91,7 +91,9 @@ public struct RerankController<Engine: RerankEngine>: Sendable {
             RerankResponseV2(
                 id: context.id, model: modelName,
                 results: ranked.results.map {
-                    .init(index: $0.index, relevanceScore: $0.score, document: echo ? body.documents[$0.index].echoed : nil)
+                    .init(
+                        index: $0.index, relevanceScore: $0.score,
+                        document: echo ? body.documents[$0.index].echoed : nil)
                 },
                 meta: .init(
                     apiVersion: .init(version: "2"), billedUnits: .init(searchUnits: 1),
@@ -100,17 +102,22 @@ public struct RerankController<Engine: RerankEngine>: Sendable {
     }
 
     /// Ranks a Jina/Cohere/vLLM request: its options checked, `rank_fields` applied.
-    func rank(_ body: RerankRequest, context: (any RequestContext)?) async throws -> (results: [RerankResult], totalTokens: Int) {
+    func rank(_ body: RerankRequest, context: (any RequestContext)?) async throws -> (
+        results: [RerankResult], totalTokens: Int
+    ) {
         if let maxTokensPerDoc = body.maxTokensPerDoc, !(1...APIBounds.largestInteger).contains(maxTokensPerDoc) {
             throw APIError.invalidRequest(
-                "\"max_tokens_per_doc\" must be at least 1 and at most \(APIBounds.largestInteger), got \(maxTokensPerDoc)")
+                "\"max_tokens_per_doc\" must be at least 1 and at most \(APIBounds.largestInteger), "
+                    + "got \(maxTokensPerDoc)"
+            )
         }
         var options = try PairPreparationOptions(imageBounds: body.mmProcessorKwargs)
         options.maxDocumentTokens = body.maxTokensPerDoc
         var documents = body.documents
         if let fields = body.rankFields {
             guard !fields.isEmpty else {
-                throw APIError.invalidRequest("\"rank_fields\" is empty: name the document fields to rank on, or leave it out")
+                throw APIError.invalidRequest(
+                    "\"rank_fields\" is empty: name the document fields to rank on, or leave it out")
             }
             documents = documents.map { ItemInput(text: $0.rankText(fields: fields), image: $0.image) }
         }
@@ -143,7 +150,8 @@ public struct RerankController<Engine: RerankEngine>: Sendable {
                     + "\(configuration.maxDocuments) per request; split them over several requests")
         }
         if let topN, !(1...APIBounds.largestInteger).contains(topN) {
-            throw APIError.invalidRequest("\"top_n\" must be at least 1 and at most \(APIBounds.largestInteger), got \(topN)")
+            throw APIError.invalidRequest(
+                "\"top_n\" must be at least 1 and at most \(APIBounds.largestInteger), got \(topN)")
         }
         // A connection that is not live at the start (the in-memory test transport) cannot be watched.
         var isClientConnected: (@Sendable () -> Bool)?
@@ -152,7 +160,8 @@ public struct RerankController<Engine: RerankEngine>: Sendable {
             isClientConnected = { @Sendable in connections.isClientConnected(channel) }
         }
         let work: @Sendable () async throws -> RankedResults = { [self] in
-            try await admitted(query: query, documents: documents, instruction: instruction, topN: topN, options: options)
+            try await admitted(
+                query: query, documents: documents, instruction: instruction, topN: topN, options: options)
         }
         do {
             let outcome = try await watched(
@@ -217,7 +226,8 @@ public struct RerankController<Engine: RerankEngine>: Sendable {
         let pairs: [ScoringPair]
         do {
             pairs = try await metrics.timing(.prepare) {
-                try await scheduler.prepare(query: queryItem, documents: documentItems, instruction: instruction, options: options)
+                try await scheduler.prepare(
+                    query: queryItem, documents: documentItems, instruction: instruction, options: options)
             }
         } catch let error as RerankerError {
             throw APIError.invalidRequest(Self.describe(error))
@@ -249,7 +259,8 @@ public struct RerankController<Engine: RerankEngine>: Sendable {
     func bodyData(_ request: Request) async throws -> Data {
         let buffer = try await request.body.collect(upTo: configuration.maxBodyBytes)
         guard buffer.readableBytes > 0 else {
-            throw APIError.invalidRequest("the request body is empty: send a JSON object (Content-Type: application/json)")
+            throw APIError.invalidRequest(
+                "the request body is empty: send a JSON object (Content-Type: application/json)")
         }
         let bytes = Array(buffer.readableBytesView)
         try RequestBodyCheck.requireUTF8(bytes)
@@ -287,7 +298,8 @@ enum RerankOrTEIRequest: Decodable {
 
     init(from decoder: any Decoder) throws {
         let names = Set(try decoder.container(keyedBy: AnyKey.self).allKeys.map(\.stringValue))
-        self = names.contains("texts") && !names.contains("documents")
+        self =
+            names.contains("texts") && !names.contains("documents")
             ? .tei(try TEIRerankRequest(from: decoder)) : .v1(try RerankRequest(from: decoder))
     }
 }

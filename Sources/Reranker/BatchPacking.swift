@@ -85,12 +85,14 @@ enum BatchPacking {
         /// Splices the rows of `image` (shown in `block`) that fall in tokens `tokens` of a sequence whose
         /// first token `tokens.lowerBound` is at axis row `base`.
         func splice(_ block: PromptImageBlock, _ image: PreparedImage?, tokens: Range<Int>, base: Int32) {
-            let lower = max(block.padStart, tokens.lowerBound), upper = min(block.padRange.upperBound, tokens.upperBound)
+            let lower = max(block.padStart, tokens.lowerBound),
+                upper = min(block.padRange.upperBound, tokens.upperBound)
             guard let image, lower < upper else { return }
             let own = lower..<upper
             splices.append(
                 ModelInput.Splice(
-                    image: index(of: image), sourceRows: (own.lowerBound - block.padStart)..<(own.upperBound - block.padStart),
+                    image: index(of: image),
+                    sourceRows: (own.lowerBound - block.padStart)..<(own.upperBound - block.padStart),
                     destinationRows: own.map { base + Int32($0 - tokens.lowerBound) }))
         }
 
@@ -113,7 +115,9 @@ enum BatchPacking {
                         tokenIDs: Array(first.prompt.tokenIDs[..<point]), positions: first.positions.tokens(0..<point),
                         capture: capture)
                     if capture { captures.append(key) }
-                    for block in queryBlocks { splice(block, first.queryImage, tokens: 0..<point, base: rows.lowerBound) }
+                    for block in queryBlocks {
+                        splice(block, first.queryImage, tokens: 0..<point, base: rows.lowerBound)
+                    }
                 }
                 covered = point
             }
@@ -121,7 +125,9 @@ enum BatchPacking {
                 let more = batch.appendPrefix(
                     tokenIDs: Array(first.prompt.tokenIDs[covered..<shared]),
                     positions: first.positions.tokens(covered..<shared), continuing: rows)
-                for block in queryBlocks { splice(block, first.queryImage, tokens: covered..<shared, base: more.lowerBound) }
+                for block in queryBlocks {
+                    splice(block, first.queryImage, tokens: covered..<shared, base: more.lowerBound)
+                }
                 rows = (rows.isEmpty ? more.lowerBound : rows.lowerBound)..<more.upperBound
                 covered = shared
             }
@@ -129,7 +135,8 @@ enum BatchPacking {
                 order.append(position)
                 let count = pair.prompt.count
                 let start = batch.append(
-                    tokenIDs: Array(pair.prompt.tokenIDs[covered...]), positions: pair.positions.tokens(covered..<count),
+                    tokenIDs: Array(pair.prompt.tokenIDs[covered...]),
+                    positions: pair.positions.tokens(covered..<count),
                     prefix: rows)
                 for block in pair.prompt.imageBlocks {
                     splice(

@@ -77,7 +77,9 @@ extension Reranker {
         var cached = [ImageKey: HostRows]()
         if imageCache.isEnabled {
             for image in pairs.flatMap({ [$0.queryImage, $0.documentImage] }).compactMap({ $0 }) {
-                if case .pixels = image.content, cached[image.key] == nil, let hit = imageCache.lookup(image.key, counting: false) {
+                if case .pixels = image.content, cached[image.key] == nil,
+                    let hit = imageCache.lookup(image.key, counting: false)
+                {
                     cached[image.key] = hit.embeddings
                 }
             }

@@ -212,7 +212,9 @@ extension Backend {
         parts.withUnsafeMutableBufferPointer { buffer in
             // Each worker fills its own slot; the buffer outlives concurrentPerform.
             nonisolated(unsafe) let slots = buffer
-            ConcurrentRows.forEach(count: images.count) { slots[$0] = HostPatchify.rows(of: images[$0], layout: layout) }
+            ConcurrentRows.forEach(count: images.count) {
+                slots[$0] = HostPatchify.rows(of: images[$0], layout: layout)
+            }
         }
         return try upload(concatenating: parts, shape: [rows, layout.rowWidth])
     }

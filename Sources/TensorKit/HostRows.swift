@@ -11,7 +11,8 @@ public struct HostRows: Sendable {
     /// Elements of `dtype` in `bytes` (a whole number of them).
     public init(dtype: DType, bytes: [UInt8]) throws {
         guard bytes.count % dtype.byteSize == 0 else {
-            throw TensorError.byteCountMismatch(expected: bytes.count / dtype.byteSize * dtype.byteSize, actual: bytes.count)
+            throw TensorError.byteCountMismatch(
+                expected: bytes.count / dtype.byteSize * dtype.byteSize, actual: bytes.count)
         }
         self.dtype = dtype
         self.bytes = bytes
@@ -32,7 +33,10 @@ public struct HostRows: Sendable {
     /// The elements as `Float`s (exact: every stored type widens to fp32 without rounding).
     public func floats() -> [Float] {
         var values = [Float](repeating: 0, count: count)
-        bytes.withUnsafeBytes { HostFloats.read($0.baseAddress!, dtype: dtype, into: &values) }
+        bytes.withUnsafeBytes { buffer in
+            guard let base = buffer.baseAddress else { return }
+            HostFloats.read(base, dtype: dtype, into: &values)
+        }
         return values
     }
 }

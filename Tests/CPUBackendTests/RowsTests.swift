@@ -1,6 +1,6 @@
 import CPUBackend
-import Testing
 import TensorKit
+import Testing
 
 /// gatherRows, scatterRows and embedding move values without arithmetic: results must be exact.
 @Suite("CPU row ops")
@@ -57,7 +57,8 @@ struct RowsTests {
             try backend.scatterRows(try backend.upload(rows, shape: [written, width]), into: destination, at: targets)
             var expected = base
             for (i, target) in targets.enumerated() {
-                expected.replaceSubrange(Int(target) * width..<(Int(target) + 1) * width, with: rows[i * width..<(i + 1) * width])
+                expected.replaceSubrange(
+                    Int(target) * width..<(Int(target) + 1) * width, with: rows[i * width..<(i + 1) * width])
             }
             #expect(try backend.download(alias) == expected)
         }
@@ -67,7 +68,8 @@ struct RowsTests {
     func embedding(backend: CPUBackend, dtype: DType) throws {
         var random = SeededGenerator(seed: 44)
         let (vocab, width) = (97, 13)
-        let (table, exact) = try makeWeight(backend, random.floats(vocab * width, in: -4...4), shape: [vocab, width], dtype: dtype)
+        let (table, exact) = try makeWeight(
+            backend, random.floats(vocab * width, in: -4...4), shape: [vocab, width], dtype: dtype)
         let ids = (0..<300).map { _ in Int32.random(in: 0..<Int32(vocab), using: &random) } + [0, Int32(vocab - 1)]
         let y = try backend.embedding(table, ids: ids)
         #expect(y.shape == [ids.count, width])

@@ -14,7 +14,8 @@ struct ServingEngineTests {
     static func load(imageCacheBytes: Int = 0, prefixCacheBytes: Int = 0, maxRequestPixels: Int = 1 << 28) throws
         -> Reranker
     {
-        var options = RerankerOptions(tokenBudget: 4096, imageCacheBytes: imageCacheBytes, prefixCacheBytes: prefixCacheBytes)
+        var options = RerankerOptions(
+            tokenBudget: 4096, imageCacheBytes: imageCacheBytes, prefixCacheBytes: prefixCacheBytes)
         options.maxRequestDecodedPixels = maxRequestPixels
         return try Reranker.load(
             modelDirectory: Fixtures.url("checkpoints/tiny-untied-legacy"), backend: CPUBackend(), options: options)
@@ -55,8 +56,10 @@ struct ServingEngineTests {
     @Test("a pass of several requests scores each pair as the pair's own request does")
     func mixedPassMatchesAlone() throws {
         let reranker = try Self.load()
-        let first = (RerankItem(text: "like this", image: Self.image("photo-a.png")),
-                     [RerankItem(text: "a photo"), RerankItem(text: "", image: Self.image("photo-c.jpg"))])
+        let first = (
+            RerankItem(text: "like this", image: Self.image("photo-a.png")),
+            [RerankItem(text: "a photo"), RerankItem(text: "", image: Self.image("photo-c.jpg"))]
+        )
         let second = (RerankItem(text: "a bicycle"), [RerankItem(text: "wheels"), RerankItem(text: "a fish")])
         let aloneFirst = try reranker.score(query: first.0, documents: first.1)
         let aloneSecond = try reranker.score(query: second.0, documents: second.1)
@@ -94,10 +97,12 @@ struct ServingEngineTests {
         let cached = try Self.load(prefixCacheBytes: 256 << 20)
         // The same image (or the same words) under new words and new documents: pages of one search.
         for page in 0..<4 {
-            let query = imageQuery
+            let query =
+                imageQuery
                 ? RerankItem(text: "page \(page) words", image: Self.image("photo-a.png"))
                 : RerankItem(text: "the same long query about red bicycles and their wheels")
-            let documents = (0..<3).map { RerankItem(text: "page \(page) document \($0)") }
+            let documents =
+                (0..<3).map { RerankItem(text: "page \(page) document \($0)") }
                 + [RerankItem(text: "with a photo", image: Self.image("photo-b.png"))]
             let reference = try plain.score(query: query, documents: documents)
             let results = try cached.score(query: query, documents: documents)
@@ -116,7 +121,9 @@ struct ServingEngineTests {
         let cache = ImageEmbeddingCache(capacityBytes: 3 * 400)
         let keys = (0..<4).map { ImageKey(content: Data([UInt8($0)]), minPixels: 1, maxPixels: 2) }
         let grid = VisionGrid(t: 1, h: 2, w: 2)
-        for key in keys.prefix(3) { cache.insert(key, grid: grid, embeddings: HostRows(Array(repeating: 1, count: 100))) }
+        for key in keys.prefix(3) {
+            cache.insert(key, grid: grid, embeddings: HostRows(Array(repeating: 1, count: 100)))
+        }
         _ = cache.lookup(keys[0])
         cache.insert(keys[3], grid: grid, embeddings: HostRows(Array(repeating: 2, count: 100)))
         #expect(cache.lookup(keys[1]) == nil)

@@ -12,16 +12,24 @@ struct ImageInputTests {
     @Test("bare base64, a data: URL and line-wrapped base64 give the same bytes")
     func forms() async throws {
         let plain = bytes.base64EncodedString()
-        let wrapped = bytes.base64EncodedString(options: [.lineLength76Characters, .endLineWithCarriageReturn, .endLineWithLineFeed])
+        let wrapped = bytes.base64EncodedString(options: [
+            .lineLength76Characters, .endLineWithCarriageReturn, .endLineWithLineFeed,
+        ])
         #expect(wrapped.contains("\r\n"))
-        for text in [plain, "data:image/png;base64," + plain, wrapped, " \t" + wrapped + "\n", "DATA:image/png;BASE64," + wrapped] {
+        for text in [
+            plain, "data:image/png;base64," + plain, wrapped, " \t" + wrapped + "\n",
+            "DATA:image/png;BASE64," + wrapped,
+        ] {
             #expect(try await resolver.bytes(of: text, field: "query") == bytes)
         }
     }
 
     @Test("what is not base64 is refused with the field's name")
     func refused() async throws {
-        for text in ["@@@", "   ", "data:image/png;base64,", "data:image/png;base64,a b", "\u{00A0}" + bytes.base64EncodedString()] {
+        for text in [
+            "@@@", "   ", "data:image/png;base64,", "data:image/png;base64,a b",
+            "\u{00A0}" + bytes.base64EncodedString(),
+        ] {
             await #expect(throws: APIError.self) { try await resolver.bytes(of: text, field: "documents[2]") }
         }
         do {

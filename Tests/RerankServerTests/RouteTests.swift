@@ -112,7 +112,8 @@ struct RouteTests {
                     group.addTask {
                         let response = try await client.execute(
                             uri: "/v1/rerank", method: .post, headers: jsonHeaders,
-                            body: try body(["query": "query \(request)", "documents": (0..<4).map { "document \($0)" }]))
+                            body: try body(["query": "query \(request)", "documents": (0..<4).map { "document \($0)" }])
+                        )
                         let results = try response.decoded(RerankResponseV1.self).results
                         if request == 3 {
                             for result in results {
@@ -140,20 +141,25 @@ struct RouteTests {
         try await withServer { client, _ in
             let response = try await client.execute(uri: "/openapi.json", method: .get)
             #expect(response.status == .ok)
-            let document = try #require(try JSONSerialization.jsonObject(with: Data(response.body.readableBytesView)) as? [String: Any])
+            let document = try #require(
+                try JSONSerialization.jsonObject(with: Data(response.body.readableBytesView)) as? [String: Any])
             #expect((document["openapi"] as? String)?.hasPrefix("3.") == true)
             let paths = try #require(document["paths"] as? [String: Any])
-            for route in ["/", "/health", "/ready", "/rerank", "/v1/rerank", "/v2/rerank", "/metrics", "/openapi.json", "/docs"] {
+            for route in [
+                "/", "/health", "/ready", "/rerank", "/v1/rerank", "/v2/rerank", "/metrics", "/openapi.json", "/docs",
+            ] {
                 #expect(paths[route] != nil, "missing \(route)")
             }
         }
     }
 
-    @Test("the web page, docs page and their files are served by us", arguments: [
-        ("/", "text/html", "id=\"rerank\""), ("/docs", "text/html", "/static/docs.js"),
-        ("/static/app.js", "text/javascript", "/v1/rerank"), ("/static/style.css", "text/css", "@media"),
-        ("/static/docs.js", "text/javascript", "openapi.json"), ("/static/favicon.svg", "image/svg+xml", "<svg"),
-    ])
+    @Test(
+        "the web page, docs page and their files are served by us",
+        arguments: [
+            ("/", "text/html", "id=\"rerank\""), ("/docs", "text/html", "/static/docs.js"),
+            ("/static/app.js", "text/javascript", "/v1/rerank"), ("/static/style.css", "text/css", "@media"),
+            ("/static/docs.js", "text/javascript", "openapi.json"), ("/static/favicon.svg", "image/svg+xml", "<svg"),
+        ])
     func webFiles(path: String, type: String, snippet: String) async throws {
         try await withServer { client, _ in
             let response = try await client.execute(uri: path, method: .get)
@@ -168,7 +174,8 @@ struct RouteTests {
     func metrics() async throws {
         try await withServer { client, _ in
             _ = try await client.execute(
-                uri: "/v1/rerank", method: .post, headers: jsonHeaders, body: try body(["query": "q", "documents": ["d"]]))
+                uri: "/v1/rerank", method: .post, headers: jsonHeaders,
+                body: try body(["query": "q", "documents": ["d"]]))
             _ = try await client.execute(uri: "/missing", method: .get)
             let response = try await client.execute(uri: "/metrics", method: .get)
             #expect(response.status == .ok)
@@ -191,9 +198,11 @@ struct RouteTests {
         var configuration = ServerConfiguration()
         configuration.corsOrigins = ["https://app.example"]
         try await withServer(configuration: configuration) { client, _ in
-            let allowed = try await client.execute(uri: "/health", method: .get, headers: [.origin: "https://app.example"])
+            let allowed = try await client.execute(
+                uri: "/health", method: .get, headers: [.origin: "https://app.example"])
             #expect(allowed.headers[.accessControlAllowOrigin] == "https://app.example")
-            let other = try await client.execute(uri: "/health", method: .get, headers: [.origin: "https://evil.example"])
+            let other = try await client.execute(
+                uri: "/health", method: .get, headers: [.origin: "https://evil.example"])
             #expect(other.headers[.accessControlAllowOrigin] == nil)
             let preflight = try await client.execute(
                 uri: "/v1/rerank", method: .options, headers: [.origin: "https://app.example"])
@@ -213,7 +222,8 @@ struct RouteTests {
                 let refused = try await client.execute(uri: path, method: .get)
                 #expect(refused.status == .unauthorized)
                 #expect(try refused.apiError().type == "unauthorized")
-                let allowed = try await client.execute(uri: path, method: .get, headers: [.authorization: "Bearer s3cret"])
+                let allowed = try await client.execute(
+                    uri: path, method: .get, headers: [.authorization: "Bearer s3cret"])
                 #expect(allowed.status == .ok)
             }
             let wrong = try await client.execute(

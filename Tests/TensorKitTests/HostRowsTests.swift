@@ -1,5 +1,5 @@
-import Testing
 import TensorKit
+import Testing
 
 @Suite("HostRows: tensor elements on the host as stored")
 struct HostRowsTests {
@@ -18,6 +18,12 @@ struct HostRowsTests {
         let bf16 = try HostRows(dtype: .bf16, bytes: bits)
         #expect(bf16.count == 4 && bf16.byteCount == 8)
         #expect(bf16.floats() == Array(exact))
+    }
+
+    @Test("no elements: empty floats")
+    func empty() throws {
+        #expect(try HostRows(dtype: .bf16, bytes: []).floats().isEmpty)
+        #expect(HostRows([]).floats().isEmpty)
     }
 
     @Test("a byte count that is not a whole number of elements is refused")

@@ -50,7 +50,8 @@ struct CachedPrefixAttention {
                 throw TensorError.shapeMismatch(
                     op: "cached prefix", detail: "\(kv.values.count) values for \(kv.layers) layers of \(kv.rows) rows")
             }
-            let all = try backend.upload(rows: [kv.values], shape: [2 * kv.layers * kv.rows, dims.kvHeadCount, dims.headDim])
+            let all = try backend.upload(
+                rows: [kv.values], shape: [2 * kv.layers * kv.rows, dims.kvHeadCount, dims.headDim])
             keys.append(try (0..<kv.layers).map { try all.rows((2 * $0) * kv.rows..<(2 * $0 + 1) * kv.rows) })
             values.append(try (0..<kv.layers).map { try all.rows((2 * $0 + 1) * kv.rows..<(2 * $0 + 2) * kv.rows) })
         }
@@ -58,10 +59,15 @@ struct CachedPrefixAttention {
         self.values = values
         cachedRows = batch.cachedPrefixes.map(\.kv.rows)
         let widest = batch.cachedPrefixes.map(\.kv.rows).max() ?? 0
-        placeholder = widest == 0 ? nil : try backend.upload(
-            [Float](repeating: 0, count: widest * dims.headCount * dims.headDim),
-            shape: [widest, dims.headCount, dims.headDim])
-        captures = batch.captures.map { Int(batch.computedRow($0.lowerBound))..<Int(batch.computedRow($0.lowerBound)) + $0.count }
+        placeholder =
+            widest == 0
+            ? nil
+            : try backend.upload(
+                [Float](repeating: 0, count: widest * dims.headCount * dims.headDim),
+                shape: [widest, dims.headCount, dims.headDim])
+        captures = batch.captures.map {
+            Int(batch.computedRow($0.lowerBound))..<Int(batch.computedRow($0.lowerBound)) + $0.count
+        }
     }
 
     /// Whether any segment is cached (else attention runs on the computed rows as they are).
@@ -106,6 +112,8 @@ struct CachedPrefixAttention {
     /// Own copies of the captured prefixes' rows of one layer's keys and values (so that the layer's whole
     /// key and value tensors are not kept alive).
     func capture(key: Tensor, value: Tensor, backend: any Backend) throws -> [(key: Tensor, value: Tensor)] {
-        try captures.map { (try backend.concatenateRows([key.rows($0)]), try backend.concatenateRows([value.rows($0)])) }
+        try captures.map {
+            (try backend.concatenateRows([key.rows($0)]), try backend.concatenateRows([value.rows($0)]))
+        }
     }
 }

@@ -129,7 +129,8 @@ public final class Qwen25VLModel: @unchecked Sendable {
         let prefixes = try captured.map { layers -> PrefixKV in
             let parts = layers.flatMap { [$0.key, $0.value] }
             let rows = layers.first?.key.shape[0] ?? 0
-            return PrefixKV(rows: rows, layers: layers.count, values: try backend.downloadRows(backend.concatenateRows(parts)))
+            return PrefixKV(
+                rows: rows, layers: layers.count, values: try backend.downloadRows(backend.concatenateRows(parts)))
         }
         return ForwardOutput(
             logits: try backend.download(z), lastHidden: try backend.download(normed), capturedPrefixes: prefixes)
