@@ -31,6 +31,8 @@ public actor PairScheduler<Engine: RerankEngine>: Service {
         /// The pass that last took pairs of this request (for fairness).
         var lastServed: Int
         let arrival: Int
+        /// When the request's pairs were queued, until a pass first takes some of them (then nil).
+        var waitingSince: ContinuousClock.Instant?
     }
 
     /// The first engine (every engine serves the same model; preparation runs through it).
@@ -160,7 +162,7 @@ public actor PairScheduler<Engine: RerankEngine>: Service {
         // Never served: ranks ahead of the requests the running pass serves (see `takePass`).
         requests[id] = WaitingRequest(
             pending: entries, results: Array(repeating: nil, count: entries.count), remaining: entries.count,
-            continuation: continuation, lastServed: passesStarted - 2, arrival: id)
+            continuation: continuation, lastServed: passesStarted - 2, arrival: id, waitingSince: .now)
         queuedPairCount += entries.count
         queuedTokenCount += entries.reduce(0) { $0 + $1.pair.tokenCount }
         metrics.queuedPairs.record(queuedPairCount)
@@ -266,7 +268,13 @@ public actor PairScheduler<Engine: RerankEngine>: Service {
                     kept.append(entry)
                 }
             }
-            if kept.count < request.pending.count { request.lastServed = pass }
+            if kept.count < request.pending.count {
+                request.lastServed = pass
+                if let since = request.waitingSince {
+                    metrics.recordStage(.queue, ContinuousClock.now - since)
+                    request.waitingSince = nil
+                }
+            }
             request.pending = kept
             requests[id] = request
         }

@@ -144,4 +144,6 @@ enum RequestStage: String, CaseIterable, Sendable {
     case prepare
     /// Waiting for, and running, the forward passes that score the request's pairs.
     case score
+    /// The part of `score` spent waiting until a pass first takes some of the request's pairs.
+    case queue
 }

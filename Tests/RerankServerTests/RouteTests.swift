@@ -187,7 +187,7 @@ struct RouteTests {
             #expect(text.contains("lychee_http_request_duration_seconds_bucket"))
             #expect(text.contains("lychee_queue_pairs"))
             // Each stage of the ranking request was timed once.
-            for stage in ["decode", "inputs", "prepare", "score"] {
+            for stage in ["decode", "inputs", "prepare", "score", "queue"] {
                 #expect(text.contains(#"lychee_request_stage_seconds_count{stage="\#(stage)"} 1"#), "\(stage)")
             }
         }
