@@ -5,12 +5,7 @@ import TensorKit
 extension CUDABackend {
     public func upload(concatenating parts: [[Float]], shape: [Int]) throws -> Tensor {
         try enter()
-        let count = try Tensor.elementCount(of: shape)
-        let given = parts.reduce(0) { $0 + $1.count }
-        guard count == given else {
-            throw TensorError.shapeMismatch(
-                op: "upload", detail: "\(given) values cannot fill shape \(shape) (\(count) elements)")
-        }
+        try Self.checkFill(shape, with: parts.reduce(0) { $0 + $1.count })
         // Image pixel rows run to millions of values per batch: each part is converted on all cores, straight
         // into the staging memory (no joined host copy, no fresh host pages).
         let tensor = try stagedTensor(shape: shape, dtype: .bf16) { target in
@@ -22,11 +17,8 @@ extension CUDABackend {
                     // Each worker writes its own chunk; both buffers outlive the workers.
                     nonisolated(unsafe) let output = targetBase.assumingMemoryBound(to: UInt16.self) + offset
                     nonisolated(unsafe) let input = sourceBase
-                    let length = source.count, chunk = 1 << 18
-                    ConcurrentRows.forEach(count: (length + chunk - 1) / chunk) { index in
-                        for i in (index * chunk)..<min(length, (index + 1) * chunk) {
-                            output[i] = HalfConversion.bf16Bits(input[i])
-                        }
+                    ConcurrentRows.forEachChunk(of: source.count, size: 1 << 18) { chunk in
+                        for i in chunk { output[i] = HalfConversion.bf16Bits(input[i]) }
                     }
                 }
                 offset += part.count
@@ -36,9 +28,18 @@ extension CUDABackend {
         return tensor
     }
 
+    /// Checks that `given` values fill a tensor of `shape` exactly.
+    private static func checkFill(_ shape: [Int], with given: Int) throws {
+        let count = try Tensor.elementCount(of: shape)
+        guard count == given else {
+            throw TensorError.shapeMismatch(
+                op: "upload", detail: "\(given) values cannot fill shape \(shape) (\(count) elements)")
+        }
+    }
+
     public func download(_ tensor: Tensor) throws -> [Float] {
         try enter()
-        let values = try storedBytes(tensor).withUnsafeBytes { HostConversion.floats($0, dtype: tensor.dtype) }
+        let values = try HostRows(dtype: tensor.dtype, bytes: try storedBytes(tensor)).floats()
         try profilePoint("download")
         return values
     }
@@ -57,12 +58,7 @@ extension CUDABackend {
             return try upload(concatenating: parts.map { $0.floats() }, shape: shape)
         }
         try enter()
-        let count = try Tensor.elementCount(of: shape)
-        let given = parts.reduce(0) { $0 + $1.count }
-        guard count == given else {
-            throw TensorError.shapeMismatch(
-                op: "upload", detail: "\(given) values cannot fill shape \(shape) (\(count) elements)")
-        }
+        try Self.checkFill(shape, with: parts.reduce(0) { $0 + $1.count })
         let tensor = try stagedTensor(shape: shape, dtype: activationDType) { target in
             guard let base = target.baseAddress else { return }
             var offset = 0
@@ -74,10 +70,8 @@ extension CUDABackend {
                     // Each worker copies its own chunk; both buffers outlive the workers.
                     nonisolated(unsafe) let output = base + offset
                     nonisolated(unsafe) let input = from
-                    let length = source.count, chunk = 1 << 20
-                    ConcurrentRows.forEach(count: (length + chunk - 1) / chunk) { index in
-                        let start = index * chunk
-                        (output + start).copyMemory(from: input + start, byteCount: min(chunk, length - start))
+                    ConcurrentRows.forEachChunk(of: source.count, size: 1 << 20) { chunk in
+                        (output + chunk.lowerBound).copyMemory(from: input + chunk.lowerBound, byteCount: chunk.count)
                     }
                 }
                 offset += part.byteCount
@@ -177,9 +171,8 @@ extension CUDABackend {
             nonisolated(unsafe) let output = targetBase.assumingMemoryBound(to: UInt16.self)
             let tableBase = host.base + table.byteOffset, dtype = table.dtype
             nonisolated(unsafe) let source = tableBase
-            let chunk = 512
-            ConcurrentRows.forEach(count: (ids.count + chunk - 1) / chunk) { index in
-                for i in (index * chunk)..<min(ids.count, (index + 1) * chunk) {
+            ConcurrentRows.forEachChunk(of: ids.count, size: 512) { chunk in
+                for i in chunk {
                     let row = UnsafeRawBufferPointer(start: source + Int(ids[i]) * rowBytes, count: rowBytes)
                     HostConversion.writeBF16(
                         row, dtype: dtype, into: UnsafeMutableBufferPointer(start: output + i * width, count: width))
@@ -193,15 +186,6 @@ extension CUDABackend {
 
 /// Host-side element conversions for transfers.
 enum HostConversion {
-    static func floats(_ bytes: UnsafeRawBufferPointer, dtype: DType) -> [Float] {
-        switch dtype {
-        case .f32: return Array(bytes.bindMemory(to: Float.self))
-        case .bf16: return bytes.bindMemory(to: UInt16.self).map { HalfConversion.float(bf16: $0) }
-        case .f16: return bytes.bindMemory(to: UInt16.self).map { HalfConversion.float(f16: $0) }
-        case .f8e4m3: return bytes.bindMemory(to: UInt8.self).map { FP8E4M3.float($0) }
-        }
-    }
-
     static func bf16Bits(_ bytes: UnsafeRawBufferPointer, dtype: DType) -> [UInt16] {
         var out = [UInt16](repeating: 0, count: bytes.count / dtype.byteSize)
         out.withUnsafeMutableBufferPointer { writeBF16(bytes, dtype: dtype, into: $0) }

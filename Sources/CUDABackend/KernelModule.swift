@@ -41,9 +41,11 @@ final class KernelModule: @unchecked Sendable {
     /// Lets `function` take `bytes` of dynamic shared memory where that is more than the default 48 KB
     /// (once a function and size).
     private func allowSharedMemory(_ bytes: Int, for function: CUfunction?, named name: String) throws {
+        // Nearly every launch stays within the default: it takes no lock.
+        guard bytes > 48 * 1024 else { return }
         lock.lock()
         defer { lock.unlock() }
-        guard bytes > 48 * 1024, sharedLimits[name, default: 0] < bytes else { return }
+        guard sharedLimits[name, default: 0] < bytes else { return }
         try driver.check(
             driver.cuFuncSetAttribute(function, Int32(LYCHEE_CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES), Int32(bytes)),
             "cuFuncSetAttribute(\(name), dynamic shared memory \(bytes) bytes)")

@@ -78,13 +78,13 @@ public struct RowQuantizedMatrix: Sendable {
                     UInt(bitPattern: source), UInt(bitPattern: valueStart), UInt(bitPattern: scaleStart)
                 )
                 let block = max(1, (1 << 20) / max(columns, 1))
-                ConcurrentRows.forEach(count: (rows + block - 1) / block) { blockIndex in
+                ConcurrentRows.forEachChunk(of: rows, size: block) { chunk in
                     guard let source = UnsafeRawPointer(bitPattern: sourceAddress),
                         let valueBase = UnsafeMutablePointer<UInt8>(bitPattern: valueAddress),
                         let scaleBase = UnsafeMutablePointer<Float>(bitPattern: scaleAddress)
                     else { return }
                     var row = [Float](repeating: 0, count: columns)
-                    for r in (blockIndex * block)..<min(rows, (blockIndex + 1) * block) {
+                    for r in chunk {
                         HostFloats.read(source + r * columns * dtype.byteSize, dtype: dtype, into: &row)
                         let scale = Self.scale(ofRow: row)
                         scaleBase[r] = scale

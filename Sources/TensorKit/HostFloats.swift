@@ -36,4 +36,9 @@ public enum ConcurrentRows {
         }
         DispatchQueue.concurrentPerform(iterations: count, execute: body)
     }
+
+    /// Calls `body` with consecutive ranges of `0..<length`, each `size` long (the last shorter), on all cores.
+    public static func forEachChunk(of length: Int, size: Int, _ body: @Sendable (Range<Int>) -> Void) {
+        forEach(count: (length + size - 1) / size) { index in body((index * size)..<min(length, (index + 1) * size)) }
+    }
 }
