@@ -165,6 +165,41 @@ enum AttentionKernelSource {
         return b;
     }
 
+    /// What every thread of an attention block derives from its block and lane, in both kernels: the query
+    /// and kv head, its warp, its place in the m16n8k16 fragments (`g`, `t`), the row strides, and its row
+    /// addresses within the four matrices of a key fragment (`keyLane`) and of a query or, transposed, value
+    /// fragment (`rowLane`), for tiles of `pitch` bytes a row.
+    struct AttentionThread { int head, kvHead, warp, g, t, qStride, kvStride; unsigned keyLane, rowLane; };
+
+    template <int D>
+    __device__ __forceinline__ AttentionThread attention_thread(int heads, int kvHeads) {
+        constexpr int pitch = TilePitch<D>::bytes;
+        AttentionThread a;
+        a.head = blockIdx.y;
+        a.kvHead = a.head / (heads / kvHeads);
+        const int lane = threadIdx.x & 31;
+        a.warp = threadIdx.x >> 5;
+        a.g = lane >> 2;
+        a.t = lane & 3;
+        // ldmatrix: this lane names row `mr` of matrix `mi`.
+        const int mi = lane >> 3, mr = lane & 7;
+        // Element offsets fit in 32 bits (the host checks).
+        a.qStride = heads * D;
+        a.kvStride = kvHeads * D;
+        a.keyLane = ((mi >> 1) * 8 + mr) * pitch + (mi & 1) * 16;
+        a.rowLane = ((mi & 1) * 8 + mr) * pitch + (mi >> 1) * 16;
+        return a;
+    }
+
+    /// Key-tile step `ks` of a 16-row tile's probabilities (`s`, m16n8k16 accumulators), rounded to bf16 pairs
+    /// as the A operand of the value product.
+    __device__ __forceinline__ void probability_operand(const float (&s)[ATT_BK / 8][4], int ks, unsigned (&a)[4]) {
+        a[0] = pack_bf2(s[2 * ks][0], s[2 * ks][1]);
+        a[1] = pack_bf2(s[2 * ks][2], s[2 * ks][3]);
+        a[2] = pack_bf2(s[2 * ks + 1][0], s[2 * ks + 1][1]);
+        a[3] = pack_bf2(s[2 * ks + 1][2], s[2 * ks + 1][3]);
+    }
+
     /// Key tile `index` of a block: the shared prefix's tiles first, then the sequence's own. Keys `start ..<
     /// start + ATT_BK`, of which those before `end` exist.
     struct KeyTile { int start, end; bool inPrefix; };
@@ -266,20 +301,13 @@ enum AttentionKernelSource {
                                    const int* tiles, int heads, int kvHeads, float scaleLog2, int causal) {
         __shared__ __align__(16) bf16_t Ks[ATT_BK][D + 8];
         __shared__ __align__(16) bf16_t Vs[ATT_BK][D + 8];
-        const int head = blockIdx.y;
         const AttentionBlock block = attention_block(tiles, blockIdx.x, causal);
         const int qStart = block.qStart, seqStart = block.seqStart, seqEnd = block.seqEnd;
-        const int kvHead = head / (heads / kvHeads);
-        const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-        const int g = lane >> 2, t = lane & 3;
-        // ldmatrix: this lane names row `mr` of matrix `mi`.
-        const int mi = lane >> 3, mr = lane & 7;
-        // Element offsets fit in 32 bits (the host checks).
-        const int qStride = heads * D, kvStride = kvHeads * D;
+        const AttentionThread thread = attention_thread<D>(heads, kvHeads);
+        const int head = thread.head, kvHead = thread.kvHead, warp = thread.warp, g = thread.g, t = thread.t;
+        const int qStride = thread.qStride, kvStride = thread.kvStride;
         const unsigned keyTile = shared_address(Ks), valueTile = shared_address(Vs);
-        // This lane's row address within the four matrices of a key (or, transposed, value) fragment.
-        const unsigned keyLane = ((mi >> 1) * 8 + mr) * TilePitch<D>::bytes + (mi & 1) * 16;
-        const unsigned valueLane = ((mi & 1) * 8 + mr) * TilePitch<D>::bytes + (mi >> 1) * 16;
+        const unsigned keyLane = thread.keyLane, valueLane = thread.rowLane;
         // A causal sequence's first block may start before the sequence (its blocks end at the sequence's
         // end, so the partly filled one reads the fewest keys): rows outside the sequence are not computed.
         const int warpFirst = qStart + warp * 16;
@@ -360,10 +388,7 @@ enum AttentionKernelSource {
     #pragma unroll
                 for (int ks = 0; ks < ATT_BK / 16; ++ks) {
                     unsigned a[4];
-                    a[0] = pack_bf2(s[2 * ks][0], s[2 * ks][1]);
-                    a[1] = pack_bf2(s[2 * ks][2], s[2 * ks][3]);
-                    a[2] = pack_bf2(s[2 * ks + 1][0], s[2 * ks + 1][1]);
-                    a[3] = pack_bf2(s[2 * ks + 1][2], s[2 * ks + 1][3]);
+                    probability_operand(s, ks, a);
     #pragma unroll
                     for (int dp = 0; dp < D / 16; ++dp) {
                         // Matrices (transposed): keys 16 ks + 0..7 then + 8..15, each at dims 16 dp + 0..7 and + 8..15.

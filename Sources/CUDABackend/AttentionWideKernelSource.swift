@@ -50,18 +50,12 @@ enum AttentionWideKernelSource {
         constexpr int pitch = TilePitch<D>::bytes;
         const unsigned queryTile = shared_address(attention_shared);
         const unsigned keyTile = queryTile + ATT_BQ * pitch, valueTile = keyTile + ATT_BK * pitch;
-        const int head = blockIdx.y;
         const AttentionBlock block = attention_block(tiles, blockIdx.x, causal);
         const int qStart = block.qStart, seqStart = block.seqStart, seqEnd = block.seqEnd;
-        const int kvHead = head / (heads / kvHeads);
-        const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-        const int g = lane >> 2, t = lane & 3;
-        const int mi = lane >> 3, mr = lane & 7;
-        const int qStride = heads * D, kvStride = kvHeads * D;
-        // This lane's row address within the four matrices of a key fragment, and of a query (or, transposed,
-        // value) fragment.
-        const unsigned keyLane = ((mi >> 1) * 8 + mr) * pitch + (mi & 1) * 16;
-        const unsigned rowLane = ((mi & 1) * 8 + mr) * pitch + (mi >> 1) * 16;
+        const AttentionThread thread = attention_thread<D>(heads, kvHeads);
+        const int head = thread.head, kvHead = thread.kvHead, warp = thread.warp, g = thread.g, t = thread.t;
+        const int qStride = thread.qStride, kvStride = thread.kvStride;
+        const unsigned keyLane = thread.keyLane, rowLane = thread.rowLane;
         const unsigned queryLane = queryTile + warp * 32 * pitch + rowLane;
         // Rows of this thread: tile m (0, 1), half h (0, 1) is row warpFirst + 16 m + 8 h + g.
         const int warpFirst = qStart + warp * 32;
@@ -139,12 +133,7 @@ enum AttentionWideKernelSource {
                     online_softmax(s[m], mx[m][0], mx[m][1], l[m][0], l[m][1], masked, keys_seen(row[m][0], keys, causal, t),
                                    keys_seen(row[m][1], keys, causal, t), scaleLog2, c0, c1);
     #pragma unroll
-                    for (int ks = 0; ks < ATT_BK / 16; ++ks) {
-                        p[m][ks][0] = pack_bf2(s[m][2 * ks][0], s[m][2 * ks][1]);
-                        p[m][ks][1] = pack_bf2(s[m][2 * ks][2], s[m][2 * ks][3]);
-                        p[m][ks][2] = pack_bf2(s[m][2 * ks + 1][0], s[m][2 * ks + 1][1]);
-                        p[m][ks][3] = pack_bf2(s[m][2 * ks + 1][2], s[m][2 * ks + 1][3]);
-                    }
+                    for (int ks = 0; ks < ATT_BK / 16; ++ks) probability_operand(s[m], ks, p[m][ks]);
                     rescale_outputs<D>(o[m], c0, c1);
                 }
             }

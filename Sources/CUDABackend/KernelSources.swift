@@ -186,6 +186,34 @@ enum KernelSources {
         sinTable[base + half] = s;
     }
 
+    /// rotate_half's pair (j, j + half) of one head row: out_j = x_j c_j - x_(j+half) s_j and
+    /// out_(j+half) = x_(j+half) c_(j+half) + x_j s_(j+half), in fp32. Every RoPE kernel rotates through it.
+    __device__ __forceinline__ void rotate_pair(float x1, float x2, float c1, float c2, float s1, float s2,
+                                                float& o1, float& o2) {
+        o1 = x1 * c1 - x2 * s1;
+        o2 = x2 * c2 + x1 * s2;
+    }
+
+    /// Rotates pair j of `row` into `target` (bf16 rows of d elements, the token's tables `c` and `s`).
+    __device__ __forceinline__ void rotate_pair_bf16(const bf16_t* row, const bf16_t* c, const bf16_t* s,
+                                                     bf16_t* target, int j, int half) {
+        float o1, o2;
+        rotate_pair(bf2f(row[j]), bf2f(row[j + half]), bf2f(c[j]), bf2f(c[j + half]), bf2f(s[j]),
+                    bf2f(s[j + half]), o1, o2);
+        target[j] = f2bf(o1);
+        target[j + half] = f2bf(o2);
+    }
+
+    /// Where head `head` (of heads + 2 kvHeads) of a fused q/k/v row goes: its row in q, k or v; `isValue`
+    /// tells v (copied, not rotated).
+    __device__ __forceinline__ bf16_t* split_target(bf16_t* q, bf16_t* k, bf16_t* v, int token, int head,
+                                                   int heads, int kvHeads, int d, bool& isValue) {
+        isValue = head >= heads + kvHeads;
+        if (head < heads) return q + ((long long)token * heads + head) * d;
+        if (!isValue) return k + ((long long)token * kvHeads + head - heads) * d;
+        return v + ((long long)token * kvHeads + head - heads - kvHeads) * d;
+    }
+
     /// Rotary embedding with rotate_half; one thread per (token, head, pair j < d/2).
     /// x and out are [tokens, heads, d].
     extern "C" __global__ void rope(const bf16_t* x, const bf16_t* cosTable, const bf16_t* sinTable, bf16_t* out,
@@ -197,13 +225,8 @@ enum KernelSources {
         int j = (int)(i % half);
         long long th = i / half;
         int token = (int)(th / heads);
-        const bf16_t* row = x + th * d;
-        bf16_t* target = out + th * d;
-        const bf16_t* c = cosTable + (size_t)token * d;
-        const bf16_t* s = sinTable + (size_t)token * d;
-        float x1 = bf2f(row[j]), x2 = bf2f(row[j + half]);
-        target[j] = f2bf(x1 * bf2f(c[j]) - x2 * bf2f(s[j]));
-        target[j + half] = f2bf(x2 * bf2f(c[j + half]) + x1 * bf2f(s[j + half]));
+        rotate_pair_bf16(x + th * d, cosTable + (size_t)token * d, sinTable + (size_t)token * d, out + th * d, j,
+                         half);
     }
 
     /// Splits a fused [tokens, (heads + 2 kvHeads) d] q/k/v row and rotates q and k (rotate_half), one
@@ -217,20 +240,14 @@ enum KernelSources {
         long long th = i / half;
         int token = (int)(th / all), head = (int)(th % all);
         const bf16_t* row = qkv + th * d;
-        bf16_t* target;
-        if (head < heads) target = q + ((long long)token * heads + head) * d;
-        else if (head < heads + kvHeads) target = k + ((long long)token * kvHeads + head - heads) * d;
-        else {
-            target = v + ((long long)token * kvHeads + head - heads - kvHeads) * d;
+        bool isValue;
+        bf16_t* target = split_target(q, k, v, token, head, heads, kvHeads, d, isValue);
+        if (isValue) {
             target[j] = row[j];
             target[j + half] = row[j + half];
             return;
         }
-        const bf16_t* c = cosTable + (size_t)token * d;
-        const bf16_t* s = sinTable + (size_t)token * d;
-        float x1 = bf2f(row[j]), x2 = bf2f(row[j + half]);
-        target[j] = f2bf(x1 * bf2f(c[j]) - x2 * bf2f(s[j]));
-        target[j + half] = f2bf(x2 * bf2f(c[j + half]) + x1 * bf2f(s[j + half]));
+        rotate_pair_bf16(row, cosTable + (size_t)token * d, sinTable + (size_t)token * d, target, j, half);
     }
 
     /// split_rope over 8 pairs per thread (half = d / 2 a multiple of 8, 16-byte aligned rows): one thread
@@ -245,11 +262,9 @@ enum KernelSources {
         int token = (int)(th / all), head = (int)(th % all);
         const bf16_t* row = qkv + th * d;
         const uint4 lo = *(const uint4*)(row + j), hi = *(const uint4*)(row + j + half);
-        bf16_t* target;
-        if (head < heads) target = q + ((long long)token * heads + head) * d;
-        else if (head < heads + kvHeads) target = k + ((long long)token * kvHeads + head - heads) * d;
-        else {
-            target = v + ((long long)token * kvHeads + head - heads - kvHeads) * d;
+        bool isValue;
+        bf16_t* target = split_target(q, k, v, token, head, heads, kvHeads, d, isValue);
+        if (isValue) {
             *(uint4*)(target + j) = lo;
             *(uint4*)(target + j + half) = hi;
             return;
@@ -264,10 +279,7 @@ enum KernelSources {
         unpack8(*(const uint4*)(s + j), s1);
         unpack8(*(const uint4*)(s + j + half), s2);
         #pragma unroll
-        for (int t = 0; t < 8; ++t) {
-            o1[t] = x1[t] * c1[t] - x2[t] * s1[t];
-            o2[t] = x2[t] * c2[t] + x1[t] * s2[t];
-        }
+        for (int t = 0; t < 8; ++t) rotate_pair(x1[t], x2[t], c1[t], c2[t], s1[t], s2[t], o1[t], o2[t]);
         *(uint4*)(target + j) = pack8(o1);
         *(uint4*)(target + j + half) = pack8(o2);
     }

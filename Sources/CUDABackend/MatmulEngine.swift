@@ -31,7 +31,13 @@ final class MatmulEngine: @unchecked Sendable {
     /// run and keep the fastest: the heuristic's first choice is often not the fastest for the long inner
     /// sizes of the MLP or the vision tower's narrow products, and the timing costs a few runs once per shape.
     static let autotuneMinimumWork = 1 << 34
-    static let autotuneCandidates = 8
+    /// Algorithms timed per tuned shape: 8, or `LYCHEE_AUTOTUNE_CANDIDATES` (1-64) to try more of the
+    /// heuristic's list. `LYCHEE_AUTOTUNE_LOG=1` prints each tuning's outcome on standard error.
+    static let autotuneCandidates: Int = {
+        let value = ProcessInfo.processInfo.environment["LYCHEE_AUTOTUNE_CANDIDATES"].flatMap { Int($0) }
+        return min(64, max(1, value ?? 8))
+    }()
+    static let logsAutotuning = ProcessInfo.processInfo.environment["LYCHEE_AUTOTUNE_LOG"] == "1"
 
     private let blas: CUBLASLtLibrary
     private let driver: CUDADriver
@@ -115,7 +121,7 @@ final class MatmulEngine: @unchecked Sendable {
                 UnsafeMutableRawPointer(bitPattern: UInt(out)), plan.c, &algo,
                 UnsafeMutableRawPointer(bitPattern: UInt(self.workspace)), Self.workspaceBytes, nil)
         }
-        if !plan.candidates.isEmpty { try autotune(plan, launch) }
+        if !plan.candidates.isEmpty { try autotune(plan, key, launch) }
         let status = launch(&plan.algo)
         if key.residual, status == Self.notSupported {
             // A library that has no product adding C with these scales: the caller adds the residual itself.
@@ -129,7 +135,9 @@ final class MatmulEngine: @unchecked Sendable {
 
     /// Times the plan's first algorithm and its candidates (two runs each, on this run's operands: the last
     /// run of the winner is redone by the caller) and keeps the fastest. A candidate that fails is skipped.
-    private func autotune(_ plan: Plan, _ launch: (inout lychee_cublasLtMatmulAlgo_t) -> cublasStatus_t) throws {
+    private func autotune(
+        _ plan: Plan, _ key: PlanKey, _ launch: (inout lychee_cublasLtMatmulAlgo_t) -> cublasStatus_t
+    ) throws {
         let candidates = [plan.algo] + plan.candidates
         plan.candidates = []
         var start: CUevent?, end: CUevent?
@@ -139,6 +147,7 @@ final class MatmulEngine: @unchecked Sendable {
             _ = driver.cuEventDestroy(end)
         }
         var best = (time: Float.infinity, index: 0)
+        var first = Float.nan
         for (index, candidate) in candidates.enumerated() {
             var algo = candidate
             guard launch(&algo) == 0 else { continue }  // warm-up (and a check that it runs)
@@ -149,7 +158,14 @@ final class MatmulEngine: @unchecked Sendable {
             guard !failed, driver.cuEventSynchronize(end) == 0 else { continue }
             var milliseconds: Float = 0
             guard driver.cuEventElapsedTime(&milliseconds, start, end) == 0 else { continue }
+            if index == 0 { first = milliseconds / 2 }
             if milliseconds < best.time { best = (milliseconds, index) }
+        }
+        if Self.logsAutotuning {
+            let line = "autotune m=\(key.m) n=\(key.n) k=\(key.k)\(key.fp8 ? " fp8" : "")\(key.bias ? " bias" : "")"
+                + "\(key.residual ? " residual" : ""): heuristic's first \(first) ms, best \(best.time / 2) ms "
+                + "(candidate \(best.index) of \(candidates.count))\n"
+            FileHandle.standardError.write(Data(line.utf8))
         }
         plan.algo = candidates[best.index]
         if let key = plan.tuning { tunedChoice[key] = best.index }

@@ -49,17 +49,34 @@ struct ImageInputResolver: Sendable {
         return try base64(Substring(image), field: field)
     }
 
-    /// The bytes of base64 `text`; ASCII whitespace (the line breaks of wrapped base64) is skipped. Works on
-    /// the UTF-8 bytes: an image is hundreds of kilobytes of base64, and walking it as Characters took ~10 ms
-    /// a request.
+    /// The bytes of base64 `text`; ASCII whitespace (the line breaks of wrapped base64) is skipped.
     private func base64(_ text: Substring, field: String) throws -> Data {
-        var compact = Data(text.utf8)
-        let isWhitespace = { (byte: UInt8) in byte == 0x20 || (0x09...0x0D).contains(byte) }
-        if compact.contains(where: isWhitespace) { compact.removeAll(where: isWhitespace) }
-        guard !compact.isEmpty, let data = Data(base64Encoded: compact) else {
+        guard let data = Self.decodeBase64(text) else {
             throw APIError.invalidRequest(
                 "\(field).image is not valid base64; send the file's bytes as standard base64 or a data: URL")
         }
         return data
+    }
+
+    /// Standard base64 to bytes, skipping ASCII whitespace; nil when empty or not base64. Works on the
+    /// string's UTF-8 bytes in place: an image is hundreds of kilobytes of base64, and walking it as
+    /// Characters (~10 ms a request) or testing each byte through `Data` (~0.4 ms an image) showed in the
+    /// request's `inputs` stage.
+    static func decodeBase64(_ text: Substring) -> Data? {
+        let decode = { (bytes: UnsafeBufferPointer<UInt8>) -> Data? in
+            guard bytes.contains(where: isASCIIWhitespace) else {
+                return bytes.isEmpty ? nil : Data(base64Encoded: Data(bytes))
+            }
+            var compact = [UInt8]()
+            compact.reserveCapacity(bytes.count)
+            for byte in bytes where !isASCIIWhitespace(byte) { compact.append(byte) }
+            return compact.isEmpty ? nil : Data(base64Encoded: Data(compact))
+        }
+        if let decoded = text.utf8.withContiguousStorageIfAvailable(decode) { return decoded }
+        return Array(text.utf8).withUnsafeBufferPointer(decode)
+    }
+
+    @inline(__always) private static func isASCIIWhitespace(_ byte: UInt8) -> Bool {
+        byte == 0x20 || (byte >= 0x09 && byte <= 0x0D)
     }
 }
