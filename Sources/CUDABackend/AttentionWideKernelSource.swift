@@ -63,14 +63,10 @@ enum AttentionWideKernelSource {
         // full one's last block may end after it) only helps with the copies and barriers.
         const bool idle = warpFirst + 32 <= seqStart || warpFirst >= seqEnd;
         int row[2][2];
-        bool valid[2][2];
     #pragma unroll
         for (int m = 0; m < 2; ++m) {
     #pragma unroll
-            for (int h = 0; h < 2; ++h) {
-                row[m][h] = warpFirst + 16 * m + 8 * h + g;
-                valid[m][h] = row[m][h] >= seqStart && row[m][h] < seqEnd;
-            }
+            for (int h = 0; h < 2; ++h) row[m][h] = warpFirst + 16 * m + 8 * h + g;
         }
 
         // The block's query rows (zeros outside the sequence) arrive with the first key tile.
@@ -164,11 +160,17 @@ enum AttentionWideKernelSource {
             __syncthreads();  // both warps are done with this value tile
         }
 
-    #pragma unroll
-        for (int m = 0; m < 2; ++m) {
-            store_rows<D>(o[m], l[m][0], l[m][1], out + row[m][0] * qStride + head * D, out + row[m][1] * qStride + head * D,
-                          valid[m][0], valid[m][1], t);
+        // The outputs leave through the query tile, which both warps are done with (with no key tile at all,
+        // its copy may still be in flight): 16-byte stores, not 4-byte ones.
+        if (block.blocks == 0) {
+            wait_async_all();
+            __syncthreads();
         }
+        bf16_t* stage = (bf16_t*)attention_shared + warp * 32 * (D + 8);
+    #pragma unroll
+        for (int m = 0; m < 2; ++m) stage_rows<D>(o[m], l[m][0], l[m][1], stage + m * 16 * (D + 8), g, t);
+        __syncwarp();
+        copy_staged_rows<D>(stage, 32, warpFirst, seqStart, seqEnd, out + head * D, qStride);
     }
 
     """#

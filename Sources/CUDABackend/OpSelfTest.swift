@@ -96,6 +96,7 @@ public struct OpSelfTest {
         record(try checkRMSNorm(rows: s ? 517 : 13, width: hidden))
         record(try checkRMSNorm(rows: s ? 301 : 13, width: vision))
         record(try checkRMSNorm(rows: s ? 37 : 5, width: s ? 1002 : 42))  // not a multiple of 8: scalar kernel
+        record(try checkRMSNorm(rows: s ? 29 : 3, width: s ? 1000 : 40))  // a warp's last vectors partly idle
         record(try checkRMSNorm(rows: s ? 67 : 5, width: 8192))
         // The residual connection inside the product (cuBLASLt's C matrix), whole and in row chunks as the MLP
         // runs it; odd widths take the fallback product and a separate add.

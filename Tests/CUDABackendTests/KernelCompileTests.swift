@@ -12,7 +12,7 @@ struct KernelCompileTests {
 
     /// Every kernel name the backend launches (CUDABackend+Ops.swift).
     static let launched = [
-        "rms_norm", "rms_norm_v8", "add", "add_v8",
+        "rms_norm", "rms_norm_v8", "rms_norm_warp8_v8", "rms_norm_warp16_v8", "add", "add_v8",
         "silu_mul", "silu_mul_fused", "silu_mul_fused_v8", "gelu", "rotary_tables", "rope", "split_rope",
         "split_rope_v8", "gather_rows", "scatter_rows", "linear_fallback", "patchify_rgb8",
     ] + AttentionKernelSource.headDims.map(AttentionKernelSource.kernelName(headDim:))
