@@ -9,7 +9,7 @@
 #   make fuzz         builds the libFuzzer targets of Fuzz/ and runs each FUZZ_SECONDS seconds (README, "Fuzzing")
 #   make package      lychee-rerank-linux-x86_64.tar.gz (scripts/package.sh)
 #   make web-assets   re-embeds Sources/RerankServer/Web after editing a file there
-.PHONY: deps build run demo test validate-deploy fuzz package web-assets clean
+.PHONY: deps build run demo test validate-deploy fuzz package web-assets clean lint
 
 deps:
 	bash scripts/install-deps.sh
@@ -28,7 +28,7 @@ run: build
 demo: build
 	bash scripts/demo.sh
 
-test: deps
+test: deps lint
 	NVRTC=$$(bash scripts/install-nvrtc.sh) && LD_LIBRARY_PATH="$$NVRTC$${LD_LIBRARY_PATH:+:$$LD_LIBRARY_PATH}" swift test 2>&1
 	bash scripts/browser-test.sh
 	bash scripts/client-compat.sh
@@ -45,6 +45,10 @@ fuzz: deps
 
 package: deps
 	bash scripts/package.sh
+
+# The style .swift-format describes (lines within 120, no force unwraps or force tries), checked on every file.
+lint:
+	swift format lint --strict --recursive Sources Tests Package.swift
 
 web-assets:
 	bash scripts/embed-web-assets.sh

@@ -3,7 +3,7 @@ import PackageDescription
 
 /// One set of compiler settings for every target.
 let swiftSettings: [SwiftSetting] = [
-    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("ExistentialAny")
 ]
 
 let package = Package(
@@ -124,7 +124,8 @@ let package = Package(
         .executableTarget(
             name: "LycheeCLI",
             dependencies: [
-                "Reranker", "Tokenizers", "ImageProcessing", "Qwen25VL", "SafeTensors", "TensorKit", "CPUBackend", "RerankServer", "ModelHub",
+                "Reranker", "Tokenizers", "ImageProcessing", "Qwen25VL", "SafeTensors", "TensorKit", "CPUBackend",
+                "RerankServer", "ModelHub",
                 "CUDABackend",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -146,14 +147,20 @@ let package = Package(
         .testTarget(
             name: "CUDABackendTests", dependencies: ["CUDABackend", "CPUBackend", "TensorKit"],
             swiftSettings: swiftSettings),
-        .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors", "TestSupport"], swiftSettings: swiftSettings),
-        .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(
-            name: "ImageProcessingTests", dependencies: ["ImageProcessing", "TestSupport"], swiftSettings: swiftSettings),
-        .testTarget(name: "Qwen25VLTests", dependencies: ["Qwen25VL", "TensorKit", "TestSupport"], swiftSettings: swiftSettings),
+            name: "SafeTensorsTests", dependencies: ["SafeTensors", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "TokenizersTests", dependencies: ["Tokenizers", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "ImageProcessingTests", dependencies: ["ImageProcessing", "TestSupport"], swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "Qwen25VLTests", dependencies: ["Qwen25VL", "TensorKit", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(
             name: "EngineTests",
-            dependencies: ["Reranker", "CPUBackend", "Qwen25VL", "ImageProcessing", "SafeTensors", "TensorKit", "TestSupport"],
+            dependencies: [
+                "Reranker", "CPUBackend", "Qwen25VL", "ImageProcessing", "SafeTensors", "TensorKit", "TestSupport",
+            ],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "RerankServerTests",
@@ -175,9 +182,12 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings),
-        .testTarget(name: "RerankerTests", dependencies: ["Reranker", "Tokenizers", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "RerankerTests", dependencies: ["Reranker", "Tokenizers", "TestSupport"], swiftSettings: swiftSettings
+        ),
         /// Runs the built binary (and tests its output helpers): exit statuses and messages as users see them.
         .testTarget(
-            name: "LycheeCLITests", dependencies: ["LycheeCLI", "Reranker", "TestSupport"], swiftSettings: swiftSettings),
+            name: "LycheeCLITests", dependencies: ["LycheeCLI", "Reranker", "TestSupport"], swiftSettings: swiftSettings
+        ),
     ]
 )

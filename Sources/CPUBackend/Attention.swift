@@ -90,7 +90,8 @@ extension CPUBackend {
             for firstRow in stride(from: 0, to: length, by: attentionRowBlock) {
                 for head in 0..<heads {
                     items.append(
-                        AttentionItem(start: Int(start), length: length, head: head, firstRow: firstRow, prefix: prefix))
+                        AttentionItem(start: Int(start), length: length, head: head, firstRow: firstRow, prefix: prefix)
+                    )
                 }
             }
         }

@@ -38,7 +38,8 @@ public enum CPUBackendBenchmark {
         let weight =
             dtype == .f8e4m3
             ? try backend.scaledWeight(
-                UnsafeRawBufferPointer(weightBytes), rowScales: Array(repeating: 1 / 400, count: outFeatures), shape: shape)
+                UnsafeRawBufferPointer(weightBytes), rowScales: Array(repeating: 1 / 400, count: outFeatures),
+                shape: shape)
             : try backend.weight(UnsafeRawBufferPointer(weightBytes), dtype: dtype, shape: shape, keepingAlive: nil)
         let x = try backend.upload(
             (0..<(tokens * inFeatures)).map { _ in Float.random(in: -1...1, using: &generator) },
@@ -64,7 +65,8 @@ public enum CPUBackendBenchmark {
         let cuSeqlens = (0...sequences).map { Int32($0 * length) }
         let seconds = try best(of: repeats) {
             _ = try backend.attention(
-                query: q, key: k, value: v, cuSeqlens: cuSeqlens, causal: causal, scale: 1 / Float(headDim).squareRoot())
+                query: q, key: k, value: v, cuSeqlens: cuSeqlens, causal: causal, scale: 1 / Float(headDim).squareRoot()
+            )
         }
         let pairs = Double(sequences) * Double(length) * Double(causal ? (length + 1) / 2 : length)
         return Result(

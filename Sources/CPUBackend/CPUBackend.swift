@@ -86,7 +86,8 @@ public final class CPUBackend: Backend {
         }
         guard dtype != .f8e4m3 else {
             // 8-bit values mean nothing without their scales.
-            throw TensorError.unsupportedDType(op: "weight", argument: "weight", dtype: dtype, supported: [.bf16, .f16, .f32])
+            throw TensorError.unsupportedDType(
+                op: "weight", argument: "weight", dtype: dtype, supported: [.bf16, .f16, .f32])
         }
         let aligned = Int(bitPattern: bytes.baseAddress) % dtype.byteSize == 0
         if let owner, let base = bytes.baseAddress, aligned {

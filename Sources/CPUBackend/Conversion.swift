@@ -5,7 +5,8 @@ import TensorKit
 /// Written as plain loops over unaligned-safe loads so the optimiser vectorises them; bf16 -> fp32 is a
 /// 16-bit shift, f16 -> fp32 uses the hardware conversion where available.
 @inline(__always)
-func convertToFloat(_ source: UnsafeRawPointer, dtype: DType, into destination: UnsafeMutablePointer<Float>, count: Int) {
+func convertToFloat(_ source: UnsafeRawPointer, dtype: DType, into destination: UnsafeMutablePointer<Float>, count: Int)
+{
     switch dtype {
     case .f32:
         destination.update(from: source.assumingMemoryBound(to: Float.self), count: count)

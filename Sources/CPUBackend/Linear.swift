@@ -51,7 +51,9 @@ extension CPUBackend {
                 beta = 1
             }
             if k == 0 {
-                if beta == 0 { for row in 0..<rows.count { (c + row * n).initialize(repeating: 0, count: columns.count) } }
+                if beta == 0 {
+                    for row in 0..<rows.count { (c + row * n).initialize(repeating: 0, count: columns.count) }
+                }
                 return
             }
             cblas_sgemm(

@@ -57,7 +57,9 @@ extension CPUBackend {
                 for i in chunk {
                     let row = Int(ids[i])
                     if let scales {
-                        convertScaledRows(rows + row * rowBytes, scales: scales + row, rows: 1, columns: width, into: result + i * width)
+                        convertScaledRows(
+                            rows + row * rowBytes, scales: scales + row, rows: 1, columns: width,
+                            into: result + i * width)
                     } else {
                         convertToFloat(rows + row * rowBytes, dtype: dtype, into: result + i * width, count: width)
                     }

@@ -33,9 +33,11 @@ enum AttentionKernelSource {
     /// d = 128 (168 registers, against 196 unbounded, for 2 blocks), 4 for the smaller heads (no spills).
     static func blocksPerMultiprocessor(headDim: Int) -> Int { headDim > 96 ? 3 : 4 }
 
-    static let source: String = body + entryPoints(
-        headDims: headDims, name: kernelName(headDim:), calling: "attention_tile", threads: 128,
-        blocksPerMultiprocessor: blocksPerMultiprocessor(headDim:))
+    static let source: String =
+        body
+        + entryPoints(
+            headDims: headDims, name: kernelName(headDim:), calling: "attention_tile", threads: 128,
+            blocksPerMultiprocessor: blocksPerMultiprocessor(headDim:))
 
     /// One `extern "C"` kernel per head dimension, calling the template `function<D>` with the attention
     /// kernels' arguments.
@@ -56,376 +58,376 @@ enum AttentionKernelSource {
     }
 
     static let body = #"""
-    #define ATT_BQ 64
-    #define ATT_BK 64
-    #define ATT_THREADS 128
-    #define ATT_NEG_INF (__int_as_float(0xff800000))
+        #define ATT_BQ 64
+        #define ATT_BK 64
+        #define ATT_THREADS 128
+        #define ATT_NEG_INF (__int_as_float(0xff800000))
 
-    __device__ __forceinline__ void mma_bf16_16816(float* c, const unsigned* a, unsigned b0, unsigned b1) {
-        asm volatile(
-            "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
-            : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-            : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-    }
-
-    /// 2^x with one MUFU instruction (relative error ~2^-22; -inf -> 0, subnormal results flushed to 0).
-    __device__ __forceinline__ float fast_exp2(float x) {
-        float y;
-        asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
-        return y;
-    }
-
-    /// The shared-memory address of a generic pointer into shared memory.
-    __device__ __forceinline__ unsigned shared_address(const void* p) {
-        unsigned address;
-        asm("{ .reg .u64 a; cvta.to.shared.u64 a, %1; cvt.u32.u64 %0, a; }" : "=r"(address) : "l"(p));
-        return address;
-    }
-
-    /// Copies 16 bytes to shared memory (a shared-window address) asynchronously, or writes 16 zero bytes
-    /// when `valid` is false.
-    __device__ __forceinline__ void copy16_async(unsigned target, const void* source, bool valid) {
-        asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n"
-                     :: "r"(target), "l"(source), "r"(valid ? 16 : 0));
-    }
-
-    __device__ __forceinline__ void commit_async() { asm volatile("cp.async.commit_group;\n" ::); }
-
-    /// Waits until at most one committed group of copies is still in flight.
-    __device__ __forceinline__ void wait_async_but_one() { asm volatile("cp.async.wait_group 1;\n" ::); }
-
-    /// Waits until every committed group of copies has landed.
-    __device__ __forceinline__ void wait_async_all() { asm volatile("cp.async.wait_group 0;\n" ::); }
-
-    /// Four 8x8 b16 matrices from shared memory; lane l names row l % 8 of matrix l / 8.
-    __device__ __forceinline__ void load_matrices(unsigned* r, unsigned address) {
-        asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-                     : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(address));
-    }
-
-    /// `load_matrices`, each matrix transposed.
-    __device__ __forceinline__ void load_matrices_transposed(unsigned* r, unsigned address) {
-        asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-                     : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(address));
-    }
-
-    /// Bytes between rows of a shared key or value tile: D elements and 8 of padding, which staggers the rows
-    /// `ldmatrix` reads together over the banks.
-    template <int D> struct TilePitch { static constexpr int bytes = (D + 8) * 2; };
-
-    /// Copies chunks `first ..< first + width` (16 bytes each) of `ATT_BK` tile rows starting at row `start`:
-    /// `width` of the block's `threads` threads per row, so that each thread's rows are a fixed stride apart
-    /// and its addresses differ by constants. Rows outside `lo ..< hi` become zeros.
-    template <int D, int threads, int width, int first>
-    __device__ __forceinline__ void copy_tile_columns(unsigned tile, const bf16_t* source, int stride, int start,
-                                                      int lo, int hi) {
-        constexpr int rowsPerPass = threads / width;
-        static_assert(threads % width == 0 && ATT_BK % rowsPerPass == 0, "whole rows per pass");
-        const int r0 = threadIdx.x / width, col = (first + threadIdx.x % width) * 8;
-        const int step = rowsPerPass * stride;
-        unsigned target = tile + r0 * TilePitch<D>::bytes + col * 2;
-        const bf16_t* from = source + (start + r0) * stride + col;
-        int row = start + r0;
-    #pragma unroll 1
-        for (int pass = 0; pass < ATT_BK / rowsPerPass; ++pass) {
-            const bool valid = row >= lo && row < hi;
-            copy16_async(target, valid ? from : source, valid);
-            target += rowsPerPass * TilePitch<D>::bytes;
-            from += step;
-            row += rowsPerPass;
+        __device__ __forceinline__ void mma_bf16_16816(float* c, const unsigned* a, unsigned b0, unsigned b1) {
+            asm volatile(
+                "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+                : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+                : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
         }
-    }
 
-    /// Starts copying rows `start ..< start + ATT_BK` of one head (`source` points at the head's first element,
-    /// rows `stride` elements apart) into the shared tile at `tile`; rows outside `lo ..< hi` become zeros (so
-    /// that a zero probability never meets a stale value). A row's 16-byte chunks go in a power-of-two group
-    /// of 8 or 16 and, for D = 80, a group of the last 2.
-    template <int D, int threads = ATT_THREADS>
-    __device__ __forceinline__ void load_tile_async(unsigned tile, const bf16_t* source, int stride, int start,
-                                                    int lo, int hi) {
-        constexpr int chunks = D / 8, main = chunks >= 16 ? 16 : 8, rest = chunks - main;
-        static_assert(chunks == main || rest == 2, "head dimensions 64, 80 or 128");
-        copy_tile_columns<D, threads, main, 0>(tile, source, stride, start, lo, hi);
-        if constexpr (rest > 0) copy_tile_columns<D, threads, rest, main>(tile, source, stride, start, lo, hi);
-    }
+        /// 2^x with one MUFU instruction (relative error ~2^-22; -inf -> 0, subnormal results flushed to 0).
+        __device__ __forceinline__ float fast_exp2(float x) {
+            float y;
+            asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(y) : "f"(x));
+            return y;
+        }
 
-    /// What one block computes (five ints of `tiles` per block): query rows `qStart ..< qStart + ATT_BQ`, of
-    /// which those in `seqStart ..< seqEnd` are its sequence's; keys `prefixStart ..< prefixEnd` of a shared
-    /// prefix, then the sequence's own (under a causal mask up to the block's last row): `blocks` key tiles,
-    /// the prefix's `prefixBlocks` first.
-    struct AttentionBlock { int qStart, seqStart, seqEnd, prefixStart, prefixEnd, prefixBlocks, blocks; };
+        /// The shared-memory address of a generic pointer into shared memory.
+        __device__ __forceinline__ unsigned shared_address(const void* p) {
+            unsigned address;
+            asm("{ .reg .u64 a; cvta.to.shared.u64 a, %1; cvt.u32.u64 %0, a; }" : "=r"(address) : "l"(p));
+            return address;
+        }
 
-    __device__ __forceinline__ AttentionBlock attention_block(const int* tiles, int tile, int causal) {
-        AttentionBlock b;
-        b.qStart = tiles[5 * tile];
-        b.seqStart = tiles[5 * tile + 1];
-        b.seqEnd = tiles[5 * tile + 2];
-        b.prefixStart = tiles[5 * tile + 3];
-        b.prefixEnd = tiles[5 * tile + 4];
-        const int ownEnd = causal ? min(b.seqEnd, b.qStart + ATT_BQ) : b.seqEnd;
-        b.prefixBlocks = (b.prefixEnd - b.prefixStart + ATT_BK - 1) / ATT_BK;
-        b.blocks = b.prefixBlocks + (ownEnd - b.seqStart + ATT_BK - 1) / ATT_BK;
-        return b;
-    }
+        /// Copies 16 bytes to shared memory (a shared-window address) asynchronously, or writes 16 zero bytes
+        /// when `valid` is false.
+        __device__ __forceinline__ void copy16_async(unsigned target, const void* source, bool valid) {
+            asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n"
+                         :: "r"(target), "l"(source), "r"(valid ? 16 : 0));
+        }
 
-    /// What every thread of an attention block derives from its block and lane, in both kernels: the query
-    /// and kv head, its warp, its place in the m16n8k16 fragments (`g`, `t`), the row strides, and its row
-    /// addresses within the four matrices of a key fragment (`keyLane`) and of a query or, transposed, value
-    /// fragment (`rowLane`), for tiles of `pitch` bytes a row.
-    struct AttentionThread { int head, kvHead, warp, g, t, qStride, kvStride; unsigned keyLane, rowLane; };
+        __device__ __forceinline__ void commit_async() { asm volatile("cp.async.commit_group;\n" ::); }
 
-    template <int D>
-    __device__ __forceinline__ AttentionThread attention_thread(int heads, int kvHeads) {
-        constexpr int pitch = TilePitch<D>::bytes;
-        AttentionThread a;
-        a.head = blockIdx.y;
-        a.kvHead = a.head / (heads / kvHeads);
-        const int lane = threadIdx.x & 31;
-        a.warp = threadIdx.x >> 5;
-        a.g = lane >> 2;
-        a.t = lane & 3;
-        // ldmatrix: this lane names row `mr` of matrix `mi`.
-        const int mi = lane >> 3, mr = lane & 7;
-        // Element offsets fit in 32 bits (the host checks).
-        a.qStride = heads * D;
-        a.kvStride = kvHeads * D;
-        a.keyLane = ((mi >> 1) * 8 + mr) * pitch + (mi & 1) * 16;
-        a.rowLane = ((mi & 1) * 8 + mr) * pitch + (mi >> 1) * 16;
-        return a;
-    }
+        /// Waits until at most one committed group of copies is still in flight.
+        __device__ __forceinline__ void wait_async_but_one() { asm volatile("cp.async.wait_group 1;\n" ::); }
 
-    /// Key-tile step `ks` of a 16-row tile's probabilities (`s`, m16n8k16 accumulators), rounded to bf16 pairs
-    /// as the A operand of the value product.
-    __device__ __forceinline__ void probability_operand(const float (&s)[ATT_BK / 8][4], int ks, unsigned (&a)[4]) {
-        a[0] = pack_bf2(s[2 * ks][0], s[2 * ks][1]);
-        a[1] = pack_bf2(s[2 * ks][2], s[2 * ks][3]);
-        a[2] = pack_bf2(s[2 * ks + 1][0], s[2 * ks + 1][1]);
-        a[3] = pack_bf2(s[2 * ks + 1][2], s[2 * ks + 1][3]);
-    }
+        /// Waits until every committed group of copies has landed.
+        __device__ __forceinline__ void wait_async_all() { asm volatile("cp.async.wait_group 0;\n" ::); }
 
-    /// Key tile `index` of a block: the shared prefix's tiles first, then the sequence's own. Keys `start ..<
-    /// start + ATT_BK`, of which those before `end` exist.
-    struct KeyTile { int start, end; bool inPrefix; };
+        /// Four 8x8 b16 matrices from shared memory; lane l names row l % 8 of matrix l / 8.
+        __device__ __forceinline__ void load_matrices(unsigned* r, unsigned address) {
+            asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                         : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(address));
+        }
 
-    __device__ __forceinline__ KeyTile key_tile(int index, const AttentionBlock& b) {
-        const bool inPrefix = index < b.prefixBlocks;
-        return {inPrefix ? b.prefixStart + index * ATT_BK : b.seqStart + (index - b.prefixBlocks) * ATT_BK,
-                inPrefix ? b.prefixEnd : b.seqEnd, inPrefix};
-    }
+        /// `load_matrices`, each matrix transposed.
+        __device__ __forceinline__ void load_matrices_transposed(unsigned* r, unsigned address) {
+            asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                         : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3]) : "r"(address));
+        }
 
-    /// Keys of `keys` a row sees, counted from this lane's first column (2 t): those before the tile's end
-    /// and, on its own sequence's keys under a causal mask, those up to the row (the prefix precedes it).
-    __device__ __forceinline__ int keys_seen(int row, KeyTile keys, int causal, int t) {
-        const bool diagonal = causal && !keys.inPrefix;
-        return (diagonal ? min(keys.end, row + 1) : keys.end) - keys.start - t * 2;
-    }
+        /// Bytes between rows of a shared key or value tile: D elements and 8 of padding, which staggers the rows
+        /// `ldmatrix` reads together over the banks.
+        template <int D> struct TilePitch { static constexpr int bytes = (D + 8) * 2; };
 
-    /// One key tile's step of the online softmax for a 16-row tile. `s` holds its raw scores (m16n8k16
-    /// accumulators: this thread has rows g and g + 8 at columns 2 t, 2 t + 1 of each 8 keys); when `masked`,
-    /// keys at or past `seen0` / `seen1` (see `keys_seen`) become -inf. Updates the running maxima `m0`, `m1`
-    /// (raw units: the scale is positive, so maxima commute with it) and sums `l0`, `l1`, turns the scores
-    /// into probabilities, and returns in `c0`, `c1` the factors the rows' earlier outputs must be scaled by.
-    __device__ __forceinline__ void online_softmax(float (&s)[ATT_BK / 8][4], float& m0, float& m1, float& l0,
-                                                   float& l1, bool masked, int seen0, int seen1, float scaleLog2,
-                                                   float& c0, float& c1) {
-        if (masked) {
-    #pragma unroll
+        /// Copies chunks `first ..< first + width` (16 bytes each) of `ATT_BK` tile rows starting at row `start`:
+        /// `width` of the block's `threads` threads per row, so that each thread's rows are a fixed stride apart
+        /// and its addresses differ by constants. Rows outside `lo ..< hi` become zeros.
+        template <int D, int threads, int width, int first>
+        __device__ __forceinline__ void copy_tile_columns(unsigned tile, const bf16_t* source, int stride, int start,
+                                                          int lo, int hi) {
+            constexpr int rowsPerPass = threads / width;
+            static_assert(threads % width == 0 && ATT_BK % rowsPerPass == 0, "whole rows per pass");
+            const int r0 = threadIdx.x / width, col = (first + threadIdx.x % width) * 8;
+            const int step = rowsPerPass * stride;
+            unsigned target = tile + r0 * TilePitch<D>::bytes + col * 2;
+            const bf16_t* from = source + (start + r0) * stride + col;
+            int row = start + r0;
+        #pragma unroll 1
+            for (int pass = 0; pass < ATT_BK / rowsPerPass; ++pass) {
+                const bool valid = row >= lo && row < hi;
+                copy16_async(target, valid ? from : source, valid);
+                target += rowsPerPass * TilePitch<D>::bytes;
+                from += step;
+                row += rowsPerPass;
+            }
+        }
+
+        /// Starts copying rows `start ..< start + ATT_BK` of one head (`source` points at the head's first element,
+        /// rows `stride` elements apart) into the shared tile at `tile`; rows outside `lo ..< hi` become zeros (so
+        /// that a zero probability never meets a stale value). A row's 16-byte chunks go in a power-of-two group
+        /// of 8 or 16 and, for D = 80, a group of the last 2.
+        template <int D, int threads = ATT_THREADS>
+        __device__ __forceinline__ void load_tile_async(unsigned tile, const bf16_t* source, int stride, int start,
+                                                        int lo, int hi) {
+            constexpr int chunks = D / 8, main = chunks >= 16 ? 16 : 8, rest = chunks - main;
+            static_assert(chunks == main || rest == 2, "head dimensions 64, 80 or 128");
+            copy_tile_columns<D, threads, main, 0>(tile, source, stride, start, lo, hi);
+            if constexpr (rest > 0) copy_tile_columns<D, threads, rest, main>(tile, source, stride, start, lo, hi);
+        }
+
+        /// What one block computes (five ints of `tiles` per block): query rows `qStart ..< qStart + ATT_BQ`, of
+        /// which those in `seqStart ..< seqEnd` are its sequence's; keys `prefixStart ..< prefixEnd` of a shared
+        /// prefix, then the sequence's own (under a causal mask up to the block's last row): `blocks` key tiles,
+        /// the prefix's `prefixBlocks` first.
+        struct AttentionBlock { int qStart, seqStart, seqEnd, prefixStart, prefixEnd, prefixBlocks, blocks; };
+
+        __device__ __forceinline__ AttentionBlock attention_block(const int* tiles, int tile, int causal) {
+            AttentionBlock b;
+            b.qStart = tiles[5 * tile];
+            b.seqStart = tiles[5 * tile + 1];
+            b.seqEnd = tiles[5 * tile + 2];
+            b.prefixStart = tiles[5 * tile + 3];
+            b.prefixEnd = tiles[5 * tile + 4];
+            const int ownEnd = causal ? min(b.seqEnd, b.qStart + ATT_BQ) : b.seqEnd;
+            b.prefixBlocks = (b.prefixEnd - b.prefixStart + ATT_BK - 1) / ATT_BK;
+            b.blocks = b.prefixBlocks + (ownEnd - b.seqStart + ATT_BK - 1) / ATT_BK;
+            return b;
+        }
+
+        /// What every thread of an attention block derives from its block and lane, in both kernels: the query
+        /// and kv head, its warp, its place in the m16n8k16 fragments (`g`, `t`), the row strides, and its row
+        /// addresses within the four matrices of a key fragment (`keyLane`) and of a query or, transposed, value
+        /// fragment (`rowLane`), for tiles of `pitch` bytes a row.
+        struct AttentionThread { int head, kvHead, warp, g, t, qStride, kvStride; unsigned keyLane, rowLane; };
+
+        template <int D>
+        __device__ __forceinline__ AttentionThread attention_thread(int heads, int kvHeads) {
+            constexpr int pitch = TilePitch<D>::bytes;
+            AttentionThread a;
+            a.head = blockIdx.y;
+            a.kvHead = a.head / (heads / kvHeads);
+            const int lane = threadIdx.x & 31;
+            a.warp = threadIdx.x >> 5;
+            a.g = lane >> 2;
+            a.t = lane & 3;
+            // ldmatrix: this lane names row `mr` of matrix `mi`.
+            const int mi = lane >> 3, mr = lane & 7;
+            // Element offsets fit in 32 bits (the host checks).
+            a.qStride = heads * D;
+            a.kvStride = kvHeads * D;
+            a.keyLane = ((mi >> 1) * 8 + mr) * pitch + (mi & 1) * 16;
+            a.rowLane = ((mi & 1) * 8 + mr) * pitch + (mi >> 1) * 16;
+            return a;
+        }
+
+        /// Key-tile step `ks` of a 16-row tile's probabilities (`s`, m16n8k16 accumulators), rounded to bf16 pairs
+        /// as the A operand of the value product.
+        __device__ __forceinline__ void probability_operand(const float (&s)[ATT_BK / 8][4], int ks, unsigned (&a)[4]) {
+            a[0] = pack_bf2(s[2 * ks][0], s[2 * ks][1]);
+            a[1] = pack_bf2(s[2 * ks][2], s[2 * ks][3]);
+            a[2] = pack_bf2(s[2 * ks + 1][0], s[2 * ks + 1][1]);
+            a[3] = pack_bf2(s[2 * ks + 1][2], s[2 * ks + 1][3]);
+        }
+
+        /// Key tile `index` of a block: the shared prefix's tiles first, then the sequence's own. Keys `start ..<
+        /// start + ATT_BK`, of which those before `end` exist.
+        struct KeyTile { int start, end; bool inPrefix; };
+
+        __device__ __forceinline__ KeyTile key_tile(int index, const AttentionBlock& b) {
+            const bool inPrefix = index < b.prefixBlocks;
+            return {inPrefix ? b.prefixStart + index * ATT_BK : b.seqStart + (index - b.prefixBlocks) * ATT_BK,
+                    inPrefix ? b.prefixEnd : b.seqEnd, inPrefix};
+        }
+
+        /// Keys of `keys` a row sees, counted from this lane's first column (2 t): those before the tile's end
+        /// and, on its own sequence's keys under a causal mask, those up to the row (the prefix precedes it).
+        __device__ __forceinline__ int keys_seen(int row, KeyTile keys, int causal, int t) {
+            const bool diagonal = causal && !keys.inPrefix;
+            return (diagonal ? min(keys.end, row + 1) : keys.end) - keys.start - t * 2;
+        }
+
+        /// One key tile's step of the online softmax for a 16-row tile. `s` holds its raw scores (m16n8k16
+        /// accumulators: this thread has rows g and g + 8 at columns 2 t, 2 t + 1 of each 8 keys); when `masked`,
+        /// keys at or past `seen0` / `seen1` (see `keys_seen`) become -inf. Updates the running maxima `m0`, `m1`
+        /// (raw units: the scale is positive, so maxima commute with it) and sums `l0`, `l1`, turns the scores
+        /// into probabilities, and returns in `c0`, `c1` the factors the rows' earlier outputs must be scaled by.
+        __device__ __forceinline__ void online_softmax(float (&s)[ATT_BK / 8][4], float& m0, float& m1, float& l0,
+                                                       float& l1, bool masked, int seen0, int seen1, float scaleLog2,
+                                                       float& c0, float& c1) {
+            if (masked) {
+        #pragma unroll
+                for (int nt = 0; nt < ATT_BK / 8; ++nt) {
+        #pragma unroll
+                    for (int e = 0; e < 4; ++e) {
+                        if (nt * 8 + (e & 1) >= (e < 2 ? seen0 : seen1)) s[nt][e] = ATT_NEG_INF;
+                    }
+                }
+            }
+            float mx0 = m0, mx1 = m1;
+        #pragma unroll
             for (int nt = 0; nt < ATT_BK / 8; ++nt) {
-    #pragma unroll
-                for (int e = 0; e < 4; ++e) {
-                    if (nt * 8 + (e & 1) >= (e < 2 ? seen0 : seen1)) s[nt][e] = ATT_NEG_INF;
+                mx0 = fmaxf(mx0, fmaxf(s[nt][0], s[nt][1]));
+                mx1 = fmaxf(mx1, fmaxf(s[nt][2], s[nt][3]));
+            }
+            mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 1));
+            mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 2));
+            mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 1));
+            mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 2));
+            // A row whose keys are all masked so far keeps m = -inf and scale 1.
+            c0 = mx0 == ATT_NEG_INF ? 1.0f : fast_exp2((m0 - mx0) * scaleLog2);
+            c1 = mx1 == ATT_NEG_INF ? 1.0f : fast_exp2((m1 - mx1) * scaleLog2);
+            const float base0 = mx0 == ATT_NEG_INF ? 0.0f : mx0 * scaleLog2;
+            const float base1 = mx1 == ATT_NEG_INF ? 0.0f : mx1 * scaleLog2;
+            m0 = mx0;
+            m1 = mx1;
+            float sum0 = 0.0f, sum1 = 0.0f;
+        #pragma unroll
+            for (int nt = 0; nt < ATT_BK / 8; ++nt) {
+                s[nt][0] = fast_exp2(fmaf(s[nt][0], scaleLog2, -base0));
+                s[nt][1] = fast_exp2(fmaf(s[nt][1], scaleLog2, -base0));
+                s[nt][2] = fast_exp2(fmaf(s[nt][2], scaleLog2, -base1));
+                s[nt][3] = fast_exp2(fmaf(s[nt][3], scaleLog2, -base1));
+                sum0 += s[nt][0] + s[nt][1];
+                sum1 += s[nt][2] + s[nt][3];
+            }
+            l0 = l0 * c0 + sum0;
+            l1 = l1 * c1 + sum1;
+        }
+
+        /// Scales a 16-row tile's outputs by its rows' factors; once the maxima settle no row of the warp changes
+        /// its scale, and the multiplications are skipped.
+        template <int D>
+        __device__ __forceinline__ void rescale_outputs(float (&o)[D / 8][4], float c0, float c1) {
+            if (__any_sync(0xffffffffu, c0 != 1.0f || c1 != 1.0f)) {
+        #pragma unroll
+                for (int dt = 0; dt < D / 8; ++dt) {
+                    o[dt][0] *= c0; o[dt][1] *= c0; o[dt][2] *= c1; o[dt][3] *= c1;
                 }
             }
         }
-        float mx0 = m0, mx1 = m1;
-    #pragma unroll
-        for (int nt = 0; nt < ATT_BK / 8; ++nt) {
-            mx0 = fmaxf(mx0, fmaxf(s[nt][0], s[nt][1]));
-            mx1 = fmaxf(mx1, fmaxf(s[nt][2], s[nt][3]));
-        }
-        mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 1));
-        mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 2));
-        mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 1));
-        mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 2));
-        // A row whose keys are all masked so far keeps m = -inf and scale 1.
-        c0 = mx0 == ATT_NEG_INF ? 1.0f : fast_exp2((m0 - mx0) * scaleLog2);
-        c1 = mx1 == ATT_NEG_INF ? 1.0f : fast_exp2((m1 - mx1) * scaleLog2);
-        const float base0 = mx0 == ATT_NEG_INF ? 0.0f : mx0 * scaleLog2;
-        const float base1 = mx1 == ATT_NEG_INF ? 0.0f : mx1 * scaleLog2;
-        m0 = mx0;
-        m1 = mx1;
-        float sum0 = 0.0f, sum1 = 0.0f;
-    #pragma unroll
-        for (int nt = 0; nt < ATT_BK / 8; ++nt) {
-            s[nt][0] = fast_exp2(fmaf(s[nt][0], scaleLog2, -base0));
-            s[nt][1] = fast_exp2(fmaf(s[nt][1], scaleLog2, -base0));
-            s[nt][2] = fast_exp2(fmaf(s[nt][2], scaleLog2, -base1));
-            s[nt][3] = fast_exp2(fmaf(s[nt][3], scaleLog2, -base1));
-            sum0 += s[nt][0] + s[nt][1];
-            sum1 += s[nt][2] + s[nt][3];
-        }
-        l0 = l0 * c0 + sum0;
-        l1 = l1 * c1 + sum1;
-    }
 
-    /// Scales a 16-row tile's outputs by its rows' factors; once the maxima settle no row of the warp changes
-    /// its scale, and the multiplications are skipped.
-    template <int D>
-    __device__ __forceinline__ void rescale_outputs(float (&o)[D / 8][4], float c0, float c1) {
-        if (__any_sync(0xffffffffu, c0 != 1.0f || c1 != 1.0f)) {
-    #pragma unroll
+        /// Divides a 16-row tile's outputs by its rows' sums (`l0`, `l1`: this lane's part, summed over the four
+        /// lanes of a row here) and writes them as bf16 to the tile's 16 shared rows at `stage` (D + 8 elements
+        /// apart: the lanes of a write fall in distinct banks), for ``copy_staged_rows``.
+        template <int D>
+        __device__ __forceinline__ void stage_rows(const float (&o)[D / 8][4], float l0, float l1, bf16_t* stage, int g,
+                                                   int t) {
+            l0 += __shfl_xor_sync(0xffffffffu, l0, 1);
+            l0 += __shfl_xor_sync(0xffffffffu, l0, 2);
+            l1 += __shfl_xor_sync(0xffffffffu, l1, 1);
+            l1 += __shfl_xor_sync(0xffffffffu, l1, 2);
+            const float inv0 = l0 > 0.0f ? 1.0f / l0 : 0.0f;
+            const float inv1 = l1 > 0.0f ? 1.0f / l1 : 0.0f;
+            bf16_t* row0 = stage + g * (D + 8);
+            bf16_t* row1 = row0 + 8 * (D + 8);
+        #pragma unroll
             for (int dt = 0; dt < D / 8; ++dt) {
-                o[dt][0] *= c0; o[dt][1] *= c0; o[dt][2] *= c1; o[dt][3] *= c1;
+                const int col = dt * 8 + t * 2;
+                *(unsigned*)(row0 + col) = pack_bf2(o[dt][0] * inv0, o[dt][1] * inv0);
+                *(unsigned*)(row1 + col) = pack_bf2(o[dt][2] * inv1, o[dt][3] * inv1);
             }
         }
-    }
 
-    /// Divides a 16-row tile's outputs by its rows' sums (`l0`, `l1`: this lane's part, summed over the four
-    /// lanes of a row here) and writes them as bf16 to the tile's 16 shared rows at `stage` (D + 8 elements
-    /// apart: the lanes of a write fall in distinct banks), for ``copy_staged_rows``.
-    template <int D>
-    __device__ __forceinline__ void stage_rows(const float (&o)[D / 8][4], float l0, float l1, bf16_t* stage, int g,
-                                               int t) {
-        l0 += __shfl_xor_sync(0xffffffffu, l0, 1);
-        l0 += __shfl_xor_sync(0xffffffffu, l0, 2);
-        l1 += __shfl_xor_sync(0xffffffffu, l1, 1);
-        l1 += __shfl_xor_sync(0xffffffffu, l1, 2);
-        const float inv0 = l0 > 0.0f ? 1.0f / l0 : 0.0f;
-        const float inv1 = l1 > 0.0f ? 1.0f / l1 : 0.0f;
-        bf16_t* row0 = stage + g * (D + 8);
-        bf16_t* row1 = row0 + 8 * (D + 8);
-    #pragma unroll
-        for (int dt = 0; dt < D / 8; ++dt) {
-            const int col = dt * 8 + t * 2;
-            *(unsigned*)(row0 + col) = pack_bf2(o[dt][0] * inv0, o[dt][1] * inv0);
-            *(unsigned*)(row1 + col) = pack_bf2(o[dt][2] * inv1, o[dt][3] * inv1);
-        }
-    }
-
-    /// Copies a warp's `rows` staged rows (sequence rows `first ..< first + rows`) to `out` (rows `stride`
-    /// elements apart) 16 bytes a lane at a time, only those in `seqStart ..< seqEnd`. After `__syncwarp`.
-    template <int D>
-    __device__ __forceinline__ void copy_staged_rows(const bf16_t* stage, int rows, int first, int seqStart,
-                                                     int seqEnd, bf16_t* out, int stride) {
-        constexpr int chunks = D / 8;
-        for (int c = threadIdx.x & 31; c < rows * chunks; c += 32) {
-            const int r = c / chunks, chunk = c - r * chunks, row = first + r;
-            if (row >= seqStart && row < seqEnd) {
-                *(uint4*)(out + row * stride + chunk * 8) = *(const uint4*)(stage + r * (D + 8) + chunk * 8);
-            }
-        }
-    }
-
-    template <int D>
-    __device__ void attention_tile(const bf16_t* q, const bf16_t* k, const bf16_t* v, bf16_t* out,
-                                   const int* tiles, int heads, int kvHeads, float scaleLog2, int causal) {
-        __shared__ __align__(16) bf16_t Ks[ATT_BK][D + 8];
-        __shared__ __align__(16) bf16_t Vs[ATT_BK][D + 8];
-        const AttentionBlock block = attention_block(tiles, blockIdx.x, causal);
-        const int qStart = block.qStart, seqStart = block.seqStart, seqEnd = block.seqEnd;
-        const AttentionThread thread = attention_thread<D>(heads, kvHeads);
-        const int head = thread.head, kvHead = thread.kvHead, warp = thread.warp, g = thread.g, t = thread.t;
-        const int qStride = thread.qStride, kvStride = thread.kvStride;
-        const unsigned keyTile = shared_address(Ks), valueTile = shared_address(Vs);
-        const unsigned keyLane = thread.keyLane, valueLane = thread.rowLane;
-        // A causal sequence's first block may start before the sequence (its blocks end at the sequence's
-        // end, so the partly filled one reads the fewest keys): rows outside the sequence are not computed.
-        const int warpFirst = qStart + warp * 16;
-        // A warp none of whose rows lie in the sequence (a causal sequence's first block starts before it, a
-        // full one's last block may end after it) only helps with the copies and barriers.
-        const bool idle = warpFirst + 16 <= seqStart || warpFirst >= seqEnd;
-        const int row0 = warpFirst + g, row1 = row0 + 8;
-
-        // Keys: the shared prefix rows first (all visible; they precede every row of the sequence), then
-        // the sequence's own rows.
-        if (block.blocks > 0) {
-            const KeyTile first = key_tile(0, block);
-            load_tile_async<D>(keyTile, k + kvHead * D, kvStride, first.start, first.start, first.end);
-        }
-        // The block's query rows come through the value tile, free until the first value load: 16-byte copies
-        // (zeros outside the sequence), then `ldmatrix` into this warp's fragments (A operand, row-major 16 x 16
-        // per k-step), instead of 4-byte loads straight from memory.
-        load_tile_async<D>(valueTile, q + head * D, qStride, qStart, seqStart, seqEnd);
-        commit_async();
-        wait_async_all();
-        __syncthreads();
-        unsigned qf[D / 16][4];
-    #pragma unroll
-        for (int kk = 0; kk < D / 16; ++kk) {
-            load_matrices(qf[kk], valueTile + warp * 16 * TilePitch<D>::bytes + valueLane + kk * 32);
-        }
-        __syncthreads();  // every warp holds its fragments before the value tile is overwritten
-
-        float o[D / 8][4];
-    #pragma unroll
-        for (int dt = 0; dt < D / 8; ++dt) { o[dt][0] = o[dt][1] = o[dt][2] = o[dt][3] = 0.0f; }
-        float m0 = ATT_NEG_INF, m1 = ATT_NEG_INF, l0 = 0.0f, l1 = 0.0f;
-
-        for (int blockIndex = 0; blockIndex < block.blocks; ++blockIndex) {
-            const KeyTile keys = key_tile(blockIndex, block);
-            const int kStart = keys.start, keyEnd = keys.end;
-            load_tile_async<D>(valueTile, v + kvHead * D, kvStride, kStart, kStart, keyEnd);
-            commit_async();
-            wait_async_but_one();  // this block's keys
-            __syncthreads();
-
-            // Only tiles crossing the sequence end or the diagonal need masks.
-            const bool masked = kStart + ATT_BK > keyEnd || (causal && !keys.inPrefix && kStart + ATT_BK - 1 > warpFirst);
-            float s[ATT_BK / 8][4];
-            if (!idle) {
-    #pragma unroll
-                for (int nt = 0; nt < ATT_BK / 8; ++nt) { s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.0f; }
-    #pragma unroll
-                for (int kk = 0; kk < D / 16; ++kk) {
-    #pragma unroll
-                    for (int np = 0; np < ATT_BK / 16; ++np) {
-                        // Matrices: keys 16 np + 0..7 then + 8..15, each at dims 16 kk + 0..7 and + 8..15.
-                        unsigned b[4];
-                        load_matrices(b, keyTile + keyLane + np * 16 * TilePitch<D>::bytes + kk * 32);
-                        mma_bf16_16816(s[2 * np], qf[kk], b[0], b[1]);
-                        mma_bf16_16816(s[2 * np + 1], qf[kk], b[2], b[3]);
-                    }
-                }
-
-                float c0, c1;
-                online_softmax(s, m0, m1, l0, l1, masked, keys_seen(row0, keys, causal, t), keys_seen(row1, keys, causal, t),
-                               scaleLog2, c0, c1);
-                rescale_outputs<D>(o, c0, c1);
-            }
-
-            __syncthreads();  // every warp is done with this key tile
-            if (blockIndex + 1 < block.blocks) {
-                const KeyTile next = key_tile(blockIndex + 1, block);
-                load_tile_async<D>(keyTile, k + kvHead * D, kvStride, next.start, next.start, next.end);
-            }
-            commit_async();
-            wait_async_but_one();  // this block's values
-            __syncthreads();
-
-            if (!idle) {
-    #pragma unroll
-                for (int ks = 0; ks < ATT_BK / 16; ++ks) {
-                    unsigned a[4];
-                    probability_operand(s, ks, a);
-    #pragma unroll
-                    for (int dp = 0; dp < D / 16; ++dp) {
-                        // Matrices (transposed): keys 16 ks + 0..7 then + 8..15, each at dims 16 dp + 0..7 and + 8..15.
-                        unsigned b[4];
-                        load_matrices_transposed(b, valueTile + valueLane + ks * 16 * TilePitch<D>::bytes + dp * 32);
-                        mma_bf16_16816(o[2 * dp], a, b[0], b[1]);
-                        mma_bf16_16816(o[2 * dp + 1], a, b[2], b[3]);
-                    }
+        /// Copies a warp's `rows` staged rows (sequence rows `first ..< first + rows`) to `out` (rows `stride`
+        /// elements apart) 16 bytes a lane at a time, only those in `seqStart ..< seqEnd`. After `__syncwarp`.
+        template <int D>
+        __device__ __forceinline__ void copy_staged_rows(const bf16_t* stage, int rows, int first, int seqStart,
+                                                         int seqEnd, bf16_t* out, int stride) {
+            constexpr int chunks = D / 8;
+            for (int c = threadIdx.x & 31; c < rows * chunks; c += 32) {
+                const int r = c / chunks, chunk = c - r * chunks, row = first + r;
+                if (row >= seqStart && row < seqEnd) {
+                    *(uint4*)(out + row * stride + chunk * 8) = *(const uint4*)(stage + r * (D + 8) + chunk * 8);
                 }
             }
-            __syncthreads();  // every warp is done with this value tile
         }
 
-        // The outputs leave through the key tile (every warp is done with it): 16-byte stores, not 4-byte ones.
-        bf16_t* stage = &Ks[warp * 16][0];
-        stage_rows<D>(o, l0, l1, stage, g, t);
-        __syncwarp();
-        copy_staged_rows<D>(stage, 16, warpFirst, seqStart, seqEnd, out + head * D, qStride);
-    }
+        template <int D>
+        __device__ void attention_tile(const bf16_t* q, const bf16_t* k, const bf16_t* v, bf16_t* out,
+                                       const int* tiles, int heads, int kvHeads, float scaleLog2, int causal) {
+            __shared__ __align__(16) bf16_t Ks[ATT_BK][D + 8];
+            __shared__ __align__(16) bf16_t Vs[ATT_BK][D + 8];
+            const AttentionBlock block = attention_block(tiles, blockIdx.x, causal);
+            const int qStart = block.qStart, seqStart = block.seqStart, seqEnd = block.seqEnd;
+            const AttentionThread thread = attention_thread<D>(heads, kvHeads);
+            const int head = thread.head, kvHead = thread.kvHead, warp = thread.warp, g = thread.g, t = thread.t;
+            const int qStride = thread.qStride, kvStride = thread.kvStride;
+            const unsigned keyTile = shared_address(Ks), valueTile = shared_address(Vs);
+            const unsigned keyLane = thread.keyLane, valueLane = thread.rowLane;
+            // A causal sequence's first block may start before the sequence (its blocks end at the sequence's
+            // end, so the partly filled one reads the fewest keys): rows outside the sequence are not computed.
+            const int warpFirst = qStart + warp * 16;
+            // A warp none of whose rows lie in the sequence (a causal sequence's first block starts before it, a
+            // full one's last block may end after it) only helps with the copies and barriers.
+            const bool idle = warpFirst + 16 <= seqStart || warpFirst >= seqEnd;
+            const int row0 = warpFirst + g, row1 = row0 + 8;
 
-    """#
+            // Keys: the shared prefix rows first (all visible; they precede every row of the sequence), then
+            // the sequence's own rows.
+            if (block.blocks > 0) {
+                const KeyTile first = key_tile(0, block);
+                load_tile_async<D>(keyTile, k + kvHead * D, kvStride, first.start, first.start, first.end);
+            }
+            // The block's query rows come through the value tile, free until the first value load: 16-byte copies
+            // (zeros outside the sequence), then `ldmatrix` into this warp's fragments (A operand, row-major 16 x 16
+            // per k-step), instead of 4-byte loads straight from memory.
+            load_tile_async<D>(valueTile, q + head * D, qStride, qStart, seqStart, seqEnd);
+            commit_async();
+            wait_async_all();
+            __syncthreads();
+            unsigned qf[D / 16][4];
+        #pragma unroll
+            for (int kk = 0; kk < D / 16; ++kk) {
+                load_matrices(qf[kk], valueTile + warp * 16 * TilePitch<D>::bytes + valueLane + kk * 32);
+            }
+            __syncthreads();  // every warp holds its fragments before the value tile is overwritten
+
+            float o[D / 8][4];
+        #pragma unroll
+            for (int dt = 0; dt < D / 8; ++dt) { o[dt][0] = o[dt][1] = o[dt][2] = o[dt][3] = 0.0f; }
+            float m0 = ATT_NEG_INF, m1 = ATT_NEG_INF, l0 = 0.0f, l1 = 0.0f;
+
+            for (int blockIndex = 0; blockIndex < block.blocks; ++blockIndex) {
+                const KeyTile keys = key_tile(blockIndex, block);
+                const int kStart = keys.start, keyEnd = keys.end;
+                load_tile_async<D>(valueTile, v + kvHead * D, kvStride, kStart, kStart, keyEnd);
+                commit_async();
+                wait_async_but_one();  // this block's keys
+                __syncthreads();
+
+                // Only tiles crossing the sequence end or the diagonal need masks.
+                const bool masked = kStart + ATT_BK > keyEnd || (causal && !keys.inPrefix && kStart + ATT_BK - 1 > warpFirst);
+                float s[ATT_BK / 8][4];
+                if (!idle) {
+        #pragma unroll
+                    for (int nt = 0; nt < ATT_BK / 8; ++nt) { s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.0f; }
+        #pragma unroll
+                    for (int kk = 0; kk < D / 16; ++kk) {
+        #pragma unroll
+                        for (int np = 0; np < ATT_BK / 16; ++np) {
+                            // Matrices: keys 16 np + 0..7 then + 8..15, each at dims 16 kk + 0..7 and + 8..15.
+                            unsigned b[4];
+                            load_matrices(b, keyTile + keyLane + np * 16 * TilePitch<D>::bytes + kk * 32);
+                            mma_bf16_16816(s[2 * np], qf[kk], b[0], b[1]);
+                            mma_bf16_16816(s[2 * np + 1], qf[kk], b[2], b[3]);
+                        }
+                    }
+
+                    float c0, c1;
+                    online_softmax(s, m0, m1, l0, l1, masked, keys_seen(row0, keys, causal, t), keys_seen(row1, keys, causal, t),
+                                   scaleLog2, c0, c1);
+                    rescale_outputs<D>(o, c0, c1);
+                }
+
+                __syncthreads();  // every warp is done with this key tile
+                if (blockIndex + 1 < block.blocks) {
+                    const KeyTile next = key_tile(blockIndex + 1, block);
+                    load_tile_async<D>(keyTile, k + kvHead * D, kvStride, next.start, next.start, next.end);
+                }
+                commit_async();
+                wait_async_but_one();  // this block's values
+                __syncthreads();
+
+                if (!idle) {
+        #pragma unroll
+                    for (int ks = 0; ks < ATT_BK / 16; ++ks) {
+                        unsigned a[4];
+                        probability_operand(s, ks, a);
+        #pragma unroll
+                        for (int dp = 0; dp < D / 16; ++dp) {
+                            // Matrices (transposed): keys 16 ks + 0..7 then + 8..15, each at dims 16 dp + 0..7 and + 8..15.
+                            unsigned b[4];
+                            load_matrices_transposed(b, valueTile + valueLane + ks * 16 * TilePitch<D>::bytes + dp * 32);
+                            mma_bf16_16816(o[2 * dp], a, b[0], b[1]);
+                            mma_bf16_16816(o[2 * dp + 1], a, b[2], b[3]);
+                        }
+                    }
+                }
+                __syncthreads();  // every warp is done with this value tile
+            }
+
+            // The outputs leave through the key tile (every warp is done with it): 16-byte stores, not 4-byte ones.
+            bf16_t* stage = &Ks[warp * 16][0];
+            stage_rows<D>(o, l0, l1, stage, g, t);
+            __syncwarp();
+            copy_staged_rows<D>(stage, 16, warpFirst, seqStart, seqEnd, out + head * D, qStride);
+        }
+
+        """#
 }

@@ -35,143 +35,145 @@ enum AttentionWideKernelSource {
         return bytes >= minimumBlocksPerMultiprocessor * (perBlock + 1024)
     }
 
-    static let source: String = body + AttentionKernelSource.entryPoints(
-        headDims: headDims, name: kernelName(headDim:), calling: "attention_wide_tile", threads: threads,
-        blocksPerMultiprocessor: { _ in blocksPerMultiprocessor })
+    static let source: String =
+        body
+        + AttentionKernelSource.entryPoints(
+            headDims: headDims, name: kernelName(headDim:), calling: "attention_wide_tile", threads: threads,
+            blocksPerMultiprocessor: { _ in blocksPerMultiprocessor })
 
     /// Uses the helpers of ``AttentionKernelSource/body`` (copies, `ldmatrix`, `mma`, key tiles).
     static let body = #"""
-    #define ATTW_THREADS 64
+        #define ATTW_THREADS 64
 
-    template <int D>
-    __device__ void attention_wide_tile(const bf16_t* q, const bf16_t* k, const bf16_t* v, bf16_t* out,
-                                        const int* tiles, int heads, int kvHeads, float scaleLog2, int causal) {
-        extern __shared__ __align__(16) unsigned char attention_shared[];
-        constexpr int pitch = TilePitch<D>::bytes;
-        const unsigned queryTile = shared_address(attention_shared);
-        const unsigned keyTile = queryTile + ATT_BQ * pitch, valueTile = keyTile + ATT_BK * pitch;
-        const AttentionBlock block = attention_block(tiles, blockIdx.x, causal);
-        const int qStart = block.qStart, seqStart = block.seqStart, seqEnd = block.seqEnd;
-        const AttentionThread thread = attention_thread<D>(heads, kvHeads);
-        const int head = thread.head, kvHead = thread.kvHead, warp = thread.warp, g = thread.g, t = thread.t;
-        const int qStride = thread.qStride, kvStride = thread.kvStride;
-        const unsigned keyLane = thread.keyLane, rowLane = thread.rowLane;
-        const unsigned queryLane = queryTile + warp * 32 * pitch + rowLane;
-        // Rows of this thread: tile m (0, 1), half h (0, 1) is row warpFirst + 16 m + 8 h + g.
-        const int warpFirst = qStart + warp * 32;
-        // A warp none of whose rows lie in the sequence (a causal sequence's first block starts before it, a
-        // full one's last block may end after it) only helps with the copies and barriers.
-        const bool idle = warpFirst + 32 <= seqStart || warpFirst >= seqEnd;
-        int row[2][2];
-    #pragma unroll
-        for (int m = 0; m < 2; ++m) {
-    #pragma unroll
-            for (int h = 0; h < 2; ++h) row[m][h] = warpFirst + 16 * m + 8 * h + g;
-        }
-
-        // The block's query rows (zeros outside the sequence) arrive with the first key tile.
-        load_tile_async<D, ATTW_THREADS>(queryTile, q + head * D, qStride, qStart, seqStart, seqEnd);
-        if (block.blocks > 0) {
-            const KeyTile first = key_tile(0, block);
-            load_tile_async<D, ATTW_THREADS>(keyTile, k + kvHead * D, kvStride, first.start, first.start, first.end);
-        }
-        commit_async();
-
-        float o[2][D / 8][4];
-    #pragma unroll
-        for (int m = 0; m < 2; ++m) {
-    #pragma unroll
-            for (int dt = 0; dt < D / 8; ++dt) { o[m][dt][0] = o[m][dt][1] = o[m][dt][2] = o[m][dt][3] = 0.0f; }
-        }
-        float mx[2][2], l[2][2];
-    #pragma unroll
-        for (int m = 0; m < 2; ++m) { mx[m][0] = mx[m][1] = ATT_NEG_INF; l[m][0] = l[m][1] = 0.0f; }
-
-        for (int blockIndex = 0; blockIndex < block.blocks; ++blockIndex) {
-            const KeyTile keys = key_tile(blockIndex, block);
-            const int kStart = keys.start, keyEnd = keys.end;
-            load_tile_async<D, ATTW_THREADS>(valueTile, v + kvHead * D, kvStride, kStart, kStart, keyEnd);
-            commit_async();
-            wait_async_but_one();  // this block's keys (and, the first time, the query rows)
-            __syncthreads();
-
-            const bool masked = kStart + ATT_BK > keyEnd || (causal && !keys.inPrefix && kStart + ATT_BK - 1 > warpFirst);
-            // Probabilities of both tiles, rounded to bf16 pairs as the A operand of the value product.
-            unsigned p[2][ATT_BK / 16][4];
-            if (!idle) {
-                float s[2][ATT_BK / 8][4];
-    #pragma unroll
-                for (int m = 0; m < 2; ++m) {
-    #pragma unroll
-                    for (int nt = 0; nt < ATT_BK / 8; ++nt) {
-                        s[m][nt][0] = s[m][nt][1] = s[m][nt][2] = s[m][nt][3] = 0.0f;
-                    }
-                }
-    #pragma unroll
-                for (int kk = 0; kk < D / 16; ++kk) {
-                    unsigned a0[4], a1[4];
-                    load_matrices(a0, queryLane + kk * 32);
-                    load_matrices(a1, queryLane + 16 * pitch + kk * 32);
-    #pragma unroll
-                    for (int np = 0; np < ATT_BK / 16; ++np) {
-                        unsigned b[4];
-                        load_matrices(b, keyTile + keyLane + np * 16 * pitch + kk * 32);
-                        mma_bf16_16816(s[0][2 * np], a0, b[0], b[1]);
-                        mma_bf16_16816(s[0][2 * np + 1], a0, b[2], b[3]);
-                        mma_bf16_16816(s[1][2 * np], a1, b[0], b[1]);
-                        mma_bf16_16816(s[1][2 * np + 1], a1, b[2], b[3]);
-                    }
-                }
-
-    #pragma unroll
-                for (int m = 0; m < 2; ++m) {
-                    float c0, c1;
-                    online_softmax(s[m], mx[m][0], mx[m][1], l[m][0], l[m][1], masked, keys_seen(row[m][0], keys, causal, t),
-                                   keys_seen(row[m][1], keys, causal, t), scaleLog2, c0, c1);
-    #pragma unroll
-                    for (int ks = 0; ks < ATT_BK / 16; ++ks) probability_operand(s[m], ks, p[m][ks]);
-                    rescale_outputs<D>(o[m], c0, c1);
-                }
+        template <int D>
+        __device__ void attention_wide_tile(const bf16_t* q, const bf16_t* k, const bf16_t* v, bf16_t* out,
+                                            const int* tiles, int heads, int kvHeads, float scaleLog2, int causal) {
+            extern __shared__ __align__(16) unsigned char attention_shared[];
+            constexpr int pitch = TilePitch<D>::bytes;
+            const unsigned queryTile = shared_address(attention_shared);
+            const unsigned keyTile = queryTile + ATT_BQ * pitch, valueTile = keyTile + ATT_BK * pitch;
+            const AttentionBlock block = attention_block(tiles, blockIdx.x, causal);
+            const int qStart = block.qStart, seqStart = block.seqStart, seqEnd = block.seqEnd;
+            const AttentionThread thread = attention_thread<D>(heads, kvHeads);
+            const int head = thread.head, kvHead = thread.kvHead, warp = thread.warp, g = thread.g, t = thread.t;
+            const int qStride = thread.qStride, kvStride = thread.kvStride;
+            const unsigned keyLane = thread.keyLane, rowLane = thread.rowLane;
+            const unsigned queryLane = queryTile + warp * 32 * pitch + rowLane;
+            // Rows of this thread: tile m (0, 1), half h (0, 1) is row warpFirst + 16 m + 8 h + g.
+            const int warpFirst = qStart + warp * 32;
+            // A warp none of whose rows lie in the sequence (a causal sequence's first block starts before it, a
+            // full one's last block may end after it) only helps with the copies and barriers.
+            const bool idle = warpFirst + 32 <= seqStart || warpFirst >= seqEnd;
+            int row[2][2];
+        #pragma unroll
+            for (int m = 0; m < 2; ++m) {
+        #pragma unroll
+                for (int h = 0; h < 2; ++h) row[m][h] = warpFirst + 16 * m + 8 * h + g;
             }
 
-            __syncthreads();  // both warps are done with this key tile
-            if (blockIndex + 1 < block.blocks) {
-                const KeyTile next = key_tile(blockIndex + 1, block);
-                load_tile_async<D, ATTW_THREADS>(keyTile, k + kvHead * D, kvStride, next.start, next.start, next.end);
+            // The block's query rows (zeros outside the sequence) arrive with the first key tile.
+            load_tile_async<D, ATTW_THREADS>(queryTile, q + head * D, qStride, qStart, seqStart, seqEnd);
+            if (block.blocks > 0) {
+                const KeyTile first = key_tile(0, block);
+                load_tile_async<D, ATTW_THREADS>(keyTile, k + kvHead * D, kvStride, first.start, first.start, first.end);
             }
             commit_async();
-            wait_async_but_one();  // this block's values
-            __syncthreads();
 
-            if (!idle) {
-    #pragma unroll
-                for (int ks = 0; ks < ATT_BK / 16; ++ks) {
-    #pragma unroll
-                    for (int dp = 0; dp < D / 16; ++dp) {
-                        unsigned b[4];
-                        load_matrices_transposed(b, valueTile + rowLane + ks * 16 * pitch + dp * 32);
-                        mma_bf16_16816(o[0][2 * dp], p[0][ks], b[0], b[1]);
-                        mma_bf16_16816(o[0][2 * dp + 1], p[0][ks], b[2], b[3]);
-                        mma_bf16_16816(o[1][2 * dp], p[1][ks], b[0], b[1]);
-                        mma_bf16_16816(o[1][2 * dp + 1], p[1][ks], b[2], b[3]);
+            float o[2][D / 8][4];
+        #pragma unroll
+            for (int m = 0; m < 2; ++m) {
+        #pragma unroll
+                for (int dt = 0; dt < D / 8; ++dt) { o[m][dt][0] = o[m][dt][1] = o[m][dt][2] = o[m][dt][3] = 0.0f; }
+            }
+            float mx[2][2], l[2][2];
+        #pragma unroll
+            for (int m = 0; m < 2; ++m) { mx[m][0] = mx[m][1] = ATT_NEG_INF; l[m][0] = l[m][1] = 0.0f; }
+
+            for (int blockIndex = 0; blockIndex < block.blocks; ++blockIndex) {
+                const KeyTile keys = key_tile(blockIndex, block);
+                const int kStart = keys.start, keyEnd = keys.end;
+                load_tile_async<D, ATTW_THREADS>(valueTile, v + kvHead * D, kvStride, kStart, kStart, keyEnd);
+                commit_async();
+                wait_async_but_one();  // this block's keys (and, the first time, the query rows)
+                __syncthreads();
+
+                const bool masked = kStart + ATT_BK > keyEnd || (causal && !keys.inPrefix && kStart + ATT_BK - 1 > warpFirst);
+                // Probabilities of both tiles, rounded to bf16 pairs as the A operand of the value product.
+                unsigned p[2][ATT_BK / 16][4];
+                if (!idle) {
+                    float s[2][ATT_BK / 8][4];
+        #pragma unroll
+                    for (int m = 0; m < 2; ++m) {
+        #pragma unroll
+                        for (int nt = 0; nt < ATT_BK / 8; ++nt) {
+                            s[m][nt][0] = s[m][nt][1] = s[m][nt][2] = s[m][nt][3] = 0.0f;
+                        }
+                    }
+        #pragma unroll
+                    for (int kk = 0; kk < D / 16; ++kk) {
+                        unsigned a0[4], a1[4];
+                        load_matrices(a0, queryLane + kk * 32);
+                        load_matrices(a1, queryLane + 16 * pitch + kk * 32);
+        #pragma unroll
+                        for (int np = 0; np < ATT_BK / 16; ++np) {
+                            unsigned b[4];
+                            load_matrices(b, keyTile + keyLane + np * 16 * pitch + kk * 32);
+                            mma_bf16_16816(s[0][2 * np], a0, b[0], b[1]);
+                            mma_bf16_16816(s[0][2 * np + 1], a0, b[2], b[3]);
+                            mma_bf16_16816(s[1][2 * np], a1, b[0], b[1]);
+                            mma_bf16_16816(s[1][2 * np + 1], a1, b[2], b[3]);
+                        }
+                    }
+
+        #pragma unroll
+                    for (int m = 0; m < 2; ++m) {
+                        float c0, c1;
+                        online_softmax(s[m], mx[m][0], mx[m][1], l[m][0], l[m][1], masked, keys_seen(row[m][0], keys, causal, t),
+                                       keys_seen(row[m][1], keys, causal, t), scaleLog2, c0, c1);
+        #pragma unroll
+                        for (int ks = 0; ks < ATT_BK / 16; ++ks) probability_operand(s[m], ks, p[m][ks]);
+                        rescale_outputs<D>(o[m], c0, c1);
                     }
                 }
+
+                __syncthreads();  // both warps are done with this key tile
+                if (blockIndex + 1 < block.blocks) {
+                    const KeyTile next = key_tile(blockIndex + 1, block);
+                    load_tile_async<D, ATTW_THREADS>(keyTile, k + kvHead * D, kvStride, next.start, next.start, next.end);
+                }
+                commit_async();
+                wait_async_but_one();  // this block's values
+                __syncthreads();
+
+                if (!idle) {
+        #pragma unroll
+                    for (int ks = 0; ks < ATT_BK / 16; ++ks) {
+        #pragma unroll
+                        for (int dp = 0; dp < D / 16; ++dp) {
+                            unsigned b[4];
+                            load_matrices_transposed(b, valueTile + rowLane + ks * 16 * pitch + dp * 32);
+                            mma_bf16_16816(o[0][2 * dp], p[0][ks], b[0], b[1]);
+                            mma_bf16_16816(o[0][2 * dp + 1], p[0][ks], b[2], b[3]);
+                            mma_bf16_16816(o[1][2 * dp], p[1][ks], b[0], b[1]);
+                            mma_bf16_16816(o[1][2 * dp + 1], p[1][ks], b[2], b[3]);
+                        }
+                    }
+                }
+                __syncthreads();  // both warps are done with this value tile
             }
-            __syncthreads();  // both warps are done with this value tile
+
+            // The outputs leave through the query tile, which both warps are done with (with no key tile at all,
+            // its copy may still be in flight): 16-byte stores, not 4-byte ones.
+            if (block.blocks == 0) {
+                wait_async_all();
+                __syncthreads();
+            }
+            bf16_t* stage = (bf16_t*)attention_shared + warp * 32 * (D + 8);
+        #pragma unroll
+            for (int m = 0; m < 2; ++m) stage_rows<D>(o[m], l[m][0], l[m][1], stage + m * 16 * (D + 8), g, t);
+            __syncwarp();
+            copy_staged_rows<D>(stage, 32, warpFirst, seqStart, seqEnd, out + head * D, qStride);
         }
 
-        // The outputs leave through the query tile, which both warps are done with (with no key tile at all,
-        // its copy may still be in flight): 16-byte stores, not 4-byte ones.
-        if (block.blocks == 0) {
-            wait_async_all();
-            __syncthreads();
-        }
-        bf16_t* stage = (bf16_t*)attention_shared + warp * 32 * (D + 8);
-    #pragma unroll
-        for (int m = 0; m < 2; ++m) stage_rows<D>(o[m], l[m][0], l[m][1], stage + m * 16 * (D + 8), g, t);
-        __syncwarp();
-        copy_staged_rows<D>(stage, 32, warpFirst, seqStart, seqEnd, out + head * D, qStride);
-    }
-
-    """#
+        """#
 }

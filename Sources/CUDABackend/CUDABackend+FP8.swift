@@ -17,7 +17,8 @@ extension CUDABackend {
         /// The E4M3 product of quantized rows; false when cuBLASLt has none for the shape.
         func run(_ x: CUdeviceptr, _ xScales: CUdeviceptr) throws -> Bool {
             if try matmul.runFP8(
-                x: x, xScales: xScales, weight: wPointer, weightScales: scalePointer, bias: bPointer, residual: residual,
+                x: x, xScales: xScales, weight: wPointer, weightScales: scalePointer, bias: bPointer,
+                residual: residual,
                 out: outPointer, m: m, n: n, k: k)
             {
                 return true
@@ -31,7 +32,8 @@ extension CUDABackend {
             return true
         }
         // FP8 products need 16-element multiples on the inner and output sizes, and aligned operands.
-        let fp8Shape = fp8TensorCores && k % 16 == 0 && n % 16 == 0 && [wPointer, outPointer].allSatisfy { $0 % 16 == 0 }
+        let fp8Shape =
+            fp8TensorCores && k % 16 == 0 && n % 16 == 0 && [wPointer, outPointer].allSatisfy { $0 % 16 == 0 }
         if fp8Shape, given.dtype == .f8e4m3 {
             // Quantized by the op that made it (``siluMul(gateUp:feeding:)``).
             let qPointer = try address(given, op: "linear", argument: "x", dtype: .f8e4m3)
@@ -54,7 +56,8 @@ extension CUDABackend {
         }
         let widened = try widen(pointer: wPointer, scales: scalePointer, rows: n, columns: k)
         let wide = try address(widened, op: "linear", argument: "widened weight")
-        try bf16Product(x: xPointer, weight: wide, bias: bPointer, residual: residual, out: outPointer, m: m, n: n, k: k)
+        try bf16Product(
+            x: xPointer, weight: wide, bias: bPointer, residual: residual, out: outPointer, m: m, n: n, k: k)
         try finish("linear widened-fp8 n=\(n) k=\(k)\(m < 64 ? " m<64" : "")")
     }
 
@@ -71,8 +74,10 @@ extension CUDABackend {
     func widenedActivation(_ x: Tensor) throws -> Tensor {
         guard x.dtype == .f8e4m3 else { return x }
         let pointer = try address(x, op: "linear", argument: "x", dtype: .f8e4m3)
-        return try widen(pointer: pointer, scales: try rowScaleAddress(x, op: "linear"), rows: x.rowCount, columns: x.rowWidth)
-            .reshaped(x.shape)
+        return try widen(
+            pointer: pointer, scales: try rowScaleAddress(x, op: "linear"), rows: x.rowCount, columns: x.rowWidth
+        )
+        .reshaped(x.shape)
     }
 
     /// On FP8 tensor cores, with a down projection that runs there: silu(gate) * up quantized per row in
@@ -80,7 +85,8 @@ extension CUDABackend {
     public func siluMul(gateUp: Tensor, feeding weight: Tensor) throws -> Tensor {
         let width = try OpChecks.gateUp(gateUp)
         let rows = width == 0 ? 0 : gateUp.elementCount / (2 * width)
-        guard fp8TensorCores, gateUp.rank == 2, weight.dtype == .f8e4m3, weight.rowScales != nil, weight.shape.count == 2,
+        guard fp8TensorCores, gateUp.rank == 2, weight.dtype == .f8e4m3, weight.rowScales != nil,
+            weight.shape.count == 2,
             weight.shape[1] == width, width % 16 == 0, weight.shape[0] % 16 == 0, rows > 0,
             let threads = Self.rowThreads(width8: width / 8)
         else { return try siluMul(gateUp: gateUp) }
@@ -118,8 +124,10 @@ extension CUDABackend {
         let scalePointer = try address(scales, op: "rmsNorm", argument: "scales", dtype: .f32)
         try kernels.launch(
             "rms_norm_quantize_e4m3_v8", grid: (rows, 1, 1), block: (threads, 1, 1),
-            [.pointer(input), .pointer(weightPointer), .pointer(values.pointer), .pointer(scalePointer),
-             .int32(Int32(width / 8)), .float(eps)])
+            [
+                .pointer(input), .pointer(weightPointer), .pointer(values.pointer), .pointer(scalePointer),
+                .int32(Int32(width / 8)), .float(eps),
+            ])
         try finish("rmsNorm fp8")
         return try Tensor(
             shape: x.shape, dtype: .f8e4m3, storage: values, rowScales: RowScales(storage: scales.storage, count: rows))
@@ -134,12 +142,18 @@ extension CUDABackend {
             try kernels.launch(
                 "widen_e4m3_rows_v8", grid: (max(1, min((count / 8 + 255) / 256, device.multiprocessors * 16)), 1, 1),
                 block: (256, 1, 1),
-                [.pointer(pointer), .pointer(scales), .pointer(widePointer), .int32(Int32(columns / 8)), .int64(Int64(count / 8))])
+                [
+                    .pointer(pointer), .pointer(scales), .pointer(widePointer), .int32(Int32(columns / 8)),
+                    .int64(Int64(count / 8)),
+                ])
         } else {
             try kernels.launch(
                 "widen_e4m3_rows", grid: (max(1, min((count + 255) / 256, device.multiprocessors * 16)), 1, 1),
                 block: (256, 1, 1),
-                [.pointer(pointer), .pointer(scales), .pointer(widePointer), .int32(Int32(columns)), .int64(Int64(count))])
+                [
+                    .pointer(pointer), .pointer(scales), .pointer(widePointer), .int32(Int32(columns)),
+                    .int64(Int64(count)),
+                ])
         }
         return wide
     }
@@ -152,14 +166,17 @@ extension CUDABackend {
         guard pointer % 16 != 0 else { return (pointer, nil) }
         let copy = try makeTensor(shape: [rows], dtype: .f32)
         let target = try address(copy, op: "linear", argument: "row scales", dtype: .f32)
-        try driver.check(driver.cuMemcpyDtoD(target, pointer, rows * 4), "cuMemcpyDtoD(\(rows * 4) bytes of row scales)")
+        try driver.check(
+            driver.cuMemcpyDtoD(target, pointer, rows * 4), "cuMemcpyDtoD(\(rows * 4) bytes of row scales)")
         return (target, copy)
     }
 
     /// The device address of an 8-bit weight's row scales.
     private func rowScaleAddress(_ weight: Tensor, op: String) throws -> CUdeviceptr {
         guard let scales = weight.rowScales, let storage = scales.storage as? CUDAStorage else {
-            throw TensorError.foreignTensor(op: op, expected: "CUDA device", found: weight.rowScales?.storage.deviceName ?? "nowhere (no row scales)")
+            throw TensorError.foreignTensor(
+                op: op, expected: "CUDA device",
+                found: weight.rowScales?.storage.deviceName ?? "nowhere (no row scales)")
         }
         return storage.pointer + CUdeviceptr(scales.byteOffset)
     }

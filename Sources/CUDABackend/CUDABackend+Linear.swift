@@ -20,7 +20,8 @@ extension CUDABackend {
             try enter()
             return try makeTensor(shape: residual.shape)
         }
-        return try linear(rowChunks: [0..<residual.rowCount], of: { _ in x }, weight: weight, bias: bias, adding: residual)
+        return try linear(
+            rowChunks: [0..<residual.rowCount], of: { _ in x }, weight: weight, bias: bias, adding: residual)
     }
 
     /// Each chunk's product writes its rows of the one output, cuBLASLt adding the residual's rows as it
@@ -40,7 +41,8 @@ extension CUDABackend {
             let sizes = try OpChecks.linear(x, weight: weight, bias: bias, adding: try residual.rows(range))
             try enter()
             let offset = CUdeviceptr(range.lowerBound * rowBytes)
-            try product(x, weight: weight, bias: bias, sizes: sizes, out: outBase + offset, residual: residualBase + offset)
+            try product(
+                x, weight: weight, bias: bias, sizes: sizes, out: outBase + offset, residual: residualBase + offset)
         }
         return out
     }
@@ -75,8 +77,10 @@ extension CUDABackend {
         if !plain {
             try kernels.launch(
                 "linear_fallback", grid: ((n + 7) / 8, m, 1), block: (32, 8, 1),
-                [.pointer(x), .pointer(weight), .pointer(bias ?? 0), .pointer(out),
-                 .int32(Int32(m)), .int32(Int32(n)), .int32(Int32(k))])
+                [
+                    .pointer(x), .pointer(weight), .pointer(bias ?? 0), .pointer(out),
+                    .int32(Int32(m)), .int32(Int32(n)), .int32(Int32(k)),
+                ])
         }
         if let residual { try addInPlace(residual, to: out, count: m * n) }
     }

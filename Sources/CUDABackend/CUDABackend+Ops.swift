@@ -45,7 +45,8 @@ extension CUDABackend {
                 pointers.map { .pointer($0) } + [.int64(Int64(count / 8))])
         } else {
             try kernels.launch(
-                kernel, grid: elementwiseGrid(count), block: (256, 1, 1), pointers.map { .pointer($0) } + [.int64(Int64(count))])
+                kernel, grid: elementwiseGrid(count), block: (256, 1, 1),
+                pointers.map { .pointer($0) } + [.int64(Int64(count))])
         }
         try finish(kernel)
         return out
@@ -57,7 +58,9 @@ extension CUDABackend {
         let out = try makeTensor(shape: Array(gateUp.shape.dropLast()) + [width])
         let count = out.elementCount
         guard count > 0 else { return out }
-        let pointers = [try address(gateUp, op: "siluMul", argument: "gateUp"), try address(out, op: "siluMul", argument: "output")]
+        let pointers = [
+            try address(gateUp, op: "siluMul", argument: "gateUp"), try address(out, op: "siluMul", argument: "output"),
+        ]
         if Self.allowsVectors(width: width, pointers) {
             let rows = count / width
             let (blocks, threads) = Self.rowGrid(width: width / 8)
@@ -94,7 +97,9 @@ extension CUDABackend {
         let threads = vectorized ? pairs / 8 : pairs
         try kernels.launch(
             vectorized ? "split_rope_v8" : "split_rope", grid: ((threads + 255) / 256, 1, 1), block: (256, 1, 1),
-            pointers.map { .pointer($0) } + [.int32(Int32(tokens)), .int32(Int32(heads)), .int32(Int32(kvHeads)), .int32(Int32(d))])
+            pointers.map { .pointer($0) } + [
+                .int32(Int32(tokens)), .int32(Int32(heads)), .int32(Int32(kvHeads)), .int32(Int32(d)),
+            ])
         try finish("splitRope")
         return (q, k, v)
     }
@@ -106,8 +111,11 @@ extension CUDABackend {
         guard count > 0 else { return out }
         try kernels.launch(
             "gelu", grid: elementwiseGrid(count), block: (256, 1, 1),
-            [.pointer(try address(x, op: "gelu", argument: "x")), .pointer(try address(out, op: "gelu", argument: "output")),
-             .int64(Int64(count))])
+            [
+                .pointer(try address(x, op: "gelu", argument: "x")),
+                .pointer(try address(out, op: "gelu", argument: "output")),
+                .int64(Int64(count)),
+            ])
         try finish("gelu")
         return out
     }
@@ -120,10 +128,13 @@ extension CUDABackend {
         guard pairs > 0 else { return out }
         try kernels.launch(
             "rope", grid: ((pairs + 255) / 256, 1, 1), block: (256, 1, 1),
-            [.pointer(try address(x, op: "applyRope", argument: "x")), .pointer(try address(cos, op: "applyRope", argument: "cos")),
-             .pointer(try address(sin, op: "applyRope", argument: "sin")),
-             .pointer(try address(out, op: "applyRope", argument: "output")),
-             .int32(Int32(sizes.tokens)), .int32(Int32(sizes.heads)), .int32(Int32(sizes.headDim))])
+            [
+                .pointer(try address(x, op: "applyRope", argument: "x")),
+                .pointer(try address(cos, op: "applyRope", argument: "cos")),
+                .pointer(try address(sin, op: "applyRope", argument: "sin")),
+                .pointer(try address(out, op: "applyRope", argument: "output")),
+                .int32(Int32(sizes.tokens)), .int32(Int32(sizes.heads)), .int32(Int32(sizes.headDim)),
+            ])
         try finish("applyRope")
         return out
     }
@@ -156,11 +167,13 @@ extension CUDABackend {
         try withExtendedLifetime(staged) {
             try kernels.launch(
                 "rotary_tables", grid: ((pairs + 255) / 256, 1, 1), block: (256, 1, 1),
-                [.pointer(base), .pointer(base + CUdeviceptr(4 * angles)), .pointer(base + CUdeviceptr(8 * angles)),
-                 .pointer(base + CUdeviceptr(4 * (2 * angles + sources.count))),
-                 .pointer(try address(cos, op: "rotaryTables", argument: "cos")),
-                 .pointer(try address(sin, op: "rotaryTables", argument: "sin")),
-                 .int32(Int32(plan.tokens)), .int32(Int32(half)), .int32(Int32(plan.frequencies))])
+                [
+                    .pointer(base), .pointer(base + CUdeviceptr(4 * angles)), .pointer(base + CUdeviceptr(8 * angles)),
+                    .pointer(base + CUdeviceptr(4 * (2 * angles + sources.count))),
+                    .pointer(try address(cos, op: "rotaryTables", argument: "cos")),
+                    .pointer(try address(sin, op: "rotaryTables", argument: "sin")),
+                    .int32(Int32(plan.tokens)), .int32(Int32(half)), .int32(Int32(plan.frequencies)),
+                ])
         }
         try finish("rotaryTables")
         return (cos, sin)
@@ -176,8 +189,10 @@ extension CUDABackend {
         try withExtendedLifetime(deviceIndices.tensor) {
             try kernels.launch(
                 "gather_rows", grid: (indices.count, 1, 1), block: (128, 1, 1),
-                [.pointer(source), .pointer(deviceIndices.pointer),
-                 .pointer(try address(out, op: "gatherRows", argument: "output")), .int32(Int32(x.rowWidth))])
+                [
+                    .pointer(source), .pointer(deviceIndices.pointer),
+                    .pointer(try address(out, op: "gatherRows", argument: "output")), .int32(Int32(x.rowWidth)),
+                ])
         }
         try finish("gatherRows")
         return out
@@ -206,7 +221,8 @@ extension CUDABackend {
         for part in parts where part.byteCount > 0 {
             let source = try address(part, op: "concatenateRows", argument: "parts", dtype: out.dtype)
             // Device to device: queued on the default stream, the host does not wait.
-            try driver.check(driver.cuMemcpyDtoD(target, source, part.byteCount), "cuMemcpyDtoD(\(part.byteCount) bytes)")
+            try driver.check(
+                driver.cuMemcpyDtoD(target, source, part.byteCount), "cuMemcpyDtoD(\(part.byteCount) bytes)")
             target += CUdeviceptr(part.byteCount)
         }
         try finish("concatenateRows")
@@ -222,7 +238,8 @@ extension CUDABackend {
         guard AttentionKernelSource.headDims.contains(sizes.headDim) else {
             throw TensorError.shapeMismatch(
                 op: "attention",
-                detail: "the CUDA kernel supports head dimensions \(AttentionKernelSource.headDims), got \(sizes.headDim)")
+                detail:
+                    "the CUDA kernel supports head dimensions \(AttentionKernelSource.headDims), got \(sizes.headDim)")
         }
         // The kernel computes element offsets in 32 bits.
         guard query.elementCount < Int(Int32.max), key.elementCount < Int(Int32.max) else {
@@ -240,16 +257,19 @@ extension CUDABackend {
         let wide = wideAttention && AttentionWideKernelSource.headDims.contains(sizes.headDim)
         try withExtendedLifetime(deviceTiles.tensor) {
             try kernels.launch(
-                wide ? AttentionWideKernelSource.kernelName(headDim: sizes.headDim)
+                wide
+                    ? AttentionWideKernelSource.kernelName(headDim: sizes.headDim)
                     : AttentionKernelSource.kernelName(headDim: sizes.headDim),
                 grid: (tiles.count / 5, sizes.heads, 1), block: (wide ? AttentionWideKernelSource.threads : 128, 1, 1),
                 sharedBytes: wide ? AttentionWideKernelSource.sharedBytes(headDim: sizes.headDim) : 0,
-                [.pointer(try address(query, op: "attention", argument: "query")),
-                 .pointer(try address(key, op: "attention", argument: "key")),
-                 .pointer(try address(value, op: "attention", argument: "value")),
-                 .pointer(try address(out, op: "attention", argument: "output")), .pointer(deviceTiles.pointer),
-                 .int32(Int32(sizes.heads)), .int32(Int32(sizes.kvHeads)), .float(scale * 1.4426950408889634),
-                 .int32(causal ? 1 : 0)])
+                [
+                    .pointer(try address(query, op: "attention", argument: "query")),
+                    .pointer(try address(key, op: "attention", argument: "key")),
+                    .pointer(try address(value, op: "attention", argument: "value")),
+                    .pointer(try address(out, op: "attention", argument: "output")), .pointer(deviceTiles.pointer),
+                    .int32(Int32(sizes.heads)), .int32(Int32(sizes.kvHeads)), .float(scale * 1.4426950408889634),
+                    .int32(causal ? 1 : 0),
+                ])
         }
         try finish(
             "attention d=\(sizes.headDim) \(causal ? "causal" : "full") longest<="
@@ -292,7 +312,9 @@ enum AttentionTiling {
         }
         if causal {
             // Work of a block: its prefix rows plus the rows of its own sequence up to its last row.
-            let work = { (tile: [Int32]) in Int(tile[4] - tile[3]) + Int(min(tile[2], tile[0] + Int32(rowsPerBlock)) - tile[1]) }
+            let work = { (tile: [Int32]) in
+                Int(tile[4] - tile[3]) + Int(min(tile[2], tile[0] + Int32(rowsPerBlock)) - tile[1])
+            }
             tiles.sort { work($0) > work($1) }
         }
         return tiles.flatMap { $0 }

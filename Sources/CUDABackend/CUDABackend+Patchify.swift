@@ -20,9 +20,13 @@ extension CUDABackend {
         try withExtendedLifetime(input.tensor) {
             try kernels.launch(
                 "patchify_rgb8", grid: (rows, 1, 1), block: (min(256, (vectors + 31) / 32 * 32), 1, 1),
-                [.pointer(base + CUdeviceptr(input.pixelsOffset)), .pointer(descriptors), .int32(Int32(images.count)),
-                 .pointer(base), .pointer(outPointer), .int32(Int32(layout.patchSize)), .int32(Int32(layout.mergeSize)),
-                 .int32(Int32(layout.temporalPatchSize)), .int32(vectorized ? 1 : 0)])
+                [
+                    .pointer(base + CUdeviceptr(input.pixelsOffset)), .pointer(descriptors),
+                    .int32(Int32(images.count)),
+                    .pointer(base), .pointer(outPointer), .int32(Int32(layout.patchSize)),
+                    .int32(Int32(layout.mergeSize)),
+                    .int32(Int32(layout.temporalPatchSize)), .int32(vectorized ? 1 : 0),
+                ])
         }
         try finish("patchify (kernel)")
         return out

@@ -63,7 +63,8 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     /// Whether the device has FP8 (E4M3) tensor cores: compute capability 8.9 and later (Ada, Hopper,
     /// Blackwell).
     public var hasFP8TensorCores: Bool {
-        device.computeCapability.major > 8 || (device.computeCapability.major == 8 && device.computeCapability.minor >= 9)
+        device.computeCapability.major > 8
+            || (device.computeCapability.major == 8 && device.computeCapability.minor >= 9)
     }
 
     /// Multiply 8-bit weights on FP8 tensor cores (activations quantized per row); off: widen them to bf16
@@ -144,7 +145,8 @@ public final class CUDABackend: Backend, @unchecked Sendable {
         try driver.check(driver.cuDeviceGet(&handle, Int32(ordinal)), "cuDeviceGet")
         func attribute(_ attribute: Int) throws -> Int {
             var value: Int32 = 0
-            try driver.check(driver.cuDeviceGetAttribute(&value, Int32(attribute), handle), "cuDeviceGetAttribute(\(attribute))")
+            try driver.check(
+                driver.cuDeviceGetAttribute(&value, Int32(attribute), handle), "cuDeviceGetAttribute(\(attribute))")
             return Int(value)
         }
         var nameBytes = [CChar](repeating: 0, count: 256)
@@ -152,7 +154,9 @@ public final class CUDABackend: Backend, @unchecked Sendable {
         let deviceName = CString.decode(nameBytes)
         let major = try attribute(LYCHEE_CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR)
         let minor = try attribute(LYCHEE_CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR)
-        guard major >= 8 else { throw CUDAError.unsupportedDevice(name: deviceName, computeCapability: "\(major).\(minor)") }
+        guard major >= 8 else {
+            throw CUDAError.unsupportedDevice(name: deviceName, computeCapability: "\(major).\(minor)")
+        }
         var version: Int32 = 0
         try driver.check(driver.cuDriverGetVersion(&version), "cuDriverGetVersion")
         var context: CUcontext?
@@ -165,7 +169,8 @@ public final class CUDABackend: Backend, @unchecked Sendable {
         let info = DeviceInfo(
             name: deviceName, computeCapability: (major, minor),
             multiprocessors: try attribute(LYCHEE_CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT),
-            sharedMemoryPerMultiprocessor: try attribute(LYCHEE_CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_MULTIPROCESSOR),
+            sharedMemoryPerMultiprocessor: try attribute(
+                LYCHEE_CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_MULTIPROCESSOR),
             totalMemoryBytes: usage.total, driverVersion: Int(version),
             libraries: [driver.library.path, blas.library.path, nvrtc.library.path])
         let compiler = KernelCompiler(
@@ -179,7 +184,8 @@ public final class CUDABackend: Backend, @unchecked Sendable {
         self.matmul = try MatmulEngine(blas: blas, driver: driver, pool: pool)
         self.staging = try? HostStaging(driver: driver)
         self.fp8TensorCores = hasFP8TensorCores
-        self.wideAttention = AttentionWideKernelSource.runsWell(sharedMemoryPerMultiprocessor: info.sharedMemoryPerMultiprocessor)
+        self.wideAttention = AttentionWideKernelSource.runsWell(
+            sharedMemoryPerMultiprocessor: info.sharedMemoryPerMultiprocessor)
     }
 
     /// `$LYCHEE_KERNEL_CACHE`, else `$XDG_CACHE_HOME/lychee-rerank/kernels`, else
@@ -269,8 +275,10 @@ public final class CUDABackend: Backend, @unchecked Sendable {
             let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: tensor.byteCount, alignment: 64)
             defer { scratch.deallocate() }
             try fill(scratch)
+            guard let scratchBase = scratch.baseAddress else { return tensor }
             try driver.check(
-                driver.cuMemcpyHtoD(pointer, scratch.baseAddress!, scratch.count), "cuMemcpyHtoD(\(scratch.count) bytes)")
+                driver.cuMemcpyHtoD(pointer, scratchBase, scratch.count),
+                "cuMemcpyHtoD(\(scratch.count) bytes)")
         }
         return tensor
     }

@@ -74,8 +74,8 @@ struct CUDADriver: @unchecked Sendable {
     func check(_ result: CUresult, _ call: @autoclosure () -> String) throws {
         guard result != 0 else { return }
         var namePointer: UnsafePointer<CChar>?
-        let name = cuGetErrorName(result, &namePointer) == 0 && namePointer != nil
-            ? String(cString: namePointer!) : "CUDA_ERROR_\(result)"
+        let found = cuGetErrorName(result, &namePointer) == 0 ? namePointer : nil
+        let name = found.map { String(cString: $0) } ?? "CUDA_ERROR_\(result)"
         throw CUDAError.driver(call: call(), code: result, name: name)
     }
 }

@@ -71,10 +71,12 @@ final class DeviceMemoryPool: @unchecked Sendable {
             // Under a limit the large arena holds nearly all the room: when small segments run out (a prefix's
             // keys and values are dozens of sub-MiB blocks at once), small blocks come from the arena.
             if let address = takeRange(bytes, small: false) { return (address, size) }
-            throw CUDAError.memoryLimitReached(requestedBytes: size, limitBytes: limitBytes ?? 0, heldBytes: bytesFromDriver)
+            throw CUDAError.memoryLimitReached(
+                requestedBytes: size, limitBytes: limitBytes ?? 0, heldBytes: bytesFromDriver)
         }
         guard let address = takeRange(bytes, small: isSmall) else {
-            throw CUDAError.memoryLimitReached(requestedBytes: size, limitBytes: limitBytes ?? 0, heldBytes: bytesFromDriver)
+            throw CUDAError.memoryLimitReached(
+                requestedBytes: size, limitBytes: limitBytes ?? 0, heldBytes: bytesFromDriver)
         }
         return (address, size)
     }
@@ -110,7 +112,8 @@ final class DeviceMemoryPool: @unchecked Sendable {
             outcome = driver.allocate(size)
             if case .failure(let again) = outcome, again.isOutOfMemory {
                 let info = driver.memoryInfo()
-                throw CUDAError.outOfMemory(requestedBytes: size, freeBytes: info?.free ?? 0, totalBytes: info?.total ?? 0)
+                throw CUDAError.outOfMemory(
+                    requestedBytes: size, freeBytes: info?.free ?? 0, totalBytes: info?.total ?? 0)
             }
         }
         let pointer: CUdeviceptr

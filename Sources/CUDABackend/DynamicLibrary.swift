@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// A shared library opened with `dlopen`, and typed lookups of its entry points.
@@ -34,7 +34,9 @@ struct DynamicLibrary: @unchecked Sendable {
     /// then the usual CUDA install folders.
     static func candidates(_ stem: String, versions: [String]) -> [String] {
         let names = versions.map { "\(stem).so.\($0)" } + ["\(stem).so"]
-        let folders = ["/usr/local/cuda/lib64", "/usr/local/cuda/targets/x86_64-linux/lib", "/usr/lib/x86_64-linux-gnu"]
+        let folders = [
+            "/usr/local/cuda/lib64", "/usr/local/cuda/targets/x86_64-linux/lib", "/usr/lib/x86_64-linux-gnu",
+        ]
         return names + folders.flatMap { folder in names.map { "\(folder)/\($0)" } }
     }
 }

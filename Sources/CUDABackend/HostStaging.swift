@@ -34,7 +34,9 @@ final class HostStaging: @unchecked Sendable {
     private static func allocatePinned(driver: CUDADriver, bytes: Int) throws -> UnsafeMutableRawPointer {
         var pointer: UnsafeMutableRawPointer?
         try driver.check(driver.cuMemHostAlloc(&pointer, bytes, 0), "cuMemHostAlloc(\(bytes) bytes)")
-        guard let pointer else { throw CUDAError.driver(call: "cuMemHostAlloc(\(bytes) bytes)", code: 2, name: "no memory returned") }
+        guard let pointer else {
+            throw CUDAError.driver(call: "cuMemHostAlloc(\(bytes) bytes)", code: 2, name: "no memory returned")
+        }
         return pointer
     }
 

@@ -21,7 +21,8 @@ struct KernelCompiler: Sendable {
         if let explicit = environment["LYCHEE_KERNEL_CACHE"], !explicit.isEmpty {
             return URL(fileURLWithPath: explicit)
         }
-        let base = environment["XDG_CACHE_HOME"].map { URL(fileURLWithPath: $0) }
+        let base =
+            environment["XDG_CACHE_HOME"].map { URL(fileURLWithPath: $0) }
             ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache")
         return base.appendingPathComponent("lychee-rerank/kernels")
     }

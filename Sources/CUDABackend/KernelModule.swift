@@ -47,7 +47,8 @@ final class KernelModule: @unchecked Sendable {
         defer { lock.unlock() }
         guard sharedLimits[name, default: 0] < bytes else { return }
         try driver.check(
-            driver.cuFuncSetAttribute(function, Int32(LYCHEE_CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES), Int32(bytes)),
+            driver.cuFuncSetAttribute(
+                function, Int32(LYCHEE_CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES), Int32(bytes)),
             "cuFuncSetAttribute(\(name), dynamic shared memory \(bytes) bytes)")
         sharedLimits[name] = bytes
     }

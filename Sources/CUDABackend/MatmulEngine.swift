@@ -117,7 +117,8 @@ final class MatmulEngine: @unchecked Sendable {
             var alpha: Float = 1, beta: Float = residual == nil ? 0 : 1
             return self.blas.matmul(
                 self.handle, plan.desc, &alpha, UnsafeRawPointer(bitPattern: UInt(weight)), plan.a,
-                UnsafeRawPointer(bitPattern: UInt(x)), plan.b, &beta, UnsafeRawPointer(bitPattern: UInt(residual ?? out)), plan.c,
+                UnsafeRawPointer(bitPattern: UInt(x)), plan.b, &beta,
+                UnsafeRawPointer(bitPattern: UInt(residual ?? out)), plan.c,
                 UnsafeMutableRawPointer(bitPattern: UInt(out)), plan.c, &algo,
                 UnsafeMutableRawPointer(bitPattern: UInt(self.workspace)), Self.workspaceBytes, nil)
         }
@@ -129,7 +130,9 @@ final class MatmulEngine: @unchecked Sendable {
             refused.insert(key)
             return false
         }
-        try blas.check(status, "cublasLtMatmul(m: \(m), n: \(n), k: \(k)\(key.fp8 ? ", fp8" : "")\(key.residual ? ", residual" : ""))")
+        try blas.check(
+            status,
+            "cublasLtMatmul(m: \(m), n: \(n), k: \(k)\(key.fp8 ? ", fp8" : "")\(key.residual ? ", residual" : ""))")
         return true
     }
 
@@ -162,7 +165,8 @@ final class MatmulEngine: @unchecked Sendable {
             if milliseconds < best.time { best = (milliseconds, index) }
         }
         if Self.logsAutotuning {
-            let line = "autotune m=\(key.m) n=\(key.n) k=\(key.k)\(key.fp8 ? " fp8" : "")\(key.bias ? " bias" : "")"
+            let line =
+                "autotune m=\(key.m) n=\(key.n) k=\(key.k)\(key.fp8 ? " fp8" : "")\(key.bias ? " bias" : "")"
                 + "\(key.residual ? " residual" : ""): heuristic's first \(first) ms, best \(best.time / 2) ms "
                 + "(candidate \(best.index) of \(candidates.count))\n"
             FileHandle.standardError.write(Data(line.utf8))
@@ -182,7 +186,9 @@ final class MatmulEngine: @unchecked Sendable {
         if bias { try setInt(desc, LYCHEE_CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, LYCHEE_CUDA_R_16BF, "BIAS_DATA_TYPE") }
     }
 
-    private func setPointer(_ desc: cublasLtMatmulDesc_t?, _ attribute: Int, _ pointer: CUdeviceptr, _ name: String) throws {
+    private func setPointer(_ desc: cublasLtMatmulDesc_t?, _ attribute: Int, _ pointer: CUdeviceptr, _ name: String)
+        throws
+    {
         var value = pointer
         try blas.check(
             blas.descSetAttribute(desc, Int32(attribute), &value, MemoryLayout<CUdeviceptr>.size),
@@ -191,7 +197,8 @@ final class MatmulEngine: @unchecked Sendable {
 
     private func setInt(_ desc: cublasLtMatmulDesc_t?, _ attribute: Int, _ value: Int, _ name: String) throws {
         var value = Int32(value)
-        try blas.check(blas.descSetAttribute(desc, Int32(attribute), &value, 4), "cublasLtMatmulDescSetAttribute(\(name))")
+        try blas.check(
+            blas.descSetAttribute(desc, Int32(attribute), &value, 4), "cublasLtMatmulDescSetAttribute(\(name))")
     }
 
     private func makePlan(_ key: PlanKey) throws -> Plan? {
@@ -230,9 +237,15 @@ final class MatmulEngine: @unchecked Sendable {
                 return nil
             }
         }
-        try blas.check(blas.layoutCreate(&plan.a, operand, UInt64(key.k), UInt64(key.n), Int64(key.k)), "cublasLtMatrixLayoutCreate(A)")
-        try blas.check(blas.layoutCreate(&plan.b, operand, UInt64(key.k), UInt64(key.m), Int64(key.k)), "cublasLtMatrixLayoutCreate(B)")
-        try blas.check(blas.layoutCreate(&plan.c, bf16, UInt64(key.n), UInt64(key.m), Int64(key.n)), "cublasLtMatrixLayoutCreate(C)")
+        try blas.check(
+            blas.layoutCreate(&plan.a, operand, UInt64(key.k), UInt64(key.n), Int64(key.k)),
+            "cublasLtMatrixLayoutCreate(A)")
+        try blas.check(
+            blas.layoutCreate(&plan.b, operand, UInt64(key.k), UInt64(key.m), Int64(key.k)),
+            "cublasLtMatrixLayoutCreate(B)")
+        try blas.check(
+            blas.layoutCreate(&plan.c, bf16, UInt64(key.n), UInt64(key.m), Int64(key.n)),
+            "cublasLtMatrixLayoutCreate(C)")
         var preference: cublasLtMatmulPreference_t?
         try blas.check(blas.preferenceCreate(&preference), "cublasLtMatmulPreferenceCreate")
         defer { _ = blas.preferenceDestroy(preference) }
@@ -255,7 +268,8 @@ final class MatmulEngine: @unchecked Sendable {
         plan.algo = usable.first ?? results[0].algo
         guard wanted > 1 else { return plan }
         let tuning = TuningKey(
-            n: key.n, k: key.k, bias: key.bias, fp8: key.fp8, residual: key.residual, rowRange: Int.bitWidth - (key.m - 1).leadingZeroBitCount)
+            n: key.n, k: key.k, bias: key.bias, fp8: key.fp8, residual: key.residual,
+            rowRange: Int.bitWidth - (key.m - 1).leadingZeroBitCount)
         if let chosen = tunedChoice[tuning] {
             plan.algo = usable.indices.contains(chosen) ? usable[chosen] : plan.algo
         } else {

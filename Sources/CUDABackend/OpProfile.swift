@@ -53,12 +53,16 @@ final class OpProfile: @unchecked Sendable {
     func table() -> String {
         let rows = lock.withLock { totals.sorted { $0.value.seconds > $1.value.seconds } }
         let sum = rows.map(\.value.seconds).reduce(0, +)
-        var lines = [String(format: "%-44@ %10@ %7@ %9@ %6@", "op" as NSString, "total ms" as NSString,
-                            "calls" as NSString, "ms/call" as NSString, "share" as NSString)]
+        var lines = [
+            String(
+                format: "%-44@ %10@ %7@ %9@ %6@", "op" as NSString, "total ms" as NSString,
+                "calls" as NSString, "ms/call" as NSString, "share" as NSString)
+        ]
         for (key, value) in rows {
-            lines.append(String(
-                format: "%-44@ %10.2f %7d %9.3f %5.1f%%", key as NSString, value.seconds * 1e3, value.calls,
-                value.seconds * 1e3 / Double(max(1, value.calls)), sum > 0 ? 100 * value.seconds / sum : 0))
+            lines.append(
+                String(
+                    format: "%-44@ %10.2f %7d %9.3f %5.1f%%", key as NSString, value.seconds * 1e3, value.calls,
+                    value.seconds * 1e3 / Double(max(1, value.calls)), sum > 0 ? 100 * value.seconds / sum : 0))
         }
         let host = rows.filter { $0.key.hasPrefix("host before ") }.map(\.value.seconds).reduce(0, +)
         lines.append(String(format: "%-44@ %10.2f", "sum" as NSString, sum * 1e3))

@@ -36,57 +36,57 @@ enum PatchifyKernelSource {
     }
 
     static let source = #"""
-    /// The table value of output element `e` of a patch row whose top-left pixel is at `corner` (a row of
-    /// `width` pixels): rows are [channel][frame][py][px], every frame the same still image.
-    __device__ __forceinline__ unsigned patch_value(const unsigned char* corner, long long width, const bf16_t* table,
-                                                    int e, int patch, int channelLength) {
-        const int c = e / channelLength;
-        const int q = (e - c * channelLength) % (patch * patch);
-        const int py = q / patch, px = q - py * patch;
-        return table[c * 256 + corner[(py * width + px) * 3 + c]];
-    }
+        /// The table value of output element `e` of a patch row whose top-left pixel is at `corner` (a row of
+        /// `width` pixels): rows are [channel][frame][py][px], every frame the same still image.
+        __device__ __forceinline__ unsigned patch_value(const unsigned char* corner, long long width, const bf16_t* table,
+                                                        int e, int patch, int channelLength) {
+            const int c = e / channelLength;
+            const int q = (e - c * channelLength) % (patch * patch);
+            const int py = q / patch, px = q - py * patch;
+            return table[c * 256 + corner[(py * width + px) * 3 + c]];
+        }
 
-    /// One block per patch row of all the images together. `images` holds 4 values per image: its first row,
-    /// its grid columns, its width in pixels and the offset of its bytes in `pixels` (RGB, row-major). An
-    /// image's rows go by merge block: block row, block column, then row and column inside the block. With
-    /// `vectorized` (rows of a multiple of 8 elements on a 16-byte aligned output) each thread stores 8 values
-    /// at once.
-    extern "C" __global__ void patchify_rgb8(const unsigned char* __restrict__ pixels, const long long* images,
-                                             int imageCount, const bf16_t* __restrict__ table, bf16_t* out, int patch,
-                                             int merge, int frames, int vectorized) {
-        const long long row = blockIdx.x;
-        // The image holding this row: the last one whose first row is at or before it.
-        int lo = 0, hi = imageCount - 1;
-        while (lo < hi) {
-            const int mid = (lo + hi + 1) >> 1;
-            if (images[4 * mid] <= row) lo = mid; else hi = mid - 1;
-        }
-        const long long* image = images + 4 * lo;
-        const int local = (int)(row - image[0]);
-        const int unit = merge * merge, blockColumns = (int)image[1] / merge;
-        const int block = local / unit, sub = local - block * unit;
-        const int top = ((block / blockColumns) * merge + sub / merge) * patch;
-        const int left = ((block % blockColumns) * merge + sub % merge) * patch;
-        const long long width = image[2];
-        const unsigned char* corner = pixels + image[3] + ((long long)top * width + left) * 3;
-        const int channelLength = frames * patch * patch, rowWidth = 3 * channelLength;
-        bf16_t* target = out + row * rowWidth;
-        if (vectorized) {
-            uint4* target4 = (uint4*)target;
-            for (int v = threadIdx.x; v < (rowWidth >> 3); v += blockDim.x) {
-                unsigned w[4];
-                #pragma unroll
-                for (int j = 0; j < 4; ++j) {
-                    const int e = 8 * v + 2 * j;
-                    w[j] = patch_value(corner, width, table, e, patch, channelLength)
-                        | (patch_value(corner, width, table, e + 1, patch, channelLength) << 16);
-                }
-                target4[v] = make_uint4(w[0], w[1], w[2], w[3]);
+        /// One block per patch row of all the images together. `images` holds 4 values per image: its first row,
+        /// its grid columns, its width in pixels and the offset of its bytes in `pixels` (RGB, row-major). An
+        /// image's rows go by merge block: block row, block column, then row and column inside the block. With
+        /// `vectorized` (rows of a multiple of 8 elements on a 16-byte aligned output) each thread stores 8 values
+        /// at once.
+        extern "C" __global__ void patchify_rgb8(const unsigned char* __restrict__ pixels, const long long* images,
+                                                 int imageCount, const bf16_t* __restrict__ table, bf16_t* out, int patch,
+                                                 int merge, int frames, int vectorized) {
+            const long long row = blockIdx.x;
+            // The image holding this row: the last one whose first row is at or before it.
+            int lo = 0, hi = imageCount - 1;
+            while (lo < hi) {
+                const int mid = (lo + hi + 1) >> 1;
+                if (images[4 * mid] <= row) lo = mid; else hi = mid - 1;
             }
-        } else {
-            for (int e = threadIdx.x; e < rowWidth; e += blockDim.x)
-                target[e] = (bf16_t)patch_value(corner, width, table, e, patch, channelLength);
+            const long long* image = images + 4 * lo;
+            const int local = (int)(row - image[0]);
+            const int unit = merge * merge, blockColumns = (int)image[1] / merge;
+            const int block = local / unit, sub = local - block * unit;
+            const int top = ((block / blockColumns) * merge + sub / merge) * patch;
+            const int left = ((block % blockColumns) * merge + sub % merge) * patch;
+            const long long width = image[2];
+            const unsigned char* corner = pixels + image[3] + ((long long)top * width + left) * 3;
+            const int channelLength = frames * patch * patch, rowWidth = 3 * channelLength;
+            bf16_t* target = out + row * rowWidth;
+            if (vectorized) {
+                uint4* target4 = (uint4*)target;
+                for (int v = threadIdx.x; v < (rowWidth >> 3); v += blockDim.x) {
+                    unsigned w[4];
+                    #pragma unroll
+                    for (int j = 0; j < 4; ++j) {
+                        const int e = 8 * v + 2 * j;
+                        w[j] = patch_value(corner, width, table, e, patch, channelLength)
+                            | (patch_value(corner, width, table, e + 1, patch, channelLength) << 16);
+                    }
+                    target4[v] = make_uint4(w[0], w[1], w[2], w[3]);
+                }
+            } else {
+                for (int e = threadIdx.x; e < rowWidth; e += blockDim.x)
+                    target[e] = (bf16_t)patch_value(corner, width, table, e, patch, channelLength);
+            }
         }
-    }
-    """#
+        """#
 }

@@ -37,17 +37,16 @@ struct RangeAllocator {
     /// them, lowest address first among equals; nil when no free range is large enough.
     mutating func allocate(_ bytes: Int) -> UInt64? {
         let length = Self.rounded(bytes)
-        var best: (base: UInt64, index: Int, size: Int)?
+        var best: (base: UInt64, index: Int, size: Int, address: UInt64)?
         for (base, segment) in segments where segment.size - segment.liveBytes >= length {
             for (index, range) in segment.free.enumerated() where range.count >= length {
+                let address = base + UInt64(range.lowerBound)
                 if let current = best {
-                    let better = range.count < current.size
-                        || (range.count == current.size
-                            && base + UInt64(range.lowerBound)
-                                < current.base + UInt64(segments[current.base]!.free[current.index].lowerBound))
+                    let better =
+                        range.count < current.size || (range.count == current.size && address < current.address)
                     if !better { continue }
                 }
-                best = (base, index, range.count)
+                best = (base, index, range.count, address)
             }
         }
         guard let best, var segment = segments[best.base] else { return nil }

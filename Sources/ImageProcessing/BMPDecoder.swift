@@ -54,8 +54,10 @@ enum BMPDecoder {
         }
 
         @inline(__always)
-        func read(_ bytes: UnsafeRawBufferPointer, rowStart: Int, x: Int, into target: UnsafeMutableBufferPointer<UInt8>,
-                  at offset: Int) {
+        func read(
+            _ bytes: UnsafeRawBufferPointer, rowStart: Int, x: Int, into target: UnsafeMutableBufferPointer<UInt8>,
+            at offset: Int
+        ) {
             switch self {
             case .palette(let bits, let colors):
                 let bitOffset = x * bits
@@ -133,10 +135,13 @@ enum BMPDecoder {
             case (0, 1), (0, 4), (0, 8):
                 let colors = colorsUsed == 0 ? 1 << bitsPerPixel : colorsUsed
                 guard colors <= 1 << bitsPerPixel else {
-                    throw .corrupt(format: BMPDecoder.name, detail: "palette of \(colors) colors for \(bitsPerPixel)-bit pixels")
+                    throw .corrupt(
+                        format: BMPDecoder.name, detail: "palette of \(colors) colors for \(bitsPerPixel)-bit pixels")
                 }
                 let paletteStart = 14 + dibSize
-                guard paletteStart + colors * paletteEntrySize <= bytes.count else { throw .truncated(format: BMPDecoder.name) }
+                guard paletteStart + colors * paletteEntrySize <= bytes.count else {
+                    throw .truncated(format: BMPDecoder.name)
+                }
                 var rgb = [UInt8](repeating: 0, count: colors * 3)
                 for index in 0..<colors {
                     let entry = paletteStart + index * paletteEntrySize
@@ -155,7 +160,8 @@ enum BMPDecoder {
                 let alphaMask = dibSize >= 56 ? try u32(masksAt + 12) : 0
                 guard let r = Self.bytePosition(red), let g = Self.bytePosition(green), let b = Self.bytePosition(blue)
                 else {
-                    throw .unsupported(format: BMPDecoder.name, detail: "32-bit bitfields layout that is not byte-aligned")
+                    throw .unsupported(
+                        format: BMPDecoder.name, detail: "32-bit bitfields layout that is not byte-aligned")
                 }
                 let a = alphaMask == 0 ? nil : Self.bytePosition(alphaMask)
                 if alphaMask != 0 && a == nil {

@@ -7,8 +7,12 @@ public enum BMPWriter {
         let rowBytes = (image.width * 3 + 3) / 4 * 4
         let pixelBytes = rowBytes * image.height
         var data = Data()
-        func le32(_ v: Int) { withUnsafeBytes(of: UInt32(truncatingIfNeeded: v).littleEndian) { data.append(contentsOf: $0) } }
-        func le16(_ v: Int) { withUnsafeBytes(of: UInt16(truncatingIfNeeded: v).littleEndian) { data.append(contentsOf: $0) } }
+        func le32(_ v: Int) {
+            withUnsafeBytes(of: UInt32(truncatingIfNeeded: v).littleEndian) { data.append(contentsOf: $0) }
+        }
+        func le16(_ v: Int) {
+            withUnsafeBytes(of: UInt16(truncatingIfNeeded: v).littleEndian) { data.append(contentsOf: $0) }
+        }
         data.append(contentsOf: [0x42, 0x4D])
         le32(54 + pixelBytes); le32(0); le32(54)
         le32(40); le32(image.width); le32(image.height); le16(1); le16(24); le32(0); le32(pixelBytes)

@@ -42,7 +42,8 @@ enum BicubicResampler {
             for tap in 0..<count {
                 var weight = taps[tap]
                 if total != 0 { weight /= total }
-                let fixed = weight < 0 ? -0.5 + weight * Double(1 << precisionBits) : 0.5 + weight * Double(1 << precisionBits)
+                let fixed =
+                    weight < 0 ? -0.5 + weight * Double(1 << precisionBits) : 0.5 + weight * Double(1 << precisionBits)
                 weights[position * kernelSize + tap] = Int32(fixed)
             }
             starts[position] = first
@@ -116,17 +117,21 @@ enum BicubicResampler {
         let inStride = image.width * 3
         let kernelSize = coefficients.kernelSize
         let pixels = [UInt8](unsafeUninitializedCapacity: outWidth * rowCount * 3) { target, initialized in
-            let output = SendablePointer(pointer: target.baseAddress!)
+            guard let outputBase = target.baseAddress else { return }
+            let output = SendablePointer(pointer: outputBase)
             forEachRowChunk(rowCount) { chunk in
                 image.pixels.withUnsafeBufferPointer { input in
                     coefficients.weights.withUnsafeBufferPointer { weights in
                         coefficients.starts.withUnsafeBufferPointer { starts in
                             coefficients.counts.withUnsafeBufferPointer { counts in
+                                guard let inputBase = input.baseAddress, let weightBase = weights.baseAddress else {
+                                    return
+                                }
                                 for row in chunk {
-                                    let inRow = input.baseAddress! + (row + rows.lowerBound) * inStride
+                                    let inRow = inputBase + (row + rows.lowerBound) * inStride
                                     let outRow = output.pointer + row * outWidth * 3
                                     for x in 0..<outWidth {
-                                        let k = weights.baseAddress! + x * kernelSize
+                                        let k = weightBase + x * kernelSize
                                         var red: Int32 = 1 << 21, green: Int32 = 1 << 21, blue: Int32 = 1 << 21
                                         var pixel = inRow + starts[x] * 3
                                         for tap in 0..<counts[x] {
@@ -157,15 +162,19 @@ enum BicubicResampler {
         let rowLength = image.width * 3
         let kernelSize = coefficients.kernelSize
         let pixels = [UInt8](unsafeUninitializedCapacity: rowLength * outHeight) { target, initialized in
-            let output = SendablePointer(pointer: target.baseAddress!)
+            guard let outputBase = target.baseAddress else { return }
+            let output = SendablePointer(pointer: outputBase)
             forEachRowChunk(outHeight) { chunk in
                 var sums = [Int32](repeating: 0, count: rowLength)
                 image.pixels.withUnsafeBufferPointer { input in
                     coefficients.weights.withUnsafeBufferPointer { weights in
                         sums.withUnsafeMutableBufferPointer { sums in
+                            guard let inputBase = input.baseAddress, let weightBase = weights.baseAddress else {
+                                return
+                            }
                             for row in chunk {
-                                let k = weights.baseAddress! + row * kernelSize
-                                let first = input.baseAddress! + coefficients.starts[row] * rowLength
+                                let k = weightBase + row * kernelSize
+                                let first = inputBase + coefficients.starts[row] * rowLength
                                 for column in 0..<rowLength { sums[column] = 1 << 21 }
                                 for tap in 0..<coefficients.counts[row] {
                                     let weight = k[tap]

@@ -36,7 +36,8 @@ public enum ImageError: Error, CustomStringConvertible, Equatable {
         case .emptyData:
             return "image data is empty; pass the bytes of a JPEG, PNG, WebP, GIF or BMP file"
         case .unknownFormat(let bytes):
-            return "unknown image format (file starts with \(bytes)); supported formats are JPEG, PNG, WebP, GIF and BMP"
+            return
+                "unknown image format (file starts with \(bytes)); supported formats are JPEG, PNG, WebP, GIF and BMP"
         case .truncated(let format):
             return "\(format) file is truncated (the data ends before the image does); re-download or re-export it"
         case .corrupt(let format, let detail):
@@ -54,11 +55,13 @@ public enum ImageError: Error, CustomStringConvertible, Equatable {
             return "not enough memory to decode the \(format) image; shrink the image"
         case .aspectRatioTooLarge(let width, let height):
             let ratio = Double(max(width, height)) / Double(min(width, height))
-            return "image is \(width)x\(height), aspect ratio \(ratio) is above 200; crop or pad it to a ratio of at most 200"
+            return
+                "image is \(width)x\(height), aspect ratio \(ratio) is above 200; crop or pad it to a ratio of at most 200"
         case .invalidPixelLimits(let minPixels, let maxPixels):
             return "invalid pixel limits min=\(minPixels) max=\(maxPixels); both must be positive and min <= max"
         case .invalidImage(let width, let height, let byteCount):
-            return "RGB image \(width)x\(height) needs \(width * height * 3) bytes of pixels and a non-zero size, got \(byteCount) bytes"
+            return
+                "RGB image \(width)x\(height) needs \(width * height * 3) bytes of pixels and a non-zero size, got \(byteCount) bytes"
         case .unreadableFile(let path, let reason):
             return "cannot read image file \(path): \(reason)"
         case .inFile(let path, let error):

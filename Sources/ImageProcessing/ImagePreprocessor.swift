@@ -17,7 +17,8 @@ public struct PreprocessedImage: Sendable {
     /// The resized pixels and grid as `Backend.patchify(_:layout:)` takes them, with
     /// ``ImagePreprocessor/patchLayout`` (the pixels are shared, not copied).
     public var patchifySource: PatchifySource {
-        PatchifySource(pixels: resized.pixels, width: resized.width, height: resized.height, gridHeight: grid.h, gridWidth: grid.w)
+        PatchifySource(
+            pixels: resized.pixels, width: resized.width, height: resized.height, gridHeight: grid.h, gridWidth: grid.w)
     }
 
     /// The `grid.patchCount` rows of `ImagePreprocessor.patchValueCount` normalised floats, row-major, that
@@ -89,7 +90,8 @@ public struct ImagePreprocessor: Sendable {
     /// Qwen2-VL's patches (14 pixels, 2 x 2 merge blocks, 2 frames) and CLIP normalisation: what
     /// `Backend.patchify(_:layout:)` and ``PreprocessedImage/pixelValues()`` take.
     public static let patchLayout = PatchifyLayout(
-        patchSize: patchSize, mergeSize: mergeSize, temporalPatchSize: temporalPatchSize, normalization: normalizedLookup)
+        patchSize: patchSize, mergeSize: mergeSize, temporalPatchSize: temporalPatchSize,
+        normalization: normalizedLookup)
 
     /// The patch rows of `image` cut by `grid` with ``patchLayout``: rows in merge-block order (block row,
     /// block col, sub row, sub col); each row is [channel][frame][py][px] with the still image repeated in

@@ -75,7 +75,9 @@ enum BackendSelection {
     static func describe(_ precision: LinearWeightPrecision, on backend: any Backend) -> String {
         switch precision {
         case .bf16: return backend.activationDType == .f32 ? "bf16 weights, fp32 products (CPU)" : "bf16"
-        case .fp8: return backend.runsFP8Products ? "fp8 (E4M3 tensor cores, per-token activation scales)" : "fp8 weights, widened for each product"
+        case .fp8:
+            return backend.runsFP8Products
+                ? "fp8 (E4M3 tensor cores, per-token activation scales)" : "fp8 weights, widened for each product"
         }
     }
 
@@ -130,7 +132,8 @@ enum BackendSelection {
             available = capacity - memory.peakLiveBytes - margin
         } else {
             // What the driver has free (other processes count) plus the pool's own free ranges.
-            available = memory.totalBytes - memory.currentDeviceUsedBytes + memory.pooledBytes - memory.peakLiveBytes
+            available =
+                memory.totalBytes - memory.currentDeviceUsedBytes + memory.pooledBytes - memory.peakLiveBytes
                 - 4 * margin
         }
         return TokenBudget.gpuPlan(availableBytes: available, dims: dimensions, chunks: mlpRowChunks)

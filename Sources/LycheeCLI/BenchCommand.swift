@@ -10,7 +10,8 @@ import TensorKit
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Time the benchmark workloads (W1-W4) through the reranker: docs/s, tokens/s, FLOP utilisation, GPU memory.",
+        abstract:
+            "Time the benchmark workloads (W1-W4) through the reranker: docs/s, tokens/s, FLOP utilisation, GPU memory.",
         discussion: """
             Model FLOPs count each pair's decoder tokens (2 x decoder matrix parameters per token) and each \
             image the request embeds (vision tower, computed from the configuration); utilisation divides \
@@ -31,7 +32,9 @@ struct BenchCommand: ParsableCommand {
 
     @Option(
         name: .long,
-        help: "W1, W2, W3, W4, the serving mixes S1, S2, S3, S4 (requests one after another), a comma-separated list, or all (W1-W4).")
+        help:
+            "W1, W2, W3, W4, the serving mixes S1, S2, S3, S4 (requests one after another), a comma-separated list, or all (W1-W4)."
+    )
     var workload: String = "all"
 
     /// The workloads asked for, in order.
@@ -74,7 +77,9 @@ struct BenchCommand: ParsableCommand {
 
     @Option(
         name: .customLong("mlp-rows"),
-        help: ArgumentHelp("Most decoder rows each MLP works on at once (default: 2048, 4096 with 8-bit weights).", visibility: .hidden))
+        help: ArgumentHelp(
+            "Most decoder rows each MLP works on at once (default: 2048, 4096 with 8-bit weights).", visibility: .hidden
+        ))
     var mlpRows: Int?
 
     func validate() throws {
@@ -88,7 +93,8 @@ struct BenchCommand: ParsableCommand {
             throw ValidationError("--workload takes W1-W4, S1-S4 (comma-separated) or all; \(id) is none of them")
         }
         guard serveRequests >= 1, imageCacheMib >= 0, (tokenBudget ?? 1) >= 1 else {
-            throw ValidationError("--serve-requests and --token-budget must be at least 1, --image-cache-mib at least 0")
+            throw ValidationError(
+                "--serve-requests and --token-budget must be at least 1, --image-cache-mib at least 0")
         }
     }
 
@@ -98,10 +104,13 @@ struct BenchCommand: ParsableCommand {
         let loadStart = Date()
         let probe = try Reranker.load(
             modelDirectory: URL(fileURLWithPath: model), backend: engine,
-            options: RerankerOptions(imageCacheBytes: imageCacheMib << 20), weightLoading: weightLoadingOptions.weightLoading,
-            linearPrecision: precision, mlpRowChunks: mlpRows.map { MLPRowChunks(text: $0, vision: MLPRowChunks.standard.vision) })
+            options: RerankerOptions(imageCacheBytes: imageCacheMib << 20),
+            weightLoading: weightLoadingOptions.weightLoading,
+            linearPrecision: precision,
+            mlpRowChunks: mlpRows.map { MLPRowChunks(text: $0, vision: MLPRowChunks.standard.vision) })
         // Given a budget or row chunks, the bench keeps them; otherwise memory chooses both.
-        let plan = tokenBudget.map { (budget: $0, chunks: probe.model.mlpRowChunks) }
+        let plan =
+            tokenBudget.map { (budget: $0, chunks: probe.model.mlpRowChunks) }
             ?? BackendSelection.automaticPlan(
                 backend: engine, dimensions: probe.model.dimensions, mlpRowChunks: probe.model.mlpRowChunks)
         let budget = plan.budget
@@ -117,9 +126,15 @@ struct BenchCommand: ParsableCommand {
         print("MLP row chunks: \(planned.mlpRowChunks.text) decoder rows, \(planned.mlpRowChunks.vision) vision rows")
         print("linear layers: \(BackendSelection.describe(precision, on: engine))")
         try cuda?.synchronize()
-        print(String(format: "loaded %@ on %@ in %.1f s", model, cuda.map { "\($0.device)" } ?? engine.name, Date().timeIntervalSince(loadStart)))
+        print(
+            String(
+                format: "loaded %@ on %@ in %.1f s", model, cuda.map { "\($0.device)" } ?? engine.name,
+                Date().timeIntervalSince(loadStart)))
         if let stats = cuda?.memoryStatistics() {
-            print(String(format: "GPU memory after load: %.2f GiB in use (driver)", Double(stats.currentDeviceUsedBytes) / 1_073_741_824))
+            print(
+                String(
+                    format: "GPU memory after load: %.2f GiB in use (driver)",
+                    Double(stats.currentDeviceUsedBytes) / 1_073_741_824))
         }
         let flops = ModelFlops(dimensions: reranker.model.dimensions)
         var reports = [BenchReport]()
@@ -131,7 +146,9 @@ struct BenchCommand: ParsableCommand {
         for id in workloadIDs {
             guard var work = try BenchWorkload.make(id) else { continue }
             if let limitDocuments { work.limit(documents: limitDocuments) }
-            if let dumpInputs { try BenchDump.write(work, reranker: reranker, folder: URL(fileURLWithPath: dumpInputs)) }
+            if let dumpInputs {
+                try BenchDump.write(work, reranker: reranker, folder: URL(fileURLWithPath: dumpInputs))
+            }
             let report = try measure(work, reranker: reranker, cuda: cuda, flops: flops)
             print(report.line)
             reports.append(report)
@@ -165,7 +182,8 @@ struct BenchCommand: ParsableCommand {
         let tokens = results.map(\.tokens).reduce(0, +)
         let memory = cuda?.memoryStatistics()
         return BenchReport(
-            id: mix.id, title: "serving mix \(mix.id), \(serveRequests) requests one after another", documents: results.count,
+            id: mix.id, title: "serving mix \(mix.id), \(serveRequests) requests one after another",
+            documents: results.count,
             tokens: tokens, seconds: median, allSeconds: times, prepareSeconds: 0,
             docsPerSecond: Double(results.count) / median, tokensPerSecond: Double(tokens) / median, mfu: 0,
             peakGPUGiB: memory.map { Double($0.peakDeviceUsedBytes) / 1_073_741_824 },
@@ -192,7 +210,10 @@ struct BenchCommand: ParsableCommand {
             let start = Date()
             _ = try reranker.score(query: work.query, documents: work.documents)
             try cuda.synchronize()
-            print(String(format: "\n%@ profile (every op synchronised; pass took %.3f s):", work.id, Date().timeIntervalSince(start)))
+            print(
+                String(
+                    format: "\n%@ profile (every op synchronised; pass took %.3f s):", work.id,
+                    Date().timeIntervalSince(start)))
             print(cuda.profileTable())
             cuda.profiling = false
         }
@@ -202,7 +223,9 @@ struct BenchCommand: ParsableCommand {
         try cuda?.synchronize()
         let prepareSeconds = Date().timeIntervalSince(prepareStart)
         let tokens = results.map(\.tokens).reduce(0, +)
-        let visionFlops = try work.images.map { flops.vision(patches: try reranker.preprocessor.process($0).grid.patchCount) }
+        let visionFlops = try work.images.map {
+            flops.vision(patches: try reranker.preprocessor.process($0).grid.patchCount)
+        }
         let modelFlops = Double(tokens) * flops.decoderPerToken + visionFlops.reduce(0, +)
         let memory = cuda?.memoryStatistics()
         let peak = memory.map { Double($0.peakDeviceUsedBytes) / 1_073_741_824 }
@@ -210,7 +233,8 @@ struct BenchCommand: ParsableCommand {
             id: work.id, title: work.title, documents: work.documents.count, tokens: tokens, seconds: median,
             allSeconds: times, prepareSeconds: prepareSeconds, docsPerSecond: Double(work.documents.count) / median,
             tokensPerSecond: Double(tokens) / median, mfu: modelFlops / median / (peakTflops * 1e12),
-            peakGPUGiB: peak, peakLiveGiB: memory.map { Double($0.peakLiveBytes) / 1_073_741_824 }, logits: results.sorted { $0.index < $1.index }.map(\.logit),
+            peakGPUGiB: peak, peakLiveGiB: memory.map { Double($0.peakLiveBytes) / 1_073_741_824 },
+            logits: results.sorted { $0.index < $1.index }.map(\.logit),
             promptTokens: results.sorted { $0.index < $1.index }.map(\.tokens))
     }
 }
@@ -231,14 +255,16 @@ struct BenchReport: Codable {
     var promptTokens: [Int]
 
     var line: String {
-        String(format: "%@ (%@): %.3f s median of %@; preparing the pairs alone %.3f s", id, title, seconds,
-               allSeconds.map { String(format: "%.3f", $0) }.joined(separator: ", "), prepareSeconds)
+        String(
+            format: "%@ (%@): %.3f s median of %@; preparing the pairs alone %.3f s", id, title, seconds,
+            allSeconds.map { String(format: "%.3f", $0) }.joined(separator: ", "), prepareSeconds)
     }
 
     var tableRow: String {
-        String(format: "%-8@ %6d %9d %10.3f %9.1f %10.0f %5.1f%% %14@ %15@", id, documents, tokens, seconds, docsPerSecond,
-               tokensPerSecond, mfu * 100, peakGPUGiB.map { String(format: "%.2f", $0) } ?? "-",
-               peakLiveGiB.map { String(format: "%.2f", $0) } ?? "-")
+        String(
+            format: "%-8@ %6d %9d %10.3f %9.1f %10.0f %5.1f%% %14@ %15@", id, documents, tokens, seconds, docsPerSecond,
+            tokensPerSecond, mfu * 100, peakGPUGiB.map { String(format: "%.2f", $0) } ?? "-",
+            peakLiveGiB.map { String(format: "%.2f", $0) } ?? "-")
     }
 }
 
@@ -300,7 +326,8 @@ enum BenchDump {
                 images.append(names[nextImage])
                 nextImage += 1
             }
-            let prompt = try builder.encode(query: querySegment, document: PromptSegment(text: document.text, images: grids))
+            let prompt = try builder.encode(
+                query: querySegment, document: PromptSegment(text: document.text, images: grids))
             pairs.append(Pair(tokenIDs: prompt.tokenIDs, images: images))
         }
         let data = try JSONEncoder().encode(Workload(id: work.id, pairs: pairs, pixels: pixels))

@@ -93,14 +93,20 @@ enum SyntheticImage {
         }
         let tint = (random() % 256, random() % 256, random() % 256)
         let boxes = (0..<6).map { _ in
-            (x: random() % width, y: random() % height, w: 40 + random() % 200, h: 40 + random() % 160,
-             c: (random() % 256, random() % 256, random() % 256))
+            (
+                x: random() % width, y: random() % height, w: 40 + random() % 200, h: 40 + random() % 160,
+                c: (random() % 256, random() % 256, random() % 256)
+            )
         }
         var pixels = [UInt8](repeating: 0, count: width * height * 3)
         for y in 0..<height {
             for x in 0..<width {
-                var rgb = ((x * 255 / width + tint.0) % 256, (y * 255 / height + tint.1) % 256, ((x + y) / 5 + tint.2) % 256)
-                for box in boxes where x >= box.x && x < box.x + box.w && y >= box.y && y < box.y + box.h { rgb = box.c }
+                var rgb = (
+                    (x * 255 / width + tint.0) % 256, (y * 255 / height + tint.1) % 256, ((x + y) / 5 + tint.2) % 256
+                )
+                for box in boxes where x >= box.x && x < box.x + box.w && y >= box.y && y < box.y + box.h {
+                    rgb = box.c
+                }
                 let noise = random() % 17 - 8
                 let base = (y * width + x) * 3
                 pixels[base] = UInt8(clamping: rgb.0 + noise)

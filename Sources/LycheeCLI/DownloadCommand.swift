@@ -7,7 +7,8 @@ import ModelHub
 struct DownloadCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "download",
-        abstract: "Download a model (config, tokenizer, safetensors weights) into the Hugging Face or ModelScope cache.",
+        abstract:
+            "Download a model (config, tokenizer, safetensors weights) into the Hugging Face or ModelScope cache.",
         discussion: """
             Files go where the Python tools look for them: $HF_HUB_CACHE (or $HF_HOME/hub, \
             ~/.cache/huggingface/hub) for Hugging Face, $MODELSCOPE_CACHE/models (~/.cache/modelscope/hub/models) \
@@ -38,10 +39,12 @@ struct DownloadCommand: AsyncParsableCommand {
         switch source {
         case .huggingFace:
             directory = try await HuggingFaceHub(environment: environment)
-                .download(model, revision: revision ?? source.defaultRevision, progress: progress, verifyExisting: verify)
+                .download(
+                    model, revision: revision ?? source.defaultRevision, progress: progress, verifyExisting: verify)
         case .modelScope:
             directory = try await ModelScopeHub(environment: environment)
-                .download(model, revision: revision ?? source.defaultRevision, progress: progress, verifyExisting: verify)
+                .download(
+                    model, revision: revision ?? source.defaultRevision, progress: progress, verifyExisting: verify)
         }
         print(directory.path)
     }
@@ -53,8 +56,9 @@ private func installInterruptNotice() {
     signal(SIGINT, SIG_IGN)
     let source = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
     source.setEventHandler {
-        FileHandle.standardError.write(Data(
-            "\ninterrupted: partial files are kept in the cache; run the same command again to resume\n".utf8))
+        FileHandle.standardError.write(
+            Data(
+                "\ninterrupted: partial files are kept in the cache; run the same command again to resume\n".utf8))
         exit(130)
     }
     source.resume()

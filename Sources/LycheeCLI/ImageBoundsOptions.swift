@@ -4,7 +4,8 @@ import Reranker
 /// `--min-pixels` and `--max-pixels`, shared by `serve`, `rerank` and `bench`: the image area bounds
 /// images are resized into. The defaults come from the model's preprocessor_config.json.
 struct ImageBoundsOptions: ParsableArguments {
-    @Option(name: .long, help: "Smallest image area in pixels after resizing (default: the model's preprocessor config).")
+    @Option(
+        name: .long, help: "Smallest image area in pixels after resizing (default: the model's preprocessor config).")
     var minPixels: Int?
 
     @Option(

@@ -10,7 +10,8 @@ struct LycheeRerank: AsyncParsableCommand {
         version: lycheeRerankVersion,
         subcommands: [
             ServeCommand.self, RerankCommand.self, DownloadCommand.self, InspectCommand.self,
-            TokenizeCommand.self, PreprocessCommand.self, SelftestCommand.self, BenchCommand.self, BenchServeCommand.self,
+            TokenizeCommand.self, PreprocessCommand.self, SelftestCommand.self, BenchCommand.self,
+            BenchServeCommand.self,
         ]
     )
 }

@@ -15,7 +15,8 @@ struct ModelOptions: ParsableArguments {
         help: "A model directory (config.json, tokenizer.json, safetensors files) or a model id to download.")
     var model: String = defaultModelID
 
-    @Option(name: .long, help: "Branch, tag or commit of a model id (default: main on Hugging Face, master on ModelScope).")
+    @Option(
+        name: .long, help: "Branch, tag or commit of a model id (default: main on Hugging Face, master on ModelScope).")
     var revision: String?
 
     @Option(name: .long, help: "Where a model id is downloaded from: huggingface or modelscope.")

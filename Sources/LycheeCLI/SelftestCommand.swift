@@ -24,7 +24,9 @@ struct SelftestCommand: ParsableCommand {
     @Flag(name: .long, help: "Small shapes (quick; for machines without a GPU).")
     var small = false
 
-    @Option(name: .long, help: "Also compare whole-model outputs (one image's embeddings, one pair's score) on this checkpoint.")
+    @Option(
+        name: .long,
+        help: "Also compare whole-model outputs (one image's embeddings, one pair's score) on this checkpoint.")
     var model: String?
 
     func run() throws {

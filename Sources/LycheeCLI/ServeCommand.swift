@@ -4,8 +4,8 @@ import Foundation
 import Hummingbird
 import Logging
 import RerankServer
-import ServiceLifecycle
 import Reranker
+import ServiceLifecycle
 import TensorKit
 
 /// `lychee-rerank serve --model DIR`: the HTTP API and the web page.
@@ -67,7 +67,8 @@ struct ServeCommand: AsyncParsableCommand {
     var maxDocuments = 256
     @Option(name: .long, help: "Largest request body in MiB (images travel base64 in the body).")
     var maxBodyMib = 32
-    @Option(name: .long, help: "Require Authorization: Bearer KEY on every route but /health (default: $LYCHEE_API_KEY).")
+    @Option(
+        name: .long, help: "Require Authorization: Bearer KEY on every route but /health (default: $LYCHEE_API_KEY).")
     var apiKey: String?
     @Option(name: .long, help: "Allow CORS from this origin (repeat for several; * for any).")
     var corsOrigin: [String] = []
@@ -123,7 +124,8 @@ struct ServeCommand: AsyncParsableCommand {
         let level = Logger.Level(rawValue: logLevel) ?? .info
         let json = logFormat == "json"
         LoggingSystem.bootstrap { label in
-            var handler: any LogHandler = json ? JSONLogHandler(label: label) : StreamLogHandler.standardError(label: label)
+            var handler: any LogHandler =
+                json ? JSONLogHandler(label: label) : StreamLogHandler.standardError(label: label)
             handler.logLevel = level
             return handler
         }
@@ -140,7 +142,9 @@ struct ServeCommand: AsyncParsableCommand {
         if let gpus {
             backends = try BackendSelection.gpus(gpus, gpuMemoryLimitGiB: gpuMemoryLimitGib)
         } else {
-            backends = [try BackendSelection.make(backend, gpuMemoryLimitGiB: gpuMemoryLimitGib) { logger.notice("\($0)") }]
+            backends = [
+                try BackendSelection.make(backend, gpuMemoryLimitGiB: gpuMemoryLimitGib) { logger.notice("\($0)") }
+            ]
         }
         let chosen = backends[0]
         logger.info("loading model", metadata: ["model": "\(directory.path)", "backend": "\(chosen.name)"])
@@ -181,7 +185,8 @@ struct ServeCommand: AsyncParsableCommand {
         logger.info(
             "model loaded",
             metadata: [
-                "seconds": "\(ContinuousClock.now - started)", "token_budget": "\(budget)", "engines": "\(backends.count)",
+                "seconds": "\(ContinuousClock.now - started)", "token_budget": "\(budget)",
+                "engines": "\(backends.count)",
                 "mlp_rows": "\(rerankers[0].model.mlpRowChunks.text)",
                 "image_cache_mib": "\(cacheBytes >> 20)", "prefix_cache_mib": "\(prefixBytes >> 20)",
             ])
@@ -217,7 +222,8 @@ struct ServeCommand: AsyncParsableCommand {
                 resolver: SystemHostResolver(), transport: transport)
         }
         // A model id names itself; a folder by its last component (a cache snapshot folder is a commit hash).
-        let modelName = FileManager.default.fileExists(atPath: modelOptions.model)
+        let modelName =
+            FileManager.default.fileExists(atPath: modelOptions.model)
             ? directory.standardizedFileURL.lastPathComponent : modelOptions.model
         let engines = rerankers.map { RerankerEngine(reranker: $0, modelName: modelName) }
         let (application, parts) = try buildApplication(

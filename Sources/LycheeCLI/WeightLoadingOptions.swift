@@ -66,7 +66,9 @@ struct WeightLoadingOptions: ParsableArguments {
             if let cuda {
                 cuda.fp8TensorCores = cuda.hasFP8TensorCores
                 if !cuda.hasFP8TensorCores {
-                    note("\(cuda.device.name) has no FP8 tensor cores: 8-bit weights are widened to bf16 before each product")
+                    note(
+                        "\(cuda.device.name) has no FP8 tensor cores: 8-bit weights are widened to bf16 before each product"
+                    )
                 }
             }
             return .fp8

@@ -66,13 +66,16 @@ public final class ConsoleProgress: DownloadProgressReporting {
             guard now.timeIntervalSince(state.lastDraw) >= (isTerminal ? 0.2 : lineInterval) else { return nil }
             state.lastDraw = now
             state.drewBar = isTerminal
-            return isTerminal ? "\r" + render(state, now: now, width: 24) + "\u{1B}[K" : render(state, now: now, width: 0) + "\n"
+            return isTerminal
+                ? "\r" + render(state, now: now, width: 24) + "\u{1B}[K" : render(state, now: now, width: 0) + "\n"
         }
         if let line { write(line) }
     }
 
     public func discarded(bytes count: Int64) {
-        state.withLockedValue { $0.done -= count; $0.fresh -= count }
+        state.withLockedValue {
+            $0.done -= count; $0.fresh -= count
+        }
     }
 
     public func finished(file: String) {
@@ -106,7 +109,8 @@ public final class ConsoleProgress: DownloadProgressReporting {
         var parts: [String] = []
         if width > 0 {
             let filled = Int(fraction * Double(width))
-            parts.append("[" + String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled) + "]")
+            parts.append(
+                "[" + String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled) + "]")
         } else {
             parts.append("\(label): \(Int(fraction * 100))%")
         }

@@ -36,7 +36,9 @@ extension FileTransfer {
                 } catch let error as ModelHubError {
                     guard case .transport = error, resumes < policy.resumeAttempts else { throw error }
                     resumes += 1
-                    progress.note("\(name): connection lost (\(error.shortReason)); resuming (\(resumes)/\(policy.resumeAttempts))")
+                    progress.note(
+                        "\(name): connection lost (\(error.shortReason)); resuming (\(resumes)/\(policy.resumeAttempts))"
+                    )
                     try? await Task.sleep(nanoseconds: UInt64(resumes) * 200_000_000)
                 }
             }
@@ -54,7 +56,8 @@ extension FileTransfer {
                 try? FileManager.default.removeItem(at: incomplete)
                 progress.discarded(bytes: size)
                 if attempt < policy.checksumAttempts {
-                    progress.note("\(name): checksum mismatch (expected \(digest), got \(computed)); deleted, fetching it again")
+                    progress.note(
+                        "\(name): checksum mismatch (expected \(digest), got \(computed)); deleted, fetching it again")
                     continue
                 }
                 throw ModelHubError.checksumMismatch(file: name, expected: digest.hex, actual: computed)
@@ -93,7 +96,8 @@ extension FileTransfer {
                 // The server resumed somewhere else: start the file over.
                 try truncate(to: 0)
                 progress.discarded(bytes: offset)
-                throw ModelHubError.transport(url: source.absoluteString, reason: "server answered a different byte range")
+                throw ModelHubError.transport(
+                    url: source.absoluteString, reason: "server answered a different byte range")
             }
         case 200 where offset > 0:
             // The server ignored the Range header and sends the whole file.
@@ -131,7 +135,8 @@ extension FileTransfer {
             throw ModelHubError.transport(url: source.absoluteString, reason: "\(error)")
         }
         if let expectedSize, try fileSize(at: incomplete) < expectedSize {
-            throw ModelHubError.transport(url: source.absoluteString, reason: "the connection closed before the end of the file")
+            throw ModelHubError.transport(
+                url: source.absoluteString, reason: "the connection closed before the end of the file")
         }
         return hasher?.finalizeHex()
     }

@@ -50,7 +50,8 @@ public struct HubEnvironment: Sendable {
         }
         let domain = value("MODELSCOPE_DOMAIN") ?? "www.modelscope.cn"
         let scopeEndpoint = domain.contains("://") ? domain : "https://" + domain
-        modelScopeEndpoint = URL(string: String(scopeEndpoint.reversed().drop { $0 == "/" }.reversed()))
+        modelScopeEndpoint =
+            URL(string: String(scopeEndpoint.reversed().drop { $0 == "/" }.reversed()))
             ?? URL(fileURLWithPath: "/")
         modelScopeToken = value("MODELSCOPE_API_TOKEN")
         modelScopeCache = URL(

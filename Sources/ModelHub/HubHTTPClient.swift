@@ -89,8 +89,8 @@ struct HubHTTPClient: Sendable {
             }
             let status = Int(response.status.code)
             guard (300...399).contains(status), status != 304,
-                  let location = response.headers.first(name: "Location"),
-                  let target = URL(string: location, relativeTo: current)?.absoluteURL
+                let location = response.headers.first(name: "Location"),
+                let target = URL(string: location, relativeTo: current)?.absoluteURL
             else {
                 return HubResponse(url: current, status: status, headers: response.headers, body: response.body)
             }
@@ -123,7 +123,8 @@ struct HubHTTPClient: Sendable {
         let hint: String
         switch response.status {
         case 401, 403:
-            hint = "\(what) is private or gated, or the token is wrong: accept its terms on the hub and set "
+            hint =
+                "\(what) is private or gated, or the token is wrong: accept its terms on the hub and set "
                 + "HF_TOKEN (MODELSCOPE_API_TOKEN for ModelScope) to a token with read access"
         case 404:
             hint = "\(what) was not found: check the model id and --revision"

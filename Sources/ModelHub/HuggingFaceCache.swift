@@ -25,7 +25,8 @@ public struct HuggingFaceCache: Sendable {
     public func incompleteBlob(etag: String) -> URL { blobsFolder.appendingPathComponent(etag + ".incomplete") }
 
     public func snapshotFolder(commit: String) -> URL {
-        repositoryFolder.appendingPathComponent("snapshots", isDirectory: true).appendingPathComponent(commit, isDirectory: true)
+        repositoryFolder.appendingPathComponent("snapshots", isDirectory: true).appendingPathComponent(
+            commit, isDirectory: true)
     }
 
     /// The ref file of a branch or tag (`refs/main`, `refs/pr/1`).
@@ -49,7 +50,8 @@ public struct HuggingFaceCache: Sendable {
         let file = refFile(revision: revision)
         if (try? String(contentsOf: file, encoding: .utf8)) == commit { return }
         try createDirectory(file.deletingLastPathComponent())
-        let temporary = file.deletingLastPathComponent().appendingPathComponent(".\(file.lastPathComponent).\(UUID().uuidString).tmp")
+        let temporary = file.deletingLastPathComponent().appendingPathComponent(
+            ".\(file.lastPathComponent).\(UUID().uuidString).tmp")
         do {
             try Data(commit.utf8).write(to: temporary)
             guard rename(temporary.path, file.path) == 0 else {

@@ -125,25 +125,30 @@ public struct HuggingFaceHub: Sendable {
             var siblings: [Sibling]?
         }
         guard let info = try? JSONDecoder().decode(Info.self, from: data), let sha = info.sha, isCommitHash(sha),
-              let siblings = info.siblings
+            let siblings = info.siblings
         else {
-            throw ModelHubError.unexpectedResponse(url: url.absoluteString, reason: "no commit 'sha' or 'siblings' list")
+            throw ModelHubError.unexpectedResponse(
+                url: url.absoluteString, reason: "no commit 'sha' or 'siblings' list")
         }
         return RepositoryListing(commit: sha, files: try siblings.map { try validatedRepositoryPath($0.rfilename) })
     }
 
     /// HEAD on `{endpoint}/{id}/resolve/{commit}/{path}`, following only same-host redirects, like
     /// `huggingface_hub.get_hf_file_metadata`.
-    func fileMetadata(_ model: ModelID, commit: String, path: String, http: HubHTTPClient) async throws -> HubFileMetadata {
+    func fileMetadata(_ model: ModelID, commit: String, path: String, http: HubHTTPClient) async throws
+        -> HubFileMetadata
+    {
         let url = try endpointURL("\(model.urlPath)/resolve/\(commit)/\(percentEncodeFilePath(path))")
-        let response = try await http.send(.HEAD, url, headers: [("Accept-Encoding", "identity")], followCrossOrigin: false)
+        let response = try await http.send(
+            .HEAD, url, headers: [("Accept-Encoding", "identity")], followCrossOrigin: false)
         let isRedirect = (300...399).contains(response.status)
         if !isRedirect { try HubHTTPClient.check(response, what: "'\(path)' of '\(model)'") }
         let rawETag = response.header("X-Linked-Etag") ?? response.header("ETag")
         guard let etag = rawETag.map(normalizeETag), !etag.isEmpty, !etag.contains("/"), etag != ".", etag != "..",
-              !etag.hasSuffix(".incomplete")
+            !etag.hasSuffix(".incomplete")
         else {
-            throw ModelHubError.unexpectedResponse(url: url.absoluteString, reason: "no usable ETag header for '\(path)'")
+            throw ModelHubError.unexpectedResponse(
+                url: url.absoluteString, reason: "no usable ETag header for '\(path)'")
         }
         let sizeText = response.header("X-Linked-Size") ?? (isRedirect ? nil : response.header("Content-Length"))
         let location = response.header("Location").flatMap { URL(string: $0, relativeTo: response.url)?.absoluteURL }
@@ -161,7 +166,8 @@ public struct HuggingFaceHub: Sendable {
     }
 
     private func withHTTP<T: Sendable>(_ body: (HubHTTPClient) async throws -> T) async throws -> T {
-        try await HubHTTPClient.with(token: environment.huggingFaceToken, endpoint: environment.huggingFaceEndpoint, body)
+        try await HubHTTPClient.with(
+            token: environment.huggingFaceToken, endpoint: environment.huggingFaceEndpoint, body)
     }
 }
 

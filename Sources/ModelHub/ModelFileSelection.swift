@@ -29,11 +29,14 @@ public enum ModelFileSelection {
     /// model.safetensors or the index with every shard it names.
     public static func isComplete(directory: URL) -> Bool {
         let fileManager = FileManager.default
-        func exists(_ name: String) -> Bool { fileManager.fileExists(atPath: directory.appendingPathComponent(name).path) }
+        func exists(_ name: String) -> Bool {
+            fileManager.fileExists(atPath: directory.appendingPathComponent(name).path)
+        }
         guard exists("config.json"), exists("tokenizer.json") else { return false }
         if exists("model.safetensors.index.json") {
             guard let shards = shardNames(indexAt: directory.appendingPathComponent("model.safetensors.index.json")),
-                  !shards.isEmpty else { return false }
+                !shards.isEmpty
+            else { return false }
             return shards.allSatisfy(exists)
         }
         return exists("model.safetensors")
@@ -42,8 +45,9 @@ public enum ModelFileSelection {
     /// The shard file names listed in a `model.safetensors.index.json` weight map.
     static func shardNames(indexAt url: URL) -> Set<String>? {
         guard let data = try? Data(contentsOf: url),
-              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-              let map = object["weight_map"] as? [String: Any] else { return nil }
+            let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+            let map = object["weight_map"] as? [String: Any]
+        else { return nil }
         return Set(map.values.compactMap { $0 as? String })
     }
 }

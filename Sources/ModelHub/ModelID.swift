@@ -36,7 +36,8 @@ public struct ModelID: Sendable, Hashable, CustomStringConvertible {
 
 /// Percent-encodes one URL path segment (everything but unreserved characters), like Python's `quote(safe="")`.
 func percentEncodePathSegment(_ segment: String) -> String {
-    var allowed = CharacterSet.alphanumerics.intersection(CharacterSet(charactersIn: Unicode.Scalar(0)...Unicode.Scalar(127)))
+    var allowed = CharacterSet.alphanumerics.intersection(
+        CharacterSet(charactersIn: Unicode.Scalar(0)...Unicode.Scalar(127)))
     allowed.insert(charactersIn: "-._~")
     return segment.addingPercentEncoding(withAllowedCharacters: allowed) ?? segment
 }
@@ -50,7 +51,8 @@ func percentEncodeFilePath(_ path: String) -> String {
 /// no empty parts, no control characters or backslashes.
 func validatedRepositoryPath(_ path: String) throws -> String {
     let parts = path.split(separator: "/", omittingEmptySubsequences: false)
-    let unsafe = path.isEmpty || path.count > 1024 || path.hasPrefix("/") || path.contains("\\")
+    let unsafe =
+        path.isEmpty || path.count > 1024 || path.hasPrefix("/") || path.contains("\\")
         || parts.contains { $0.isEmpty || $0 == "." || $0 == ".." }
         || path.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F }
     if unsafe { throw ModelHubError.unsafeFileName(path) }

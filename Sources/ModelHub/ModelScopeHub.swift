@@ -69,10 +69,11 @@ public struct ModelScopeHub: Sendable {
                     present += file.size ?? 0
                     continue
                 }
-                transfers.append(FileTransfer(
-                    name: file.path, source: try downloadURL(model, revision: revision, path: file.path),
-                    destination: destination, incomplete: temporary.appendingPathComponent(file.path),
-                    expectedSize: file.size, digest: digest))
+                transfers.append(
+                    FileTransfer(
+                        name: file.path, source: try downloadURL(model, revision: revision, path: file.path),
+                        destination: destination, incomplete: temporary.appendingPathComponent(file.path),
+                        expectedSize: file.size, digest: digest))
             }
             progress.planned(
                 files: selected.count, totalBytes: selected.reduce(0) { $0 + ($1.size ?? 0) }, presentBytes: present)
@@ -135,7 +136,8 @@ public struct ModelScopeHub: Sendable {
     }
 
     private func apiURL(_ model: ModelID, _ tail: String, query: [(String, String)]) throws -> URL {
-        var allowed = CharacterSet.alphanumerics.intersection(CharacterSet(charactersIn: Unicode.Scalar(0)...Unicode.Scalar(127)))
+        var allowed = CharacterSet.alphanumerics.intersection(
+            CharacterSet(charactersIn: Unicode.Scalar(0)...Unicode.Scalar(127)))
         allowed.insert(charactersIn: "-._~/")
         let queryText = query.map { name, value in
             name + "=" + (value.addingPercentEncoding(withAllowedCharacters: allowed) ?? value)

@@ -82,12 +82,16 @@ public struct CheckpointInspection: Sendable, Encodable {
         self.directory = directory.path
 
         var configuration: Qwen25VLConfiguration?
-        do { configuration = try Qwen25VLConfiguration(contentsOf: directory) } catch { problems.append(error.description) }
+        do { configuration = try Qwen25VLConfiguration(contentsOf: directory) } catch {
+            problems.append(error.description)
+        }
 
         let preprocessorFile = directory.appendingPathComponent(PreprocessorConfiguration.fileName)
         preprocessorFromFile = FileManager.default.fileExists(atPath: preprocessorFile.path)
         var preprocessor: PreprocessorConfiguration?
-        do { preprocessor = try PreprocessorConfiguration.load(directory: directory) } catch { problems.append(error.description) }
+        do { preprocessor = try PreprocessorConfiguration.load(directory: directory) } catch {
+            problems.append(error.description)
+        }
         if let preprocessor, let configuration { problems += preprocessor.mismatches(with: configuration.vision) }
         if let preprocessor {
             problems += ModelChecks.pixelLimitProblems(preprocessor, maxPromptTokens: maxPromptTokens)
@@ -100,11 +104,15 @@ public struct CheckpointInspection: Sendable, Encodable {
         shards = (checkpoint?.files ?? []).map {
             Shard(file: $0.url.lastPathComponent, bytes: $0.fileSize, tensors: $0.tensors.count)
         }
-        dtypes = (checkpoint?.tensors.values.map(\.dtype.safetensorsName) ?? []).reduce(into: [:]) { $0[$1, default: 0] += 1 }
+        dtypes = (checkpoint?.tensors.values.map(\.dtype.safetensorsName) ?? []).reduce(into: [:]) {
+            $0[$1, default: 0] += 1
+        }
 
         var layout: WeightLayout?
         if let checkpoint {
-            do { layout = try WeightLayout.detect(from: checkpoint.tensorNames) } catch { problems.append(error.description) }
+            do { layout = try WeightLayout.detect(from: checkpoint.tensorNames) } catch {
+                problems.append(error.description)
+            }
         }
         self.layout = layout
         if let configuration {
@@ -174,7 +182,8 @@ public struct CheckpointInspection: Sendable, Encodable {
         var lines = ["Model:         \(directory)"]
         if let architecture, let text, let vision {
             lines.append(
-                "Architecture:  \(architecture) (text \(text.hiddenSize) x \(text.numHiddenLayers) layers, vision \(vision.hiddenSize) x \(vision.depth) blocks)")
+                "Architecture:  \(architecture) (text \(text.hiddenSize) x \(text.numHiddenLayers) layers, vision \(vision.hiddenSize) x \(vision.depth) blocks)"
+            )
         }
         if let parameterCount {
             let scaled =
@@ -184,7 +193,9 @@ public struct CheckpointInspection: Sendable, Encodable {
             lines.append("Parameters:    \(Self.grouped(parameterCount))\(scaled)")
         }
         if !dtypes.isEmpty {
-            lines.append("Dtypes:        " + dtypes.keys.sorted().map { "\($0) (\(dtypes[$0] ?? 0) tensors)" }.joined(separator: ", "))
+            lines.append(
+                "Dtypes:        "
+                    + dtypes.keys.sorted().map { "\($0) (\(dtypes[$0] ?? 0) tensors)" }.joined(separator: ", "))
         }
         if let weightStorage {
             lines.append("Weights:       \(weightStorage.summary)")
@@ -206,16 +217,19 @@ public struct CheckpointInspection: Sendable, Encodable {
         if let text {
             let sections = text.mropeSections.map { "\($0)" } ?? "none"
             lines.append(
-                "Text:          hidden \(text.hiddenSize), layers \(text.numHiddenLayers), heads \(text.numAttentionHeads) (kv \(text.keyValueHeads), head dim \(text.headDim)), MLP \(text.intermediateSize), vocab \(text.vocabSize), rms eps \(text.rmsNormEpsilon), rope theta \(text.ropeBase), mrope \(sections)")
+                "Text:          hidden \(text.hiddenSize), layers \(text.numHiddenLayers), heads \(text.numAttentionHeads) (kv \(text.keyValueHeads), head dim \(text.headDim)), MLP \(text.intermediateSize), vocab \(text.vocabSize), rms eps \(text.rmsNormEpsilon), rope theta \(text.ropeBase), mrope \(sections)"
+            )
         }
         if let vision {
             lines.append(
-                "Vision:        depth \(vision.depth), hidden \(vision.hiddenSize), heads \(vision.numHeads), MLP \(vision.intermediateSize), patch \(vision.patchSize), temporal \(vision.temporalPatchSize), merge \(vision.spatialMergeSize), window \(vision.windowSize), full attention blocks \(vision.fullattBlockIndexes), out \(vision.outHiddenSize)")
+                "Vision:        depth \(vision.depth), hidden \(vision.hiddenSize), heads \(vision.numHeads), MLP \(vision.intermediateSize), patch \(vision.patchSize), temporal \(vision.temporalPatchSize), merge \(vision.spatialMergeSize), window \(vision.windowSize), full attention blocks \(vision.fullattBlockIndexes), out \(vision.outHiddenSize)"
+            )
         }
         if let preprocessor {
             let source = preprocessorFromFile ? PreprocessorConfiguration.fileName : "Lychee defaults"
             lines.append(
-                "Preprocessor:  pixels \(preprocessor.minPixels)...\(preprocessor.maxPixels), patch \(preprocessor.patchSize), merge \(preprocessor.mergeSize), temporal \(preprocessor.temporalPatchSize) (from \(source))")
+                "Preprocessor:  pixels \(preprocessor.minPixels)...\(preprocessor.maxPixels), patch \(preprocessor.patchSize), merge \(preprocessor.mergeSize), temporal \(preprocessor.temporalPatchSize) (from \(source))"
+            )
         }
         if problems.isEmpty {
             lines.append("Problems:      no problems")

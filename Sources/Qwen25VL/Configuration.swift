@@ -80,7 +80,8 @@ public struct Qwen25VLConfiguration: Codable, Sendable, Equatable {
             text = try c.decode(TextConfiguration.self, forKey: .textConfig)
             // Fields some writers keep only at the top level.
             text.ropeScaling = try text.ropeScaling ?? c.decodeIfPresent(RopeSettings.self, forKey: .ropeScaling)
-            text.ropeParameters = try text.ropeParameters ?? c.decodeIfPresent(RopeSettings.self, forKey: .ropeParameters)
+            text.ropeParameters =
+                try text.ropeParameters ?? c.decodeIfPresent(RopeSettings.self, forKey: .ropeParameters)
             text.ropeTheta = try text.ropeTheta ?? c.decodeIfPresent(Double.self, forKey: .ropeTheta)
             text.dtype = try text.dtype ?? c.decodeIfPresent(String.self, forKey: .dtype)
             text.torchDtype = try text.torchDtype ?? c.decodeIfPresent(String.self, forKey: .torchDtype)
@@ -94,7 +95,8 @@ public struct Qwen25VLConfiguration: Codable, Sendable, Equatable {
         visionStartTokenId = try c.decodeIfPresent(Int.self, forKey: .visionStartTokenId) ?? 151652
         visionEndTokenId = try c.decodeIfPresent(Int.self, forKey: .visionEndTokenId) ?? 151653
         visionTokenId = try c.decodeIfPresent(Int.self, forKey: .visionTokenId) ?? 151654
-        tieWordEmbeddings = try c.decodeIfPresent(Bool.self, forKey: .tieWordEmbeddings) ?? text.tieWordEmbeddings ?? false
+        tieWordEmbeddings =
+            try c.decodeIfPresent(Bool.self, forKey: .tieWordEmbeddings) ?? text.tieWordEmbeddings ?? false
         quantization = try c.decodeIfPresent(QuantizationConfiguration.self, forKey: .quantization)
     }
 

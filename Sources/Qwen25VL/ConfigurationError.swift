@@ -41,7 +41,8 @@ public enum ConfigurationError: Error, CustomStringConvertible, Sendable, Equata
             return .wrongType(file: file, field: path(context.codingPath), expected: typeName(type))
         case let .dataCorrupted(context):
             if context.codingPath.isEmpty { return .invalidJSON(file: file, detail: context.debugDescription) }
-            return .wrongType(file: file, field: path(context.codingPath), expected: "a valid value (\(context.debugDescription))")
+            return .wrongType(
+                file: file, field: path(context.codingPath), expected: "a valid value (\(context.debugDescription))")
         @unknown default:
             return .invalidJSON(file: file, detail: "\(error)")
         }

@@ -110,16 +110,20 @@ public struct TextConfiguration: Codable, Sendable, Equatable {
             problems.append("the attention head width \(headDim) is odd; rotary embeddings need an even width")
         }
         if numAttentionHeads % keyValueHeads != 0 {
-            problems.append("num_attention_heads \(numAttentionHeads) is not a multiple of num_key_value_heads \(keyValueHeads)")
+            problems.append(
+                "num_attention_heads \(numAttentionHeads) is not a multiple of num_key_value_heads \(keyValueHeads)")
         }
         if let sections = mropeSections {
             if sections.count != 3 || sections.contains(where: { $0 <= 0 }) {
                 problems.append("mrope_section \(sections) must hold three positive numbers (t, h, w)")
             } else if sections.reduce(0, +) * 2 != headDim {
-                problems.append("mrope_section \(sections) sums to \(sections.reduce(0, +)); it must sum to head_dim/2 = \(headDim / 2)")
+                problems.append(
+                    "mrope_section \(sections) sums to \(sections.reduce(0, +)); it must sum to head_dim/2 = \(headDim / 2)"
+                )
             }
         } else {
-            problems.append("no mrope_section in rope_scaling or rope_parameters; Qwen2.5-VL needs multimodal RoPE sections")
+            problems.append(
+                "no mrope_section in rope_scaling or rope_parameters; Qwen2.5-VL needs multimodal RoPE sections")
         }
         if rmsNormEpsilon <= 0 { problems.append("rms_norm_eps is \(rmsNormEpsilon); it must be positive") }
         if ropeBase <= 0 { problems.append("rope_theta is \(ropeBase); it must be positive") }

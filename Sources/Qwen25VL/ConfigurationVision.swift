@@ -114,15 +114,19 @@ public struct VisionConfiguration: Codable, Sendable, Equatable {
         }
         if windowSize % (patchSize * spatialMergeSize) != 0 {
             problems.append(
-                "vision_config.window_size \(windowSize) is not a multiple of patch_size x spatial_merge_size = \(patchSize * spatialMergeSize)")
+                "vision_config.window_size \(windowSize) is not a multiple of patch_size x spatial_merge_size = \(patchSize * spatialMergeSize)"
+            )
         }
         if let bad = fullattBlockIndexes.first(where: { $0 < 0 || $0 >= depth }) {
             problems.append("vision_config.fullatt_block_indexes holds \(bad), outside the \(depth) blocks")
         }
         if outHiddenSize != textHiddenSize {
-            problems.append("vision_config.out_hidden_size \(outHiddenSize) differs from the text hidden_size \(textHiddenSize)")
+            problems.append(
+                "vision_config.out_hidden_size \(outHiddenSize) differs from the text hidden_size \(textHiddenSize)")
         }
-        if inChannels != 3 { problems.append("vision_config.in_channels is \(inChannels); images are RGB, so it must be 3") }
+        if inChannels != 3 {
+            problems.append("vision_config.in_channels is \(inChannels); images are RGB, so it must be 3")
+        }
         return problems
     }
 }

@@ -93,7 +93,9 @@ public struct PreprocessorConfiguration: Codable, Sendable, Equatable {
         let file = directory.appendingPathComponent(fileName)
         guard FileManager.default.fileExists(atPath: file.path) else { return .lychee }
         let data: Data
-        do { data = try RegularFile.contents(of: file) } catch { throw .cannotRead(file: file.path, reason: error.reason) }
+        do { data = try RegularFile.contents(of: file) } catch {
+            throw .cannotRead(file: file.path, reason: error.reason)
+        }
         return try PreprocessorConfiguration(jsonData: data, file: file.path)
     }
 
@@ -110,7 +112,9 @@ public struct PreprocessorConfiguration: Codable, Sendable, Equatable {
         if maxPixels > Self.largestPixelLimit {
             problems.append("max_pixels \(maxPixels) is beyond any image the resize rule accepts (at most 2^40)")
         }
-        if imageMean.count != 3 { problems.append("image_mean has \(imageMean.count) values; it needs one per RGB channel") }
+        if imageMean.count != 3 {
+            problems.append("image_mean has \(imageMean.count) values; it needs one per RGB channel")
+        }
         if imageStd.count != 3 || imageStd.contains(where: { !($0 > 0) }) {
             problems.append("image_std must hold three positive values, found \(imageStd)")
         }
@@ -121,14 +125,18 @@ public struct PreprocessorConfiguration: Codable, Sendable, Equatable {
     public func mismatches(with vision: VisionConfiguration) -> [String] {
         var problems: [String] = []
         if patchSize != vision.patchSize {
-            problems.append("preprocessor patch_size \(patchSize) differs from vision_config.patch_size \(vision.patchSize)")
+            problems.append(
+                "preprocessor patch_size \(patchSize) differs from vision_config.patch_size \(vision.patchSize)")
         }
         if mergeSize != vision.spatialMergeSize {
-            problems.append("preprocessor merge_size \(mergeSize) differs from vision_config.spatial_merge_size \(vision.spatialMergeSize)")
+            problems.append(
+                "preprocessor merge_size \(mergeSize) differs from vision_config.spatial_merge_size \(vision.spatialMergeSize)"
+            )
         }
         if temporalPatchSize != vision.temporalPatchSize {
             problems.append(
-                "preprocessor temporal_patch_size \(temporalPatchSize) differs from vision_config.temporal_patch_size \(vision.temporalPatchSize)")
+                "preprocessor temporal_patch_size \(temporalPatchSize) differs from vision_config.temporal_patch_size \(vision.temporalPatchSize)"
+            )
         }
         return problems
     }

@@ -31,7 +31,8 @@ public enum WeightProblem: Sendable, Hashable, CustomStringConvertible {
     public var description: String {
         switch self {
         case let .missing(name, shape): "missing tensor \(name) (expected shape \(shape))"
-        case let .unexpected(name, shape): "unexpected tensor \(name) (shape \(shape)); the configuration has no place for it"
+        case let .unexpected(name, shape):
+            "unexpected tensor \(name) (shape \(shape)); the configuration has no place for it"
         case let .wrongShape(name, expected, actual): "tensor \(name) has shape \(actual), expected \(expected)"
         case let .eightBitNotLinear(name):
             "tensor \(name) is stored as F8_E4M3, but only linear-layer weights (attention and MLP projections, merger MLP) "
@@ -134,7 +135,9 @@ public struct WeightCatalog: Sendable {
         }
         // Scales (`X.weight_scale`, `X.input_scale`) are checked with their weights by eightBitProblems.
         for name in tensors.keys.sorted()
-        where !expectedNames.contains(name) && !ignoredStoredNames.contains(name) && Self.weightName(ofScale: name) == nil {
+        where !expectedNames.contains(name) && !ignoredStoredNames.contains(name)
+            && Self.weightName(ofScale: name) == nil
+        {
             problems.append(.unexpected(name: name, shape: tensors[name]?.shape ?? []))
         }
         return problems + eightBitProblems(in: tensors)
@@ -149,7 +152,8 @@ public struct WeightCatalog: Sendable {
     public static func validated(
         _ checkpoint: Checkpoint, configuration: Qwen25VLConfiguration
     ) throws(WeightCheckError) -> WeightCatalog {
-        let catalog = WeightCatalog(configuration: configuration, layout: try WeightLayout.detect(from: checkpoint.tensorNames))
+        let catalog = WeightCatalog(
+            configuration: configuration, layout: try WeightLayout.detect(from: checkpoint.tensorNames))
         let problems = catalog.problems(in: checkpoint.tensors)
         guard problems.isEmpty else { throw .problems(problems) }
         return catalog
@@ -181,7 +185,8 @@ public struct WeightCatalog: Sendable {
 
         let vision = config.vision
         let width = vision.hiddenSize, inner = vision.intermediateSize, merged = vision.mergerHiddenSize
-        list.append((.patchEmbed, [width, vision.inChannels, vision.temporalPatchSize, vision.patchSize, vision.patchSize]))
+        list.append(
+            (.patchEmbed, [width, vision.inChannels, vision.temporalPatchSize, vision.patchSize, vision.patchSize]))
         for block in 0..<max(0, vision.depth) {
             let shapes: [(VisionBlockTensor, ParameterKind, [Int])] = [
                 (.norm1, .weight, [width]), (.norm2, .weight, [width]),

@@ -59,11 +59,13 @@ public struct APIError: HTTPResponseError, CustomStringConvertible {
         case .notFound:
             return APIError(status, type: "not_found", message: message ?? "no such route; see GET /docs for the API")
         case .methodNotAllowed:
-            return APIError(status, type: "method_not_allowed", message: message ?? "this route does not take that method")
+            return APIError(
+                status, type: "method_not_allowed", message: message ?? "this route does not take that method")
         case .contentTooLarge:
             return APIError(
                 status, type: "payload_too_large",
-                message: message ?? "the request body is larger than the server's limit; send fewer or smaller documents or images")
+                message: message
+                    ?? "the request body is larger than the server's limit; send fewer or smaller documents or images")
         case .unauthorized:
             return APIError(status, type: "unauthorized", message: message ?? "missing or wrong API key")
         default:

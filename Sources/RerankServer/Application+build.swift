@@ -1,8 +1,8 @@
 import Foundation
-import Reranker
 import Hummingbird
 import Logging
 import NIOCore
+import Reranker
 import ServiceLifecycle
 
 /// The parts of a running server that tests and the CLI may want to reach.
@@ -79,7 +79,8 @@ public func buildApplication<Engine: RerankEngine>(
         bodyTimeout: configuration.bodyTimeout, maxBodyBytes: configuration.maxBodyBytes)
     var application = Application(
         router: router, server: .guardedHTTP1(limits: limits, registry: parts.connections),
-        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "lychee-rerank"),
+        configuration: .init(
+            address: .hostname(configuration.host, port: configuration.port), serverName: "lychee-rerank"),
         onServerRunning: onServerRunning, logger: logger)
     application.addServices(scheduler)
     application.addServices(extraServices)
@@ -90,7 +91,10 @@ public func buildApplication<Engine: RerankEngine>(
 /// does not pay for first-use allocations.
 public func standardWarmUp<Engine: RerankEngine>(_ engine: Engine) throws {
     // A 2x2 white PNG.
-    let png = Data(base64Encoded: "iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAAFklEQVR4nGP8//8/AwMDEwMDAwMDAwAkBgMB/DXemwAAAABJRU5ErkJggg==")
+    let png = Data(
+        base64Encoded:
+            "iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAAFklEQVR4nGP8//8/AwMDEwMDAwMDAwAkBgMB/DXemwAAAABJRU5ErkJggg=="
+    )
     let documents = [RerankItem(text: "warm-up")] + (png.map { [RerankItem(image: .encoded($0))] } ?? [])
     let pairs = try engine.preparePairs(
         query: RerankItem(text: "warm-up"), documents: documents, instruction: nil,

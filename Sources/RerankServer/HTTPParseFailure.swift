@@ -13,15 +13,18 @@ struct HTTPParseFailure: Equatable {
         switch error {
         case .headerOverflow:
             status = .requestHeaderFieldsTooLarge
-            message = "the request headers are larger than this server reads (\(headerLimit / 1024) KiB in all); "
+            message =
+                "the request headers are larger than this server reads (\(headerLimit / 1024) KiB in all); "
                 + "send fewer or shorter headers"
         case .invalidContentLength:
             message = "the Content-Length header is not a valid length: send one decimal number of bytes"
         case .unexpectedContentLength:
-            message = "the request has Content-Length more than once, or together with Transfer-Encoding: "
+            message =
+                "the request has Content-Length more than once, or together with Transfer-Encoding: "
                 + "send exactly one Content-Length, or Transfer-Encoding: chunked alone"
         case .invalidChunkSize:
-            message = "a chunk size in the chunked request body is not a hexadecimal number: "
+            message =
+                "a chunk size in the chunked request body is not a hexadecimal number: "
                 + "each chunk starts with its size in hex, then CRLF"
         case .invalidMethod:
             message = "the request line's method is not valid: the request must start with a method such as POST"
@@ -32,7 +35,8 @@ struct HTTPParseFailure: Equatable {
         case .invalidHeaderToken:
             message = "a header name or value has characters HTTP does not allow"
         case .invalidConstant, .lfExpected, .invalidCharactersUsed, .strictModeAssertion:
-            message = "the request is not well-formed HTTP/1.1 (request line or headers); "
+            message =
+                "the request is not well-formed HTTP/1.1 (request line or headers); "
                 + "check line endings (CRLF) and the request line (METHOD /path HTTP/1.1)"
         default:
             message = "the request could not be read as HTTP/1.1 (\(error)); check the request line and headers"

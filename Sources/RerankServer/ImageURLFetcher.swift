@@ -5,7 +5,7 @@ import NIOHTTP1
 import ServiceLifecycle
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Why an image URL was refused or could not be fetched.
@@ -50,7 +50,9 @@ public struct ImageURLPolicy: Sendable {
     /// Redirects followed at most (each one checked like the first URL).
     public var maxRedirects: Int = 3
 
-    public init(allowedHosts: Set<String>, maxBytes: Int = 10 << 20, timeout: Duration = .seconds(10), maxRedirects: Int = 3) {
+    public init(
+        allowedHosts: Set<String>, maxBytes: Int = 10 << 20, timeout: Duration = .seconds(10), maxRedirects: Int = 3
+    ) {
         self.allowedHosts = Set(allowedHosts.map { $0.lowercased() })
         self.maxBytes = maxBytes
         self.timeout = timeout
@@ -183,7 +185,9 @@ public final class HTTPImageTransport: ImageTransport, Service {
         client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
 
-    public func get(_ url: URL, maxBytes: Int, timeout: Duration) async throws -> (status: Int, location: String?, body: Data) {
+    public func get(_ url: URL, maxBytes: Int, timeout: Duration) async throws -> (
+        status: Int, location: String?, body: Data
+    ) {
         var request = HTTPClientRequest(url: url.absoluteString)
         request.method = .GET
         request.headers.add(name: "Accept", value: "image/*")

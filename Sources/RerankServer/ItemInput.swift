@@ -28,8 +28,9 @@ public struct ItemInput: Codable, Sendable, Equatable {
         guard let object = try? decoder.container(keyedBy: AnyKey.self) else {
             throw DecodingError.typeMismatch(
                 ItemInput.self,
-                .init(codingPath: decoder.codingPath,
-                      debugDescription: "expected a string, an object with \"text\" and/or \"image\", or "
+                .init(
+                    codingPath: decoder.codingPath,
+                    debugDescription: "expected a string, an object with \"text\" and/or \"image\", or "
                         + "{\"content\": [parts]}"))
         }
         // `content` as a list is vLLM's parts; as a string it is an ordinary field (`rank_fields`).
@@ -44,7 +45,8 @@ public struct ItemInput: Codable, Sendable, Equatable {
             } else if let value = try? object.decode(Bool.self, forKey: key) {
                 fields[key.stringValue] = String(value)
             } else if let value = try? object.decode(Double.self, forKey: key) {
-                fields[key.stringValue] = value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : String(value)
+                fields[key.stringValue] =
+                    value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : String(value)
             }
         }
         self.init(

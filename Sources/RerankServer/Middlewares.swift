@@ -26,7 +26,7 @@ struct ObservabilityMiddleware<Context: RequestContext>: RouterMiddleware {
             errorType = apiError.type
             response = try apiError.response(from: request, context: context)
         }
-        response.headers[HTTPField.Name("X-Request-Id")!] = context.id
+        response.headers[.requestID] = context.id
         let seconds = Double((ContinuousClock.now - started).nanoseconds) / 1e9
         let route = context.endpointPath ?? "unmatched"
         metrics.recordRequest(
@@ -61,7 +61,9 @@ struct ObservabilityMiddleware<Context: RequestContext>: RouterMiddleware {
             case .timedOut:
                 return APIError(.gatewayTimeout, type: "timeout", message: error.description)
             case .cancelled:
-                return APIError(.init(code: 499, reasonPhrase: "Client Closed Request"), type: "cancelled", message: error.description)
+                return APIError(
+                    .init(code: 499, reasonPhrase: "Client Closed Request"), type: "cancelled",
+                    message: error.description)
             case .model:
                 return APIError(.internalServerError, type: "model_error", message: error.description)
             case .engineResultCount:
@@ -80,7 +82,11 @@ struct ObservabilityMiddleware<Context: RequestContext>: RouterMiddleware {
         func path(_ keys: [any CodingKey]) -> String {
             var text = ""
             for key in keys {
-                if let index = key.intValue { text += "[\(index)]" } else { text += (text.isEmpty ? "" : ".") + key.stringValue }
+                if let index = key.intValue {
+                    text += "[\(index)]"
+                } else {
+                    text += (text.isEmpty ? "" : ".") + key.stringValue
+                }
             }
             return text.isEmpty ? "the body" : "field \(text)"
         }
@@ -173,4 +179,10 @@ struct CORSOriginsMiddleware<Context: RequestContext>: RouterMiddleware {
         if allowed != "*" { response.headers[.vary] = "Origin" }
         return response
     }
+}
+
+extension HTTPField.Name {
+    /// `X-Request-Id`: the request's id, echoed on every answer (a valid field name, so never nil).
+    // swift-format-ignore: NeverForceUnwrap
+    static let requestID = Self("X-Request-Id")!
 }

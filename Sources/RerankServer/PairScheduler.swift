@@ -1,8 +1,8 @@
 import Foundation
 import Logging
 import Reranker
-import TensorKit
 import ServiceLifecycle
+import TensorKit
 
 /// Continuous batching: forms each forward pass from the pairs of every waiting request, up to a token
 /// budget, so that passes grow with load and throughput with concurrency.
@@ -305,7 +305,9 @@ public actor PairScheduler<Engine: RerankEngine>: Service {
             metrics.tokensScored.increment(by: pass.reduce(0) { $0 + $1.pair.tokenCount })
             logger.debug(
                 "engine call",
-                metadata: ["engine": "\(index)", "pairs": "\(pass.count)", "requests": "\(Set(pass.map(\.request)).count)"])
+                metadata: [
+                    "engine": "\(index)", "pairs": "\(pass.count)", "requests": "\(Set(pass.map(\.request)).count)",
+                ])
             for (entry, result) in zip(pass, results) { deliver(result, to: entry) }
         case .failure(let error):
             // Out of device memory even pair by pair (the reranker halves a pass down to single pairs first):
@@ -326,7 +328,9 @@ public actor PairScheduler<Engine: RerankEngine>: Service {
             // Another healthy engine: the pass's pairs go back to the queue to run elsewhere (at most once per
             // engine; a failing engine leaves the rotation after two failures in a row).
             if others && pass.allSatisfy({ $0.attempts < engines.count }) {
-                logger.warning("pass failed; its pairs go back to the queue", metadata: ["engine": "\(index)", "error": "\(error)"])
+                logger.warning(
+                    "pass failed; its pairs go back to the queue",
+                    metadata: ["engine": "\(index)", "error": "\(error)"])
                 requeue(pass)
                 return
             }

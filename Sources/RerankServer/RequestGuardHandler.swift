@@ -210,7 +210,8 @@ final class RequestGuardHandler: ChannelDuplexHandler, RemovableChannelHandler {
     static func errorBody(type: String, message: String) -> ByteBuffer {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let data = (try? encoder.encode(ErrorBody(error: .init(message: message, type: type), detail: message))) ?? Data()
+        let data =
+            (try? encoder.encode(ErrorBody(error: .init(message: message, type: type), detail: message))) ?? Data()
         return ByteBuffer(bytes: data)
     }
 

@@ -40,8 +40,9 @@ public struct TEIRerankRequest: Decodable, Sendable {
         if let direction = try c.decodeIfPresent(String.self, forKey: .truncationDirection) {
             guard let value = TruncationDirection(rawValue: direction.lowercased()) else {
                 throw DecodingError.dataCorrupted(
-                    .init(codingPath: [CodingKeys.truncationDirection],
-                          debugDescription: "\"\(direction)\" is not a direction; use \"Right\" or \"Left\""))
+                    .init(
+                        codingPath: [CodingKeys.truncationDirection],
+                        debugDescription: "\"\(direction)\" is not a direction; use \"Right\" or \"Left\""))
             }
             truncationDirection = value
         }

@@ -28,7 +28,8 @@ public struct ScoreRequest: Decodable, Sendable {
         func side(_ name: CodingKeys, or alias: CodingKeys) throws -> [ItemInput] {
             guard !(c.contains(name) && c.contains(alias)) else {
                 throw DecodingError.dataCorrupted(
-                    .init(codingPath: [alias], debugDescription: "give \(name.rawValue) or \(alias.rawValue), not both"))
+                    .init(codingPath: [alias], debugDescription: "give \(name.rawValue) or \(alias.rawValue), not both")
+                )
             }
             return try c.decode(ItemList.self, forKey: c.contains(alias) ? alias : name).items
         }
@@ -153,7 +154,9 @@ extension RerankController {
 
     var modelList: ModelList {
         ModelList(data: [
-            .init(id: modelName, created: startedAt, root: modelName, maxModelLen: scheduler.engine.details.maxInputLength)
+            .init(
+                id: modelName, created: startedAt, root: modelName, maxModelLen: scheduler.engine.details.maxInputLength
+            )
         ])
     }
 }

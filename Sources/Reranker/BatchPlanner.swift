@@ -34,8 +34,10 @@ public struct BatchCost: Sendable {
 /// Packing sequences end to end (no padding) keeps the matrix products large without wasting work on
 /// pad tokens.
 public func planBatches(_ pairs: [ScoringPair], tokenBudget: Int) -> [[Int]] {
-    let bySize = pairs.indices.sorted { pairs[$0].tokenCount != pairs[$1].tokenCount
-        ? pairs[$0].tokenCount > pairs[$1].tokenCount : $0 < $1 }
+    let bySize = pairs.indices.sorted {
+        pairs[$0].tokenCount != pairs[$1].tokenCount
+            ? pairs[$0].tokenCount > pairs[$1].tokenCount : $0 < $1
+    }
     var passes = [(cost: BatchCost, members: [Int])]()
     for position in bySize {
         let pair = pairs[position]

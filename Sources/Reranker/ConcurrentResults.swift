@@ -3,7 +3,8 @@ import Foundation
 
 /// `body(0..<count)` on all cores, each outcome kept in its own slot: a failing index does not stop the others,
 /// and the caller decides which error counts (usually the first in order).
-public func concurrentResults<Value>(count: Int, _ body: @Sendable (Int) throws -> Value) -> [Result<Value, any Error>] {
+public func concurrentResults<Value>(count: Int, _ body: @Sendable (Int) throws -> Value) -> [Result<Value, any Error>]
+{
     let slots = ResultSlots<Value>(count: count)
     DispatchQueue.concurrentPerform(iterations: count) { index in slots.set(index, Result { try body(index) }) }
     return slots.values

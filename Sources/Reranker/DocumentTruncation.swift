@@ -11,7 +11,8 @@ extension PromptBuilder {
         guard withoutDocument.count <= maxLength else {
             throw .queryTooLong(tokens: withoutDocument.count, maxLength: maxLength)
         }
-        let imagesOnly = document.images.isEmpty
+        let imagesOnly =
+            document.images.isEmpty
             ? withoutDocument
             : try tokenize(query: query, document: document, documentText: "", instruction: instruction)
         guard imagesOnly.count <= maxLength else {

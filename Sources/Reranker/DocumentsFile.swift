@@ -66,7 +66,8 @@ public enum DocumentsFile {
             }
             if let value = fields["image"] {
                 guard let path = value as? String else { throw .wrongType(line: number, key: "image") }
-                let url = path.hasPrefix("/")
+                let url =
+                    path.hasPrefix("/")
                     ? URL(fileURLWithPath: path) : baseDirectory.appendingPathComponent(path)
                 guard FileManager.default.fileExists(atPath: url.path) else {
                     throw .missingImage(line: number, path: url.path)

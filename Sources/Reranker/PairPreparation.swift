@@ -187,7 +187,8 @@ extension Reranker {
         let maxPixels = min(options.maxDecodedPixels, allowance.remaining)
         let decoded: RGBImage
         do {
-            decoded = try encoded.map { try ImageDecoder.decode($0, maxPixels: maxPixels) }
+            decoded =
+                try encoded.map { try ImageDecoder.decode($0, maxPixels: maxPixels) }
                 ?? image.decode(maxPixels: maxPixels)
         } catch let error as ImageError {
             // Over what the request has left (not over the per-image limit): the request's limit speaks.

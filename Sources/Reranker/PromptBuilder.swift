@@ -71,7 +71,8 @@ public struct PromptBuilder: Sendable {
     ) throws(PromptError) -> EncodedPrompt {
         try validate(query: query, document: document, instruction: instruction)
         let capped = try cappedToDocumentTokens(document)
-        let full = try tokenize(query: query, document: capped.document, documentText: capped.document.text, instruction: instruction)
+        let full = try tokenize(
+            query: query, document: capped.document, documentText: capped.document.text, instruction: instruction)
         var prompt: EncodedPrompt
         if full.count <= maxLength {
             prompt = full.expanded(query: query, document: capped.document)
@@ -81,7 +82,8 @@ public struct PromptBuilder: Sendable {
         }
         guard let original = capped.originalCharacters else { return prompt }
         // The text was capped first: report the cut against the whole original text.
-        let uncapped = try tokenize(query: query, document: document, documentText: document.text, instruction: instruction)
+        let uncapped = try tokenize(
+            query: query, document: document, documentText: document.text, instruction: instruction)
         prompt.truncation = PromptTruncation(
             originalTokenCount: uncapped.count, keptTokenCount: prompt.count, originalDocumentCharacters: original,
             keptDocumentCharacters: prompt.truncation?.keptDocumentCharacters ?? capped.document.text.count)
@@ -115,14 +117,16 @@ public struct PromptBuilder: Sendable {
             var out = [Int32]()
             out.reserveCapacity(count)
             var blocks = [PromptImageBlock]()
-            let sides = query.images.enumerated().map { (PromptImageBlock.Side.query, $0.offset, $0.element) }
+            let sides =
+                query.images.enumerated().map { (PromptImageBlock.Side.query, $0.offset, $0.element) }
                 + document.images.enumerated().map { (PromptImageBlock.Side.document, $0.offset, $0.element) }
             var previous = 0
             for (k, pad) in padIndices.enumerated() {
                 out += ids[previous..<pad]
-                blocks.append(PromptImageBlock(
-                    side: sides[k].0, indexInSide: sides[k].1, grid: sides[k].2, padStart: out.count,
-                    padCount: mergedCounts[k]))
+                blocks.append(
+                    PromptImageBlock(
+                        side: sides[k].0, indexInSide: sides[k].1, grid: sides[k].2, padStart: out.count,
+                        padCount: mergedCounts[k]))
                 out += repeatElement(ids[pad], count: mergedCounts[k])
                 previous = pad + 1
             }

@@ -167,7 +167,8 @@ public final class Reranker: Sendable {
         var pairs = try firstWave.result()
         var carried = [ScoringPair]()
         for number in waves.indices {
-            let next = number + 1 < waves.count
+            let next =
+                number + 1 < waves.count
                 ? BackgroundWork { [self] in try preparePairs(prepared, documents: documents[waves[number + 1]]) } : nil
             defer { _ = try? next?.result() }  // never leave a preparation running on an early exit
             pairs = carried + pairs
@@ -175,8 +176,10 @@ public final class Reranker: Sendable {
             carried = []
             if next != nil, let last = passes.last,
                 Self.waitsForNextWave(
-                    partialDocuments: last.count, waveDocumentTokens: pairs.map { $0.tokenCount - $0.sharedPrefixLength },
-                    sharedPrefix: pairs.map(\.sharedPrefixLength).max() ?? 0, remainingDocuments: waves[number + 1].count,
+                    partialDocuments: last.count,
+                    waveDocumentTokens: pairs.map { $0.tokenCount - $0.sharedPrefixLength },
+                    sharedPrefix: pairs.map(\.sharedPrefixLength).max() ?? 0,
+                    remainingDocuments: waves[number + 1].count,
                     tokenBudget: options.tokenBudget)
             {
                 carried = last.map { pairs[$0] }

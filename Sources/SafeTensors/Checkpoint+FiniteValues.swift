@@ -18,7 +18,9 @@ extension Checkpoint {
             guard let info = info(name), info.elementCount <= elementLimit, let bad = nonFiniteCount(info) else {
                 continue
             }
-            if bad > 0 { found.append(NonFiniteTensor(name: name, nonFiniteCount: bad, elementCount: info.elementCount)) }
+            if bad > 0 {
+                found.append(NonFiniteTensor(name: name, nonFiniteCount: bad, elementCount: info.elementCount))
+            }
         }
         return found
     }

@@ -102,7 +102,9 @@ public final class Checkpoint: @unchecked Sendable {
         var urls: [URL] = []
         for shard in index.shardNames {
             let url = folder.appendingPathComponent(shard)
-            guard FileManager.default.fileExists(atPath: url.path) else { throw .shardMissing(index: indexPath, shard: shard) }
+            guard FileManager.default.fileExists(atPath: url.path) else {
+                throw .shardMissing(index: indexPath, shard: shard)
+            }
             urls.append(url)
         }
         return try open(urls, loading: loading)
@@ -123,7 +125,9 @@ public final class Checkpoint: @unchecked Sendable {
         return files
     }
 
-    private static func collect(_ files: [SafeTensorFile]) throws(SafeTensorsError) -> ([String: TensorInfo], [String: Int]) {
+    private static func collect(_ files: [SafeTensorFile]) throws(SafeTensorsError) -> (
+        [String: TensorInfo], [String: Int]
+    ) {
         var holders: [String: [Int]] = [:]
         for (position, file) in files.enumerated() {
             for name in file.tensors.keys { holders[name, default: []].append(position) }

@@ -28,7 +28,9 @@ public enum FloatConversion {
     }
 
     /// bfloat16 -> float32: the 16 stored bits become the top half of the float.
-    public static func bf16ToFloat(_ source: UnsafeRawBufferPointer, into destination: UnsafeMutableBufferPointer<Float>) {
+    public static func bf16ToFloat(
+        _ source: UnsafeRawBufferPointer, into destination: UnsafeMutableBufferPointer<Float>
+    ) {
         let count = min(source.count / 2, destination.count)
         guard count > 0, let input = source.baseAddress, let output = destination.baseAddress else { return }
         for index in 0..<count {
@@ -38,7 +40,8 @@ public enum FloatConversion {
     }
 
     /// IEEE half -> float32, exact for every input (subnormals, infinities, NaN payloads).
-    public static func f16ToFloat(_ source: UnsafeRawBufferPointer, into destination: UnsafeMutableBufferPointer<Float>) {
+    public static func f16ToFloat(_ source: UnsafeRawBufferPointer, into destination: UnsafeMutableBufferPointer<Float>)
+    {
         let count = min(source.count / 2, destination.count)
         guard count > 0, let input = source.baseAddress, let output = destination.baseAddress else { return }
         for index in 0..<count {
@@ -48,7 +51,8 @@ public enum FloatConversion {
     }
 
     /// float32 (little-endian bytes) -> float32.
-    public static func f32ToFloat(_ source: UnsafeRawBufferPointer, into destination: UnsafeMutableBufferPointer<Float>) {
+    public static func f32ToFloat(_ source: UnsafeRawBufferPointer, into destination: UnsafeMutableBufferPointer<Float>)
+    {
         let count = min(source.count / 4, destination.count)
         guard count > 0, let input = source.baseAddress, let output = destination.baseAddress else { return }
         for index in 0..<count {
@@ -58,7 +62,9 @@ public enum FloatConversion {
     }
 
     /// E4M3 -> float32, through a 256-entry table (exact; `0x7F`/`0xFF` give NaN).
-    public static func e4m3ToFloat(_ source: UnsafeRawBufferPointer, into destination: UnsafeMutableBufferPointer<Float>) {
+    public static func e4m3ToFloat(
+        _ source: UnsafeRawBufferPointer, into destination: UnsafeMutableBufferPointer<Float>
+    ) {
         let count = min(source.count, destination.count)
         guard count > 0, let output = destination.baseAddress else { return }
         e4m3Table.withUnsafeBufferPointer { table in
@@ -169,7 +175,9 @@ public enum FloatConversion {
             case .f8e4m3: output.append(floatToE4M3(value))
             case .f32:
                 let bits = value.bitPattern
-                for shift in stride(from: 0, to: 32, by: 8) { output.append(UInt8(truncatingIfNeeded: bits &>> UInt32(shift))) }
+                for shift in stride(from: 0, to: 32, by: 8) {
+                    output.append(UInt8(truncatingIfNeeded: bits &>> UInt32(shift)))
+                }
             }
         }
         return output

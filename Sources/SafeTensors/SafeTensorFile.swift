@@ -1,9 +1,10 @@
 import Foundation
 import RegularFiles
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// One `.safetensors` file, validated on open and either memory-mapped read-only (`MAP_PRIVATE`) or read

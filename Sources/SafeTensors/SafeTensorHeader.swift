@@ -33,7 +33,8 @@ struct SafeTensorHeader: Sendable {
 
     // MARK: JSON
 
-    private static func decodeJSON(_ bytes: UnsafeRawBufferPointer, path: String) throws(SafeTensorsError) -> RawHeader {
+    private static func decodeJSON(_ bytes: UnsafeRawBufferPointer, path: String) throws(SafeTensorsError) -> RawHeader
+    {
         guard String(validating: bytes, as: UTF8.self) != nil else { throw .headerNotUTF8(file: path) }
         let data = Data(bytes)
         do {
@@ -64,7 +65,8 @@ struct SafeTensorHeader: Sendable {
         var spans: [(name: String, begin: Int, end: Int)] = []
         for name in raw.keys.sorted() {
             guard let entry = raw[name] else { continue }
-            guard entry.dataOffsets.count == 2, entry.dataOffsets[0] >= 0, entry.dataOffsets[0] <= entry.dataOffsets[1] else {
+            guard entry.dataOffsets.count == 2, entry.dataOffsets[0] >= 0, entry.dataOffsets[0] <= entry.dataOffsets[1]
+            else {
                 throw .offsetsInvalid(file: path, tensor: name, offsets: entry.dataOffsets)
             }
             let begin = entry.dataOffsets[0], end = entry.dataOffsets[1]
@@ -85,7 +87,8 @@ struct SafeTensorHeader: Sendable {
             guard byteCount == end - begin else {
                 throw .sizeMismatch(file: path, tensor: name, expectedBytes: byteCount, actualBytes: end - begin)
             }
-            tensors[name] = TensorInfo(name: name, dtype: dtype, shape: entry.shape, byteCount: byteCount, dataOffset: begin)
+            tensors[name] = TensorInfo(
+                name: name, dtype: dtype, shape: entry.shape, byteCount: byteCount, dataOffset: begin)
         }
         try checkOverlaps(spans, path: path)
         guard unsupported.isEmpty else { throw .unsupportedDTypes(unsupported) }
@@ -107,7 +110,9 @@ struct SafeTensorHeader: Sendable {
     private static func checkOverlaps(
         _ spans: [(name: String, begin: Int, end: Int)], path: String
     ) throws(SafeTensorsError) {
-        let occupied = spans.filter { $0.end > $0.begin }.sorted { ($0.begin, $0.end, $0.name) < ($1.begin, $1.end, $1.name) }
+        let occupied = spans.filter { $0.end > $0.begin }.sorted {
+            ($0.begin, $0.end, $0.name) < ($1.begin, $1.end, $1.name)
+        }
         guard var furthest = occupied.first else { return }
         for span in occupied.dropFirst() {
             if span.begin < furthest.end {

@@ -14,7 +14,8 @@ public enum SafeTensorWriter {
 
         /// A tensor of a supported dtype.
         public init(name: String, dtype: TensorDType, shape: [Int], data: [UInt8]) {
-            self.init(name: name, dtypeName: dtype.safetensorsName, elementSize: dtype.byteSize, shape: shape, data: data)
+            self.init(
+                name: name, dtypeName: dtype.safetensorsName, elementSize: dtype.byteSize, shape: shape, data: data)
         }
 
         /// A tensor of any dtype name (for tools and tests that need F64, I64, ... files).
@@ -39,7 +40,9 @@ public enum SafeTensorWriter {
     ]
 
     /// The complete file contents for `tensors`.
-    public static func serialize(_ tensors: [Tensor], metadata: [String: String] = [:]) throws(SafeTensorsError) -> [UInt8] {
+    public static func serialize(_ tensors: [Tensor], metadata: [String: String] = [:]) throws(SafeTensorsError)
+        -> [UInt8]
+    {
         try validate(tensors)
         let ordered = tensors.sorted { left, right in
             let leftRank = dtypeOrder.firstIndex(of: left.dtypeName) ?? -1
@@ -64,14 +67,18 @@ public enum SafeTensorWriter {
         var output: [UInt8] = []
         output.reserveCapacity(8 + header.count + offset)
         let length = UInt64(header.count)
-        for shift in stride(from: 0, to: 64, by: 8) { output.append(UInt8(truncatingIfNeeded: length >> UInt64(shift))) }
+        for shift in stride(from: 0, to: 64, by: 8) {
+            output.append(UInt8(truncatingIfNeeded: length >> UInt64(shift)))
+        }
         output.append(contentsOf: header)
         for tensor in ordered { output.append(contentsOf: tensor.data) }
         return output
     }
 
     /// Writes `tensors` to `url` (replacing any file there).
-    public static func write(_ tensors: [Tensor], metadata: [String: String] = [:], to url: URL) throws(SafeTensorsError) {
+    public static func write(_ tensors: [Tensor], metadata: [String: String] = [:], to url: URL)
+        throws(SafeTensorsError)
+    {
         let bytes = try serialize(tensors, metadata: metadata)
         do {
             try Data(bytes).write(to: url, options: .atomic)
@@ -92,12 +99,15 @@ public enum SafeTensorWriter {
             guard tensor.shape.allSatisfy({ $0 >= 0 }), tensor.elementSize > 0 else {
                 throw .invalidTensorForWriting(name: tensor.name, detail: "negative dimension or element size")
             }
-            guard let expected = SafeTensorHeader.checkedByteCount(shape: tensor.shape, elementSize: tensor.elementSize),
+            guard
+                let expected = SafeTensorHeader.checkedByteCount(shape: tensor.shape, elementSize: tensor.elementSize),
                 expected == tensor.data.count
             else {
                 throw .invalidTensorForWriting(
                     name: tensor.name,
-                    detail: "shape \(describe(shape: tensor.shape)) of \(tensor.dtypeName) needs a different byte count than the \(tensor.data.count) given")
+                    detail:
+                        "shape \(describe(shape: tensor.shape)) of \(tensor.dtypeName) needs a different byte count than the \(tensor.data.count) given"
+                )
             }
         }
     }

@@ -34,7 +34,9 @@ public struct ShardIndex: Sendable, Equatable {
     /// Reads and parses the index at `url`.
     public init(url: URL) throws(SafeTensorsError) {
         let data: Data
-        do { data = try RegularFile.contents(of: url) } catch { throw .cannotOpen(file: url.path, reason: error.reason) }
+        do { data = try RegularFile.contents(of: url) } catch {
+            throw .cannotOpen(file: url.path, reason: error.reason)
+        }
         try self.init(data: data, path: url.path)
     }
 

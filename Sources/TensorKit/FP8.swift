@@ -61,7 +61,8 @@ public struct RowQuantizedMatrix: Sendable {
     /// spreading the rows over the cores.
     public init(quantizing bytes: UnsafeRawBufferPointer, dtype: DType, rows: Int, columns: Int) throws {
         guard dtype != .f8e4m3 else {
-            throw TensorError.unsupportedDType(op: "quantize", argument: "weight", dtype: dtype, supported: [.bf16, .f16, .f32])
+            throw TensorError.unsupportedDType(
+                op: "quantize", argument: "weight", dtype: dtype, supported: [.bf16, .f16, .f32])
         }
         guard rows >= 0, columns >= 0, bytes.count == rows * columns * dtype.byteSize else {
             throw TensorError.byteCountMismatch(expected: rows * columns * dtype.byteSize, actual: bytes.count)

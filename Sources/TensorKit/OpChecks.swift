@@ -27,7 +27,10 @@ public enum OpChecks {
         let outFeatures = weight.shape[0]
         if weight.dtype == .f8e4m3, weight.rowScales?.count != outFeatures {
             throw TensorError.shapeMismatch(
-                op: "linear", detail: "an 8-bit weight \(weight.shape) needs \(outFeatures) row scales, has \(weight.rowScales?.count ?? 0)")
+                op: "linear",
+                detail:
+                    "an 8-bit weight \(weight.shape) needs \(outFeatures) row scales, has \(weight.rowScales?.count ?? 0)"
+            )
         }
         if let bias, bias.shape != [outFeatures] {
             throw TensorError.shapeMismatch(
@@ -45,7 +48,9 @@ public enum OpChecks {
         guard shape.count == 2, values == count, scales == shape[0] else {
             throw TensorError.shapeMismatch(
                 op: "scaledWeight",
-                detail: "a [rows, columns] weight of \(values) bytes with one scale per row, got shape \(shape) and \(scales) scales")
+                detail:
+                    "a [rows, columns] weight of \(values) bytes with one scale per row, got shape \(shape) and \(scales) scales"
+            )
         }
         return count
     }
@@ -111,7 +116,8 @@ public enum OpChecks {
             throw TensorError.shapeMismatch(op: "concatenateRows", detail: "needs at least one part with an axis")
         }
         for (index, part) in parts.enumerated()
-        where part.rank != first.rank || part.shape.dropFirst() != first.shape.dropFirst() || part.dtype != first.dtype {
+        where part.rank != first.rank || part.shape.dropFirst() != first.shape.dropFirst() || part.dtype != first.dtype
+        {
             throw TensorError.shapeMismatch(
                 op: "concatenateRows",
                 detail: "part \(index) is \(part.shape) \(part.dtype) but part 0 is \(first.shape) \(first.dtype); "
@@ -141,7 +147,9 @@ public enum OpChecks {
         else {
             throw TensorError.shapeMismatch(
                 op: op,
-                detail: "row chunks \(ranges) do not split \(rows) rows; give consecutive non-empty ranges from 0 to \(rows)")
+                detail:
+                    "row chunks \(ranges) do not split \(rows) rows; give consecutive non-empty ranges from 0 to \(rows)"
+            )
         }
     }
 
@@ -151,7 +159,8 @@ public enum OpChecks {
         else {
             throw TensorError.shapeMismatch(
                 op: "scatterRows",
-                detail: "rows \(rows.shape) and destination \(destination.shape) must agree on every axis but the first")
+                detail: "rows \(rows.shape) and destination \(destination.shape) must agree on every axis but the first"
+            )
         }
         guard indices.count == rows.shape[0] else {
             throw TensorError.shapeMismatch(
@@ -191,7 +200,9 @@ public enum OpChecks {
         guard query.rank == 3, key.rank == 3, value.rank == 3 else {
             throw TensorError.shapeMismatch(
                 op: "attention",
-                detail: "query, key and value must be [tokens, heads, headDim], got \(query.shape), \(key.shape), \(value.shape)")
+                detail:
+                    "query, key and value must be [tokens, heads, headDim], got \(query.shape), \(key.shape), \(value.shape)"
+            )
         }
         guard key.shape == value.shape else {
             throw TensorError.shapeMismatch(
@@ -217,12 +228,16 @@ public enum OpChecks {
         guard !prefixes.isEmpty else { return }
         guard prefixes.count == cuSeqlens.count - 1 else {
             throw TensorError.invalidSequenceLengths(
-                detail: "\(prefixes.count) prefixes for \(cuSeqlens.count - 1) sequences; pass one range per sequence or none")
+                detail:
+                    "\(prefixes.count) prefixes for \(cuSeqlens.count - 1) sequences; pass one range per sequence or none"
+            )
         }
         for (index, prefix) in prefixes.enumerated() where !prefix.isEmpty {
             guard prefix.lowerBound >= 0, prefix.upperBound <= cuSeqlens[index] else {
                 throw TensorError.invalidSequenceLengths(
-                    detail: "sequence \(index) starts at row \(cuSeqlens[index]) but its prefix is rows \(prefix); a prefix must come before its sequence")
+                    detail:
+                        "sequence \(index) starts at row \(cuSeqlens[index]) but its prefix is rows \(prefix); a prefix must come before its sequence"
+                )
             }
         }
     }
@@ -231,7 +246,8 @@ public enum OpChecks {
     public static func gateUp(_ gateUp: Tensor) throws -> Int {
         guard gateUp.rank >= 1, let width = gateUp.shape.last, width % 2 == 0 else {
             throw TensorError.shapeMismatch(
-                op: "siluMul", detail: "gateUp must be [..., 2 * intermediate] (an even last axis), got \(gateUp.shape)")
+                op: "siluMul", detail: "gateUp must be [..., 2 * intermediate] (an even last axis), got \(gateUp.shape)"
+            )
         }
         return width / 2
     }
@@ -248,7 +264,9 @@ public enum OpChecks {
         else {
             throw TensorError.shapeMismatch(
                 op: "splitRope",
-                detail: "qkv \(qkv.shape) must be [tokens, (\(heads) + 2 x \(kvHeads)) x d] with cos and sin [tokens, d] (d even), got cos \(cos.shape), sin \(sin.shape)")
+                detail:
+                    "qkv \(qkv.shape) must be [tokens, (\(heads) + 2 x \(kvHeads)) x d] with cos and sin [tokens, d] (d even), got cos \(cos.shape), sin \(sin.shape)"
+            )
         }
         return RopeSizes(tokens: qkv.shape[0], heads: heads, headDim: d)
     }

@@ -68,7 +68,8 @@ extension OpChecks {
         else {
             throw .shapeMismatch(
                 op: "patchify",
-                detail: "the layout needs patch and temporal sizes in 1...1024 (got \(patch) and \(layout.temporalPatchSize)), "
+                detail:
+                    "the layout needs patch and temporal sizes in 1...1024 (got \(patch) and \(layout.temporalPatchSize)), "
                     + "a positive merge size (got \(merge)), rows of at most 2^24 values and "
                     + "\(PatchifyLayout.channels * 256) normalisation values (got \(layout.normalization.count))")
         }
@@ -76,14 +77,16 @@ extension OpChecks {
         for (index, image) in images.enumerated() {
             let (h, w) = (image.gridHeight, image.gridWidth)
             // Sides of at most 2^20 pixels keep every index of the device kernel in 32 bits.
-            let sides = h > 0 && w > 0 && h % merge == 0 && w % merge == 0 && h <= (1 << 20) / patch
+            let sides =
+                h > 0 && w > 0 && h % merge == 0 && w % merge == 0 && h <= (1 << 20) / patch
                 && w <= (1 << 20) / patch
             guard sides, image.height == h * patch, image.width == w * patch,
                 image.pixels.count == image.width * image.height * PatchifyLayout.channels
             else {
                 throw .shapeMismatch(
                     op: "patchify",
-                    detail: "image \(index) is \(image.width)x\(image.height) pixels (\(image.pixels.count) bytes) with a "
+                    detail:
+                        "image \(index) is \(image.width)x\(image.height) pixels (\(image.pixels.count) bytes) with a "
                         + "\(h)x\(w) patch grid; it must be the grid's size in \(patch)-pixel patches, 3 bytes a pixel, "
                         + "the grid's sides whole \(merge)x\(merge) merge blocks")
             }
@@ -117,31 +120,32 @@ enum HostPatchify {
         return [Float](unsafeUninitializedCapacity: image.patchCount * rowLength) { output, initialized in
             guard let output = output.baseAddress else { return }
             layout.normalization.withUnsafeBufferPointer { lookup in
-            image.pixels.withUnsafeBufferPointer { pixels in
-                var row = 0
-                for blockRow in 0..<(image.gridHeight / merge) {
-                    for blockColumn in 0..<(image.gridWidth / merge) {
-                        for subRow in 0..<merge {
-                            for subColumn in 0..<merge {
-                                let top = (blockRow * merge + subRow) * patch
-                                let left = (blockColumn * merge + subColumn) * patch
-                                let base = row * rowLength
-                                for py in 0..<patch {
-                                    let pixelRow = ((top + py) * image.width + left) * channels
-                                    for px in 0..<patch {
-                                        for channel in 0..<channels {
-                                            let value = lookup[channel * 256 + Int(pixels[pixelRow + px * channels + channel])]
-                                            let offset = base + channel * channelLength + py * patch + px
-                                            for frame in 0..<frames { output[offset + frame * frameLength] = value }
+                image.pixels.withUnsafeBufferPointer { pixels in
+                    var row = 0
+                    for blockRow in 0..<(image.gridHeight / merge) {
+                        for blockColumn in 0..<(image.gridWidth / merge) {
+                            for subRow in 0..<merge {
+                                for subColumn in 0..<merge {
+                                    let top = (blockRow * merge + subRow) * patch
+                                    let left = (blockColumn * merge + subColumn) * patch
+                                    let base = row * rowLength
+                                    for py in 0..<patch {
+                                        let pixelRow = ((top + py) * image.width + left) * channels
+                                        for px in 0..<patch {
+                                            for channel in 0..<channels {
+                                                let value = lookup[
+                                                    channel * 256 + Int(pixels[pixelRow + px * channels + channel])]
+                                                let offset = base + channel * channelLength + py * patch + px
+                                                for frame in 0..<frames { output[offset + frame * frameLength] = value }
+                                            }
                                         }
                                     }
+                                    row += 1
                                 }
-                                row += 1
                             }
                         }
                     }
                 }
-            }
             }
             initialized = image.patchCount * rowLength
         }

@@ -1,7 +1,7 @@
 import CPUBackend
 import Foundation
-import Testing
 import TensorKit
+import Testing
 
 /// attention against a one-query-at-a-time reference in Double: GQA ratios 1, 2 and 7, causal and
 /// not, several sequences of different lengths (one empty) packed on one token axis, odd head sizes,
@@ -71,7 +71,8 @@ struct AttentionTests {
         let q = try backend.upload([100, 100, 100, 100], shape: [2, 1, 2])
         let k = try backend.upload([100, 100, -100, -100], shape: [2, 1, 2])
         let v = try backend.upload([1, 2, 3, 4], shape: [2, 1, 2])
-        let y = try backend.download(backend.attention(query: q, key: k, value: v, cuSeqlens: [0, 2], causal: false, scale: 1))
+        let y = try backend.download(
+            backend.attention(query: q, key: k, value: v, cuSeqlens: [0, 2], causal: false, scale: 1))
         #expect(y == [1, 2, 1, 2])
     }
 }

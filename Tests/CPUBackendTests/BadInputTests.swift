@@ -1,6 +1,6 @@
 import CPUBackend
-import Testing
 import TensorKit
+import Testing
 
 /// Every kind of bad argument throws a `TensorError` with a message that says what to change.
 @Suite("CPU backend rejects bad input")
@@ -32,15 +32,20 @@ struct BadInputTests {
         expectError(["[-1, 2]", "invalid"]) { _ = try backend.upload([], shape: [-1, 2]) }
         let owner = ByteOwner(count: 6)
         expectError(["6 bytes", "need 8"]) {
-            _ = try backend.weight(UnsafeRawBufferPointer(owner.bytes), dtype: .bf16, shape: [2, 2], keepingAlive: owner)
+            _ = try backend.weight(
+                UnsafeRawBufferPointer(owner.bytes), dtype: .bf16, shape: [2, 2], keepingAlive: owner)
         }
     }
 
     @Test func linearShapes() throws {
         let (weight, _) = try makeWeight(backend, [Float](repeating: 0, count: 12), shape: [3, 4], dtype: .bf16)
-        expectError(["linear", "[2, 5]", "[3, 4]"]) { _ = try backend.linear(try zeros([2, 5]), weight: weight, bias: nil) }
+        expectError(["linear", "[2, 5]", "[3, 4]"]) {
+            _ = try backend.linear(try zeros([2, 5]), weight: weight, bias: nil)
+        }
         let (bias, _) = try makeWeight(backend, [0, 0], shape: [2], dtype: .bf16)
-        expectError(["linear", "bias [3]", "[2]"]) { _ = try backend.linear(try zeros([2, 4]), weight: weight, bias: bias) }
+        expectError(["linear", "bias [3]", "[2]"]) {
+            _ = try backend.linear(try zeros([2, 4]), weight: weight, bias: bias)
+        }
         let flat = try weight.reshaped([12])
         expectError(["linear", "[12]"]) { _ = try backend.linear(try zeros([2, 4]), weight: flat, bias: nil) }
     }
@@ -55,7 +60,9 @@ struct BadInputTests {
         expectError(["add", "[2, 3]", "[3, 2]"]) { _ = try backend.add(try zeros([2, 3]), try zeros([3, 2])) }
         expectError(["siluMul", "gate", "up"]) { _ = try backend.siluMul(gate: try zeros([4]), up: try zeros([5])) }
         let (weight, _) = try makeWeight(backend, [1, 1], shape: [2], dtype: .f32)
-        expectError(["rmsNorm", "[3]", "[2]"]) { _ = try backend.rmsNorm(try zeros([4, 3]), weight: weight, eps: 1e-6) }
+        expectError(["rmsNorm", "[3]", "[2]"]) {
+            _ = try backend.rmsNorm(try zeros([4, 3]), weight: weight, eps: 1e-6)
+        }
     }
 
     @Test func ropeShapes() throws {
@@ -71,14 +78,20 @@ struct BadInputTests {
     }
 
     @Test func rowIndices() throws {
-        expectError(["gatherRows", "index 5", "0..<5"]) { _ = try backend.gatherRows(try zeros([5, 2]), indices: [0, 5]) }
+        expectError(["gatherRows", "index 5", "0..<5"]) {
+            _ = try backend.gatherRows(try zeros([5, 2]), indices: [0, 5])
+        }
         expectError(["gatherRows", "index -1"]) { _ = try backend.gatherRows(try zeros([5, 2]), indices: [-1]) }
         let destination = try zeros([4, 2])
-        expectError(["scatterRows", "2 rows but 1 indices"]) { try backend.scatterRows(try zeros([2, 2]), into: destination, at: [0]) }
+        expectError(["scatterRows", "2 rows but 1 indices"]) {
+            try backend.scatterRows(try zeros([2, 2]), into: destination, at: [0])
+        }
         expectError(["scatterRows", "row 1", "more than once"]) {
             try backend.scatterRows(try zeros([2, 2]), into: destination, at: [1, 1])
         }
-        expectError(["scatterRows", "index 4"]) { try backend.scatterRows(try zeros([1, 2]), into: destination, at: [4]) }
+        expectError(["scatterRows", "index 4"]) {
+            try backend.scatterRows(try zeros([1, 2]), into: destination, at: [4])
+        }
         expectError(["scatterRows", "every axis but the first"]) {
             try backend.scatterRows(try zeros([1, 3]), into: destination, at: [0])
         }
@@ -99,7 +112,9 @@ struct BadInputTests {
         func attend(_ query: Tensor, _ key: Tensor, _ value: Tensor, _ cu: [Int32]) throws {
             _ = try backend.attention(query: query, key: key, value: value, cuSeqlens: cu, causal: true, scale: 1)
         }
-        expectError(["4 query heads", "3 kv heads"]) { try attend(q, try zeros([6, 3, 2]), try zeros([6, 3, 2]), [0, 6]) }
+        expectError(["4 query heads", "3 kv heads"]) {
+            try attend(q, try zeros([6, 3, 2]), try zeros([6, 3, 2]), [0, 6])
+        }
         expectError(["key [6, 2, 2]", "value [6, 1, 2]"]) { try attend(q, kv, try zeros([6, 1, 2]), [0, 6]) }
         expectError(["tokens and headDim"]) { try attend(q, try zeros([5, 2, 2]), try zeros([5, 2, 2]), [0, 6]) }
         expectError(["[tokens, heads, headDim]"]) { try attend(try zeros([6, 8]), kv, kv, [0, 6]) }

@@ -1,6 +1,6 @@
 import CPUBackend
-import Testing
 import TensorKit
+import Testing
 
 /// rmsNorm, add, siluMul and gelu against the scalar reference on several shapes, one of them large
 /// enough to be split over threads. Tolerances: 1e-6 + 1e-5 * |expected| (one fp32 rounding per step).
@@ -38,7 +38,8 @@ struct ElementwiseTests {
             let (a, b) = (random.floats(count), random.floats(count))
             let sum = try backend.add(try backend.upload(a, shape: shape), try backend.upload(b, shape: shape))
             #expect(sum.shape == shape)
-            expectClose(try backend.download(sum), zip(a, b).map { Double($0) + Double($1) }, absolute: 1e-7, relative: 1e-6)
+            expectClose(
+                try backend.download(sum), zip(a, b).map { Double($0) + Double($1) }, absolute: 1e-7, relative: 1e-6)
         }
     }
 
@@ -48,7 +49,8 @@ struct ElementwiseTests {
         for shape in Self.shapes {
             let count = shape.reduce(1, *)
             let (gate, up) = (random.floats(count, in: -8...8), random.floats(count, in: -2...2))
-            let y = try backend.siluMul(gate: try backend.upload(gate, shape: shape), up: try backend.upload(up, shape: shape))
+            let y = try backend.siluMul(
+                gate: try backend.upload(gate, shape: shape), up: try backend.upload(up, shape: shape))
             let expected = zip(gate, up).map { ScalarReference.silu(Double($0)) * Double($1) }
             expectClose(try backend.download(y), expected, absolute: 1e-6, relative: 1e-5)
         }
@@ -60,7 +62,9 @@ struct ElementwiseTests {
         for shape in Self.shapes {
             let values = random.floats(shape.reduce(1, *), in: -6...6)
             let y = try backend.gelu(try backend.upload(values, shape: shape))
-            expectClose(try backend.download(y), values.map { ScalarReference.gelu(Double($0)) }, absolute: 1e-6, relative: 1e-5)
+            expectClose(
+                try backend.download(y), values.map { ScalarReference.gelu(Double($0)) }, absolute: 1e-6, relative: 1e-5
+            )
         }
     }
 

@@ -8,7 +8,9 @@ import Testing
 /// `siluMul(gateUp:)` against `siluMul(gate:up:)`, `splitRope` against `applyRope` on the split parts.
 @Suite("CPU fused ops")
 struct FusedOpsTests {
-    @Test("a sequence attending to a shared prefix equals the prefix and sequence packed as one", arguments: [false, true])
+    @Test(
+        "a sequence attending to a shared prefix equals the prefix and sequence packed as one",
+        arguments: [false, true])
     func prefixAttention(causal: Bool) throws {
         let backend = CPUBackend(threads: 2, attentionRowBlock: 4)
         let (heads, kvHeads, d) = (4, 2, 8)
@@ -19,7 +21,9 @@ struct FusedOpsTests {
         let k = random.floats(tokens * kvHeads * d, in: -2...2)
         let v = random.floats(tokens * kvHeads * d)
         func run(_ rows: [Int], cuSeqlens: [Int32], prefixes: [Range<Int32>]) throws -> [Float] {
-            func pick(_ values: [Float], _ width: Int) -> [Float] { rows.flatMap { values[($0 * width)..<(($0 + 1) * width)] } }
+            func pick(_ values: [Float], _ width: Int) -> [Float] {
+                rows.flatMap { values[($0 * width)..<(($0 + 1) * width)] }
+            }
             return try backend.download(
                 backend.attention(
                     query: backend.upload(pick(q, heads * d), shape: [rows.count, heads, d]),
@@ -52,7 +56,8 @@ struct FusedOpsTests {
                 query: x, key: x, value: x, cuSeqlens: [0, 4, 8], prefixes: [0..<0, 2..<6], causal: true, scale: 1)
         } throws: { "\($0)".contains("a prefix must come before its sequence") }
         #expect {
-            _ = try backend.attention(query: x, key: x, value: x, cuSeqlens: [0, 4, 8], prefixes: [0..<0], causal: true, scale: 1)
+            _ = try backend.attention(
+                query: x, key: x, value: x, cuSeqlens: [0, 4, 8], prefixes: [0..<0], causal: true, scale: 1)
         } throws: { "\($0)".contains("1 prefixes for 2 sequences") }
     }
 
@@ -109,20 +114,26 @@ struct FusedOpsTests {
         } throws: { "\($0)".contains("must be [tokens, (4 + 2 x 1) x d]") }
     }
 
-    @Test("linear adding a residual is linear then add; over row chunks made one at a time it is the same; shapes are checked")
+    @Test(
+        "linear adding a residual is linear then add; over row chunks made one at a time it is the same; shapes are checked"
+    )
     func linearAddingResidual() throws {
         let backend = CPUBackend(threads: 2)
         var random = SeededGenerator(seed: 74)
         let (rows, inFeatures, outFeatures) = (7, 12, 5)
         let x = try backend.upload(random.floats(rows * inFeatures, in: -2...2), shape: [rows, inFeatures])
-        let weight = try backend.upload(random.floats(outFeatures * inFeatures, in: -1...1), shape: [outFeatures, inFeatures])
+        let weight = try backend.upload(
+            random.floats(outFeatures * inFeatures, in: -1...1), shape: [outFeatures, inFeatures])
         let bias = try backend.upload(random.floats(outFeatures, in: -1...1), shape: [outFeatures])
         let residual = try backend.upload(random.floats(rows * outFeatures, in: -3...3), shape: [rows, outFeatures])
         let want = try backend.download(try backend.add(residual, try backend.linear(x, weight: weight, bias: bias)))
         #expect(try backend.download(try backend.linear(x, weight: weight, bias: bias, adding: residual)) == want)
         var made = [Range<Int>]()
         let chunked = try backend.linear(
-            rowChunks: [0..<3, 3..<7], of: { made.append($0); return try x.rows($0) }, weight: weight, bias: bias,
+            rowChunks: [0..<3, 3..<7],
+            of: {
+                made.append($0); return try x.rows($0)
+            }, weight: weight, bias: bias,
             adding: residual)
         #expect(made == [0..<3, 3..<7])
         expectClose(try backend.download(chunked), want.map(Double.init), absolute: 1e-5, relative: 1e-5)
@@ -130,7 +141,8 @@ struct FusedOpsTests {
             _ = try backend.linear(x, weight: weight, bias: bias, adding: try residual.rows(0..<6))
         } throws: { "\($0)".contains("the residual [6, 5] must have the product's shape [7, 5]") }
         #expect {
-            _ = try backend.linear(rowChunks: [0..<3], of: { try x.rows($0) }, weight: weight, bias: bias, adding: residual)
+            _ = try backend.linear(
+                rowChunks: [0..<3], of: { try x.rows($0) }, weight: weight, bias: bias, adding: residual)
         } throws: { "\($0)".contains("row chunks [Range(0..<3)] do not split 7 rows") }
     }
 

@@ -1,6 +1,6 @@
 import CPUBackend
-import Testing
 import TensorKit
+import Testing
 
 /// `linear` against the scalar reference. Weights are rounded to their dtype first, so the reference
 /// sees exactly the values the backend multiplies; the remaining error is fp32 accumulation in sgemm.

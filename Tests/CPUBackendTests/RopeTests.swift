@@ -1,7 +1,7 @@
 import CPUBackend
 import Foundation
-import Testing
 import TensorKit
+import Testing
 
 /// applyRope against the scalar reference, with per-token cos/sin built from random angles (the same
 /// op serves M-RoPE and 2D vision RoPE; only the tables differ). Tolerance 1e-6 + 1e-5 * |expected|.
@@ -32,10 +32,12 @@ struct RopeTests {
         let backend = CPUBackend(threads: 1)
         let x = try backend.upload([1, 2, 3, 4], shape: [1, 1, 4])
         let identity = try backend.applyRope(
-            x, cos: try backend.upload([1, 1, 1, 1], shape: [1, 4]), sin: try backend.upload([0, 0, 0, 0], shape: [1, 4]))
+            x, cos: try backend.upload([1, 1, 1, 1], shape: [1, 4]),
+            sin: try backend.upload([0, 0, 0, 0], shape: [1, 4]))
         #expect(try backend.download(identity) == [1, 2, 3, 4])
         let quarter = try backend.applyRope(
-            x, cos: try backend.upload([0, 0, 0, 0], shape: [1, 4]), sin: try backend.upload([1, 1, 1, 1], shape: [1, 4]))
+            x, cos: try backend.upload([0, 0, 0, 0], shape: [1, 4]),
+            sin: try backend.upload([1, 1, 1, 1], shape: [1, 4]))
         #expect(try backend.download(quarter) == [-3, -4, 1, 2])
     }
 }

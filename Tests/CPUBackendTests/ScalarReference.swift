@@ -2,7 +2,8 @@ import Foundation
 
 /// Plain, obviously-correct scalar versions of every op, in Double, on row-major arrays.
 enum ScalarReference {
-    static func linear(_ x: [Float], rows: Int, weight: [Float], out: Int, inFeatures: Int, bias: [Float]?) -> [Double] {
+    static func linear(_ x: [Float], rows: Int, weight: [Float], out: Int, inFeatures: Int, bias: [Float]?) -> [Double]
+    {
         var y = [Double](repeating: 0, count: rows * out)
         for r in 0..<rows {
             for o in 0..<out {
@@ -71,7 +72,9 @@ enum ScalarReference {
                     let total = weights.reduce(0, +)
                     for i in 0..<dim {
                         var sum = 0.0
-                        for (w, s) in zip(weights, keys) { sum += w / total * Double(v[(s * kvHeads + kvHead) * dim + i]) }
+                        for (w, s) in zip(weights, keys) {
+                            sum += w / total * Double(v[(s * kvHeads + kvHead) * dim + i])
+                        }
                         out[(t * heads + h) * dim + i] = sum
                     }
                 }

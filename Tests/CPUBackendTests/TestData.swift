@@ -1,7 +1,6 @@
 import CPUBackend
-import Testing
 import TensorKit
-
+import Testing
 
 extension SeededGenerator {
     /// `count` values uniform in `range`.
@@ -39,7 +38,8 @@ func makeWeight(_ backend: CPUBackend, _ values: [Float], shape: [Int], dtype: D
             preconditionFailure("made by makeScaledWeight")
         }
     }
-    let tensor = try backend.weight(UnsafeRawBufferPointer(owner.bytes), dtype: dtype, shape: shape, keepingAlive: owner)
+    let tensor = try backend.weight(
+        UnsafeRawBufferPointer(owner.bytes), dtype: dtype, shape: shape, keepingAlive: owner)
     return (tensor, exact)
 }
 
@@ -51,7 +51,9 @@ func makeScaledWeight(_ backend: CPUBackend, _ values: [Float], shape: [Int]) th
         try RowQuantizedMatrix(quantizing: $0, dtype: .f32, rows: shape[0], columns: shape[1])
     }
     let exact = matrix.dequantized()
-    let tensor = try matrix.values.withUnsafeBytes { try backend.scaledWeight($0, rowScales: matrix.scales, shape: shape) }
+    let tensor = try matrix.values.withUnsafeBytes {
+        try backend.scaledWeight($0, rowScales: matrix.scales, shape: shape)
+    }
     return (tensor, exact)
 }
 
@@ -68,7 +70,8 @@ func expectClose(
         if excess > 0 && excess > (worst?.excess ?? 0) || (Double(a).isNaN != e.isNaN) { worst = (i, excess) }
     }
     if let worst {
-        let message = "element \(worst.index): got \(actual[worst.index]), expected \(expected[worst.index]) "
+        let message =
+            "element \(worst.index): got \(actual[worst.index]), expected \(expected[worst.index]) "
             + "(tolerance \(absolute) + \(relative) * |expected|)"
         Issue.record(Comment(rawValue: message), sourceLocation: sourceLocation)
     }

@@ -1,6 +1,6 @@
 import CPUBackend
-import Testing
 import TensorKit
+import Testing
 
 /// Weights wrap checkpoint bytes without copying and keep their owner alive.
 @Suite("CPU weight storage")
@@ -10,7 +10,8 @@ struct WeightStorageTests {
         let backend = CPUBackend(threads: 1)
         let owner = ByteOwner(count: 8)
         for (i, v) in [Float(1), 2].enumerated() { owner.bytes.storeBytes(of: v, toByteOffset: i * 4, as: Float.self) }
-        let weight = try backend.weight(UnsafeRawBufferPointer(owner.bytes), dtype: .f32, shape: [2], keepingAlive: owner)
+        let weight = try backend.weight(
+            UnsafeRawBufferPointer(owner.bytes), dtype: .f32, shape: [2], keepingAlive: owner)
         owner.bytes.storeBytes(of: Float(5), toByteOffset: 0, as: Float.self)
         #expect(try backend.download(weight) == [5, 2])  // sees the change: same memory
     }
@@ -25,7 +26,8 @@ struct WeightStorageTests {
             owner.bytes.storeBytes(of: HalfConversion.bf16Bits(3), toByteOffset: 0, as: UInt16.self)
             owner.bytes.storeBytes(of: HalfConversion.bf16Bits(-0.5), toByteOffset: 2, as: UInt16.self)
             weakOwner = owner
-            weight = try backend.weight(UnsafeRawBufferPointer(owner.bytes), dtype: .bf16, shape: [1, 2], keepingAlive: owner)
+            weight = try backend.weight(
+                UnsafeRawBufferPointer(owner.bytes), dtype: .bf16, shape: [1, 2], keepingAlive: owner)
         }
         #expect(weakOwner != nil)
         #expect(try backend.download(try #require(weight)) == [3, -0.5])

@@ -16,8 +16,10 @@ struct CUDABackendTests {
         }
         for d in [80, 128] {
             #expect(AttentionKernelSource.headDims.contains(d))
-            #expect(source.contains(
-                "void __launch_bounds__(128, \(AttentionKernelSource.blocksPerMultiprocessor(headDim: d))) \(AttentionKernelSource.kernelName(headDim: d))("))
+            #expect(
+                source.contains(
+                    "void __launch_bounds__(128, \(AttentionKernelSource.blocksPerMultiprocessor(headDim: d))) \(AttentionKernelSource.kernelName(headDim: d))("
+                ))
             #expect(source.contains("attention_tile<\(d)>"))
         }
         // The decoder's head dimension also has the kernel with two 16-row tiles a warp.
@@ -86,7 +88,8 @@ struct CUDABackendTests {
         func file(_ arch: String, _ driver: Int32, _ source: String) throws -> String {
             let nvrtc = try? NVRTCLibrary()
             guard let nvrtc else { return "\(KernelCompiler.fnv1a64(source))-\(arch)-\(driver)" }
-            let compiler = KernelCompiler(nvrtc: nvrtc, architecture: arch, driverVersion: driver, cacheDirectory: folder)
+            let compiler = KernelCompiler(
+                nvrtc: nvrtc, architecture: arch, driverVersion: driver, cacheDirectory: folder)
             return try #require(compiler.cacheFile(for: source)).lastPathComponent
         }
         #expect(KernelCompiler.fnv1a64("") == 0xcbf2_9ce4_8422_2325)
@@ -131,10 +134,12 @@ struct CUDABackendTests {
 
     @Test("error messages name the failing call and status")
     func errorMessages() {
-        #expect("\(CUDAError.driver(call: "cuMemAlloc", code: 2, name: "CUDA_ERROR_OUT_OF_MEMORY"))"
-            .contains("cuMemAlloc failed with CUDA_ERROR_OUT_OF_MEMORY"))
-        #expect("\(CUDAError.cublas(call: "cublasLtMatmul", status: 15, name: CUBLASStatus.name(15)))"
-            .contains("CUBLAS_STATUS_NOT_SUPPORTED"))
+        #expect(
+            "\(CUDAError.driver(call: "cuMemAlloc", code: 2, name: "CUDA_ERROR_OUT_OF_MEMORY"))"
+                .contains("cuMemAlloc failed with CUDA_ERROR_OUT_OF_MEMORY"))
+        #expect(
+            "\(CUDAError.cublas(call: "cublasLtMatmul", status: 15, name: CUBLASStatus.name(15)))"
+                .contains("CUBLAS_STATUS_NOT_SUPPORTED"))
         #expect("\(CUDAError.compilation(architecture: "sm_90", log: "line 3: oops"))".contains("line 3: oops"))
     }
 
@@ -182,22 +187,29 @@ struct SkewedAddBackend: Backend {
     }
     func concatenateRows(_ parts: [Tensor]) throws -> Tensor { try base.concatenateRows(parts) }
     func download(_ tensor: Tensor) throws -> [Float] { try base.download(tensor) }
-    func weight(_ bytes: UnsafeRawBufferPointer, dtype: DType, shape: [Int], keepingAlive owner: AnyObject?) throws -> Tensor {
+    func weight(_ bytes: UnsafeRawBufferPointer, dtype: DType, shape: [Int], keepingAlive owner: AnyObject?) throws
+        -> Tensor
+    {
         try base.weight(bytes, dtype: dtype, shape: shape, keepingAlive: owner)
     }
     func scaledWeight(_ values: UnsafeRawBufferPointer, rowScales: [Float], shape: [Int]) throws -> Tensor {
         try base.scaledWeight(values, rowScales: rowScales, shape: shape)
     }
-    func linear(_ x: Tensor, weight: Tensor, bias: Tensor?) throws -> Tensor { try base.linear(x, weight: weight, bias: bias) }
+    func linear(_ x: Tensor, weight: Tensor, bias: Tensor?) throws -> Tensor {
+        try base.linear(x, weight: weight, bias: bias)
+    }
     func linear(_ x: Tensor, weight: Tensor, bias: Tensor?, adding residual: Tensor) throws -> Tensor {
         try base.linear(x, weight: weight, bias: bias, adding: residual)
     }
     func linear(
-        rowChunks: [Range<Int>], of rows: (Range<Int>) throws -> Tensor, weight: Tensor, bias: Tensor?, adding residual: Tensor
+        rowChunks: [Range<Int>], of rows: (Range<Int>) throws -> Tensor, weight: Tensor, bias: Tensor?,
+        adding residual: Tensor
     ) throws -> Tensor {
         try base.linear(rowChunks: rowChunks, of: rows, weight: weight, bias: bias, adding: residual)
     }
-    func rmsNorm(_ x: Tensor, weight: Tensor, eps: Float) throws -> Tensor { try base.rmsNorm(x, weight: weight, eps: eps) }
+    func rmsNorm(_ x: Tensor, weight: Tensor, eps: Float) throws -> Tensor {
+        try base.rmsNorm(x, weight: weight, eps: eps)
+    }
     func add(_ a: Tensor, _ b: Tensor) throws -> Tensor {
         let sum = try base.download(try base.add(a, b)).map { $0 * 1.05 }
         return try base.upload(sum, shape: a.shape)
@@ -221,6 +233,7 @@ struct SkewedAddBackend: Backend {
         scale: Float
     ) throws -> Tensor {
         try base.attention(
-            query: query, key: key, value: value, cuSeqlens: cuSeqlens, prefixes: prefixes, causal: causal, scale: scale)
+            query: query, key: key, value: value, cuSeqlens: cuSeqlens, prefixes: prefixes, causal: causal, scale: scale
+        )
     }
 }

@@ -11,11 +11,12 @@ struct KernelCompileTests {
     static let nvrtc = try? NVRTCLibrary()
 
     /// Every kernel name the backend launches (CUDABackend+Ops.swift).
-    static let launched = [
-        "rms_norm", "rms_norm_v8", "rms_norm_warp8_v8", "rms_norm_warp16_v8", "add", "add_v8",
-        "silu_mul", "silu_mul_fused", "silu_mul_fused_v8", "gelu", "rotary_tables", "rope", "split_rope",
-        "split_rope_v8", "gather_rows", "scatter_rows", "linear_fallback", "patchify_rgb8",
-    ] + AttentionKernelSource.headDims.map(AttentionKernelSource.kernelName(headDim:))
+    static let launched =
+        [
+            "rms_norm", "rms_norm_v8", "rms_norm_warp8_v8", "rms_norm_warp16_v8", "add", "add_v8",
+            "silu_mul", "silu_mul_fused", "silu_mul_fused_v8", "gelu", "rotary_tables", "rope", "split_rope",
+            "split_rope_v8", "gather_rows", "scatter_rows", "linear_fallback", "patchify_rgb8",
+        ] + AttentionKernelSource.headDims.map(AttentionKernelSource.kernelName(headDim:))
         + AttentionWideKernelSource.headDims.map(AttentionWideKernelSource.kernelName(headDim:))
 
     /// The names of the `extern "C" __global__` functions in `source`.
@@ -38,10 +39,14 @@ struct KernelCompileTests {
         let cubin = try compiler.compile(KernelSources.all, name: "lychee_kernels.cu")
         #expect(cubin.count > 10_000)
         let declared = try Self.declaredKernels(in: KernelSources.all)
-        #expect(Set(Self.launched).isSubset(of: Set(declared)), "launched but not declared: \(Set(Self.launched).subtracting(declared))")
+        #expect(
+            Set(Self.launched).isSubset(of: Set(declared)),
+            "launched but not declared: \(Set(Self.launched).subtracting(declared))")
         for name in declared {
             // extern "C" names stand unmangled in the CUBIN's symbol table.
-            #expect(cubin.range(of: Data((name + "\u{0}").utf8)) != nil, "\(name) is missing from the \(architecture) CUBIN")
+            #expect(
+                cubin.range(of: Data((name + "\u{0}").utf8)) != nil, "\(name) is missing from the \(architecture) CUBIN"
+            )
         }
     }
 
@@ -52,7 +57,8 @@ struct KernelCompileTests {
         let nvrtc = try #require(Self.nvrtc)
         let compiler = KernelCompiler(nvrtc: nvrtc, architecture: "sm_90", driverVersion: 0, cacheDirectory: nil)
         #expect {
-            _ = try compiler.compile(#"extern "C" __global__ void broken(float* x) { x[0] = undefined_name; }"#, name: "broken.cu")
+            _ = try compiler.compile(
+                #"extern "C" __global__ void broken(float* x) { x[0] = undefined_name; }"#, name: "broken.cu")
         } throws: { error in
             let text = "\(error)"
             return text.contains("sm_90") && text.contains("undefined_name")

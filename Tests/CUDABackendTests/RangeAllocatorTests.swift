@@ -86,7 +86,10 @@ struct RangeAllocatorTests {
             #expect(left.address + UInt64(left.length) <= right.address)
         }
         for block in live {
-            #expect(segments.contains { block.address >= $0.0 && block.address + UInt64(block.length) <= $0.0 + UInt64($0.1) })
+            #expect(
+                segments.contains {
+                    block.address >= $0.0 && block.address + UInt64(block.length) <= $0.0 + UInt64($0.1)
+                })
         }
         for block in live { allocator.free(block.address) }
         #expect(allocator.largestFreeRange == 3 << 20)

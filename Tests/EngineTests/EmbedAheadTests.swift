@@ -2,9 +2,10 @@ import CPUBackend
 import Foundation
 import ImageProcessing
 import Qwen25VL
-@testable import Reranker
 import TestSupport
 import Testing
+
+@testable import Reranker
 
 @Suite("Images embedded ahead of their pass")
 struct EmbedAheadTests {

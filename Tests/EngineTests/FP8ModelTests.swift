@@ -11,7 +11,9 @@ import Testing
 /// (the CPU widens them for each product), checked against transformers' float32 outputs.
 @Suite("FP8 weights (CPU)")
 struct FP8ModelTests {
-    @Test("every linear layer holds 8-bit weights; the patch embedding, norms and score head stay wide", arguments: [false, true])
+    @Test(
+        "every linear layer holds 8-bit weights; the patch embedding, norms and score head stay wide",
+        arguments: [false, true])
     func weightsAreQuantized(fused: Bool) throws {
         let golden = try GoldenModelOutputs.load("tiny-untied-legacy")
         let (model, _) = try loadFixtureModel(
@@ -27,7 +29,9 @@ struct FP8ModelTests {
         #expect(model.scoreDirection.dtype != .f8e4m3)
     }
 
-    @Test("scores stay close to float32 transformers and keep their order", arguments: ["tiny-untied-legacy", "tiny-tied-newer"], [false, true])
+    @Test(
+        "scores stay close to float32 transformers and keep their order",
+        arguments: ["tiny-untied-legacy", "tiny-tied-newer"], [false, true])
     func scoresStayClose(modelName: String, fused: Bool) throws {
         let golden = try GoldenModelOutputs.load(modelName)
         let (model, configuration) = try loadFixtureModel(
@@ -49,11 +53,14 @@ struct FP8ModelTests {
         #expect(spearman(got, want) >= 0.95, "fp8 \(got) vs float32 \(want)")
     }
 
-    @Test("an 8-bit model computes exactly what a float32 model of the dequantized weights computes", arguments: [false, true])
+    @Test(
+        "an 8-bit model computes exactly what a float32 model of the dequantized weights computes",
+        arguments: [false, true])
     func equalsDequantizedModel(fused: Bool) throws {
         let golden = try GoldenModelOutputs.load("tiny-tied-newer")
         let backend = CPUBackend(prefersFusedWeights: fused)
-        let (model, configuration) = try loadFixtureModel("tiny-tied-newer", golden: golden, backend: backend, precision: .fp8)
+        let (model, configuration) = try loadFixtureModel(
+            "tiny-tied-newer", golden: golden, backend: backend, precision: .fp8)
         let directory = Fixtures.url("checkpoints/tiny-tied-newer")
         let widened = try Qwen25VLModel(
             dimensions: ModelDimensions(configuration: configuration),
@@ -62,7 +69,8 @@ struct FP8ModelTests {
             backend: backend, yesTokenID: golden.yes_id, noTokenID: golden.no_id, mlpRowChunks: model.mlpRowChunks)
         for pair in golden.pairs {
             let z8 = try #require(try forwardGoldenPair(pair, model: model, configuration: configuration).logits.first)
-            let zWide = try #require(try forwardGoldenPair(pair, model: widened, configuration: configuration).logits.first)
+            let zWide = try #require(
+                try forwardGoldenPair(pair, model: widened, configuration: configuration).logits.first)
             #expect(abs(z8 - zWide) <= 1e-5 * max(1, abs(zWide)), "\(pair.name): \(z8) vs \(zWide)")
         }
     }
@@ -96,7 +104,8 @@ struct DequantizedWeights: WeightSource {
     func linearWeight(_ names: [String], rowsEach: Int?, columns: Int?, on backend: any Backend) throws -> Tensor {
         let stacked = try base.stackedBytes(names, rowsEach: rowsEach, columns: columns)
         let matrix = try stacked.bytes.withUnsafeBytes {
-            try RowQuantizedMatrix(quantizing: $0, dtype: stacked.dtype, rows: stacked.shape[0], columns: stacked.shape[1])
+            try RowQuantizedMatrix(
+                quantizing: $0, dtype: stacked.dtype, rows: stacked.shape[0], columns: stacked.shape[1])
         }
         let values = matrix.dequantized()
         return try values.withUnsafeBytes {
@@ -109,7 +118,9 @@ struct DequantizedWeights: WeightSource {
 /// `tools/make_fp8_fixture.py`, compressed-tensors layout, per-channel and per-tensor scales).
 @Suite("FP8 checkpoints (CPU)")
 struct FP8CheckpointTests {
-    @Test("loads as stored: 8-bit weights with the checkpoint's own scales, scores close to float32", arguments: [false, true])
+    @Test(
+        "loads as stored: 8-bit weights with the checkpoint's own scales, scores close to float32",
+        arguments: [false, true])
     func loadsAsStored(fused: Bool) throws {
         let golden = try GoldenModelOutputs.load("tiny-untied-legacy")
         let (model, configuration) = try loadFixtureModel(
@@ -118,7 +129,8 @@ struct FP8CheckpointTests {
         #expect(layer.output.weight.dtype == .f8e4m3)
         var got = [Float]()
         for pair in golden.pairs {
-            got.append(try #require(try forwardGoldenPair(pair, model: model, configuration: configuration).logits.first))
+            got.append(
+                try #require(try forwardGoldenPair(pair, model: model, configuration: configuration).logits.first))
         }
         let differences = zip(got, golden.pairs.map(\.z)).map { abs($0 - $1) }
         #expect(differences.reduce(0, +) / Float(differences.count) <= 0.7, "\(got)")
@@ -147,6 +159,8 @@ struct FP8CheckpointTests {
         let a = try #require(stored.decoder.layers.first).output.weight
         let b = try #require(quantized.decoder.layers.first).output.weight
         let x = try backend.upload((0..<(3 * a.shape[1])).map { Float($0 % 7) - 3 }, shape: [3, a.shape[1]])
-        #expect(try backend.download(backend.linear(x, weight: a, bias: nil)) == backend.download(backend.linear(x, weight: b, bias: nil)))
+        #expect(
+            try backend.download(backend.linear(x, weight: a, bias: nil))
+                == backend.download(backend.linear(x, weight: b, bias: nil)))
     }
 }

@@ -10,7 +10,9 @@ import Testing
 @Suite("Model loading: checks, permissions and weights read into memory")
 struct ModelLoadCheckTests {
     static let query = RerankItem(text: "What is the capital of France?")
-    static let documents = [RerankItem(text: "Paris is the capital of France."), RerankItem(text: "Bananas are yellow.")]
+    static let documents = [
+        RerankItem(text: "Paris is the capital of France."), RerankItem(text: "Bananas are yellow."),
+    ]
 
     /// The message `Reranker.load` throws for `folder`, or nil when it loads.
     static func loadError(_ folder: URL) -> String? {

@@ -82,7 +82,8 @@ struct ModelParityTests {
     @Test("vision embeddings match", arguments: models, fused)
     func visionEmbeddings(modelName: String, fused: Bool) throws {
         let golden = try GoldenModelOutputs.load(modelName)
-        let (model, _) = try loadFixtureModel(modelName, golden: golden, backend: CPUBackend(prefersFusedWeights: fused))
+        let (model, _) = try loadFixtureModel(
+            modelName, golden: golden, backend: CPUBackend(prefersFusedWeights: fused))
         for pair in golden.pairs where !pair.image_grid_thw.isEmpty {
             let (pixels, sources, grids) = try preprocessedImages(of: pair)
             #expect(grids.map { [$0.t, $0.h, $0.w] } == pair.image_grid_thw, "\(pair.name)")

@@ -73,7 +73,9 @@ struct RerankerEndToEndTests {
         let pair = try #require(golden.pairs.first { $0.name == "image-query" })
         let reranker = try Self.load("tiny-tied-newer", tokenBudget: 300)
         // 24 documents (two waves: 4, then 20), images among them, and an image query shared by both waves.
-        let documents = (0..<24).map { $0 % 3 == 0 ? Self.item(pair.document) : RerankItem(text: "document number \($0)") }
+        let documents = (0..<24).map {
+            $0 % 3 == 0 ? Self.item(pair.document) : RerankItem(text: "document number \($0)")
+        }
         #expect(Reranker.preparationWaves(documentCount: documents.count) == [0..<4, 4..<24])
         let waved = try reranker.score(query: Self.item(pair.query), documents: documents)
         let pairs = try reranker.preparePairs(query: Self.item(pair.query), documents: documents)
@@ -90,13 +92,19 @@ struct RerankerEndToEndTests {
     func partialPassWaitsWhenItAddsNoPass() {
         // W3-like: 6 documents of 140 tokens after a 560-token prefix, 44 more to come.
         let wave = Array(repeating: 140, count: 6)
-        #expect(Reranker.waitsForNextWave(
-            partialDocuments: 6, waveDocumentTokens: wave, sharedPrefix: 560, remainingDocuments: 44, tokenBudget: 16384))
+        #expect(
+            Reranker.waitsForNextWave(
+                partialDocuments: 6, waveDocumentTokens: wave, sharedPrefix: 560, remainingDocuments: 44,
+                tokenBudget: 16384))
         // Under a smaller budget the 44 fill one pass (6,720 tokens) and the 6 would make a second: run now.
-        #expect(!Reranker.waitsForNextWave(
-            partialDocuments: 6, waveDocumentTokens: wave, sharedPrefix: 560, remainingDocuments: 44, tokenBudget: 7022))
-        #expect(!Reranker.waitsForNextWave(
-            partialDocuments: 0, waveDocumentTokens: wave, sharedPrefix: 0, remainingDocuments: 44, tokenBudget: 16384))
+        #expect(
+            !Reranker.waitsForNextWave(
+                partialDocuments: 6, waveDocumentTokens: wave, sharedPrefix: 560, remainingDocuments: 44,
+                tokenBudget: 7022))
+        #expect(
+            !Reranker.waitsForNextWave(
+                partialDocuments: 0, waveDocumentTokens: wave, sharedPrefix: 0, remainingDocuments: 44,
+                tokenBudget: 16384))
     }
 
     @Test("20 short documents under a large budget run in one pass, not a first-wave pass and then the rest")
@@ -104,7 +112,9 @@ struct RerankerEndToEndTests {
         let reranker = try Self.load("tiny-untied-legacy", tokenBudget: 4096)
         let documents = (0..<20).map { RerankItem(text: "document number \($0)") }
         let progress = ProgressLog()
-        let results = try reranker.score(query: RerankItem(text: "q"), documents: documents) { done, _ in progress.record(done) }
+        let results = try reranker.score(query: RerankItem(text: "q"), documents: documents) { done, _ in
+            progress.record(done)
+        }
         #expect(results.map(\.index) == Array(documents.indices))
         #expect(progress.values == [20])
     }
@@ -188,7 +198,8 @@ struct RerankerErrorTests {
 
     @Test func noDocuments() throws {
         let reranker = try RerankerEndToEndTests.load("tiny-untied-legacy")
-        #expect(message { _ = try reranker.score(query: RerankItem(text: "q"), documents: []) }.contains("no documents"))
+        #expect(
+            message { _ = try reranker.score(query: RerankItem(text: "q"), documents: []) }.contains("no documents"))
     }
 
     @Test func corruptDocumentImageNamesTheDocument() throws {

@@ -17,7 +17,9 @@ struct TokenBudgetTests {
         let dims = try Self.dimensions()
         let textBytes = 64 * 3 * dims.text.intermediateSize * 2
         let visionBytes = 64 * 3 * dims.vision.intermediateSize * 2
-        func fixed(_ chunks: MLPRowChunks) -> Int { TokenBudget.fixedActivationBytes(dims, chunks: chunks, elementBytes: 2) }
+        func fixed(_ chunks: MLPRowChunks) -> Int {
+            TokenBudget.fixedActivationBytes(dims, chunks: chunks, elementBytes: 2)
+        }
         #expect(fixed(MLPRowChunks(text: 64, vision: 0)) == textBytes)
         #expect(fixed(MLPRowChunks(text: 0, vision: 64)) == visionBytes)
         let both = MLPRowChunks(text: 64, vision: 64)
@@ -25,8 +27,9 @@ struct TokenBudgetTests {
         // A vision chunk bigger than the decoder's leaves less room for tokens.
         let wideVision = MLPRowChunks(text: 64, vision: 64 * 100)
         let available = visionBytes * 100 + 1000 * TokenBudget.activationBytesPerToken(dims, elementBytes: 2)
-        #expect(TokenBudget.gpu(availableBytes: available, dims: dims, chunks: wideVision)
-            < TokenBudget.gpu(availableBytes: available, dims: dims, chunks: both))
+        #expect(
+            TokenBudget.gpu(availableBytes: available, dims: dims, chunks: wideVision)
+                < TokenBudget.gpu(availableBytes: available, dims: dims, chunks: both))
     }
 
     @Test("the standard chunks keep the 7B's vision chunk within the decoder chunk's memory")
@@ -39,7 +42,9 @@ struct TokenBudgetTests {
         #expect(eightBitVision <= eightBitText)
     }
 
-    @Test("with room for passes at the latency cap, the decoder MLP chunk doubles (2048 -> 4096, 8-bit 4096 -> 8192); without, it stays")
+    @Test(
+        "with room for passes at the latency cap, the decoder MLP chunk doubles (2048 -> 4096, 8-bit 4096 -> 8192); without, it stays"
+    )
     func largerChunksOnlyWhereTheyCostNoTokens() throws {
         let dims = try Self.dimensions()
         let perToken = TokenBudget.activationBytesPerToken(dims, elementBytes: 2)
@@ -55,16 +60,19 @@ struct TokenBudgetTests {
         // 8-bit weights start from 4096 rows and go to 8192 with the room for it.
         let eightBit = MLPRowChunks(text: MLPRowChunks.eightBit.text, vision: 0)
         let eightBitLarger = MLPRowChunks(text: 8192, vision: 0)
-        let eightBitRoom = TokenBudget.fixedActivationBytes(dims, chunks: eightBitLarger, elementBytes: 2) + perToken * 20_000
-        #expect(TokenBudget.gpuPlan(availableBytes: eightBitRoom, dims: dims, chunks: eightBit).chunks == eightBitLarger)
+        let eightBitRoom =
+            TokenBudget.fixedActivationBytes(dims, chunks: eightBitLarger, elementBytes: 2) + perToken * 20_000
+        #expect(
+            TokenBudget.gpuPlan(availableBytes: eightBitRoom, dims: dims, chunks: eightBit).chunks == eightBitLarger)
         let eightBitTight = TokenBudget.fixedActivationBytes(dims, chunks: eightBit, elementBytes: 2) + perToken * 5000
         #expect(TokenBudget.gpuPlan(availableBytes: eightBitTight, dims: dims, chunks: eightBit).chunks == eightBit)
         // A vision chunk whose memory covers the doubled decoder chunk makes the doubling free, even when tight.
         let visionRows = 128 * dims.text.intermediateSize / dims.vision.intermediateSize + 1
         let covered = MLPRowChunks(text: 64, vision: visionRows)
         let coveredTight = TokenBudget.fixedActivationBytes(dims, chunks: covered, elementBytes: 2) + perToken * 5000
-        #expect(TokenBudget.gpuPlan(availableBytes: coveredTight, dims: dims, chunks: covered).chunks
-            == MLPRowChunks(text: 128, vision: visionRows))
+        #expect(
+            TokenBudget.gpuPlan(availableBytes: coveredTight, dims: dims, chunks: covered).chunks
+                == MLPRowChunks(text: 128, vision: visionRows))
     }
 
     @Test("a model with other MLP row chunks shares the weights and scores the same")

@@ -44,19 +44,29 @@ struct BadInputTests {
 
     @Test("messages say what was wrong and what to do")
     func messages() {
-        #expect(ImageError.truncated(format: "PNG").description
-            == "PNG file is truncated (the data ends before the image does); re-download or re-export it")
-        #expect(ImageError.tooManyPixels(format: "PNG", width: 20000, height: 20000, limit: 89_478_485).description
-            == "PNG image is 20000x20000 = 400000000 pixels, above the limit of 89478485 (possible decompression bomb); shrink the image or raise the pixel limit")
-        #expect(ImageError.dimensionTooLarge(format: "PNG", width: 200_000, height: 1, limit: 100_000).description
-            == "PNG image is 200000x1; a side above 100000 pixels is refused; shrink the image")
-        #expect(ImageError.unknownFormat(leadingBytes: "74 68").description.contains("supported formats are JPEG, PNG, WebP, GIF and BMP"))
+        #expect(
+            ImageError.truncated(format: "PNG").description
+                == "PNG file is truncated (the data ends before the image does); re-download or re-export it")
+        #expect(
+            ImageError.tooManyPixels(format: "PNG", width: 20000, height: 20000, limit: 89_478_485).description
+                == "PNG image is 20000x20000 = 400000000 pixels, above the limit of 89478485 (possible decompression bomb); shrink the image or raise the pixel limit"
+        )
+        #expect(
+            ImageError.dimensionTooLarge(format: "PNG", width: 200_000, height: 1, limit: 100_000).description
+                == "PNG image is 200000x1; a side above 100000 pixels is refused; shrink the image")
+        #expect(
+            ImageError.unknownFormat(leadingBytes: "74 68").description.contains(
+                "supported formats are JPEG, PNG, WebP, GIF and BMP"))
         #expect(ImageError.emptyData.description.hasPrefix("image data is empty"))
-        #expect(ImageError.zeroSize(format: "BMP", width: 0, height: 120).description
-            == "BMP image has zero size (0x120); an image needs at least one pixel")
-        #expect(ImageError.corrupt(format: "JPEG", detail: "x").description == "JPEG file is corrupt: x; re-export the image")
-        #expect(ImageError.unsupported(format: "BMP", detail: "RLE-compressed bitmap").description
-            == "BMP file uses a feature that is not supported: RLE-compressed bitmap; convert it to PNG or JPEG")
+        #expect(
+            ImageError.zeroSize(format: "BMP", width: 0, height: 120).description
+                == "BMP image has zero size (0x120); an image needs at least one pixel")
+        #expect(
+            ImageError.corrupt(format: "JPEG", detail: "x").description
+                == "JPEG file is corrupt: x; re-export the image")
+        #expect(
+            ImageError.unsupported(format: "BMP", detail: "RLE-compressed bitmap").description
+                == "BMP file uses a feature that is not supported: RLE-compressed bitmap; convert it to PNG or JPEG")
         #expect(ImageError.invalidPixelLimits(minPixels: 10, maxPixels: 5).description.contains("min <= max"))
     }
 
@@ -67,7 +77,9 @@ struct BadInputTests {
             try ImageDecoder.decode(bomb)
         }
         let text = try Data(contentsOf: Golden.url("bad_unknown.txt"))
-        #expect(throws: ImageError.unknownFormat(leadingBytes: "74 68 69 73 20 69 73 20")) { try ImageDecoder.decode(text) }
+        #expect(throws: ImageError.unknownFormat(leadingBytes: "74 68 69 73 20 69 73 20")) {
+            try ImageDecoder.decode(text)
+        }
         #expect(throws: ImageError.emptyData) { try ImageDecoder.decode(Data()) }
         let missing = Golden.url("no_such_file.png")
         do {
@@ -81,8 +93,10 @@ struct BadInputTests {
     @Test("random and mutated bytes never crash the decoders")
     func fuzz() throws {
         var generator = SystemRandomNumberGenerator()
-        let seeds = ["baseline.jpg", "progressive.jpg", "rgb.png", "interlaced.png", "lossy.webp", "first_frame.gif",
-                     "rgb24.bmp", "palette8.bmp"]
+        let seeds = [
+            "baseline.jpg", "progressive.jpg", "rgb.png", "interlaced.png", "lossy.webp", "first_frame.gif",
+            "rgb24.bmp", "palette8.bmp",
+        ]
         for file in seeds {
             let original = [UInt8](try Data(contentsOf: Golden.url(file)))
             for round in 0..<40 {

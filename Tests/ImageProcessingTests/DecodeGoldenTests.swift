@@ -24,8 +24,9 @@ struct DecodeGoldenTests {
         #expect(fnv1a64(image.pixels) == golden.decodedFnv1a64)
     }
 
-    @Test("RGBA images composited over white match qwen_vl_utils' to_rgb",
-          arguments: Golden.shared.cases.filter { $0.compositedFnv1a64 != nil })
+    @Test(
+        "RGBA images composited over white match qwen_vl_utils' to_rgb",
+        arguments: Golden.shared.cases.filter { $0.compositedFnv1a64 != nil })
     func compositedPixels(_ golden: Golden.Case) throws {
         let image = try ImageDecoder.decode(contentsOf: Golden.url(golden.file), alpha: .compositeOnWhite)
         #expect(fnv1a64(image.pixels) == golden.compositedFnv1a64)

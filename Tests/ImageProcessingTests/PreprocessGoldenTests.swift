@@ -13,8 +13,9 @@ struct PreprocessGoldenTests {
         try check(preprocessor.process(image), against: golden.pipeline)
     }
 
-    @Test("the same with alpha composited over white",
-          arguments: Golden.shared.cases.filter { $0.composited != nil })
+    @Test(
+        "the same with alpha composited over white",
+        arguments: Golden.shared.cases.filter { $0.composited != nil })
     func compositedPipeline(_ golden: Golden.Case) throws {
         let image = try ImageDecoder.decode(contentsOf: Golden.url(golden.file), alpha: .compositeOnWhite)
         let reference = try #require(golden.composited)
@@ -50,7 +51,9 @@ struct PreprocessGoldenTests {
         if let file = golden.pixelValues.f32 {
             let data = try Data(contentsOf: Golden.url(file))
             let expected: [Float] = data.withUnsafeBytes { raw in
-                (0..<(raw.count / 4)).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self))) }
+                (0..<(raw.count / 4)).map {
+                    Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self)))
+                }
             }
             #expect(expected.count == values.count)
             var worst: Float = 0

@@ -17,8 +17,10 @@ struct DTypeOptionTests {
 
     func rerank(_ extra: [String], model: String = DTypeOptionTests.model) throws -> CommandLineRun {
         try CommandLineRun.run(
-            ["rerank", "--model", model, "--backend", "cpu", "--query", "capital of France", "--json",
-             "--document", "Paris is the capital of France.", "--document", "Bananas are yellow."] + extra,
+            [
+                "rerank", "--model", model, "--backend", "cpu", "--query", "capital of France", "--json",
+                "--document", "Paris is the capital of France.", "--document", "Bananas are yellow.",
+            ] + extra,
             seconds: 60)
     }
 

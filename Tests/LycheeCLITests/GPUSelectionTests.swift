@@ -22,7 +22,8 @@ struct GPUSelectionTests {
             ["serve", "--model", Self.model, "--gpus", "7", "--host", "127.0.0.1", "--port", "0"], seconds: 30)
         #expect(!run.timedOut)
         #expect(run.status != 0)
-        #expect(run.standardError.contains("GPU 7") || run.standardError.contains("no usable CUDA"), "\(run.standardError)")
+        #expect(
+            run.standardError.contains("GPU 7") || run.standardError.contains("no usable CUDA"), "\(run.standardError)")
         #expect(!run.standardError.contains("serving"))
     }
 }

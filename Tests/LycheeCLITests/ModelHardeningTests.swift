@@ -65,7 +65,9 @@ struct ModelHardeningTests {
     @Test("rerank --no-mmap scores like the mapped default")
     func noMmapScores() throws {
         let model = Fixtures.url("checkpoints/tiny-untied-legacy").path
-        let arguments = ["rerank", "--model", model, "--backend", "cpu", "--json", "--query", "capital", "--document", "Paris"]
+        let arguments = [
+            "rerank", "--model", model, "--backend", "cpu", "--json", "--query", "capital", "--document", "Paris",
+        ]
         let mapped = try CommandLineRun.run(arguments)
         let read = try CommandLineRun.run(arguments + ["--no-mmap"])
         #expect(mapped.status == 0 && read.status == 0, "\(mapped.standardError)\(read.standardError)")

@@ -81,9 +81,10 @@ final class FakeHubServer: Sendable {
 
     func respond(method: HTTPMethod, uri: String, headers: HTTPHeaders) -> Reply {
         requests.withLockedValue {
-            $0.append(RecordedRequest(
-                method: method.rawValue, uri: uri, host: headers.first(name: "Host") ?? "",
-                authorization: headers.first(name: "Authorization"), range: headers.first(name: "Range")))
+            $0.append(
+                RecordedRequest(
+                    method: method.rawValue, uri: uri, host: headers.first(name: "Host") ?? "",
+                    authorization: headers.first(name: "Authorization"), range: headers.first(name: "Range")))
         }
         let (path, query) = Self.split(uri)
         if path.hasPrefix("/api/v1/models/") { return modelScope(path: path, query: query, headers: headers) }
@@ -117,14 +118,17 @@ final class FakeHubServer: Sendable {
         }
         if let denied = authorize(repo, headers) { return denied }
         let file = parts[4].removingPercentEncoding ?? parts[4]
-        guard parts[3] == "main" || parts[3] == repo.commit, let data = repo.files[file], let etag = repo.etag(file) else {
+        guard parts[3] == "main" || parts[3] == repo.commit, let data = repo.files[file], let etag = repo.etag(file)
+        else {
             return Reply(status: .notFound, headers: [("X-Error-Code", "EntryNotFound")])
         }
         if repo.lfsFiles.contains(file) {
-            return Reply(status: .found, headers: [
-                ("Location", "http://localhost:\(port)/cdn/\(etag)"), ("X-Linked-Etag", "\"\(etag)\""),
-                ("X-Linked-Size", "\(data.count)"), ("X-Repo-Commit", repo.commit), ("ETag", "\"lfs-pointer\""),
-            ])
+            return Reply(
+                status: .found,
+                headers: [
+                    ("Location", "http://localhost:\(port)/cdn/\(etag)"), ("X-Linked-Etag", "\"\(etag)\""),
+                    ("X-Linked-Size", "\(data.count)"), ("X-Repo-Commit", repo.commit), ("ETag", "\"lfs-pointer\""),
+                ])
         }
         var reply = ranged(data, file: file, headers: headers)
         reply.headers += [("ETag", "\"\(etag)\""), ("X-Repo-Commit", repo.commit)]
@@ -149,8 +153,10 @@ final class FakeHubServer: Sendable {
         if parts[2...] == ["repo", "files"] {
             let files: [[String: Any]] = repo.files.keys.sorted().map { file in
                 let data = repo.files[file] ?? Data()
-                return ["Name": (file as NSString).lastPathComponent, "Path": file, "Type": "blob", "Size": data.count,
-                        "Sha256": FakeRepository.sha256(data), "Revision": repo.commit]
+                return [
+                    "Name": (file as NSString).lastPathComponent, "Path": file, "Type": "blob", "Size": data.count,
+                    "Sha256": FakeRepository.sha256(data), "Revision": repo.commit,
+                ]
             }
             let object: [String: Any] = ["Code": 200, "Data": ["Files": files], "Success": true]
             return Reply(status: .ok, body: (try? JSONSerialization.data(withJSONObject: object)) ?? Data())
@@ -162,7 +168,9 @@ final class FakeHubServer: Sendable {
     }
 
     private func authorize(_ repo: FakeRepository, _ headers: HTTPHeaders) -> Reply? {
-        guard let token = repo.requiredToken, headers.first(name: "Authorization") != "Bearer \(token)" else { return nil }
+        guard let token = repo.requiredToken, headers.first(name: "Authorization") != "Bearer \(token)" else {
+            return nil
+        }
         return Reply(status: .unauthorized, headers: [("X-Error-Code", "GatedRepo")])
     }
 
@@ -182,7 +190,8 @@ final class FakeHubServer: Sendable {
         }
         var reply = Reply(status: .ok, headers: [("Accept-Ranges", "bytes")], body: data, dropAfter: drop)
         if let range = headers.first(name: "Range"), range.hasPrefix("bytes="),
-           let start = Int(range.dropFirst(6).prefix { $0 != "-" }) {
+            let start = Int(range.dropFirst(6).prefix { $0 != "-" })
+        {
             guard start < data.count else {
                 return Reply(status: .rangeNotSatisfiable, headers: [("Content-Range", "bytes */\(data.count)")])
             }
@@ -223,7 +232,9 @@ final class FakeHubHandler: ChannelInboundHandler {
             let reply = server.respond(method: head.method, uri: head.uri, headers: head.headers)
             var headers = HTTPHeaders(reply.headers)
             headers.replaceOrAdd(name: "Content-Length", value: "\(reply.body.count)")
-            context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: reply.status, headers: headers))), promise: nil)
+            context.write(
+                wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: reply.status, headers: headers))),
+                promise: nil)
             if head.method == .HEAD {
                 context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
                 return

@@ -11,12 +11,15 @@ struct FakeRepository: Sendable {
     /// When set, every Hub request must carry `Authorization: Bearer <token>`.
     var requiredToken: String?
 
-    init(id: String, commit: String = "0123456789abcdef0123456789abcdef01234567", files: [String: Data],
-         requiredToken: String? = nil) {
+    init(
+        id: String, commit: String = "0123456789abcdef0123456789abcdef01234567", files: [String: Data],
+        requiredToken: String? = nil
+    ) {
         self.id = id
         self.commit = commit
         self.files = files
-        self.lfsFiles = Set(files.keys.filter { $0.hasSuffix(".safetensors") || $0.hasSuffix(".bin") || $0.hasSuffix(".onnx") })
+        self.lfsFiles = Set(
+            files.keys.filter { $0.hasSuffix(".safetensors") || $0.hasSuffix(".bin") || $0.hasSuffix(".onnx") })
         self.requiredToken = requiredToken
     }
 

@@ -3,6 +3,7 @@ import Foundation
 import Reranker
 import TestSupport
 import Testing
+
 @testable import ModelHub
 
 @Suite("Tokens, mirrors, offline mode, ModelScope and the resolver")
@@ -44,8 +45,10 @@ struct HubAccessTests {
         let hub = try await HubFixture.start([repo], prefix: "/hf-mirror")
         defer { Task { await hub.stop() } }
         #expect(hub.environment().huggingFaceEndpoint.absoluteString.hasSuffix("/hf-mirror"))
-        let snapshot = try await HuggingFaceHub(environment: hub.environment(["HF_ENDPOINT": hub.server.endpoint + "/"]))
-            .download(try ModelID("test-org/tiny"))
+        let snapshot = try await HuggingFaceHub(
+            environment: hub.environment(["HF_ENDPOINT": hub.server.endpoint + "/"])
+        )
+        .download(try ModelID("test-org/tiny"))
         #expect(ModelFileSelection.isComplete(directory: snapshot))
         let requests = hub.server.requests.withLockedValue { $0 }
         #expect(requests.allSatisfy { $0.uri.hasPrefix("/hf-mirror/") || $0.uri.hasPrefix("/cdn/") })
@@ -86,7 +89,10 @@ struct HubAccessTests {
         let names = try FileManager.default.contentsOfDirectory(atPath: folder.path).sorted()
         #expect(names == HuggingFaceDownloadTests.neededFiles)
         for name in names { #expect(try Data(contentsOf: folder.appendingPathComponent(name)) == repo.files[name]) }
-        #expect(hub.server.requests(containing: "/api/v1/models/test-org/tiny-v1.5/repo/files?Revision=master&Recursive=True").count == 1)
+        #expect(
+            hub.server.requests(
+                containing: "/api/v1/models/test-org/tiny-v1.5/repo/files?Revision=master&Recursive=True"
+            ).count == 1)
         #expect(hub.server.requests(containing: "FilePath=\(shard)").compactMap(\.range).count == 1)
         #expect(hub.server.requests(containing: "FilePath=tokenizer.json").count == 2)
         #expect(hub.server.requests(containing: "FilePath=pytorch_model.bin").isEmpty)

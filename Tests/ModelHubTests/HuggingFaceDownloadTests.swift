@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import ModelHub
 
 @Suite("Hugging Face Hub downloads against a local hub")
@@ -31,7 +32,8 @@ struct HuggingFaceDownloadTests {
         let names = try FileManager.default.contentsOfDirectory(atPath: snapshot.path).sorted()
         #expect(names == Self.neededFiles)
         for name in names {
-            let target = try FileManager.default.destinationOfSymbolicLink(atPath: snapshot.appendingPathComponent(name).path)
+            let target = try FileManager.default.destinationOfSymbolicLink(
+                atPath: snapshot.appendingPathComponent(name).path)
             #expect(target == "../../blobs/\(repo.etag(name) ?? "?")")
             #expect(try Data(contentsOf: snapshot.appendingPathComponent(name)) == repo.files[name])
         }
@@ -146,7 +148,8 @@ struct HuggingFaceDownloadTests {
         defer { Task { await hub.stop() } }
         let client = HuggingFaceHub(environment: hub.environment())
         let snapshot = try await client.download(try ModelID("test-org/tiny"))
-        let blob = hub.hfCache.appendingPathComponent("models--test-org--tiny/blobs/\(repo.etag("tokenizer.json") ?? "")")
+        let blob = hub.hfCache.appendingPathComponent(
+            "models--test-org--tiny/blobs/\(repo.etag("tokenizer.json") ?? "")")
         var bytes = try Data(contentsOf: blob)
         bytes[10] ^= 1
         try bytes.write(to: blob)

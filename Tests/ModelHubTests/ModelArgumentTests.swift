@@ -32,10 +32,12 @@ struct ModelArgumentTests {
         #expect(hub.server.requests.withLockedValue { $0 }.isEmpty)
     }
 
-    @Test("which arguments can only be paths", arguments: [
-        ("/abs/model", true), ("./model", true), ("../model", true), (".hidden/model", true), ("~/models/x", true),
-        ("a/b/c", true), ("org/name/", true), ("vec-ai/lychee-rerank-mm", false), ("org/name", false),
-    ])
+    @Test(
+        "which arguments can only be paths",
+        arguments: [
+            ("/abs/model", true), ("./model", true), ("../model", true), (".hidden/model", true), ("~/models/x", true),
+            ("a/b/c", true), ("org/name/", true), ("vec-ai/lychee-rerank-mm", false), ("org/name", false),
+        ])
     func pathLike(argument: String, expected: Bool) {
         #expect(ModelFolderArgument.looksLikePath(argument) == expected)
     }
@@ -72,7 +74,9 @@ struct ModelArgumentTests {
     @Test("offline, the default model's failure says how to serve a local folder or the fixture")
     func offlineHint() async throws {
         let cache = try Fixtures.temporaryDirectory("empty-hf-cache")
-        let environment = HubEnvironment(values: ["HOME": cache.path, "HF_HUB_CACHE": cache.path, "HF_HUB_OFFLINE": "1"])
+        let environment = HubEnvironment(values: [
+            "HOME": cache.path, "HF_HUB_CACHE": cache.path, "HF_HUB_OFFLINE": "1",
+        ])
         let error = await hubError { _ = try await resolveModel(defaultModelID, environment: environment) }
         let message = error?.description ?? ""
         #expect(message.contains("HF_HUB_OFFLINE is set"))

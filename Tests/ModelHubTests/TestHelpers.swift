@@ -1,6 +1,7 @@
 import Foundation
 import NIOConcurrencyHelpers
 import TestSupport
+
 @testable import ModelHub
 
 let fixtureCheckpoint = Fixtures.url("checkpoints/tiny-untied-legacy")

@@ -79,7 +79,8 @@ struct CheckpointInspectionTests {
     @Test func sevenBConfigIsNamed() throws {
         let folder = try Fixtures.temporaryDirectory("inspect-7b")
         try FileManager.default.copyItem(
-            at: Fixtures.url("models/configs/qwen2.5-vl-7b-instruct.json"), to: folder.appendingPathComponent("config.json"))
+            at: Fixtures.url("models/configs/qwen2.5-vl-7b-instruct.json"),
+            to: folder.appendingPathComponent("config.json"))
         let report = CheckpointInspection(directory: folder)
         #expect(report.architecture == "Qwen2.5-VL 7B-like")
         #expect(report.rendered().contains("Parameters:    8,292,166,656 (8.29 B)"))

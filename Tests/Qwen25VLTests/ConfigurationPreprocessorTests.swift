@@ -32,22 +32,29 @@ struct ConfigurationPreprocessorTests {
         let config = try PreprocessorConfiguration(jsonData: Data("{}".utf8))
         #expect(config == .lychee)
         #expect(config.minPixels == 4 * 28 * 28 && config.maxPixels == 1280 * 28 * 28)
-        #expect(try PreprocessorConfiguration.load(directory: Fixtures.temporaryDirectory("no-preprocessor")) == .lychee)
+        #expect(
+            try PreprocessorConfiguration.load(directory: Fixtures.temporaryDirectory("no-preprocessor")) == .lychee)
     }
 
     @Test func inconsistentValuesAreListed() {
         let json = #"{"min_pixels": 500, "max_pixels": 100, "image_std": [0.2, 0, 0.2], "image_mean": [0.5]}"#
-        #expect(throws: ConfigurationError.invalid(file: "p.json", problems: [
-            "min_pixels 500 is larger than max_pixels 100",
-            "image_mean has 1 values; it needs one per RGB channel",
-            "image_std must hold three positive values, found [0.2, 0.0, 0.2]",
-        ])) {
+        #expect(
+            throws: ConfigurationError.invalid(
+                file: "p.json",
+                problems: [
+                    "min_pixels 500 is larger than max_pixels 100",
+                    "image_mean has 1 values; it needs one per RGB channel",
+                    "image_std must hold three positive values, found [0.2, 0.0, 0.2]",
+                ])
+        ) {
             try PreprocessorConfiguration(jsonData: Data(json.utf8), file: "p.json")
         }
     }
 
     @Test func wrongTypeNamesTheField() {
-        #expect(throws: ConfigurationError.wrongType(file: "p.json", field: "size.longest_edge", expected: "an integer")) {
+        #expect(
+            throws: ConfigurationError.wrongType(file: "p.json", field: "size.longest_edge", expected: "an integer")
+        ) {
             try PreprocessorConfiguration(jsonData: Data(#"{"size": {"longest_edge": "x"}}"#.utf8), file: "p.json")
         }
     }
@@ -55,7 +62,10 @@ struct ConfigurationPreprocessorTests {
     @Test func mismatchWithTheVisionTower() {
         var config = PreprocessorConfiguration.lychee
         config.patchSize = 16
-        #expect(config.mismatches(with: .defaults) == ["preprocessor patch_size 16 differs from vision_config.patch_size 14"])
+        #expect(
+            config.mismatches(with: .defaults) == [
+                "preprocessor patch_size 16 differs from vision_config.patch_size 14"
+            ])
         #expect(PreprocessorConfiguration.lychee.mismatches(with: .defaults).isEmpty)
     }
 }

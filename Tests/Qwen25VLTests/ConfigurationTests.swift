@@ -55,7 +55,8 @@ struct ConfigurationTests {
     }
 
     @Test func absentVisionFieldsTakeTheSpecDefaults() throws {
-        let json = #"{"model_type":"qwen2_5_vl","hidden_size":3584,"num_hidden_layers":28,"num_attention_heads":28,"num_key_value_heads":4,"intermediate_size":18944,"vocab_size":152064,"rope_scaling":{"type":"mrope","mrope_section":[16,24,24]},"vision_config":{}}"#
+        let json =
+            #"{"model_type":"qwen2_5_vl","hidden_size":3584,"num_hidden_layers":28,"num_attention_heads":28,"num_key_value_heads":4,"intermediate_size":18944,"vocab_size":152064,"rope_scaling":{"type":"mrope","mrope_section":[16,24,24]},"vision_config":{}}"#
         let config = try Qwen25VLConfiguration(jsonData: Data(json.utf8))
         #expect(config.vision == .defaults)
         #expect(config.vision.depth == 32 && config.vision.hiddenSize == 1280 && config.vision.numHeads == 16)
@@ -73,7 +74,9 @@ struct ConfigurationTests {
 
     @Test func missingRequiredField() {
         let error = Self.decodeError(#"{"text_config":{"hidden_size":32}}"#)
-        #expect(error?.description == "test.json has no \"text_config.num_hidden_layers\"; a Qwen2.5-VL config.json needs it")
+        #expect(
+            error?.description
+                == "test.json has no \"text_config.num_hidden_layers\"; a Qwen2.5-VL config.json needs it")
     }
 
     @Test func wrongType() {
@@ -83,7 +86,8 @@ struct ConfigurationTests {
 
     @Test func wrongTypeInsideVisionConfig() {
         let error = Self.decodeError(
-            #"{"hidden_size":32,"num_hidden_layers":2,"num_attention_heads":4,"intermediate_size":64,"vocab_size":128,"vision_config":{"fullatt_block_indexes":"7"}}"#)
+            #"{"hidden_size":32,"num_hidden_layers":2,"num_attention_heads":4,"intermediate_size":64,"vocab_size":128,"vision_config":{"fullatt_block_indexes":"7"}}"#
+        )
         #expect(error?.description.contains("\"vision_config.fullatt_block_indexes\" in test.json should be") == true)
     }
 
@@ -93,7 +97,8 @@ struct ConfigurationTests {
 
     @Test func otherModelTypeIsRefused() {
         let error = Self.decodeError(
-            #"{"model_type":"qwen2_vl","hidden_size":32,"num_hidden_layers":2,"num_attention_heads":4,"intermediate_size":64,"vocab_size":128}"#)
+            #"{"model_type":"qwen2_vl","hidden_size":32,"num_hidden_layers":2,"num_attention_heads":4,"intermediate_size":64,"vocab_size":128}"#
+        )
         #expect(error == .unsupportedModelType(file: "test.json", modelType: "qwen2_vl"))
         #expect(error?.description.contains("only qwen2_5_vl") == true)
     }
@@ -125,13 +130,19 @@ struct ConfigurationTests {
     }
 
     @Test func mropeSectionsMustCoverHalfTheHeadWidth() {
-        let json = #"{"hidden_size":32,"num_hidden_layers":2,"num_attention_heads":4,"intermediate_size":64,"vocab_size":128,"image_token_id":1,"video_token_id":2,"vision_start_token_id":3,"vision_end_token_id":4,"rope_scaling":{"mrope_section":[2,2,2]},"vision_config":{"out_hidden_size":32}}"#
-        #expect(Self.decodeError(json) == .invalid(file: "test.json", problems: ["mrope_section [2, 2, 2] sums to 6; it must sum to head_dim/2 = 4"]))
+        let json =
+            #"{"hidden_size":32,"num_hidden_layers":2,"num_attention_heads":4,"intermediate_size":64,"vocab_size":128,"image_token_id":1,"video_token_id":2,"vision_start_token_id":3,"vision_end_token_id":4,"rope_scaling":{"mrope_section":[2,2,2]},"vision_config":{"out_hidden_size":32}}"#
+        #expect(
+            Self.decodeError(json)
+                == .invalid(
+                    file: "test.json", problems: ["mrope_section [2, 2, 2] sums to 6; it must sum to head_dim/2 = 4"]))
     }
 
     @Test func mropeSectionsAreRequired() {
-        let json = #"{"hidden_size":32,"num_hidden_layers":2,"num_attention_heads":4,"intermediate_size":64,"vocab_size":128,"image_token_id":1,"video_token_id":2,"vision_start_token_id":3,"vision_end_token_id":4,"vision_config":{"out_hidden_size":32}}"#
-        #expect(Self.decodeError(json)?.description.contains("no mrope_section in rope_scaling or rope_parameters") == true)
+        let json =
+            #"{"hidden_size":32,"num_hidden_layers":2,"num_attention_heads":4,"intermediate_size":64,"vocab_size":128,"image_token_id":1,"video_token_id":2,"vision_start_token_id":3,"vision_end_token_id":4,"vision_config":{"out_hidden_size":32}}"#
+        #expect(
+            Self.decodeError(json)?.description.contains("no mrope_section in rope_scaling or rope_parameters") == true)
     }
 
     @Test func missingConfigFile() throws {

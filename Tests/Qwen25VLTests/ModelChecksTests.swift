@@ -57,7 +57,10 @@ struct ModelChecksTests {
         try Self.tokenizerBeyondTable(beyond)
         let report = CheckpointInspection(directory: beyond)
         #expect(report.problems.count == 1)
-        #expect(report.problems.first?.contains("added token <|beyond|> (id 587) of tokenizer.json lies beyond the 587-row embedding table") == true, "\(report.problems)")
+        #expect(
+            report.problems.first?.contains(
+                "added token <|beyond|> (id 587) of tokenizer.json lies beyond the 587-row embedding table") == true,
+            "\(report.problems)")
     }
 
     @Test("a min_pixels that makes every image longer than a prompt is a problem")
@@ -70,7 +73,8 @@ struct ModelChecksTests {
         try JSONSerialization.data(withJSONObject: object).write(to: url)
         let report = CheckpointInspection(directory: folder)
         #expect(report.problems.count == 1)
-        #expect(report.problems.first?.contains("makes even the smallest image 4000 tokens") == true, "\(report.problems)")
+        #expect(
+            report.problems.first?.contains("makes even the smallest image 4000 tokens") == true, "\(report.problems)")
         #expect(CheckpointInspection(directory: folder, maxPromptTokens: 8192).problems == [])
 
         object["max_pixels"] = (1 << 40) + 1
@@ -88,6 +92,7 @@ struct ModelChecksTests {
         try NamedPipe.make(at: fifo)
         let problems = NamedPipe.withTimeLimit(5, unblocking: fifo) { CheckpointInspection(directory: folder).problems }
         let found = try #require(problems, "inspect blocked opening the FIFO \(file)")
-        #expect(found.contains { $0.contains(file) && $0.contains("FIFO (named pipe), not a regular file") }, "\(found)")
+        #expect(
+            found.contains { $0.contains(file) && $0.contains("FIFO (named pipe), not a regular file") }, "\(found)")
     }
 }

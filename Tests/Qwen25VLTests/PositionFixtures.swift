@@ -40,7 +40,7 @@ enum PositionFixtures {
     static func load<Case: Decodable>(_ name: String, as _: Case.Type) -> [Case] {
         // A missing or malformed fixture yields no cases; `fixturesPresent` tests catch that.
         guard let data = try? Data(contentsOf: Fixtures.url("positions/\(name)")),
-              let file = try? JSONDecoder().decode(File<Case>.self, from: data)
+            let file = try? JSONDecoder().decode(File<Case>.self, from: data)
         else { return [] }
         return file.cases
     }

@@ -52,8 +52,10 @@ import Testing
     }
 
     @Test func badGridsRejected() {
-        for grid in [VisionGrid(t: 0, h: 2, w: 2), VisionGrid(t: 1, h: 0, w: 2), VisionGrid(t: 1, h: 2, w: 5),
-                     VisionGrid(t: 1, h: -2, w: 2)] {
+        for grid in [
+            VisionGrid(t: 0, h: 2, w: 2), VisionGrid(t: 1, h: 0, w: 2), VisionGrid(t: 1, h: 2, w: 5),
+            VisionGrid(t: 1, h: -2, w: 2),
+        ] {
             #expect(throws: PositionError.invalidGrid(grid, spatialMergeSize: 2)) {
                 try visionWindowLayout(grids: [grid])
             }

@@ -101,13 +101,20 @@ struct ConnectionDisciplineTests {
 
     static let malformed: [(name: String, request: String, status: Int, message: String)] = [
         ("bad request line", "GARBAGE\r\n\r\n", 400, "request"),
-        ("Content-Length not a number", "POST /v1/rerank HTTP/1.1\r\nHost: t\r\nContent-Length: abc\r\n\r\n", 400,
-         "Content-Length"),
-        ("Content-Length twice",
-         "POST /v1/rerank HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n", 400,
-         "more than once"),
-        ("huge headers", "GET /health HTTP/1.1\r\nHost: t\r\nX-Big: \(String(repeating: "a", count: 100_000))\r\n\r\n",
-         431, "headers are larger"),
+        (
+            "Content-Length not a number", "POST /v1/rerank HTTP/1.1\r\nHost: t\r\nContent-Length: abc\r\n\r\n", 400,
+            "Content-Length"
+        ),
+        (
+            "Content-Length twice",
+            "POST /v1/rerank HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n", 400,
+            "more than once"
+        ),
+        (
+            "huge headers",
+            "GET /health HTTP/1.1\r\nHost: t\r\nX-Big: \(String(repeating: "a", count: 100_000))\r\n\r\n",
+            431, "headers are larger"
+        ),
     ]
 
     @Test("parser-level refusals carry a JSON error body", arguments: malformed.indices)
@@ -150,7 +157,9 @@ struct ClientDisconnectTests {
         configuration.tokenBudget = 256
         try await withLiveServer(configuration: configuration) { port in
             let documents = (0..<200).map { String(repeating: "word\($0) ", count: 200) }
-            let body = String(decoding: try JSONSerialization.data(withJSONObject: ["query": "q", "documents": documents]), as: UTF8.self)
+            let body = String(
+                decoding: try JSONSerialization.data(withJSONObject: ["query": "q", "documents": documents]),
+                as: UTF8.self)
             do {
                 let connection = try RawConnection(port: port)
                 connection.send(
@@ -166,7 +175,9 @@ struct ClientDisconnectTests {
                 let probe = try RawConnection(port: port)
                 probe.send("GET /metrics HTTP/1.1\r\nHost: test\r\n\r\n")
                 metrics = await probe.readAnswer(timeout: .seconds(5))?.body ?? ""
-                if metrics.contains("lychee_requests_cancelled_total 1") && metrics.contains("lychee_queue_pairs 0") { break }
+                if metrics.contains("lychee_requests_cancelled_total 1") && metrics.contains("lychee_queue_pairs 0") {
+                    break
+                }
             }
             #expect(metrics.contains("lychee_requests_cancelled_total 1"), "\(metrics.prefix(2000))")
             #expect(metrics.contains("lychee_queue_pairs 0"))

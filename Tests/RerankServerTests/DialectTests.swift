@@ -33,7 +33,8 @@ struct DialectTests {
     @Test("TEI /rerank: a bare list sorted by score, raw_scores gives logits, return_text echoes")
     func teiRerank() async throws {
         let texts = ["a red bicycle", "a blue car", "", "bicycles and more bicycles"]
-        let expected = try Self.expected(query: RerankItem(text: "bicycle"), documents: texts.map { RerankItem(text: $0) })
+        let expected = try Self.expected(
+            query: RerankItem(text: "bicycle"), documents: texts.map { RerankItem(text: $0) })
         try await withServer { client, _ in
             let plain = try await Self.post(client, "/rerank", ["query": "bicycle", "texts": texts])
             #expect(plain.status == .ok)
@@ -116,7 +117,8 @@ struct DialectTests {
     @Test("vLLM /score: one query against many documents, in the documents' order")
     func vllmScore() async throws {
         let documents = ["a red bicycle", "a blue car", "bicycles"]
-        let expected = try Self.expected(query: RerankItem(text: "bicycle"), documents: documents.map { RerankItem(text: $0) })
+        let expected = try Self.expected(
+            query: RerankItem(text: "bicycle"), documents: documents.map { RerankItem(text: $0) })
         try await withServer { client, _ in
             for path in ["/score", "/v1/score"] {
                 let response = try await Self.post(
@@ -139,7 +141,8 @@ struct DialectTests {
         let first = try reranker.score(query: RerankItem(text: "cats"), documents: [RerankItem(text: "a cat")])[0]
         let second = try reranker.score(query: RerankItem(text: "cars"), documents: [RerankItem(text: "a car")])[0]
         try await withServer { client, _ in
-            let response = try await Self.post(client, "/score", ["text_1": ["cats", "cars"], "text_2": ["a cat", "a car"]])
+            let response = try await Self.post(
+                client, "/score", ["text_1": ["cats", "cars"], "text_2": ["a cat", "a car"]])
             let data = try response.decoded(ScoreResponse.self).data
             #expect(data.count == 2)
             #expect(abs(data[0].score - first.score) < 1e-5)
@@ -169,9 +172,17 @@ struct DialectTests {
 
             let twoImages = try await Self.post(
                 client, "/v1/rerank",
-                ["query": "q", "documents": [["content": [
-                    ["type": "image_url", "image_url": ["url": image]], ["type": "image_url", "image_url": ["url": image]],
-                ]]]])
+                [
+                    "query": "q",
+                    "documents": [
+                        [
+                            "content": [
+                                ["type": "image_url", "image_url": ["url": image]],
+                                ["type": "image_url", "image_url": ["url": image]],
+                            ]
+                        ]
+                    ],
+                ])
             #expect(twoImages.status == .badRequest)
             #expect(try twoImages.apiError().message.contains("more than one image"))
         }
@@ -213,7 +224,8 @@ struct DialectTests {
         let reranker = try TinyModel.engine().reranker
         let small = try reranker.withImageBounds(minPixels: nil, maxPixels: 4 * 28 * 28)
         let expected = try small.score(
-            query: RerankItem(text: "q"), documents: [RerankItem(image: .file(Fixtures.url("checkpoints/images/photo-c.jpg")))])[0]
+            query: RerankItem(text: "q"),
+            documents: [RerankItem(image: .file(Fixtures.url("checkpoints/images/photo-c.jpg")))])[0]
         try await withServer { client, _ in
             let full = try await Self.post(client, "/v1/rerank", ["query": "q", "documents": [["image": image]]])
             let narrowed = try await Self.post(
@@ -243,11 +255,13 @@ struct DialectTests {
         try await withServer { client, _ in
             // 8 is far below the prompt's own template: the old meaning refused this request.
             let response = try await Self.post(
-                client, "/v2/rerank", ["query": "a query of several words", "documents": [long], "max_tokens_per_doc": 8])
+                client, "/v2/rerank",
+                ["query": "a query of several words", "documents": [long], "max_tokens_per_doc": 8])
             #expect(response.status == .ok)
             let result = try #require(try response.decoded(RerankResponseV2.self).results.first)
             #expect(abs(result.relevanceScore - (expected[0]?.score ?? .nan)) < 1e-6)
-            let v1 = try await Self.post(client, "/v1/rerank", ["query": "q", "documents": [long], "max_tokens_per_doc": 8])
+            let v1 = try await Self.post(
+                client, "/v1/rerank", ["query": "q", "documents": [long], "max_tokens_per_doc": 8])
             let first = try #require(try v1.decoded(RerankResponseV1.self).results.first)
             #expect(first.truncated)
             #expect(first.tokens > 8)
@@ -262,8 +276,10 @@ struct DialectTests {
         try await withServer { client, _ in
             let response = try await Self.post(
                 client, "/v1/rerank",
-                ["query": "q", "rank_fields": ["title", "body"],
-                 "documents": [["body": "Red ones", "title": "Bikes", "year": 2020], ["body": "Cars"]]])
+                [
+                    "query": "q", "rank_fields": ["title", "body"],
+                    "documents": [["body": "Red ones", "title": "Bikes", "year": 2020], ["body": "Cars"]],
+                ])
             #expect(response.status == .ok)
             for result in try response.decoded(RerankResponseV1.self).results {
                 #expect(abs(result.relevanceScore - (expected[result.index]?.score ?? .nan)) < 1e-6)
@@ -276,7 +292,8 @@ struct DialectTests {
         let expected = try Self.expected(
             query: RerankItem(text: "q"), documents: [RerankItem(text: "a"), RerankItem(text: "")])
         try await withServer { client, _ in
-            let response = try await Self.post(client, "/v1/rerank", ["query": "q", "documents": ["a", "", ["text": ""]]])
+            let response = try await Self.post(
+                client, "/v1/rerank", ["query": "q", "documents": ["a", "", ["text": ""]]])
             #expect(response.status == .ok)
             let results = try response.decoded(RerankResponseV1.self).results
             #expect(results.count == 3)
@@ -308,7 +325,9 @@ struct DialectTests {
     @Test("every error body has a top-level detail equal to its message")
     func errorDetail() async throws {
         try await withServer { client, _ in
-            for (path, object) in [("/v1/rerank", ["query": "q"] as [String: Any]), ("/rerank", ["query": "q", "texts": []])] {
+            for (path, object) in [
+                ("/v1/rerank", ["query": "q"] as [String: Any]), ("/rerank", ["query": "q", "texts": []]),
+            ] {
                 let response = try await Self.post(client, path, object)
                 #expect(response.status == .badRequest)
                 let body = try response.decoded(ErrorBody.self)

@@ -16,25 +16,51 @@ struct ErrorTests {
         ("empty body", "", "invalid_request", "body is empty"),
         ("missing query", #"{"documents":["a"]}"#, "invalid_request", #"missing field "query""#),
         ("missing documents", #"{"query":"q"}"#, "invalid_request", #"missing field "documents""#),
-        ("query of the wrong type", #"{"query":1,"documents":["a"]}"#, "invalid_request", "field query has the wrong type"),
-        ("document of the wrong type", #"{"query":"q","documents":["a",[1]]}"#, "invalid_request", "field documents[1]"),
+        (
+            "query of the wrong type", #"{"query":1,"documents":["a"]}"#, "invalid_request",
+            "field query has the wrong type"
+        ),
+        (
+            "document of the wrong type", #"{"query":"q","documents":["a",[1]]}"#, "invalid_request",
+            "field documents[1]"
+        ),
         ("empty documents", #"{"query":"q","documents":[]}"#, "invalid_request", #""documents" is empty"#),
-        ("top_n of zero", #"{"query":"q","documents":["a"],"top_n":0}"#, "invalid_request", #""top_n" must be at least 1"#),
-        ("max_tokens_per_doc of zero", #"{"query":"q","documents":["a"],"max_tokens_per_doc":0}"#, "invalid_request",
-         #""max_tokens_per_doc" must be at least 1"#),
+        (
+            "top_n of zero", #"{"query":"q","documents":["a"],"top_n":0}"#, "invalid_request",
+            #""top_n" must be at least 1"#
+        ),
+        (
+            "max_tokens_per_doc of zero", #"{"query":"q","documents":["a"],"max_tokens_per_doc":0}"#, "invalid_request",
+            #""max_tokens_per_doc" must be at least 1"#
+        ),
         ("empty query", #"{"query":"","documents":["a"]}"#, "invalid_request", "query is empty"),
-        ("bad base64", #"{"query":"q","documents":[{"image":"@@@"}]}"#, "invalid_request", "documents[0].image is not valid base64"),
-        ("data URL without comma", #"{"query":"q","documents":[{"image":"data:image/png;base64"}]}"#, "invalid_request",
-         "without a comma"),
-        ("data URL not base64", #"{"query":{"image":"data:image/png,abc"},"documents":["a"]}"#, "invalid_request",
-         "query.image is a data: URL that is not base64"),
-        ("bytes that are no image", #"{"query":"q","documents":["a",{"image":"aGVsbG8gd29ybGQ="}]}"#, "invalid_request",
-         "documents[1]:"),
-        ("image URL while URLs are off", #"{"query":"q","documents":[{"image":"https://example.com/a.png"}]}"#,
-         "invalid_request", "does not fetch image URLs"),
+        (
+            "bad base64", #"{"query":"q","documents":[{"image":"@@@"}]}"#, "invalid_request",
+            "documents[0].image is not valid base64"
+        ),
+        (
+            "data URL without comma", #"{"query":"q","documents":[{"image":"data:image/png;base64"}]}"#,
+            "invalid_request",
+            "without a comma"
+        ),
+        (
+            "data URL not base64", #"{"query":{"image":"data:image/png,abc"},"documents":["a"]}"#, "invalid_request",
+            "query.image is a data: URL that is not base64"
+        ),
+        (
+            "bytes that are no image", #"{"query":"q","documents":["a",{"image":"aGVsbG8gd29ybGQ="}]}"#,
+            "invalid_request",
+            "documents[1]:"
+        ),
+        (
+            "image URL while URLs are off", #"{"query":"q","documents":[{"image":"https://example.com/a.png"}]}"#,
+            "invalid_request", "does not fetch image URLs"
+        ),
         ("vision marker in the text", #"{"query":"<|image_pad|>","documents":["a"]}"#, "invalid_request", "query"),
-        ("query too long to fit", #"{"query":""# + String(repeating: "q ", count: 3300) + #"","documents":["a"]}"#,
-         "invalid_request", "query"),
+        (
+            "query too long to fit", #"{"query":""# + String(repeating: "q ", count: 3300) + #"","documents":["a"]}"#,
+            "invalid_request", "query"
+        ),
     ]
 
     @Test("bad request bodies", arguments: badBodies.indices)
@@ -59,9 +85,11 @@ struct ErrorTests {
         configuration.maxDocuments = 2
         try await withServer(configuration: configuration) { client, _ in
             let response = try await client.execute(
-                uri: "/v1/rerank", method: .post, headers: jsonHeaders, body: try body(["query": "q", "documents": ["a", "b", "c"]]))
+                uri: "/v1/rerank", method: .post, headers: jsonHeaders,
+                body: try body(["query": "q", "documents": ["a", "b", "c"]]))
             #expect(response.status == .badRequest)
-            #expect(try response.apiError().message.contains("too many documents: 3 given, this server takes at most 2"))
+            #expect(
+                try response.apiError().message.contains("too many documents: 3 given, this server takes at most 2"))
         }
     }
 
@@ -81,7 +109,9 @@ struct ErrorTests {
     @Test("unknown routes are 404 with a JSON error")
     func notFound() async throws {
         try await withServer { client, _ in
-            for (path, method) in [("/nope", HTTPRequest.Method.get), ("/v3/rerank", .post), ("/static/missing.js", .get)] {
+            for (path, method) in [
+                ("/nope", HTTPRequest.Method.get), ("/v3/rerank", .post), ("/static/missing.js", .get),
+            ] {
                 let response = try await client.execute(uri: path, method: method)
                 #expect(response.status == .notFound)
                 #expect(try response.apiError().type == "not_found")
@@ -95,7 +125,8 @@ struct ErrorTests {
         configuration.apiKey = "k"
         try await withServer(configuration: configuration) { client, _ in
             let response = try await client.execute(
-                uri: "/v1/rerank", method: .post, headers: jsonHeaders, body: try body(["query": "q", "documents": ["d"]]))
+                uri: "/v1/rerank", method: .post, headers: jsonHeaders,
+                body: try body(["query": "q", "documents": ["d"]]))
             #expect(response.status == .unauthorized)
             #expect(response.headers[.wwwAuthenticate] == "Bearer")
             #expect(try response.apiError().message.contains("Authorization: Bearer <key>"))
@@ -112,7 +143,8 @@ struct ErrorTests {
             // Hold the only turn, as a long request would.
             #expect(await parts.controller.gate.enter())
             let response = try await client.execute(
-                uri: "/v1/rerank", method: .post, headers: jsonHeaders, body: try body(["query": "q", "documents": ["d"]]))
+                uri: "/v1/rerank", method: .post, headers: jsonHeaders,
+                body: try body(["query": "q", "documents": ["d"]]))
             #expect(response.status == .tooManyRequests)
             #expect(response.headers[.retryAfter] == "3")
             let error = try response.apiError()
@@ -120,7 +152,8 @@ struct ErrorTests {
             #expect(error.message.contains("at capacity"))
             await parts.controller.gate.leave()
             let after = try await client.execute(
-                uri: "/v1/rerank", method: .post, headers: jsonHeaders, body: try body(["query": "q", "documents": ["d"]]))
+                uri: "/v1/rerank", method: .post, headers: jsonHeaders,
+                body: try body(["query": "q", "documents": ["d"]]))
             #expect(after.status == .ok)
         }
     }
@@ -138,7 +171,8 @@ struct ErrorTests {
             #expect(ready.status == .serviceUnavailable)
             #expect(try ready.apiError().type == "not_ready")
             let rerank = try await client.execute(
-                uri: "/v1/rerank", method: .post, headers: jsonHeaders, body: try body(["query": "q", "documents": ["d"]]))
+                uri: "/v1/rerank", method: .post, headers: jsonHeaders,
+                body: try body(["query": "q", "documents": ["d"]]))
             #expect(rerank.status == .serviceUnavailable)
             #expect(try rerank.apiError().message.contains("warming up"))
             release.set()

@@ -22,7 +22,8 @@ final class FakeTransport: ImageTransport, @unchecked Sendable {
     private var _asked = [String]()
     init(_ answers: [String: (Int, String?, Data)]) { self.answers = answers }
     var asked: [String] { lock.withLock { _asked } }
-    func get(_ url: URL, maxBytes: Int, timeout: Duration) async throws -> (status: Int, location: String?, body: Data) {
+    func get(_ url: URL, maxBytes: Int, timeout: Duration) async throws -> (status: Int, location: String?, body: Data)
+    {
         lock.withLock { _asked.append(url.absoluteString) }
         guard let answer = answers[url.absoluteString] else { return (404, nil, Data()) }
         guard answer.2.count <= maxBytes else { throw ImageFetchError.tooLarge(limit: maxBytes) }
@@ -32,24 +33,32 @@ final class FakeTransport: ImageTransport, @unchecked Sendable {
 
 @Suite("Image URLs")
 struct ImageURLTests {
-    @Test("public and non-public addresses", arguments: [
-        ("93.184.216.34", true), ("8.8.8.8", true), ("2606:4700::1111", true),
-        ("127.0.0.1", false), ("10.1.2.3", false), ("172.16.0.1", false), ("172.31.255.255", false), ("192.168.1.1", false),
-        ("169.254.169.254", false), ("100.64.0.1", false), ("0.0.0.0", false), ("224.0.0.1", false),
-        ("255.255.255.255", false), ("198.18.0.1", false), ("::1", false), ("::", false), ("fe80::1", false),
-        ("fd00::1", false), ("ff02::1", false), ("::ffff:127.0.0.1", false), ("::ffff:8.8.8.8", true),
-        ("64:ff9b::a00:1", false), ("2001:db8::1", false), ("2002:7f00:1::", false),
-    ])
+    @Test(
+        "public and non-public addresses",
+        arguments: [
+            ("93.184.216.34", true), ("8.8.8.8", true), ("2606:4700::1111", true),
+            ("127.0.0.1", false), ("10.1.2.3", false), ("172.16.0.1", false), ("172.31.255.255", false),
+            ("192.168.1.1", false),
+            ("169.254.169.254", false), ("100.64.0.1", false), ("0.0.0.0", false), ("224.0.0.1", false),
+            ("255.255.255.255", false), ("198.18.0.1", false), ("::1", false), ("::", false), ("fe80::1", false),
+            ("fd00::1", false), ("ff02::1", false), ("::ffff:127.0.0.1", false), ("::ffff:8.8.8.8", true),
+            ("64:ff9b::a00:1", false), ("2001:db8::1", false), ("2002:7f00:1::", false),
+        ])
     func addressPolicy(address: String, isPublic: Bool) throws {
         let ip = try #require(IPAddress(address))
         #expect(ip.isPublic == isPublic, "\(address)")
     }
 
-    static let png = Data(base64Encoded: "iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAAFklEQVR4nGP8//8/AwMDEwMDAwMDAwAkBgMB/DXemwAAAABJRU5ErkJggg==")!
+    static let png =
+        Data(
+            base64Encoded:
+                "iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAAFklEQVR4nGP8//8/AwMDEwMDAwMDAwAkBgMB/DXemwAAAABJRU5ErkJggg=="
+        ) ?? Data()
 
     func fetcher(_ transport: FakeTransport, maxBytes: Int = 1 << 20) -> ImageURLFetcher {
         ImageURLFetcher(
-            policy: ImageURLPolicy(allowedHosts: ["img.example", "evil.example", "meta.example"], maxBytes: maxBytes, maxRedirects: 2),
+            policy: ImageURLPolicy(
+                allowedHosts: ["img.example", "evil.example", "meta.example"], maxBytes: maxBytes, maxRedirects: 2),
             resolver: FakeResolver(answers: [
                 "img.example": ["93.184.216.34"], "evil.example": ["93.184.216.35", "127.0.0.1"],
                 "meta.example": ["169.254.169.254"],
@@ -57,14 +66,16 @@ struct ImageURLTests {
             transport: transport)
     }
 
-    @Test("refusals, each before any connection", arguments: [
-        ("ftp://img.example/a.png", "scheme ftp is not allowed"),
-        ("http://other.example/a.png", "host other.example is not on the server's allow-list"),
-        ("http://user:pw@img.example/a.png", "user name or password"),
-        ("http://evil.example/a.png", "resolves to 127.0.0.1"),
-        ("http://meta.example/latest", "resolves to 169.254.169.254"),
-        ("http://127.0.0.1/a.png", "host 127.0.0.1 is not on the server's allow-list"),
-    ])
+    @Test(
+        "refusals, each before any connection",
+        arguments: [
+            ("ftp://img.example/a.png", "scheme ftp is not allowed"),
+            ("http://other.example/a.png", "host other.example is not on the server's allow-list"),
+            ("http://user:pw@img.example/a.png", "user name or password"),
+            ("http://evil.example/a.png", "resolves to 127.0.0.1"),
+            ("http://meta.example/latest", "resolves to 169.254.169.254"),
+            ("http://127.0.0.1/a.png", "host 127.0.0.1 is not on the server's allow-list"),
+        ])
     func refusals(url: String, message: String) async throws {
         let transport = FakeTransport([:])
         await #expect {
@@ -91,7 +102,8 @@ struct ImageURLTests {
             "\($0)".contains("more than 2 redirects")
         }
         let fine = FakeTransport([
-            "http://img.example/1": (301, "https://img.example/b.png", Data()), "https://img.example/b.png": (200, nil, Self.png),
+            "http://img.example/1": (301, "https://img.example/b.png", Data()),
+            "https://img.example/b.png": (200, nil, Self.png),
         ])
         #expect(try await fetcher(fine).fetch("http://img.example/1") == Self.png)
     }

@@ -5,8 +5,8 @@ import Hummingbird
 import HummingbirdTesting
 import ImageProcessing
 import Reranker
-import Testing
 import TensorKit
+import Testing
 
 @testable import RerankServer
 
@@ -40,7 +40,8 @@ final class ScriptedEngine: RerankEngine, @unchecked Sendable {
     func preparePairs(
         query: RerankItem, documents: [RerankItem], instruction: String?, options: PairPreparationOptions
     ) throws -> [ScoringPair] {
-        let pairs = try inner.preparePairs(query: query, documents: documents, instruction: instruction, options: options)
+        let pairs = try inner.preparePairs(
+            query: query, documents: documents, instruction: instruction, options: options)
         // A query "poison" makes every pass that holds its pairs fail; "oom" makes them run out of device memory.
         if query.text == "poison" { lock.withLock { poisoned.formUnion(pairs.map(\.prefixKey)) } }
         if query.text == "oom" { Self.outOfMemory.insert(pairs.map(\.prefixKey)) }
@@ -49,7 +50,10 @@ final class ScriptedEngine: RerankEngine, @unchecked Sendable {
 
     func scorePairs(_ pairs: [ScoringPair]) throws -> [Result<RerankResult, RerankerError>] {
         lock.withLock { _passes.append(pairs.count) }
-        if passDelay > .zero { Thread.sleep(forTimeInterval: Double(passDelay.components.attoseconds) / 1e18 + Double(passDelay.components.seconds)) }
+        if passDelay > .zero {
+            Thread.sleep(
+                forTimeInterval: Double(passDelay.components.attoseconds) / 1e18 + Double(passDelay.components.seconds))
+        }
         if broken { throw ServerError.model("device lost (test engine)") }
         if lock.withLock({ pairs.contains { poisoned.contains($0.prefixKey) } }) {
             throw ServerError.model("poisoned pass")
@@ -87,14 +91,16 @@ struct SchedulingTests {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask {
                     let response = try await client.execute(
-                        uri: "/v1/rerank", method: .post, headers: jsonHeaders, body: try Self.request("long", documents: 96))
+                        uri: "/v1/rerank", method: .post, headers: jsonHeaders,
+                        body: try Self.request("long", documents: 96))
                     #expect(response.status == .ok)
                     await finished.add("long")
                 }
                 try await Task.sleep(for: .milliseconds(60))
                 group.addTask {
                     let response = try await client.execute(
-                        uri: "/v1/rerank", method: .post, headers: jsonHeaders, body: try Self.request("short", documents: 2))
+                        uri: "/v1/rerank", method: .post, headers: jsonHeaders,
+                        body: try Self.request("short", documents: 2))
                     #expect(response.status == .ok)
                     await finished.add("short")
                 }
@@ -185,7 +191,8 @@ struct SchedulingTests {
                 for query in ["fine one", "poison", "fine two"] {
                     group.addTask {
                         let response = try await client.execute(
-                            uri: "/v1/rerank", method: .post, headers: jsonHeaders, body: try Self.request(query, documents: 3))
+                            uri: "/v1/rerank", method: .post, headers: jsonHeaders,
+                            body: try Self.request(query, documents: 3))
                         return (query, response.status)
                     }
                 }
@@ -258,7 +265,8 @@ struct SchedulingTests {
         let good = ScriptedEngine(try TinyModel.engine(), passDelay: .milliseconds(20))
         let broken = ScriptedEngine(try TinyModel.engine(), passDelay: .milliseconds(20), broken: true)
         let (application, parts) = try buildApplication(
-            engines: [good, broken], configuration: {
+            engines: [good, broken],
+            configuration: {
                 var configuration = ServerConfiguration()
                 configuration.tokenBudget = 512
                 return configuration
@@ -297,7 +305,8 @@ struct SchedulingTests {
                             let response = try await client.execute(
                                 uri: "/v1/rerank", method: .post, headers: jsonHeaders,
                                 body: try body([
-                                    "query": "photo \(request % 7)", "documents": [["image": image], ["text": "caption"]],
+                                    "query": "photo \(request % 7)",
+                                    "documents": [["image": image], ["text": "caption"]],
                                 ]))
                             #expect(response.status == .ok)
                         }

@@ -3,7 +3,7 @@ import TestSupport
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `lychee-rerank serve` as a process (the binary `swift build` put beside this test bundle): what an

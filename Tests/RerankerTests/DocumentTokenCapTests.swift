@@ -25,9 +25,11 @@ import Testing
         let prompt = try builder(.init(maxDocumentTokens: 50)).encode(query: query, document: PromptSegment(text: text))
         #expect(prompt.tokenIDs == (try untruncated(String(text.prefix(50)))))
         // Reported as truncated although the prompt is far below the maximum length.
-        #expect(prompt.truncation == PromptTruncation(
-            originalTokenCount: try baseCount() + 1000, keptTokenCount: try baseCount() + 50,
-            originalDocumentCharacters: 1000, keptDocumentCharacters: 50))
+        #expect(
+            prompt.truncation
+                == PromptTruncation(
+                    originalTokenCount: try baseCount() + 1000, keptTokenCount: try baseCount() + 50,
+                    originalDocumentCharacters: 1000, keptDocumentCharacters: 50))
     }
 
     @Test func capCountsTheDocumentNotThePrompt() throws {
@@ -38,7 +40,8 @@ import Testing
     }
 
     @Test func shortDocumentsAreNotCut() throws {
-        let prompt = try builder(.init(maxDocumentTokens: 50)).encode(query: query, document: PromptSegment(text: "short"))
+        let prompt = try builder(.init(maxDocumentTokens: 50)).encode(
+            query: query, document: PromptSegment(text: "short"))
         #expect(!prompt.wasTruncated)
         #expect(prompt.tokenIDs == (try untruncated("short")))
     }
@@ -73,7 +76,8 @@ import Testing
 
     @Test func emptyDocumentRendersABareDocumentPrefix() throws {
         let rendered = try builder().render(query: query, document: PromptSegment())
-        #expect(rendered.hasSuffix(
-            LycheePromptFormat.documentPrefix + LycheePromptFormat.assistantTurnStart))
+        #expect(
+            rendered.hasSuffix(
+                LycheePromptFormat.documentPrefix + LycheePromptFormat.assistantTurnStart))
     }
 }

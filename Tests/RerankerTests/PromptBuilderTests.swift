@@ -44,9 +44,10 @@ import Testing
             query: PromptSegment(text: "q", images: [image]),
             document: PromptSegment(text: "d", images: [image, image]), instruction: "I")
         let block = "<|vision_start|><|image_pad|><|vision_end|>"
-        #expect(text == "<|im_start|>system\n" + LycheePromptFormat.systemPrompt
-            + "<|im_end|>\n<|im_start|>user\n<Instruct>: I<Query>:" + block + "q\n<Document>:" + block + block
-            + "d<|im_end|>\n<|im_start|>assistant\n")
+        #expect(
+            text == "<|im_start|>system\n" + LycheePromptFormat.systemPrompt
+                + "<|im_end|>\n<|im_start|>user\n<Instruct>: I<Query>:" + block + "q\n<Document>:" + block + block
+                + "d<|im_end|>\n<|im_start|>assistant\n")
     }
 
     @Test func defaultInstructionUsedWhenNil() throws {
@@ -127,7 +128,8 @@ import Testing
         #expect(throws: PromptError.placeholderMismatch(expectedImages: 1, foundPads: 0)) {
             try builder.encode(query: PromptSegment(images: [VisionGrid(t: 1, h: 2, w: 2)]), document: PromptSegment())
         }
-        #expect(PromptError.placeholderMismatch(expectedImages: 1, foundPads: 0).description
-            .contains("single special tokens"))
+        #expect(
+            PromptError.placeholderMismatch(expectedImages: 1, foundPads: 0).description
+                .contains("single special tokens"))
     }
 }

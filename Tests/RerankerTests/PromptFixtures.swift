@@ -82,7 +82,7 @@ enum PromptFixtures {
     /// All cases; empty when the file is missing or malformed (`fixturesPresent` catches that).
     static let cases: [Case] = {
         guard let data = try? Data(contentsOf: Fixtures.url("prompt/lychee_prompts.json")),
-              let file = try? JSONDecoder().decode(File.self, from: data)
+            let file = try? JSONDecoder().decode(File.self, from: data)
         else { return [] }
         return file.cases
     }()

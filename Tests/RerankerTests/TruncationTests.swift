@@ -28,9 +28,11 @@ import Testing
             .encode(query: query, document: PromptSegment(text: text))
         #expect(prompt.count == maxLength)
         #expect(prompt.tokenIDs == (try untruncated(PromptSegment(text: String(text.prefix(budget))))))
-        #expect(prompt.truncation == PromptTruncation(
-            originalTokenCount: maxLength - budget + 1000, keptTokenCount: maxLength,
-            originalDocumentCharacters: 1000, keptDocumentCharacters: budget))
+        #expect(
+            prompt.truncation
+                == PromptTruncation(
+                    originalTokenCount: maxLength - budget + 1000, keptTokenCount: maxLength,
+                    originalDocumentCharacters: 1000, keptDocumentCharacters: budget))
         #expect(prompt.tokenIDs.last == 10)  // still ends with the generation prompt's "\n"
     }
 
@@ -138,7 +140,8 @@ import Testing
         #expect(throws: PromptError.documentImagesTooLong(tokens: needed, maxLength: needed - 1)) {
             try builder.encode(query: query, document: PromptSegment(text: "caption", images: images))
         }
-        #expect(PromptError.documentImagesTooLong(tokens: needed, maxLength: needed - 1).description
-            .contains("images are never cut"))
+        #expect(
+            PromptError.documentImagesTooLong(tokens: needed, maxLength: needed - 1).description
+                .contains("images are never cut"))
     }
 }

@@ -5,35 +5,35 @@ import Testing
 @Suite("Float conversions")
 struct FloatConversionTests {
     #if !(os(macOS) && arch(x86_64))
-    @Test func everyHalfBitPatternMatchesFloat16() {
-        for bits in UInt16.min...UInt16.max {
-            let ours = FloatConversion.f16ToFloat(bits)
-            let reference = Float(Float16(bitPattern: bits))
-            if reference.isNaN {
-                #expect(ours.isNaN, "bits \(bits)")
-            } else {
-                #expect(ours.bitPattern == reference.bitPattern, "bits \(String(bits, radix: 16))")
+        @Test func everyHalfBitPatternMatchesFloat16() {
+            for bits in UInt16.min...UInt16.max {
+                let ours = FloatConversion.f16ToFloat(bits)
+                let reference = Float(Float16(bitPattern: bits))
+                if reference.isNaN {
+                    #expect(ours.isNaN, "bits \(bits)")
+                } else {
+                    #expect(ours.bitPattern == reference.bitPattern, "bits \(String(bits, radix: 16))")
+                }
             }
         }
-    }
 
-    @Test(arguments: [
-        Float(0), -0.0, 1, -1, 65504, 65519.99, 65520, 1e10, -1e10, .infinity, -.infinity,
-        0x1p-14, 0x1p-24, 0x1p-25, 0x1.8p-25, 0x1.000002p-25, 0x1p-26, 6e-8, 3.14159, 1.0009765625, 1.00048828125,
-        1.00146484375, 0.1, 2049, 2051,
-    ])
-    func narrowingToHalfMatchesFloat16(value: Float) {
-        #expect(FloatConversion.floatToF16(value) == Float16(value).bitPattern, "\(value)")
-    }
-
-    @Test func narrowingRandomValuesToHalfMatchesFloat16() {
-        var generator = SystemRandomNumberGenerator()
-        for _ in 0..<20000 {
-            let value = Float(bitPattern: UInt32.random(in: 0...UInt32.max, using: &generator))
-            guard !value.isNaN else { continue }
+        @Test(arguments: [
+            Float(0), -0.0, 1, -1, 65504, 65519.99, 65520, 1e10, -1e10, .infinity, -.infinity,
+            0x1p-14, 0x1p-24, 0x1p-25, 0x1.8p-25, 0x1.000002p-25, 0x1p-26, 6e-8, 3.14159, 1.0009765625, 1.00048828125,
+            1.00146484375, 0.1, 2049, 2051,
+        ])
+        func narrowingToHalfMatchesFloat16(value: Float) {
             #expect(FloatConversion.floatToF16(value) == Float16(value).bitPattern, "\(value)")
         }
-    }
+
+        @Test func narrowingRandomValuesToHalfMatchesFloat16() {
+            var generator = SystemRandomNumberGenerator()
+            for _ in 0..<20000 {
+                let value = Float(bitPattern: UInt32.random(in: 0...UInt32.max, using: &generator))
+                guard !value.isNaN else { continue }
+                #expect(FloatConversion.floatToF16(value) == Float16(value).bitPattern, "\(value)")
+            }
+        }
     #endif
 
     @Test func halfNaNStaysNaN() {
@@ -83,7 +83,9 @@ struct FloatConversionTests {
                 output.withUnsafeMutableBufferPointer { FloatConversion.convert(raw, dtype: dtype, into: $0) }
             }
             let seconds = Date().timeIntervalSince(start)
-            print("\(dtype.safetensorsName) -> F32: \(String(format: "%.0f", Double(count) / seconds / 1e6)) M elements/s (debug build)")
+            print(
+                "\(dtype.safetensorsName) -> F32: \(String(format: "%.0f", Double(count) / seconds / 1e6)) M elements/s (debug build)"
+            )
         }
         #expect(output[count - 1] == 1)
     }

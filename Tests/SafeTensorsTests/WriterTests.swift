@@ -79,7 +79,10 @@ struct WriterTests {
 
     @Test func refusesReservedName() {
         let tensor = SafeTensorWriter.Tensor(name: "__metadata__", dtype: .f32, shape: [1], values: [1])
-        #expect(throws: SafeTensorsError.invalidTensorForWriting(name: "__metadata__", detail: "the name is empty or reserved")) {
+        #expect(
+            throws: SafeTensorsError.invalidTensorForWriting(
+                name: "__metadata__", detail: "the name is empty or reserved")
+        ) {
             try SafeTensorWriter.serialize([tensor])
         }
     }

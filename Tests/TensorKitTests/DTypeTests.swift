@@ -1,5 +1,5 @@
-import Testing
 import TensorKit
+import Testing
 
 @Suite("DType and half-precision conversions")
 struct DTypeTests {

@@ -1,5 +1,5 @@
-import Testing
 import TensorKit
+import Testing
 
 @Suite("Patch rows from 8-bit RGB images")
 struct PatchifyTests {
@@ -12,7 +12,8 @@ struct PatchifyTests {
     static func image(width: Int, height: Int, patch: Int, seed: UInt64) -> PatchifySource {
         var generator = SeededGenerator(seed: seed)
         let pixels = (0..<(width * height * 3)).map { _ in UInt8.random(in: 0...255, using: &generator) }
-        return PatchifySource(pixels: pixels, width: width, height: height, gridHeight: height / patch, gridWidth: width / patch)
+        return PatchifySource(
+            pixels: pixels, width: width, height: height, gridHeight: height / patch, gridWidth: width / patch)
     }
 
     /// The rows written pixel by pixel (the transpose transformers' processor does): pixel (y, x) lies in
@@ -26,7 +27,8 @@ struct PatchifyTests {
                 let block = (patchRow / m) * (image.gridWidth / m) + patchColumn / m
                 let row = block * m * m + (patchRow % m) * m + patchColumn % m
                 for channel in 0..<3 {
-                    let value = layout.normalization[channel * 256 + Int(image.pixels[(y * image.width + x) * 3 + channel])]
+                    let value = layout.normalization[
+                        channel * 256 + Int(image.pixels[(y * image.width + x) * 3 + channel])]
                     for frame in 0..<frames {
                         let column = ((channel * frames + frame) * p + y % p) * p + x % p
                         rows[row * layout.rowWidth + column] = value
@@ -41,7 +43,8 @@ struct PatchifyTests {
         "rows follow the merge blocks and repeat the image in every frame",
         arguments: [(14, 2, 2, 56, 28), (14, 2, 2, 28, 84), (3, 2, 3, 12, 6), (5, 1, 1, 10, 15), (2, 3, 2, 12, 6)])
     func rowOrder(patch: Int, merge: Int, frames: Int, width: Int, height: Int) throws {
-        let layout = PatchifyLayout(patchSize: patch, mergeSize: merge, temporalPatchSize: frames, normalization: Self.table)
+        let layout = PatchifyLayout(
+            patchSize: patch, mergeSize: merge, temporalPatchSize: frames, normalization: Self.table)
         let image = Self.image(width: width, height: height, patch: patch, seed: UInt64(width * 31 + height))
         #expect(layout.rowWidth == 3 * frames * patch * patch)
         #expect(try OpChecks.patchify([image, image], layout: layout) == 2 * image.patchCount)

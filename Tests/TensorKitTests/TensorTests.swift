@@ -1,5 +1,5 @@
-import Testing
 import TensorKit
+import Testing
 
 /// Plain memory for handle tests; no backend involved.
 final class TestStorage: TensorStorage, @unchecked Sendable {

@@ -26,10 +26,13 @@ public enum CheckpointSurgery {
                 guard file.tensors[name] != nil else { continue }
                 metadata = file.metadata
                 tensors = try file.tensorNames.map { tensorName in
-                    guard let info = file.tensors[tensorName] else { throw SafeTensorsError.tensorNotFound(name: tensorName, location: url.path) }
+                    guard let info = file.tensors[tensorName] else {
+                        throw SafeTensorsError.tensorNotFound(name: tensorName, location: url.path)
+                    }
                     if tensorName == name {
                         return SafeTensorWriter.Tensor(
-                            name: tensorName, dtype: info.dtype, shape: info.shape, values: transform(try file.floats(tensorName)))
+                            name: tensorName, dtype: info.dtype, shape: info.shape,
+                            values: transform(try file.floats(tensorName)))
                     }
                     return SafeTensorWriter.Tensor(
                         name: tensorName, dtype: info.dtype, shape: info.shape, data: Array(try file.bytes(tensorName)))

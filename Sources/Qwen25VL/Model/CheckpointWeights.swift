@@ -50,7 +50,9 @@ public final class CheckpointWeights: WeightSource, @unchecked Sendable {
 
     /// The bytes of `names` (all 2-D or all 1-D, one element type) stacked along their first axis, each
     /// part's rows zero-padded to `rowsEach` and each row to `columns` where given.
-    func stackedBytes(_ names: [String], rowsEach: Int?, columns: Int?) throws -> (bytes: [UInt8], dtype: DType, shape: [Int]) {
+    func stackedBytes(_ names: [String], rowsEach: Int?, columns: Int?) throws -> (
+        bytes: [UInt8], dtype: DType, shape: [Int]
+    ) {
         let parts = try names.map { name -> (name: String, info: TensorInfo) in
             let (storedName, info) = try stored(name)
             return (storedName, info)
@@ -67,7 +69,9 @@ public final class CheckpointWeights: WeightSource, @unchecked Sendable {
         else {
             throw TensorError.shapeMismatch(
                 op: "stackedTensor",
-                detail: "\(names) (\(parts.map(\.info.shape))) do not fit \(rowsEach.map { "\($0) rows each" } ?? "their rows") and \(columns.map { "\($0) columns" } ?? "their columns")")
+                detail:
+                    "\(names) (\(parts.map(\.info.shape))) do not fit \(rowsEach.map { "\($0) rows each" } ?? "their rows") and \(columns.map { "\($0) columns" } ?? "their columns")"
+            )
         }
         let element = first.dtype.byteSize
         let outWidth = first.shape.count == 2 ? (columns ?? width) : 1
@@ -90,7 +94,8 @@ public final class CheckpointWeights: WeightSource, @unchecked Sendable {
         return (buffer, first.dtype.tensorKitDType, shape)
     }
 
-    public func linearWeight(_ names: [String], rowsEach: Int?, columns: Int?, on backend: any Backend) throws -> Tensor {
+    public func linearWeight(_ names: [String], rowsEach: Int?, columns: Int?, on backend: any Backend) throws -> Tensor
+    {
         if try names.contains(where: { try stored($0).info.dtype == .f8e4m3 }) {
             return try eightBitStoredWeight(names, rowsEach: rowsEach, columns: columns, on: backend)
         }
@@ -98,7 +103,8 @@ public final class CheckpointWeights: WeightSource, @unchecked Sendable {
         if names.count == 1, rowsEach == nil, columns == nil {
             let (storedName, info) = try stored(names[0])
             guard info.shape.count == 2 else {
-                throw TensorError.shapeMismatch(op: "linearWeight", detail: "\(names[0]) is \(info.shape), not a 2-D weight")
+                throw TensorError.shapeMismatch(
+                    op: "linearWeight", detail: "\(names[0]) is \(info.shape), not a 2-D weight")
             }
             return try precisionWeight(
                 checkpoint.bytes(storedName), dtype: info.dtype.tensorKitDType, shape: info.shape, owner: checkpoint,
@@ -125,15 +131,19 @@ public final class CheckpointWeights: WeightSource, @unchecked Sendable {
         for name in names {
             let (storedName, info) = try stored(name)
             guard info.shape.count == 2 else {
-                throw TensorError.shapeMismatch(op: "linearWeight", detail: "\(name) is \(info.shape), not a 2-D weight")
+                throw TensorError.shapeMismatch(
+                    op: "linearWeight", detail: "\(name) is \(info.shape), not a 2-D weight")
             }
             let bytes = try checkpoint.bytes(storedName)
             if let scales = try rowScales(ofWeight: name) {
-                parts.append(RowQuantizedMatrix(values: Array(bytes), scales: scales, rows: info.shape[0], columns: info.shape[1]))
+                parts.append(
+                    RowQuantizedMatrix(
+                        values: Array(bytes), scales: scales, rows: info.shape[0], columns: info.shape[1]))
             } else {
                 parts.append(
                     try RowQuantizedMatrix(
-                        quantizing: bytes, dtype: info.dtype.tensorKitDType, rows: info.shape[0], columns: info.shape[1]))
+                        quantizing: bytes, dtype: info.dtype.tensorKitDType, rows: info.shape[0], columns: info.shape[1]
+                    ))
             }
         }
         guard let width = parts.first?.columns, parts.allSatisfy({ $0.columns == width }),
@@ -158,7 +168,9 @@ public final class CheckpointWeights: WeightSource, @unchecked Sendable {
         let shape = [matrix.rows, matrix.columns]
         switch linearPrecision {
         case .fp8:
-            return try matrix.values.withUnsafeBytes { try backend.scaledWeight($0, rowScales: matrix.scales, shape: shape) }
+            return try matrix.values.withUnsafeBytes {
+                try backend.scaledWeight($0, rowScales: matrix.scales, shape: shape)
+            }
         case .bf16:
             return try matrix.bf16Bits().withUnsafeBytes {
                 try backend.weight($0, dtype: .bf16, shape: shape, keepingAlive: nil)

@@ -24,8 +24,10 @@ enum Language {
                 let names = ["q_proj", "k_proj", "v_proj"].map { prefix + "self_attn." + $0 }
                 qkv = .fused(
                     Linear(
-                        weight: try weights.linearWeight(names.map { $0 + ".weight" }, rowsEach: nil, columns: nil, on: backend),
-                        bias: try weights.stackedTensor(names.map { $0 + ".bias" }, rowsEach: nil, columns: nil, on: backend)))
+                        weight: try weights.linearWeight(
+                            names.map { $0 + ".weight" }, rowsEach: nil, columns: nil, on: backend),
+                        bias: try weights.stackedTensor(
+                            names.map { $0 + ".bias" }, rowsEach: nil, columns: nil, on: backend)))
             } else {
                 qkv = .separate(
                     query: try linear("self_attn.q_proj", bias: true), key: try linear("self_attn.k_proj", bias: true),
@@ -46,7 +48,8 @@ enum Language {
         ///     each sequence's last token): the results have `keepRows.count` rows.
         /// - Returns: the layer's output and that norm of it.
         func callAsFunction(
-            _ x: Tensor, normed: Tensor, nextNorm: Tensor, nextConsumer: Tensor?, rotary: (cos: Tensor, sin: Tensor), cuSeqlens: [Int32],
+            _ x: Tensor, normed: Tensor, nextNorm: Tensor, nextConsumer: Tensor?, rotary: (cos: Tensor, sin: Tensor),
+            cuSeqlens: [Int32],
             prefixes: [Range<Int32>], dims: ModelDimensions.Text, backend: any Backend, mlpRowChunk: Int,
             keepRows: [Int32]? = nil, cached: CachedPrefixAttention? = nil, layerIndex: Int = 0,
             captured: inout [[(key: Tensor, value: Tensor)]]
@@ -89,7 +92,9 @@ enum Language {
         init(dims: ModelDimensions.Text, weights: any WeightSource, backend: any Backend) throws {
             self.dims = dims
             embeddings = try weights.embeddingTable("model.embed_tokens.weight", on: backend)
-            layers = try (0..<dims.layerCount).map { try Layer(index: $0, dims: dims, weights: weights, backend: backend) }
+            layers = try (0..<dims.layerCount).map {
+                try Layer(index: $0, dims: dims, weights: weights, backend: backend)
+            }
             finalNorm = try weights.tensor("model.norm.weight", on: backend)
         }
     }

@@ -70,12 +70,15 @@ struct GatedMLP {
         let halves = [prefix + "gate_proj", prefix + "up_proj"]
         input = .fused(
             Linear(
-                weight: try weights.linearWeight(halves.map { $0 + ".weight" }, rowsEach: padded, columns: nil, on: backend),
+                weight: try weights.linearWeight(
+                    halves.map { $0 + ".weight" }, rowsEach: padded, columns: nil, on: backend),
                 bias: bias
-                    ? try weights.stackedTensor(halves.map { $0 + ".bias" }, rowsEach: padded, columns: nil, on: backend)
+                    ? try weights.stackedTensor(
+                        halves.map { $0 + ".bias" }, rowsEach: padded, columns: nil, on: backend)
                     : nil))
         down = Linear(
-            weight: try weights.linearWeight([prefix + "down_proj.weight"], rowsEach: nil, columns: padded, on: backend),
+            weight: try weights.linearWeight(
+                [prefix + "down_proj.weight"], rowsEach: nil, columns: padded, on: backend),
             bias: bias ? try load("down_proj.bias") : nil)
     }
 
@@ -87,7 +90,8 @@ struct GatedMLP {
     /// counts differently).
     func callAsFunction(_ x: Tensor, adding residual: Tensor, _ backend: any Backend, rowChunk: Int) throws -> Tensor {
         try backend.linear(
-            rowChunks: Self.rowChunks(rows: x.shape[0], most: rowChunk), of: { try activation(try x.rows($0), backend) },
+            rowChunks: Self.rowChunks(rows: x.shape[0], most: rowChunk),
+            of: { try activation(try x.rows($0), backend) },
             weight: down.weight, bias: down.bias, adding: residual)
     }
 
@@ -151,7 +155,8 @@ enum QKVProjection {
                 try backend.applyRope(k, cos: rotary.cos, sin: rotary.sin), v
             )
         case .fused(let qkv):
-            return try backend.splitRope(qkv(x, backend), heads: heads, kvHeads: kvHeads, cos: rotary.cos, sin: rotary.sin)
+            return try backend.splitRope(
+                qkv(x, backend), heads: heads, kvHeads: kvHeads, cos: rotary.cos, sin: rotary.sin)
         }
     }
 }

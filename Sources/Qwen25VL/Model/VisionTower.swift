@@ -29,7 +29,8 @@ enum Vision {
                 qkv = .separate(query: try part(0), key: try part(1), value: try part(2))
             }
             projection = Linear(
-                weight: try weights.linearWeight(prefix + "attn.proj.weight", on: backend), bias: try load("attn.proj.bias"))
+                weight: try weights.linearWeight(prefix + "attn.proj.weight", on: backend),
+                bias: try load("attn.proj.bias"))
             mlp = try GatedMLP(
                 prefix: prefix + "mlp.", bias: true, intermediateSize: dims.intermediateSize, weights: weights,
                 backend: backend)
@@ -42,7 +43,8 @@ enum Vision {
         ///   - nextConsumer: the weight of the product that reads that norm (the next block's q/k/v), if any.
         /// - Returns: the block's output and that norm of it.
         func callAsFunction(
-            _ x: Tensor, normed: Tensor, nextNorm: Tensor, nextConsumer: Tensor?, rotary: (cos: Tensor, sin: Tensor), cuSeqlens: [Int32],
+            _ x: Tensor, normed: Tensor, nextNorm: Tensor, nextConsumer: Tensor?, rotary: (cos: Tensor, sin: Tensor),
+            cuSeqlens: [Int32],
             dims: ModelDimensions.Vision, backend: any Backend, mlpRowChunk: Int
         ) throws -> (x: Tensor, normed: Tensor) {
             let tokens = x.shape[0]
@@ -53,7 +55,8 @@ enum Vision {
                 query: q, key: k, value: v, cuSeqlens: cuSeqlens, causal: false,
                 scale: 1 / Float(dims.headDim).squareRoot())
             let afterAttention = try projection(attended.reshaped([tokens, dims.hiddenSize]), adding: x, backend)
-            let normed2 = try backend.rmsNorm(afterAttention, weight: norm2, eps: dims.rmsNormEps, feeding: mlp.inputWeight)
+            let normed2 = try backend.rmsNorm(
+                afterAttention, weight: norm2, eps: dims.rmsNormEps, feeding: mlp.inputWeight)
             let next = try mlp(normed2, adding: afterAttention, backend, rowChunk: mlpRowChunk)
             return (next, try backend.rmsNorm(next, weight: nextNorm, eps: dims.rmsNormEps, feeding: nextConsumer))
         }
@@ -67,8 +70,12 @@ enum Vision {
         init(weights: any WeightSource, backend: any Backend) throws {
             func load(_ name: String) throws -> Tensor { try weights.tensor("visual.merger." + name, on: backend) }
             norm = try load("ln_q.weight")
-            first = Linear(weight: try weights.linearWeight("visual.merger.mlp.0.weight", on: backend), bias: try load("mlp.0.bias"))
-            second = Linear(weight: try weights.linearWeight("visual.merger.mlp.2.weight", on: backend), bias: try load("mlp.2.bias"))
+            first = Linear(
+                weight: try weights.linearWeight("visual.merger.mlp.0.weight", on: backend),
+                bias: try load("mlp.0.bias"))
+            second = Linear(
+                weight: try weights.linearWeight("visual.merger.mlp.2.weight", on: backend),
+                bias: try load("mlp.2.bias"))
         }
 
         /// - Parameter normed: `ln_q(x)` (the last block applies it to its output).
@@ -116,7 +123,8 @@ enum Vision {
             var x = try backend.gatherRows(embedded, indices: patchOrder)
             // Each block also applies the norm that reads its output.
             var normed = try backend.rmsNorm(
-                x, weight: blocks.first?.norm1 ?? merger.norm, eps: dims.rmsNormEps, feeding: blocks.first?.qkv.inputWeight)
+                x, weight: blocks.first?.norm1 ?? merger.norm, eps: dims.rmsNormEps,
+                feeding: blocks.first?.qkv.inputWeight)
             for (index, block) in blocks.enumerated() {
                 let full = dims.fullAttentionBlocks.contains(index)
                 let nextNorm = index + 1 < blocks.count ? blocks[index + 1].norm1 : merger.norm
