@@ -156,7 +156,8 @@ public final class Reranker: Sendable {
         var done = 0
         // The host prepares the next wave of documents while the device scores this one; while it prepares
         // the first, the device embeds the query image.
-        let waves = Self.preparationWaves(documentCount: documents.count)
+        let waves = Self.preparationWaves(
+            documentCount: documents.count, imageDocuments: documents.count { $0.image != nil })
         let firstWave = BackgroundWork { [self] in try preparePairs(prepared, documents: documents[waves[0]]) }
         do {
             try embedAhead([prepared.image].compactMap { $0 })
@@ -216,11 +217,21 @@ public final class Reranker: Sendable {
 
     /// Documents in the order they are prepared and scored: one wave for a small request; otherwise a small
     /// first wave (an eighth, at least 4 documents), so the device starts early, then the rest while it runs.
-    public static func preparationWaves(documentCount count: Int) -> [Range<Int>] {
-        guard count >= 16 else { return [0..<count] }
-        let first = max(4, count / 8)
-        return [0..<first, first..<count]
+    /// A small request with ``imageDocumentWaveMinimum`` or more image documents is prepared in two halves:
+    /// decoding and resizing an image costs the host about a millisecond, and while the second half is
+    /// prepared the device embeds the first half's images (the first half's pass waits for the second's
+    /// documents when they share a pass, ``waitsForNextWave(partialDocuments:waveDocumentTokens:sharedPrefix:remainingDocuments:tokenBudget:)``).
+    public static func preparationWaves(documentCount count: Int, imageDocuments: Int = 0) -> [Range<Int>] {
+        if count >= 16 {
+            let first = max(4, count / 8)
+            return [0..<first, first..<count]
+        }
+        guard imageDocuments >= imageDocumentWaveMinimum else { return [0..<count] }
+        return [0..<(count / 2), (count / 2)..<count]
     }
+
+    /// Image documents from which a request of fewer than 16 documents is prepared in two waves.
+    public static let imageDocumentWaveMinimum = 4
 
     /// ``score(query:documents:instruction:progress:)`` sorted by score, highest first, cut to `topN`.
     public func rerank(

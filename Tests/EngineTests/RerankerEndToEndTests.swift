@@ -88,6 +88,33 @@ struct RerankerEndToEndTests {
         #expect(abs(Float(waved[0].logit) - pair.z) <= 1e-3 * max(1, abs(pair.z)))
     }
 
+    @Test("a small request of image documents is prepared in two halves, in one pass: same scores, same order")
+    func imageDocumentsArePreparedInHalves() throws {
+        let golden = try GoldenModelOutputs.load("tiny-tied-newer")
+        let pair = try #require(golden.pairs.first { $0.name == "mixed" })
+        #expect(Reranker.preparationWaves(documentCount: 10, imageDocuments: 10) == [0..<5, 5..<10])
+        #expect(Reranker.preparationWaves(documentCount: 10, imageDocuments: 3) == [0..<10])
+        #expect(Reranker.preparationWaves(documentCount: 5, imageDocuments: 4) == [0..<2, 2..<5])
+        #expect(Reranker.preparationWaves(documentCount: 20, imageDocuments: 20) == [0..<4, 4..<20])
+        let reranker = try Self.load("tiny-tied-newer", tokenBudget: 100_000)
+        // W4-like: an image query and ten documents that each carry an image and text.
+        let documents = (0..<10).map { _ in Self.item(pair.document) }
+        #expect(documents.allSatisfy { $0.image != nil })
+        let progress = ProgressLog()
+        let waved = try reranker.score(query: Self.item(pair.query), documents: documents) { done, _ in
+            progress.record(done)
+        }
+        #expect(progress.values == [10])  // the first half's pass waited for the second half
+        let pairs = try reranker.preparePairs(query: Self.item(pair.query), documents: documents)
+        let alone = try pairs.map { try reranker.scorePairs([$0])[0] }
+        #expect(waved.map(\.index) == Array(documents.indices))
+        for (a, b) in zip(waved, alone) {
+            #expect(abs(a.logit - b.logit) < 1e-4, "document \(a.index)")
+            #expect(a.tokens == b.tokens)
+        }
+        #expect(abs(Float(waved[0].logit) - pair.z) <= 1e-3 * max(1, abs(pair.z)))
+    }
+
     @Test("a first wave's partial pass waits for the next wave only when that adds no pass")
     func partialPassWaitsWhenItAddsNoPass() {
         // W3-like: 6 documents of 140 tokens after a 560-token prefix, 44 more to come.
