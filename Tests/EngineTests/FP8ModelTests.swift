@@ -96,12 +96,12 @@ struct FP8ModelTests {
 struct DequantizedWeights: WeightSource {
     let base: CheckpointWeights
 
-    func tensor(_ name: String, on backend: any Backend) throws -> Tensor { try base.tensor(name, on: backend) }
-    func hostRows(_ name: String, rows: [Int]) throws -> [[Float]] { try base.hostRows(name, rows: rows) }
-    func stackedTensor(_ names: [String], rowsEach: Int?, columns: Int?, on backend: any Backend) throws -> Tensor {
+    func tensor(_ name: WeightName, on backend: any Backend) throws -> Tensor { try base.tensor(name, on: backend) }
+    func hostRows(_ name: WeightName, rows: [Int]) throws -> [[Float]] { try base.hostRows(name, rows: rows) }
+    func stackedTensor(_ names: [WeightName], rowsEach: Int?, columns: Int?, on backend: any Backend) throws -> Tensor {
         try base.stackedTensor(names, rowsEach: rowsEach, columns: columns, on: backend)
     }
-    func linearWeight(_ names: [String], rowsEach: Int?, columns: Int?, on backend: any Backend) throws -> Tensor {
+    func linearWeight(_ names: [WeightName], rowsEach: Int?, columns: Int?, on backend: any Backend) throws -> Tensor {
         let stacked = try base.stackedBytes(names, rowsEach: rowsEach, columns: columns)
         let matrix = try stacked.bytes.withUnsafeBytes {
             try RowQuantizedMatrix(

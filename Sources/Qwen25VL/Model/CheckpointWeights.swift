@@ -19,27 +19,27 @@ public final class CheckpointWeights: WeightSource, @unchecked Sendable {
         self.linearPrecision = linearPrecision
     }
 
-    private func stored(_ canonical: String) throws -> (name: String, info: TensorInfo) {
-        guard let name = catalog.storedName(canonical: canonical), let info = checkpoint.info(name) else {
-            throw WeightCheckError.problems([.missing(name: canonical, expectedShape: [])])
+    private func stored(_ name: WeightName) throws -> (name: String, info: TensorInfo) {
+        guard let stored = catalog.storedName(canonical: name.canonical), let info = checkpoint.info(stored) else {
+            throw WeightCheckError.problems([.missing(name: name.canonical, expectedShape: [])])
         }
-        return (name, info)
+        return (stored, info)
     }
 
-    public func tensor(_ name: String, on backend: any Backend) throws -> Tensor {
+    public func tensor(_ name: WeightName, on backend: any Backend) throws -> Tensor {
         let (storedName, info) = try stored(name)
         let bytes = try checkpoint.bytes(storedName)
         return try backend.weight(bytes, dtype: info.dtype.tensorKitDType, shape: info.shape, keepingAlive: checkpoint)
     }
 
-    public func embeddingTable(_ name: String, on backend: any Backend) throws -> Tensor {
+    public func embeddingTable(_ name: WeightName, on backend: any Backend) throws -> Tensor {
         let (storedName, info) = try stored(name)
         let bytes = try checkpoint.bytes(storedName)
         return try backend.embeddingTable(
             bytes, dtype: info.dtype.tensorKitDType, shape: info.shape, keepingAlive: checkpoint)
     }
 
-    public func stackedTensor(_ names: [String], rowsEach: Int?, columns: Int?, on backend: any Backend) throws
+    public func stackedTensor(_ names: [WeightName], rowsEach: Int?, columns: Int?, on backend: any Backend) throws
         -> Tensor
     {
         let stacked = try stackedBytes(names, rowsEach: rowsEach, columns: columns)
@@ -50,7 +50,7 @@ public final class CheckpointWeights: WeightSource, @unchecked Sendable {
 
     /// The bytes of `names` (all 2-D or all 1-D, one element type) stacked along their first axis, each
     /// part's rows zero-padded to `rowsEach` and each row to `columns` where given.
-    func stackedBytes(_ names: [String], rowsEach: Int?, columns: Int?) throws -> (
+    func stackedBytes(_ names: [WeightName], rowsEach: Int?, columns: Int?) throws -> (
         bytes: [UInt8], dtype: DType, shape: [Int]
     ) {
         let parts = try names.map { name -> (name: String, info: TensorInfo) in
@@ -94,7 +94,8 @@ public final class CheckpointWeights: WeightSource, @unchecked Sendable {
         return (buffer, first.dtype.tensorKitDType, shape)
     }
 
-    public func linearWeight(_ names: [String], rowsEach: Int?, columns: Int?, on backend: any Backend) throws -> Tensor
+    public func linearWeight(_ names: [WeightName], rowsEach: Int?, columns: Int?, on backend: any Backend) throws
+        -> Tensor
     {
         if try names.contains(where: { try stored($0).info.dtype == .f8e4m3 }) {
             return try eightBitStoredWeight(names, rowsEach: rowsEach, columns: columns, on: backend)
@@ -124,7 +125,8 @@ public final class CheckpointWeights: WeightSource, @unchecked Sendable {
     /// ``LinearWeightPrecision/bf16`` the 8-bit values are widened to bf16 (a wider part stacked with 8-bit ones,
     /// which no known checkpoint has, goes through the same 8-bit rounding). Parts are stacked (padding rows are zero
     /// with scale 1, padding columns zero) as ``stackedTensor(_:rowsEach:columns:on:)`` stacks them.
-    private func eightBitStoredWeight(_ names: [String], rowsEach: Int?, columns: Int?, on backend: any Backend) throws
+    private func eightBitStoredWeight(_ names: [WeightName], rowsEach: Int?, columns: Int?, on backend: any Backend)
+        throws
         -> Tensor
     {
         var parts = [RowQuantizedMatrix]()
@@ -135,7 +137,7 @@ public final class CheckpointWeights: WeightSource, @unchecked Sendable {
                     op: "linearWeight", detail: "\(name) is \(info.shape), not a 2-D weight")
             }
             let bytes = try checkpoint.bytes(storedName)
-            if let scales = try rowScales(ofWeight: name) {
+            if let scales = try rowScales(ofWeight: name.canonical) {
                 parts.append(
                     RowQuantizedMatrix(
                         values: Array(bytes), scales: scales, rows: info.shape[0], columns: info.shape[1]))
@@ -193,9 +195,11 @@ public final class CheckpointWeights: WeightSource, @unchecked Sendable {
         }
     }
 
-    public func hostRows(_ name: String, rows: [Int]) throws -> [[Float]] {
+    public func hostRows(_ name: WeightName, rows: [Int]) throws -> [[Float]] {
         let (storedName, info) = try stored(name)
-        guard info.shape.count == 2 else { throw WeightCheckError.problems([.missing(name: name, expectedShape: [])]) }
+        guard info.shape.count == 2 else {
+            throw WeightCheckError.problems([.missing(name: name.canonical, expectedShape: [])])
+        }
         let width = info.shape[1], rowBytes = width * info.dtype.byteSize
         let bytes = try checkpoint.bytes(storedName)
         return try rows.map { row in

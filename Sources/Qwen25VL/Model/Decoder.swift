@@ -11,32 +11,35 @@ enum Language {
         let mlp: GatedMLP
 
         init(index: Int, dims: ModelDimensions.Text, weights: any WeightSource, backend: any Backend) throws {
-            let prefix = "model.layers.\(index)."
-            func load(_ name: String) throws -> Tensor { try weights.tensor(prefix + name, on: backend) }
-            func linear(_ name: String, bias: Bool) throws -> Linear {
-                Linear(
-                    weight: try weights.linearWeight(prefix + name + ".weight", on: backend),
-                    bias: bias ? try load(name + ".bias") : nil)
+            func name(_ tensor: DecoderTensor, _ kind: ParameterKind = .weight) -> WeightName {
+                .decoder(layer: index, tensor, kind)
             }
-            inputNorm = try load("input_layernorm.weight")
-            postAttentionNorm = try load("post_attention_layernorm.weight")
+            func linear(_ tensor: DecoderTensor, bias: Bool) throws -> Linear {
+                Linear(
+                    weight: try weights.linearWeight(name(tensor), on: backend),
+                    bias: bias ? try weights.tensor(name(tensor, .bias), on: backend) : nil)
+            }
+            inputNorm = try weights.tensor(name(.inputLayerNorm), on: backend)
+            postAttentionNorm = try weights.tensor(name(.postAttentionLayerNorm), on: backend)
             if backend.prefersFusedWeights {
-                let names = ["q_proj", "k_proj", "v_proj"].map { prefix + "self_attn." + $0 }
+                let parts: [DecoderTensor] = [.qProj, .kProj, .vProj]
                 qkv = .fused(
                     Linear(
                         weight: try weights.linearWeight(
-                            names.map { $0 + ".weight" }, rowsEach: nil, columns: nil, on: backend),
+                            parts.map { name($0) }, rowsEach: nil, columns: nil, on: backend),
                         bias: try weights.stackedTensor(
-                            names.map { $0 + ".bias" }, rowsEach: nil, columns: nil, on: backend)))
+                            parts.map { name($0, .bias) }, rowsEach: nil, columns: nil, on: backend)))
             } else {
                 qkv = .separate(
-                    query: try linear("self_attn.q_proj", bias: true), key: try linear("self_attn.k_proj", bias: true),
-                    value: try linear("self_attn.v_proj", bias: true))
+                    query: try linear(.qProj, bias: true), key: try linear(.kProj, bias: true),
+                    value: try linear(.vProj, bias: true))
             }
-            output = try linear("self_attn.o_proj", bias: false)
+            output = try linear(.oProj, bias: false)
             mlp = try GatedMLP(
-                prefix: prefix + "mlp.", bias: false, intermediateSize: dims.intermediateSize, weights: weights,
-                backend: backend)
+                bias: false, intermediateSize: dims.intermediateSize, weights: weights, backend: backend
+            ) { part, kind in
+                .decoder(layer: index, part.decoderTensor, kind)
+            }
         }
 
         /// - Parameters:
@@ -91,11 +94,11 @@ enum Language {
 
         init(dims: ModelDimensions.Text, weights: any WeightSource, backend: any Backend) throws {
             self.dims = dims
-            embeddings = try weights.embeddingTable("model.embed_tokens.weight", on: backend)
+            embeddings = try weights.embeddingTable(.tokenEmbedding, on: backend)
             layers = try (0..<dims.layerCount).map {
                 try Layer(index: $0, dims: dims, weights: weights, backend: backend)
             }
-            finalNorm = try weights.tensor("model.norm.weight", on: backend)
+            finalNorm = try weights.tensor(.finalNorm, on: backend)
         }
     }
 }

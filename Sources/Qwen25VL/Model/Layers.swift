@@ -52,34 +52,57 @@ struct GatedMLP {
     let input: Input
     let down: Linear
 
-    /// Loads `<prefix>gate_proj`, `up_proj` and `down_proj` (with biases when `bias`), fused when the
+    /// The three products of the MLP, whichever tower it belongs to.
+    enum Part: CaseIterable {
+        case gate, up, down
+
+        var decoderTensor: DecoderTensor {
+            switch self {
+            case .gate: .gateProj
+            case .up: .upProj
+            case .down: .downProj
+            }
+        }
+
+        var visionTensor: VisionBlockTensor {
+            switch self {
+            case .gate: .gateProj
+            case .up: .upProj
+            case .down: .downProj
+            }
+        }
+    }
+
+    /// Loads the gate, up and down products named by `name` (with biases when `bias`), fused when the
     /// backend prefers it.
-    init(prefix: String, bias: Bool, intermediateSize: Int, weights: any WeightSource, backend: any Backend) throws {
-        func load(_ name: String) throws -> Tensor { try weights.tensor(prefix + name, on: backend) }
-        func linear(_ name: String) throws -> Linear {
+    init(
+        bias: Bool, intermediateSize: Int, weights: any WeightSource, backend: any Backend,
+        name: (Part, ParameterKind) -> WeightName
+    ) throws {
+        func linear(_ part: Part) throws -> Linear {
             Linear(
-                weight: try weights.linearWeight(prefix + name + ".weight", on: backend),
-                bias: bias ? try load(name + ".bias") : nil)
+                weight: try weights.linearWeight(name(part, .weight), on: backend),
+                bias: bias ? try weights.tensor(name(part, .bias), on: backend) : nil)
         }
         guard backend.prefersFusedWeights else {
-            input = .separate(gate: try linear("gate_proj"), up: try linear("up_proj"))
-            down = try linear("down_proj")
+            input = .separate(gate: try linear(.gate), up: try linear(.up))
+            down = try linear(.down)
             return
         }
         let padded = (intermediateSize + 15) / 16 * 16
-        let halves = [prefix + "gate_proj", prefix + "up_proj"]
+        let halves: [Part] = [.gate, .up]
         input = .fused(
             Linear(
                 weight: try weights.linearWeight(
-                    halves.map { $0 + ".weight" }, rowsEach: padded, columns: nil, on: backend),
+                    halves.map { name($0, .weight) }, rowsEach: padded, columns: nil, on: backend),
                 bias: bias
                     ? try weights.stackedTensor(
-                        halves.map { $0 + ".bias" }, rowsEach: padded, columns: nil, on: backend)
+                        halves.map { name($0, .bias) }, rowsEach: padded, columns: nil, on: backend)
                     : nil))
         down = Linear(
             weight: try weights.linearWeight(
-                [prefix + "down_proj.weight"], rowsEach: nil, columns: padded, on: backend),
-            bias: bias ? try load("down_proj.bias") : nil)
+                [name(.down, .weight)], rowsEach: nil, columns: padded, on: backend),
+            bias: bias ? try weights.tensor(name(.down, .bias), on: backend) : nil)
     }
 
     /// `residual + mlp(x)`, the MLP working on at most `rowChunk` of x's rows at a time: the

@@ -30,7 +30,7 @@ public final class Qwen25VLModel: @unchecked Sendable {
         self.backend = backend
         vision = try Vision.Tower(dims: dimensions.vision, weights: weights, backend: backend)
         decoder = try Language.Decoder(dims: dimensions.text, weights: weights, backend: backend)
-        let head = dimensions.tiedEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight"
+        let head: WeightName = dimensions.tiedEmbeddings ? .tokenEmbedding : .lmHead
         let rows = try weights.hostRows(head, rows: [Int(yesTokenID), Int(noTokenID)])
         let direction = zip(rows[0], rows[1]).map { $0 - $1 }
         scoreDirection = try backend.upload(direction, shape: [1, dimensions.text.hiddenSize])

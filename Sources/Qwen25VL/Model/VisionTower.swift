@@ -12,12 +12,13 @@ enum Vision {
         let mlp: GatedMLP
 
         init(index: Int, dims: ModelDimensions.Vision, weights: any WeightSource, backend: any Backend) throws {
-            let prefix = "visual.blocks.\(index)."
-            func load(_ name: String) throws -> Tensor { try weights.tensor(prefix + name, on: backend) }
-            norm1 = try load("norm1.weight")
-            norm2 = try load("norm2.weight")
-            let qkvWeight = try weights.linearWeight(prefix + "attn.qkv.weight", on: backend)
-            let qkvBias = try load("attn.qkv.bias")
+            func name(_ tensor: VisionBlockTensor, _ kind: ParameterKind = .weight) -> WeightName {
+                .visionBlock(block: index, tensor, kind)
+            }
+            norm1 = try weights.tensor(name(.norm1), on: backend)
+            norm2 = try weights.tensor(name(.norm2), on: backend)
+            let qkvWeight = try weights.linearWeight(name(.qkv), on: backend)
+            let qkvBias = try weights.tensor(name(.qkv, .bias), on: backend)
             if backend.prefersFusedWeights {
                 qkv = .fused(Linear(weight: qkvWeight, bias: qkvBias))
             } else {
@@ -29,11 +30,13 @@ enum Vision {
                 qkv = .separate(query: try part(0), key: try part(1), value: try part(2))
             }
             projection = Linear(
-                weight: try weights.linearWeight(prefix + "attn.proj.weight", on: backend),
-                bias: try load("attn.proj.bias"))
+                weight: try weights.linearWeight(name(.proj), on: backend),
+                bias: try weights.tensor(name(.proj, .bias), on: backend))
             mlp = try GatedMLP(
-                prefix: prefix + "mlp.", bias: true, intermediateSize: dims.intermediateSize, weights: weights,
-                backend: backend)
+                bias: true, intermediateSize: dims.intermediateSize, weights: weights, backend: backend
+            ) { part, kind in
+                .visionBlock(block: index, part.visionTensor, kind)
+            }
         }
 
         /// - Parameters:
@@ -68,14 +71,13 @@ enum Vision {
         let first, second: Linear
 
         init(weights: any WeightSource, backend: any Backend) throws {
-            func load(_ name: String) throws -> Tensor { try weights.tensor("visual.merger." + name, on: backend) }
-            norm = try load("ln_q.weight")
+            norm = try weights.tensor(.merger(.norm, .weight), on: backend)
             first = Linear(
-                weight: try weights.linearWeight("visual.merger.mlp.0.weight", on: backend),
-                bias: try load("mlp.0.bias"))
+                weight: try weights.linearWeight(.merger(.fc1, .weight), on: backend),
+                bias: try weights.tensor(.merger(.fc1, .bias), on: backend))
             second = Linear(
-                weight: try weights.linearWeight("visual.merger.mlp.2.weight", on: backend),
-                bias: try load("mlp.2.bias"))
+                weight: try weights.linearWeight(.merger(.fc2, .weight), on: backend),
+                bias: try weights.tensor(.merger(.fc2, .bias), on: backend))
         }
 
         /// - Parameter normed: `ln_q(x)` (the last block applies it to its output).
@@ -96,7 +98,7 @@ enum Vision {
             self.dims = dims
             // Conv3d(3 -> hidden, kernel (2, 14, 14), stride = kernel, no bias) over one patch row is a linear
             // map with the kernel flattened in [channel][frame][row][col] order, the order of the patch rows.
-            let kernel = try weights.tensor("visual.patch_embed.proj.weight", on: backend)
+            let kernel = try weights.tensor(.patchEmbed, on: backend)
             patchEmbedding = try kernel.reshaped([dims.hiddenSize, dims.patchInputSize])
             blocks = try (0..<dims.depth).map { try Block(index: $0, dims: dims, weights: weights, backend: backend) }
             merger = try Merger(weights: weights, backend: backend)

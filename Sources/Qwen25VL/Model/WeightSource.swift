@@ -2,26 +2,26 @@ import TensorKit
 
 /// Where the model gets its weights.
 ///
-/// Names are canonical: the legacy Qwen2.5-VL layout (`model.layers.3.self_attn.q_proj.weight`,
-/// `visual.blocks.0.attn.qkv.bias`, `lm_head.weight`). An implementation maps them onto the layout the
-/// checkpoint actually uses and hands out backend tensors without copying where it can.
+/// Names are typed (``WeightName``: `.decoder(layer: 3, .qProj, .weight)`), whatever the checkpoint's
+/// spelling; an implementation maps them onto the layout the checkpoint actually uses and hands out backend
+/// tensors without copying where it can.
 public protocol WeightSource {
     /// The weight named `name` as a tensor of `backend`, in the checkpoint's element type.
-    func tensor(_ name: String, on backend: any Backend) throws -> Tensor
+    func tensor(_ name: WeightName, on backend: any Backend) throws -> Tensor
     /// Rows `rows` of the 2-D weight `name`, as host floats (used for the yes/no rows of the output head).
-    func hostRows(_ name: String, rows: [Int]) throws -> [[Float]]
+    func hostRows(_ name: WeightName, rows: [Int]) throws -> [[Float]]
     /// The token embedding table `name`, made with ``Backend/embeddingTable(_:dtype:shape:keepingAlive:)``
     /// so that a GPU backend can leave it in host memory.
-    func embeddingTable(_ name: String, on backend: any Backend) throws -> Tensor
+    func embeddingTable(_ name: WeightName, on backend: any Backend) throws -> Tensor
     /// The weights `names` (all 2-D `[rows, columns]`, or all 1-D biases) stacked along their first axis
     /// as one tensor of `backend`: each part's rows zero-padded to `rowsEach` and each row zero-padded to
     /// `columns` where given. Builds the fused `[q|k|v]` and `[gate|up]` weights and the padded vision MLP.
-    func stackedTensor(_ names: [String], rowsEach: Int?, columns: Int?, on backend: any Backend) throws -> Tensor
+    func stackedTensor(_ names: [WeightName], rowsEach: Int?, columns: Int?, on backend: any Backend) throws -> Tensor
 
     /// The weight of a linear layer: the 2-D weights `names` stacked as ``stackedTensor(_:rowsEach:columns:on:)``
     /// does, in the precision the source was asked for (``LinearWeightPrecision``): as stored, or 8-bit
     /// with a scale per row (``Backend/scaledWeight(_:rowScales:shape:)``).
-    func linearWeight(_ names: [String], rowsEach: Int?, columns: Int?, on backend: any Backend) throws -> Tensor
+    func linearWeight(_ names: [WeightName], rowsEach: Int?, columns: Int?, on backend: any Backend) throws -> Tensor
 }
 
 /// How the weights of linear layers are kept on the backend.
@@ -35,12 +35,12 @@ public enum LinearWeightPrecision: String, Sendable, CaseIterable {
 
 extension WeightSource {
     /// One linear layer's weight.
-    public func linearWeight(_ name: String, on backend: any Backend) throws -> Tensor {
+    public func linearWeight(_ name: WeightName, on backend: any Backend) throws -> Tensor {
         try linearWeight([name], rowsEach: nil, columns: nil, on: backend)
     }
 
     /// By default the table is an ordinary weight.
-    public func embeddingTable(_ name: String, on backend: any Backend) throws -> Tensor {
+    public func embeddingTable(_ name: WeightName, on backend: any Backend) throws -> Tensor {
         try tensor(name, on: backend)
     }
 }
