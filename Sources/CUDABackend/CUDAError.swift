@@ -24,6 +24,8 @@ public enum CUDAError: DeviceMemoryError, CustomStringConvertible, Equatable {
     case outOfMemory(requestedBytes: Int, freeBytes: Int, totalBytes: Int)
     /// An allocation would take the process past its device memory limit (`--gpu-memory-limit-gib`).
     case memoryLimitReached(requestedBytes: Int, limitBytes: Int, heldBytes: Int)
+    /// A launch's arguments do not match the kernel's declaration (a defect of this program, not of the input).
+    case kernelArguments(kernel: String, detail: String)
 
     public var description: String {
         switch self {
@@ -55,6 +57,9 @@ public enum CUDAError: DeviceMemoryError, CustomStringConvertible, Equatable {
             return "the GPU memory limit is reached: \(requested) more bytes needed, the backend holds \(held) "
                 + "of the \(limit) bytes it may use besides its context; lower the token budget (--token-budget) "
                 + "or raise --gpu-memory-limit-gib"
+        case .kernelArguments(let kernel, let detail):
+            return "internal error: a launch of the CUDA kernel \(kernel) does not match its declaration (\(detail)); "
+                + "please report it, and run with --backend cpu meanwhile"
         }
     }
 }

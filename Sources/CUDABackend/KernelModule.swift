@@ -17,9 +17,16 @@ final class KernelModule: @unchecked Sendable {
     /// Dynamic shared memory each function was allowed beyond the default 48 KB.
     private var sharedLimits: [String: Int] = [:]
     private let lock = NSLock()
+    /// Every kernel's parameter kinds, from its declaration: each launch is checked against them.
+    private let signatures: KernelSignatures
 
     init(driver: CUDADriver, compiler: KernelCompiler) throws {
         self.driver = driver
+        guard let signatures = KernelSignatures.backend else {
+            throw CUDAError.kernelArguments(
+                kernel: "(all)", detail: "a kernel parameter has a type launches cannot pass")
+        }
+        self.signatures = signatures
         let cubin = try compiler.cubin(for: KernelSources.all, name: "lychee_kernels.cu")
         var module: CUmodule?
         try cubin.withUnsafeBytes { bytes in
@@ -58,6 +65,7 @@ final class KernelModule: @unchecked Sendable {
         _ name: String, grid: (Int, Int, Int), block: (Int, Int, Int), sharedBytes: Int = 0,
         _ arguments: [KernelArgument]
     ) throws {
+        try signatures.check(name, arguments)
         let function = try function(name)
         try allowSharedMemory(sharedBytes, for: function, named: name)
         let slots = UnsafeMutableRawPointer.allocate(byteCount: max(arguments.count, 1) * 8, alignment: 8)
