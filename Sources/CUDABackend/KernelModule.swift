@@ -22,12 +22,13 @@ final class KernelModule: @unchecked Sendable {
 
     init(driver: CUDADriver, compiler: KernelCompiler) throws {
         self.driver = driver
-        guard let signatures = KernelSignatures.backend else {
+        let source = KernelSources.all
+        guard let signatures = KernelSignatures(source: source) else {
             throw CUDAError.kernelArguments(
                 kernel: "(all)", detail: "a kernel parameter has a type launches cannot pass")
         }
         self.signatures = signatures
-        let cubin = try compiler.cubin(for: KernelSources.all, name: "lychee_kernels.cu")
+        let cubin = try compiler.cubin(for: source, name: "lychee_kernels.cu")
         var module: CUmodule?
         try cubin.withUnsafeBytes { bytes in
             try driver.check(driver.cuModuleLoadData(&module, bytes.baseAddress), "cuModuleLoadData")

@@ -19,16 +19,6 @@ struct KernelCompileTests {
         ] + AttentionKernelSource.headDims.map(AttentionKernelSource.kernelName(headDim:))
         + AttentionWideKernelSource.headDims.map(AttentionWideKernelSource.kernelName(headDim:))
 
-    /// The names of the `extern "C" __global__` functions in `source`.
-    static func declaredKernels(in source: String) throws -> [String] {
-        let pattern = try NSRegularExpression(
-            pattern: #"extern "C" __global__ void (?:__launch_bounds__\([^)]*\)\s*)?(\w+)\("#)
-        let range = NSRange(source.startIndex..., in: source)
-        return pattern.matches(in: source, range: range).compactMap { match in
-            Range(match.range(at: 1), in: source).map { String(source[$0]) }
-        }
-    }
-
     @Test(
         "every kernel compiles for the GPUs we support and every launched name is in the module",
         .enabled(if: nvrtc != nil, "NVRTC (libnvrtc.so.13 or .12) not found: run scripts/install-nvrtc.sh"),
@@ -38,7 +28,7 @@ struct KernelCompileTests {
         let compiler = KernelCompiler(nvrtc: nvrtc, architecture: architecture, driverVersion: 0, cacheDirectory: nil)
         let cubin = try compiler.compile(KernelSources.all, name: "lychee_kernels.cu")
         #expect(cubin.count > 10_000)
-        let declared = try Self.declaredKernels(in: KernelSources.all)
+        let declared = try #require(KernelSignatures(source: KernelSources.all)).parameters.keys
         #expect(
             Set(Self.launched).isSubset(of: Set(declared)),
             "launched but not declared: \(Set(Self.launched).subtracting(declared))")

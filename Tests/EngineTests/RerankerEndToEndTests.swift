@@ -67,6 +67,21 @@ struct RerankerEndToEndTests {
         #expect(abs(Float(packed[1].logit) - golden.pairs[1].z) < 1e-3)
     }
 
+    /// `waved` (scores of `documents` against `pair`'s query, in waves) equals scoring each pair alone, in
+    /// document order, and its first document matches the reference's z for `pair`.
+    static func expectSameAsAlone(
+        _ waved: [RerankResult], reranker: Reranker, pair: GoldenModelOutputs.Pair, documents: [RerankItem]
+    ) throws {
+        let pairs = try reranker.preparePairs(query: Self.item(pair.query), documents: documents)
+        let alone = try pairs.map { try reranker.scorePairs([$0])[0] }
+        #expect(waved.map(\.index) == Array(documents.indices))
+        for (a, b) in zip(waved, alone) {
+            #expect(abs(a.logit - b.logit) < 1e-4, "document \(a.index)")
+            #expect(a.tokens == b.tokens)
+        }
+        #expect(abs(Float(waved[0].logit) - pair.z) <= 1e-3 * max(1, abs(pair.z)))
+    }
+
     @Test("a request of many documents is prepared in waves while the first is scored: same scores, same order")
     func preparationWavesAreExact() throws {
         let golden = try GoldenModelOutputs.load("tiny-tied-newer")
@@ -78,14 +93,7 @@ struct RerankerEndToEndTests {
         }
         #expect(Reranker.preparationWaves(documentCount: documents.count) == [0..<4, 4..<24])
         let waved = try reranker.score(query: Self.item(pair.query), documents: documents)
-        let pairs = try reranker.preparePairs(query: Self.item(pair.query), documents: documents)
-        let alone = try pairs.map { try reranker.scorePairs([$0])[0] }
-        #expect(waved.map(\.index) == Array(documents.indices))
-        for (a, b) in zip(waved, alone) {
-            #expect(abs(a.logit - b.logit) < 1e-4, "document \(a.index)")
-            #expect(a.tokens == b.tokens)
-        }
-        #expect(abs(Float(waved[0].logit) - pair.z) <= 1e-3 * max(1, abs(pair.z)))
+        try Self.expectSameAsAlone(waved, reranker: reranker, pair: pair, documents: documents)
     }
 
     @Test("a small request of image documents is prepared in two halves, in one pass: same scores, same order")
@@ -105,14 +113,7 @@ struct RerankerEndToEndTests {
             progress.record(done)
         }
         #expect(progress.values == [10])  // the first half's pass waited for the second half
-        let pairs = try reranker.preparePairs(query: Self.item(pair.query), documents: documents)
-        let alone = try pairs.map { try reranker.scorePairs([$0])[0] }
-        #expect(waved.map(\.index) == Array(documents.indices))
-        for (a, b) in zip(waved, alone) {
-            #expect(abs(a.logit - b.logit) < 1e-4, "document \(a.index)")
-            #expect(a.tokens == b.tokens)
-        }
-        #expect(abs(Float(waved[0].logit) - pair.z) <= 1e-3 * max(1, abs(pair.z)))
+        try Self.expectSameAsAlone(waved, reranker: reranker, pair: pair, documents: documents)
     }
 
     @Test("a first wave's partial pass waits for the next wave only when that adds no pass")
