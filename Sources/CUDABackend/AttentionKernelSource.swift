@@ -36,13 +36,13 @@ enum AttentionKernelSource {
     static let source: String =
         body
         + entryPoints(
-            headDims: headDims, name: kernelName(headDim:), calling: "attention_tile", threads: 128,
+            headDims: headDims, name: kernelName(headDim:), calling: { "attention_tile<\($0)>" }, threads: 128,
             blocksPerMultiprocessor: blocksPerMultiprocessor(headDim:))
 
-    /// One `extern "C"` kernel per head dimension, calling the template `function<D>` with the attention
-    /// kernels' arguments.
+    /// One `extern "C"` kernel per head dimension, calling the template instance `function(D)` with the
+    /// attention kernels' arguments.
     static func entryPoints(
-        headDims: [Int], name: (Int) -> String, calling function: String, threads: Int,
+        headDims: [Int], name: (Int) -> String, calling function: (Int) -> String, threads: Int,
         blocksPerMultiprocessor: (Int) -> Int
     ) -> String {
         headDims.map { d in
@@ -50,7 +50,7 @@ enum AttentionKernelSource {
             extern "C" __global__ void __launch_bounds__(\(threads), \(blocksPerMultiprocessor(d))) \(name(d))(
                 const bf16_t* q, const bf16_t* k, const bf16_t* v, bf16_t* out, const int* tiles,
                 int heads, int kvHeads, float scaleLog2, int causal) {
-                \(function)<\(d)>(q, k, v, out, tiles, heads, kvHeads, scaleLog2, causal);
+                \(function(d))(q, k, v, out, tiles, heads, kvHeads, scaleLog2, causal);
             }
 
             """
@@ -63,8 +63,9 @@ enum AttentionKernelSource {
         #define ATT_THREADS 128
         #define ATT_NEG_INF (__int_as_float(0xff800000))
 
+        /// Not `volatile`: registers in and out only, so the compiler may schedule it among its neighbours.
         __device__ __forceinline__ void mma_bf16_16816(float* c, const unsigned* a, unsigned b0, unsigned b1) {
-            asm volatile(
+            asm(
                 "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
@@ -215,11 +216,74 @@ enum AttentionKernelSource {
                     inPrefix ? b.prefixEnd : b.seqEnd, inPrefix};
         }
 
+        /// The copy pipeline both kernels share. Every step commits exactly one group of copies (an empty one when
+        /// there is nothing left to load), so that "the older of the two groups in flight" always names the tile
+        /// a step needs: the query rows and key tile 0, then value tile 0 go first; after each key tile's scores
+        /// the next key tile starts loading, after each value product the next value tile.
+        ///
+        /// Starts copying tile `index` of the block's keys or values (`source`: the kv head's first element)
+        /// into `tile` when the block has that tile, and commits the group.
+        template <int D, int threads>
+        __device__ __forceinline__ void prefetch_tile(unsigned tile, const bf16_t* source, int stride,
+                                                      const AttentionBlock& b, int index) {
+            if (index < b.blocks) {
+                const KeyTile keys = key_tile(index, b);
+                load_tile_async<D, threads>(tile, source, stride, keys.start, keys.start, keys.end);
+            }
+            commit_async();
+        }
+
+        /// Waits for the older of the two groups of copies in flight, then for every thread of the block.
+        __device__ __forceinline__ void wait_older_tile() {
+            wait_async_but_one();
+            __syncthreads();
+        }
+
+        /// Between key tile `index`'s scores and its value product: once every warp is done with the key tile,
+        /// tile `index + 1` starts loading into it; then tile `index`'s values must have landed.
+        template <int D, int threads>
+        __device__ __forceinline__ void next_keys_then_values(unsigned keyTile, const bf16_t* k, int kvStride,
+                                                              const AttentionBlock& b, int index) {
+            __syncthreads();
+            prefetch_tile<D, threads>(keyTile, k, kvStride, b, index + 1);
+            wait_older_tile();
+        }
+
+        /// After value tile `index`'s product: once every warp is done with it, tile `index + 1` starts loading.
+        template <int D, int threads>
+        __device__ __forceinline__ void next_values(unsigned valueTile, const bf16_t* v, int kvStride,
+                                                    const AttentionBlock& b, int index) {
+            __syncthreads();
+            prefetch_tile<D, threads>(valueTile, v, kvStride, b, index + 1);
+        }
+
         /// Keys of `keys` a row sees, counted from this lane's first column (2 t): those before the tile's end
         /// and, on its own sequence's keys under a causal mask, those up to the row (the prefix precedes it).
         __device__ __forceinline__ int keys_seen(int row, KeyTile keys, int causal, int t) {
             const bool diagonal = causal && !keys.inPrefix;
             return (diagonal ? min(keys.end, row + 1) : keys.end) - keys.start - t * 2;
+        }
+
+        /// The largest of `n` values (a power of two), pairwise.
+        template <int n>
+        __device__ __forceinline__ float tree_max(float (&r)[n]) {
+        #pragma unroll
+            for (int width = n / 2; width >= 1; width /= 2) {
+        #pragma unroll
+                for (int i = 0; i < width; ++i) r[i] = fmaxf(r[i], r[i + width]);
+            }
+            return r[0];
+        }
+
+        /// The sum of `n` values (a power of two), pairwise.
+        template <int n>
+        __device__ __forceinline__ float tree_sum(float (&r)[n]) {
+        #pragma unroll
+            for (int width = n / 2; width >= 1; width /= 2) {
+        #pragma unroll
+                for (int i = 0; i < width; ++i) r[i] += r[i + width];
+            }
+            return r[0];
         }
 
         /// One key tile's step of the online softmax for a 16-row tile. `s` holds its raw scores (m16n8k16
@@ -239,12 +303,14 @@ enum AttentionKernelSource {
                     }
                 }
             }
-            float mx0 = m0, mx1 = m1;
+            // Maxima and sums as trees, not chains: the dependent steps, not the operations, cost here.
+            float r0[ATT_BK / 8], r1[ATT_BK / 8];
         #pragma unroll
             for (int nt = 0; nt < ATT_BK / 8; ++nt) {
-                mx0 = fmaxf(mx0, fmaxf(s[nt][0], s[nt][1]));
-                mx1 = fmaxf(mx1, fmaxf(s[nt][2], s[nt][3]));
+                r0[nt] = fmaxf(s[nt][0], s[nt][1]);
+                r1[nt] = fmaxf(s[nt][2], s[nt][3]);
             }
+            float mx0 = fmaxf(m0, tree_max(r0)), mx1 = fmaxf(m1, tree_max(r1));
             mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 1));
             mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 2));
             mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 1));
@@ -256,18 +322,17 @@ enum AttentionKernelSource {
             const float base1 = mx1 == ATT_NEG_INF ? 0.0f : mx1 * scaleLog2;
             m0 = mx0;
             m1 = mx1;
-            float sum0 = 0.0f, sum1 = 0.0f;
         #pragma unroll
             for (int nt = 0; nt < ATT_BK / 8; ++nt) {
                 s[nt][0] = fast_exp2(fmaf(s[nt][0], scaleLog2, -base0));
                 s[nt][1] = fast_exp2(fmaf(s[nt][1], scaleLog2, -base0));
                 s[nt][2] = fast_exp2(fmaf(s[nt][2], scaleLog2, -base1));
                 s[nt][3] = fast_exp2(fmaf(s[nt][3], scaleLog2, -base1));
-                sum0 += s[nt][0] + s[nt][1];
-                sum1 += s[nt][2] + s[nt][3];
+                r0[nt] = s[nt][0] + s[nt][1];
+                r1[nt] = s[nt][2] + s[nt][3];
             }
-            l0 = l0 * c0 + sum0;
-            l1 = l1 * c1 + sum1;
+            l0 = fmaf(l0, c0, tree_sum(r0));
+            l1 = fmaf(l1, c1, tree_sum(r1));
         }
 
         /// Scales a 16-row tile's outputs by its rows' factors; once the maxima settle no row of the warp changes
@@ -330,6 +395,8 @@ enum AttentionKernelSource {
             const int qStride = thread.qStride, kvStride = thread.kvStride;
             const unsigned keyTile = shared_address(Ks), valueTile = shared_address(Vs);
             const unsigned keyLane = thread.keyLane, valueLane = thread.rowLane;
+            const bf16_t* keys0 = k + kvHead * D;
+            const bf16_t* values0 = v + kvHead * D;
             // A causal sequence's first block may start before the sequence (its blocks end at the sequence's
             // end, so the partly filled one reads the fewest keys): rows outside the sequence are not computed.
             const int warpFirst = qStart + warp * 16;
@@ -338,18 +405,14 @@ enum AttentionKernelSource {
             const bool idle = warpFirst + 16 <= seqStart || warpFirst >= seqEnd;
             const int row0 = warpFirst + g, row1 = row0 + 8;
 
-            // Keys: the shared prefix rows first (all visible; they precede every row of the sequence), then
-            // the sequence's own rows.
-            if (block.blocks > 0) {
-                const KeyTile first = key_tile(0, block);
-                load_tile_async<D>(keyTile, k + kvHead * D, kvStride, first.start, first.start, first.end);
-            }
             // The block's query rows come through the value tile, free until the first value load: 16-byte copies
             // (zeros outside the sequence), then `ldmatrix` into this warp's fragments (A operand, row-major 16 x 16
-            // per k-step), instead of 4-byte loads straight from memory.
+            // per k-step), instead of 4-byte loads straight from memory. Keys: the shared prefix rows first (all
+            // visible; they precede every row of the sequence), then the sequence's own rows.
             load_tile_async<D>(valueTile, q + head * D, qStride, qStart, seqStart, seqEnd);
             commit_async();
-            wait_async_all();
+            prefetch_tile<D, ATT_THREADS>(keyTile, keys0, kvStride, block, 0);
+            wait_async_but_one();  // the query rows
             __syncthreads();
             unsigned qf[D / 16][4];
         #pragma unroll
@@ -357,6 +420,7 @@ enum AttentionKernelSource {
                 load_matrices(qf[kk], valueTile + warp * 16 * TilePitch<D>::bytes + valueLane + kk * 32);
             }
             __syncthreads();  // every warp holds its fragments before the value tile is overwritten
+            prefetch_tile<D, ATT_THREADS>(valueTile, values0, kvStride, block, 0);
 
             float o[D / 8][4];
         #pragma unroll
@@ -366,10 +430,7 @@ enum AttentionKernelSource {
             for (int blockIndex = 0; blockIndex < block.blocks; ++blockIndex) {
                 const KeyTile keys = key_tile(blockIndex, block);
                 const int kStart = keys.start, keyEnd = keys.end;
-                load_tile_async<D>(valueTile, v + kvHead * D, kvStride, kStart, kStart, keyEnd);
-                commit_async();
-                wait_async_but_one();  // this block's keys
-                __syncthreads();
+                wait_older_tile();  // this block's keys
 
                 // Only tiles crossing the sequence end or the diagonal need masks.
                 const bool masked = kStart + ATT_BK > keyEnd || (causal && !keys.inPrefix && kStart + ATT_BK - 1 > warpFirst);
@@ -395,14 +456,7 @@ enum AttentionKernelSource {
                     rescale_outputs<D>(o, c0, c1);
                 }
 
-                __syncthreads();  // every warp is done with this key tile
-                if (blockIndex + 1 < block.blocks) {
-                    const KeyTile next = key_tile(blockIndex + 1, block);
-                    load_tile_async<D>(keyTile, k + kvHead * D, kvStride, next.start, next.start, next.end);
-                }
-                commit_async();
-                wait_async_but_one();  // this block's values
-                __syncthreads();
+                next_keys_then_values<D, ATT_THREADS>(keyTile, keys0, kvStride, block, blockIndex);
 
                 if (!idle) {
         #pragma unroll
@@ -419,10 +473,11 @@ enum AttentionKernelSource {
                         }
                     }
                 }
-                __syncthreads();  // every warp is done with this value tile
+                next_values<D, ATT_THREADS>(valueTile, values0, kvStride, block, blockIndex);
             }
 
-            // The outputs leave through the key tile (every warp is done with it): 16-byte stores, not 4-byte ones.
+            // The outputs leave through the key tile (every warp is done with it, and no copy into it is left in
+            // flight): 16-byte stores, not 4-byte ones.
             bf16_t* stage = &Ks[warp * 16][0];
             stage_rows<D>(o, l0, l1, stage, g, t);
             __syncwarp();

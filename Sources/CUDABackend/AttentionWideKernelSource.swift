@@ -38,7 +38,7 @@ enum AttentionWideKernelSource {
     static let source: String =
         body
         + AttentionKernelSource.entryPoints(
-            headDims: headDims, name: kernelName(headDim:), calling: "attention_wide_tile", threads: threads,
+            headDims: headDims, name: kernelName(headDim:), calling: { "attention_wide_tile<\($0)>" }, threads: threads,
             blocksPerMultiprocessor: { _ in blocksPerMultiprocessor })
 
     /// Uses the helpers of ``AttentionKernelSource/body`` (copies, `ldmatrix`, `mma`, key tiles).
@@ -71,13 +71,14 @@ enum AttentionWideKernelSource {
                 for (int h = 0; h < 2; ++h) row[m][h] = warpFirst + 16 * m + 8 * h + g;
             }
 
-            // The block's query rows (zeros outside the sequence) arrive with the first key tile.
+            const bf16_t* keys0 = k + kvHead * D;
+            const bf16_t* values0 = v + kvHead * D;
+
+            // The block's query rows (zeros outside the sequence) arrive with the first key tile, then the first
+            // value tile (``prefetch_tile``'s pipeline).
             load_tile_async<D, ATTW_THREADS>(queryTile, q + head * D, qStride, qStart, seqStart, seqEnd);
-            if (block.blocks > 0) {
-                const KeyTile first = key_tile(0, block);
-                load_tile_async<D, ATTW_THREADS>(keyTile, k + kvHead * D, kvStride, first.start, first.start, first.end);
-            }
-            commit_async();
+            prefetch_tile<D, ATTW_THREADS>(keyTile, keys0, kvStride, block, 0);
+            prefetch_tile<D, ATTW_THREADS>(valueTile, values0, kvStride, block, 0);
 
             float o[2][D / 8][4];
         #pragma unroll
@@ -92,10 +93,7 @@ enum AttentionWideKernelSource {
             for (int blockIndex = 0; blockIndex < block.blocks; ++blockIndex) {
                 const KeyTile keys = key_tile(blockIndex, block);
                 const int kStart = keys.start, keyEnd = keys.end;
-                load_tile_async<D, ATTW_THREADS>(valueTile, v + kvHead * D, kvStride, kStart, kStart, keyEnd);
-                commit_async();
-                wait_async_but_one();  // this block's keys (and, the first time, the query rows)
-                __syncthreads();
+                wait_older_tile();  // this block's keys (and, the first time, the query rows)
 
                 const bool masked = kStart + ATT_BK > keyEnd || (causal && !keys.inPrefix && kStart + ATT_BK - 1 > warpFirst);
                 // Probabilities of both tiles, rounded to bf16 pairs as the A operand of the value product.
@@ -136,14 +134,7 @@ enum AttentionWideKernelSource {
                     }
                 }
 
-                __syncthreads();  // both warps are done with this key tile
-                if (blockIndex + 1 < block.blocks) {
-                    const KeyTile next = key_tile(blockIndex + 1, block);
-                    load_tile_async<D, ATTW_THREADS>(keyTile, k + kvHead * D, kvStride, next.start, next.start, next.end);
-                }
-                commit_async();
-                wait_async_but_one();  // this block's values
-                __syncthreads();
+                next_keys_then_values<D, ATTW_THREADS>(keyTile, keys0, kvStride, block, blockIndex);
 
                 if (!idle) {
         #pragma unroll
@@ -159,7 +150,7 @@ enum AttentionWideKernelSource {
                         }
                     }
                 }
-                __syncthreads();  // both warps are done with this value tile
+                next_values<D, ATTW_THREADS>(valueTile, values0, kvStride, block, blockIndex);
             }
 
             // The outputs leave through the query tile, which both warps are done with (with no key tile at all,

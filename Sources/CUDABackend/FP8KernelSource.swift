@@ -114,6 +114,13 @@ enum FP8KernelSource {
             return largest;
         }
 
+        /// What every row-quantizing kernel does with each of its vectors: keeps it (8 values, already bf16) for
+        /// store_quantized_row and takes its largest finite magnitude into the row's.
+        __device__ __forceinline__ void keep_row_vector(const float* f, uint4& packed, float& largest) {
+            largest = largest_finite(largest, f);
+            packed = pack8(f);
+        }
+
         /// One block per row of x `[rows, width]` (bf16): scales[row] = max|x| / 448 (1 for a row of zeros or
         /// without finite values), out = E4M3(x times the reciprocal of scale). width a multiple of 8, at most
         /// ROW_VECTORS x blockDim.x vectors; rows 16-byte aligned.
@@ -122,10 +129,9 @@ enum FP8KernelSource {
             uint4 packed[ROW_VECTORS];
             float largest = 0.0f;
             for_row_vectors(width8, [&](int v, int i) {
-                packed[v] = row[i];
                 float f[8];
-                unpack8(packed[v], f);
-                largest = largest_finite(largest, f);
+                unpack8(row[i], f);
+                keep_row_vector(f, packed[v], largest);
             });
             store_quantized_row(packed, largest, out, scales, width8);
         }
@@ -144,8 +150,7 @@ enum FP8KernelSource {
                 unpack8(up[i], u);
                 #pragma unroll
                 for (int j = 0; j < 8; ++j) g[j] = round_bf(silu_times(g[j], u[j]));
-                largest = largest_finite(largest, g);
-                packed[v] = pack8(g);
+                keep_row_vector(g, packed[v], largest);
             });
             store_quantized_row(packed, largest, out, scales, width8);
         }
@@ -171,8 +176,7 @@ enum FP8KernelSource {
                 unpack8(weight[i], g);
                 #pragma unroll
                 for (int j = 0; j < 8; ++j) f[j] = round_bf(round_bf(f[j] * inverse) * g[j]);
-                largest = largest_finite(largest, f);
-                packed[v] = pack8(f);
+                keep_row_vector(f, packed[v], largest);
             });
             store_quantized_row(packed, largest, out, scales, width8);
         }

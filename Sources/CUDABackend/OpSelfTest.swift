@@ -139,6 +139,11 @@ public struct OpSelfTest {
         record(
             try checkAttention(
                 lengths: s ? [1944] : [130], heads: s ? 16 : 2, kvHeads: s ? 16 : 2, headDim: 80, causal: false))
+        // The 16-row kernel with a prefix and grouped heads at the vision tower's head dimension too.
+        record(
+            try checkAttention(
+                lengths: s ? [93, 259, 1, 64, 130] : [7, 5, 1, 70], heads: s ? 16 : 4, kvHeads: s ? 4 : 2,
+                headDim: 80, causal: true, sharedPrefix: true))
         // The decoder's head dimension on both of its kernels (two 16-row tiles a warp, then 16 rows).
         for wide in [true, false] {
             record(

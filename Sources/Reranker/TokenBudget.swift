@@ -39,7 +39,10 @@ public enum TokenBudget {
     /// On a GPU with room for passes at the latency cap, the decoder's MLP row chunk is doubled where that
     /// costs no tokens a pass: the products run nearer their peak on more rows. Measured on the H200 with
     /// 16k-token passes: bf16 2048 -> 4096 rows W1 +1.2%, W3 +3%, W4 +3% (0.2 GiB more; 8192 no better);
-    /// 8-bit weights 4096 -> 8192 rows W1 +1.5%, W3 +3.3%, W2 and W4 within noise (under 10 GiB).
+    /// 8-bit weights 4096 -> 8192 rows W1 +1.5%, W3 +3.3%, W2 and W4 within noise (under 10 GiB). The vision
+    /// tower's chunk doubles with it where that too costs no tokens (for the 7B it does not add to the memory
+    /// the decoder's doubled chunk takes): W4's first vision pass (the query image and five documents, 11,664
+    /// rows) then runs whole instead of in two chunks.
     public static let largerTextChunkFactor = 2
 
     /// The token budget on a GPU with `availableBytes` free for activations, and the MLP row chunks to run
@@ -49,8 +52,17 @@ public enum TokenBudget {
         -> (budget: Int, chunks: MLPRowChunks)
     {
         let budget = gpu(availableBytes: availableBytes, dims: dims, chunks: chunks)
-        let larger = MLPRowChunks(text: chunks.text * largerTextChunkFactor, vision: chunks.vision)
-        guard larger.text > chunks.text, gpu(availableBytes: availableBytes, dims: dims, chunks: larger) >= budget
+        let factor = largerTextChunkFactor
+        // Both towers' chunks where that costs no tokens (the 7B's doubled vision chunk needs no more memory
+        // than its doubled decoder chunk), else the decoder's alone.
+        let candidates = [
+            MLPRowChunks(text: chunks.text * factor, vision: chunks.vision * factor),
+            MLPRowChunks(text: chunks.text * factor, vision: chunks.vision),
+        ]
+        guard chunks.text * factor > chunks.text,
+            let larger = candidates.first(where: {
+                gpu(availableBytes: availableBytes, dims: dims, chunks: $0) >= budget
+            })
         else { return (budget, chunks) }
         return (budget, larger)
     }

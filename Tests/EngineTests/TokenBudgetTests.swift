@@ -43,7 +43,7 @@ struct TokenBudgetTests {
     }
 
     @Test(
-        "with room for passes at the latency cap, the decoder MLP chunk doubles (2048 -> 4096, 8-bit 4096 -> 8192); without, it stays"
+        "with room for passes at the latency cap, the MLP chunks double (2048 -> 4096, 8-bit 4096 -> 8192; the vision chunk where it fits too); without, they stay"
     )
     func largerChunksOnlyWhereTheyCostNoTokens() throws {
         let dims = try Self.dimensions()
@@ -66,6 +66,13 @@ struct TokenBudgetTests {
             TokenBudget.gpuPlan(availableBytes: eightBitRoom, dims: dims, chunks: eightBit).chunks == eightBitLarger)
         let eightBitTight = TokenBudget.fixedActivationBytes(dims, chunks: eightBit, elementBytes: 2) + perToken * 5000
         #expect(TokenBudget.gpuPlan(availableBytes: eightBitTight, dims: dims, chunks: eightBit).chunks == eightBit)
+        // The 7B's standard chunks with room: the vision chunk doubles too (within the doubled decoder chunk's
+        // memory); when only the decoder's doubling fits, it doubles alone.
+        let both = MLPRowChunks.standard
+        let bothRoom = TokenBudget.fixedActivationBytes(dims, chunks: both, elementBytes: 2) * 2 + perToken * 20_000
+        #expect(
+            TokenBudget.gpuPlan(availableBytes: bothRoom, dims: dims, chunks: both).chunks
+                == MLPRowChunks(text: both.text * 2, vision: both.vision * 2))
         // A vision chunk whose memory covers the doubled decoder chunk makes the doubling free, even when tight.
         let visionRows = 128 * dims.text.intermediateSize / dims.vision.intermediateSize + 1
         let covered = MLPRowChunks(text: 64, vision: visionRows)
