@@ -41,6 +41,10 @@ let package = Package(
         .target(
             name: "CUDABackend", dependencies: ["TensorKit", "CCUDA"], swiftSettings: swiftSettings,
             linkerSettings: [.linkedLibrary("dl")]),
+        /// The op conformance suite (ggml's test-backend-ops for us): every op of one backend against a reference
+        /// backend, generic over `Backend`; a harness, kept out of the backends themselves. `selftest` runs it.
+        .target(
+            name: "BackendConformance", dependencies: ["TensorKit", "CUDABackend"], swiftSettings: swiftSettings),
 
         // MARK: Files
         /// Reading files that must be regular files (a FIFO or a device given as a model file never blocks).
@@ -126,7 +130,7 @@ let package = Package(
             dependencies: [
                 "Reranker", "Tokenizers", "ImageProcessing", "Qwen25VL", "SafeTensors", "TensorKit", "CPUBackend",
                 "RerankServer", "ModelHub",
-                "CUDABackend",
+                "CUDABackend", "BackendConformance",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -146,6 +150,9 @@ let package = Package(
             name: "CPUBackendTests", dependencies: ["CPUBackend", "TensorKit"], swiftSettings: swiftSettings),
         .testTarget(
             name: "CUDABackendTests", dependencies: ["CUDABackend", "CPUBackend", "TensorKit"],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "BackendConformanceTests", dependencies: ["BackendConformance", "CPUBackend", "TensorKit"],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "SafeTensorsTests", dependencies: ["SafeTensors", "TestSupport"], swiftSettings: swiftSettings),

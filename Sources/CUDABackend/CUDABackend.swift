@@ -78,8 +78,8 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     /// Run the decoder's attention (head dimension 128) on ``AttentionWideKernelSource``'s kernel, two 16-row
     /// tiles a warp; off: the 16-row kernel. Starts on where a multiprocessor holds enough of the wide
     /// kernel's blocks (Hopper, A100), off where its 52 KB a block would leave one block a multiprocessor (Ada,
-    /// consumer Ampere). The self-test checks both.
-    var wideAttention = false
+    /// consumer Ampere). The self-test checks both (set it before use, like ``fp8TensorCores``).
+    public var wideAttention = false
 
     /// Wait for the device after every op, so that a failing kernel is reported by the op that ran it
     /// (slower; the self-test turns it on).

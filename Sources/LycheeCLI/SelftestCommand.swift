@@ -1,4 +1,5 @@
 import ArgumentParser
+import BackendConformance
 import CPUBackend
 import CUDABackend
 import Foundation

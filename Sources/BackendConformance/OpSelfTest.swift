@@ -1,3 +1,4 @@
+import CUDABackend
 import Foundation
 import TensorKit
 
