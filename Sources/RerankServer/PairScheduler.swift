@@ -119,12 +119,56 @@ public actor PairScheduler<Engine: RerankEngine>: Service {
     }
 
     /// Prepares one request's pairs on the preparation pool (off the event loops and the concurrency pool).
+    ///
+    /// A request whose image documents ``Reranker/preparationWaves(documentCount:imageDocuments:)`` splits
+    /// into two parts is prepared part by part: the query and the first part, then the rest while the engine
+    /// embeds the first part's images (``embedAheadIfIdle(_:)``), as `Reranker.score` does on its own device.
+    /// With several engines a request is prepared whole: each pass goes to whichever engine is idle, and rows
+    /// embedded ahead stay on the device that made them.
     nonisolated func prepare(
         query: RerankItem, documents: [RerankItem], instruction: String?, options: PairPreparationOptions
     ) async throws -> [ScoringPair] {
         let engine = self.engine
-        return try await preparers.run {
-            try engine.preparePairs(query: query, documents: documents, instruction: instruction, options: options)
+        let imageDocuments = documents.count { $0.image != nil }
+        let parts = Reranker.preparationWaves(documentCount: documents.count, imageDocuments: imageDocuments)
+        guard engines.count == 1, imageDocuments > 0, parts.count == 2 else {
+            return try await preparers.run {
+                try engine.preparePairs(query: query, documents: documents, instruction: instruction, options: options)
+            }
+        }
+        let prepared = try await preparers.run {
+            try engine.prepareQuery(query, instruction: instruction, options: options)
+        }
+        let first = try await preparers.run { try engine.preparePairs(prepared, documents: documents[parts[0]]) }
+        async let rest = preparers.run { try engine.preparePairs(prepared, documents: documents[parts[1]]) }
+        await embedAheadIfIdle(first.flatMap(\.images))
+        return first + (try await rest)
+    }
+
+    /// Runs `images` through the vision tower now, if the one engine is idle with no pair queued: a lone
+    /// request's first images are embedded while its other documents are prepared. Under load it does
+    /// nothing (the passes embed images, batched with other requests'). The engine counts as running
+    /// meanwhile, so no pass starts on it; a failure leaves the images to the pass, which reports it.
+    func embedAheadIfIdle(_ images: [PreparedImage]) async {
+        guard !images.isEmpty, !stopping, engines.count == 1, running == 0, queuedPairCount == 0,
+            let index = idle.first, healthy[index]
+        else { return }
+        idle.removeFirst()
+        running += 1
+        defer {
+            running -= 1
+            if healthy[index] { idle.append(index) }
+            wakeUp?.resume()
+            wakeUp = nil
+        }
+        let slot = engines[index]
+        do {
+            let embedded = try await slot.thread.run { try slot.engine.embedAhead(images) }
+            metrics.imagesEmbeddedAhead.increment(by: embedded)
+        } catch {
+            logger.warning(
+                "embedding images ahead failed; their pass embeds them",
+                metadata: ["engine": "\(index)", "error": "\(error)"])
         }
     }
 

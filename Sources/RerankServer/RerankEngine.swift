@@ -24,9 +24,21 @@ public protocol RerankEngine: Sendable {
     func preparePairs(
         query: RerankItem, documents: [RerankItem], instruction: String?, options: PairPreparationOptions
     ) throws -> [ScoringPair]
+    /// Prepares the query side of a request once, for ``preparePairs(_:documents:)`` on parts of its
+    /// documents (a request whose first documents' images go through the vision tower while the rest are
+    /// prepared).
+    func prepareQuery(_ query: RerankItem, instruction: String?, options: PairPreparationOptions) throws
+        -> Reranker.PreparedQuery
+    /// Prepares the pairs of `documents`, a slice of the request's documents (pair indices are positions in
+    /// the whole request), with the request's prepared query.
+    func preparePairs(_ query: Reranker.PreparedQuery, documents: ArraySlice<RerankItem>) throws -> [ScoringPair]
     /// Scores pairs in one pass; results in the pairs' order, each pair's own outcome (a pair whose score is
     /// not finite fails alone). Throws when the whole pass failed.
     func scorePairs(_ pairs: [ScoringPair]) throws -> [Result<RerankResult, RerankerError>]
+    /// Runs the vision tower now on those of `images` a pass would still have to embed, keeping their rows on
+    /// the engine's device for the pass that scores them. Runs on the engine's thread, between passes.
+    /// - Returns: how many images it embedded.
+    func embedAhead(_ images: [PreparedImage]) throws -> Int
 }
 
 extension RerankEngine {
@@ -63,8 +75,24 @@ public struct RerankerEngine: RerankEngine {
         try reranker.preparePairs(query: query, documents: documents, instruction: instruction, options: options)
     }
 
+    public func prepareQuery(_ query: RerankItem, instruction: String?, options: PairPreparationOptions) throws
+        -> Reranker.PreparedQuery
+    {
+        try reranker.prepareQuery(query, instruction: instruction, options: options)
+    }
+
+    public func preparePairs(_ query: Reranker.PreparedQuery, documents: ArraySlice<RerankItem>) throws
+        -> [ScoringPair]
+    {
+        try reranker.preparePairs(query, documents: documents)
+    }
+
     public func scorePairs(_ pairs: [ScoringPair]) throws -> [Result<RerankResult, RerankerError>] {
         try reranker.scorePairsSeparately(pairs)
+    }
+
+    public func embedAhead(_ images: [PreparedImage]) throws -> Int {
+        try reranker.embedAhead(images)
     }
 }
 

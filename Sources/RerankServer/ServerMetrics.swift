@@ -24,6 +24,8 @@ public final class ServerMetrics: Sendable {
     let tokensScored: Metrics.Counter
     /// Wall time of each engine call.
     let engineSeconds: Metrics.Timer
+    /// Images the vision tower embedded ahead of their pass, while the rest of their request was prepared.
+    let imagesEmbeddedAhead: Metrics.Counter
     /// Requests dropped because their client went away.
     let requestsCancelled: Metrics.Counter
     /// Requests answered 504 after the request timeout.
@@ -52,6 +54,7 @@ public final class ServerMetrics: Sendable {
         batchTokens = Metrics.Recorder(label: "lychee_batch_tokens", dimensions: [], aggregate: true, factory: factory)
         tokensScored = Metrics.Counter(label: "lychee_tokens_total", factory: factory)
         engineSeconds = Metrics.Timer(label: "lychee_engine_call_seconds", factory: factory)
+        imagesEmbeddedAhead = Metrics.Counter(label: "lychee_images_embedded_ahead_total", factory: factory)
         requestsCancelled = Metrics.Counter(label: "lychee_requests_cancelled_total", factory: factory)
         requestsTimedOut = Metrics.Counter(label: "lychee_requests_timed_out_total", factory: factory)
         imageCacheHits = Metrics.Gauge(label: "lychee_image_cache_hits", factory: factory)

@@ -24,6 +24,9 @@ public struct ScoringPair: Sendable {
     /// computed once for all the pairs of one prefix (see ``BatchPlanner``).
     public let sharedPrefixLength: Int
 
+    /// The images the pair shows (the query's, then the document's).
+    public var images: [PreparedImage] { [queryImage, documentImage].compactMap { $0 } }
+
     /// Decoder tokens of the pair's prompt (image tokens included).
     public var tokenCount: Int { prompt.count }
     /// Whether the document text was shortened to fit the maximum length.
@@ -66,8 +69,9 @@ extension Reranker {
     }
 
     /// What every pair of one request shares: the prompt builder and image preprocessor of the request's
-    /// options, its pixel allowance, and the query (its image prepared once).
-    struct PreparedQuery: Sendable {
+    /// options, its pixel allowance, and the query (its image prepared once). A request prepared in parts
+    /// (``preparePairs(_:documents:)`` on slices of its documents) shares one.
+    public struct PreparedQuery: Sendable {
         let builder: PromptBuilder
         let preprocessor: ImagePreprocessor
         let allowance: PixelAllowance
@@ -78,9 +82,10 @@ extension Reranker {
     }
 
     /// Prepares the query side of a request (the query image decoded or found in the cache).
-    func prepareQuery(_ query: RerankItem, instruction: String?, options requestOptions: PairPreparationOptions) throws
-        -> PreparedQuery
-    {
+    /// - Throws: ``RerankerError`` naming the query or the option that could not be used.
+    public func prepareQuery(
+        _ query: RerankItem, instruction: String?, options requestOptions: PairPreparationOptions
+    ) throws -> PreparedQuery {
         let builder: PromptBuilder
         do { builder = try prompts.applying(requestOptions) } catch { throw RerankerError.invalidOption("\(error)") }
         let preprocessor = try imagePreprocessor(for: requestOptions)
@@ -101,7 +106,8 @@ extension Reranker {
 
     /// The pairs of `documents` (a slice of the request's documents: pair indices are their positions in the
     /// whole request) with the prepared query. The shared prompt prefix is measured over these pairs.
-    func preparePairs(_ query: PreparedQuery, documents: ArraySlice<RerankItem>) throws -> [ScoringPair] {
+    /// - Throws: ``RerankerError`` naming the first document (in order) that could not be used.
+    public func preparePairs(_ query: PreparedQuery, documents: ArraySlice<RerankItem>) throws -> [ScoringPair] {
         let first = documents.startIndex
         let builder = query.builder, instruction = query.instruction, querySegment = query.segment
         // Decoding and preprocessing dominate the host work of image documents: spread them over the cores.

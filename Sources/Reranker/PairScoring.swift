@@ -38,8 +38,11 @@ extension Reranker {
     /// Runs the vision tower now on those of `images` that a pass would still have to embed (no rows on the
     /// device, not in the image cache; each image once) and keeps each image's rows on the device for the
     /// passes that show it: work for the device while the host is busy preparing. A device out of memory
-    /// leaves the images to the passes.
-    func embedAhead(_ images: [PreparedImage]) throws {
+    /// leaves the images to the passes. Runs on the model's device: call it where passes run (a server's
+    /// engine thread), and score the pairs of these images with this reranker.
+    /// - Returns: how many images it embedded.
+    @discardableResult
+    public func embedAhead(_ images: [PreparedImage]) throws -> Int {
         var seen = Set<ImageKey>()
         var pending = [(image: PreparedImage, source: PatchifySource)]()
         for image in images where image.deviceEmbeddings == nil && seen.insert(image.key).inserted {
@@ -47,12 +50,12 @@ extension Reranker {
             if imageCache.isEnabled, imageCache.lookup(image.key, counting: false) != nil { continue }
             pending.append((image, source))
         }
-        guard !pending.isEmpty else { return }
+        guard !pending.isEmpty else { return 0 }
         let embeddings: Tensor
         do {
             embeddings = try model.imageEmbeddings(images: pending.map(\.source), layout: ImagePreprocessor.patchLayout)
         } catch let error as any DeviceMemoryError where error.isOutOfDeviceMemory {
-            return
+            return 0
         }
         var first = 0
         for (image, _) in pending {
@@ -60,6 +63,7 @@ extension Reranker {
             try keep(try embeddings.rows(first..<(first + count)), of: image, onDevice: true)
             first += count
         }
+        return pending.count
     }
 
     /// Puts an image's vision-tower rows in the image cache and, `onDevice`, keeps an own copy of them on the

@@ -186,7 +186,7 @@ public final class Reranker: Sendable {
                 carried = last.map { pairs[$0] }
                 passes.removeLast()
                 // Their images need no more of the host: the device embeds them while it prepares.
-                try embedAhead(carried.flatMap { [$0.queryImage, $0.documentImage] }.compactMap { $0 })
+                try embedAhead(carried.flatMap(\.images))
             }
             for pass in passes {
                 for (position, result) in zip(pass, try scorePairs(pass.map { pairs[$0] })) {

@@ -48,6 +48,20 @@ final class ScriptedEngine: RerankEngine, @unchecked Sendable {
         return pairs
     }
 
+    // Requests prepared in parts (four or more image documents) bypass the poison hooks above: the scripted
+    // tests send text documents.
+    func prepareQuery(_ query: RerankItem, instruction: String?, options: PairPreparationOptions) throws
+        -> Reranker.PreparedQuery
+    {
+        try inner.prepareQuery(query, instruction: instruction, options: options)
+    }
+
+    func preparePairs(_ query: Reranker.PreparedQuery, documents: ArraySlice<RerankItem>) throws -> [ScoringPair] {
+        try inner.preparePairs(query, documents: documents)
+    }
+
+    func embedAhead(_ images: [PreparedImage]) throws -> Int { try inner.embedAhead(images) }
+
     func scorePairs(_ pairs: [ScoringPair]) throws -> [Result<RerankResult, RerankerError>] {
         lock.withLock { _passes.append(pairs.count) }
         if passDelay > .zero {

@@ -29,7 +29,13 @@ final class CountingEngine: RerankEngine, @unchecked Sendable {
     private var _batches = [Int]()
     private var _batchTokens = [Int]()
 
-    init(_ inner: RerankerEngine) { self.inner = inner }
+    /// How long each pass takes at least (to keep the engine busy in a test).
+    let passDelay: Duration
+
+    init(_ inner: RerankerEngine, passDelay: Duration = .zero) {
+        self.inner = inner
+        self.passDelay = passDelay
+    }
 
     var batches: [Int] { lock.withLock { _batches } }
     /// Each call's cost in the token budget (shared prefixes counted once).
@@ -44,6 +50,22 @@ final class CountingEngine: RerankEngine, @unchecked Sendable {
     ) throws -> [ScoringPair] {
         try inner.preparePairs(query: query, documents: documents, instruction: instruction, options: options)
     }
+    func prepareQuery(_ query: RerankItem, instruction: String?, options: PairPreparationOptions) throws
+        -> Reranker.PreparedQuery
+    {
+        try inner.prepareQuery(query, instruction: instruction, options: options)
+    }
+    func preparePairs(_ query: Reranker.PreparedQuery, documents: ArraySlice<RerankItem>) throws -> [ScoringPair] {
+        try inner.preparePairs(query, documents: documents)
+    }
+    /// Images embedded ahead of their pass, call by call.
+    var embeddedAhead: [Int] { lock.withLock { _embeddedAhead } }
+    private var _embeddedAhead = [Int]()
+    func embedAhead(_ images: [PreparedImage]) throws -> Int {
+        let embedded = try inner.embedAhead(images)
+        lock.withLock { _embeddedAhead.append(embedded) }
+        return embedded
+    }
     func scorePairs(_ pairs: [ScoringPair]) throws -> [Result<RerankResult, RerankerError>] {
         var cost = BatchCost()
         for pair in pairs { cost.add(pair) }
@@ -51,6 +73,7 @@ final class CountingEngine: RerankEngine, @unchecked Sendable {
             _batches.append(pairs.count)
             _batchTokens.append(cost.tokens)
         }
+        if passDelay > .zero { Thread.sleep(forTimeInterval: Double(passDelay.components.attoseconds) / 1e18) }
         return try inner.scorePairs(pairs)
     }
 }
