@@ -414,13 +414,7 @@ public struct OpSelfTest {
     private mutating func checkSplitRope(tokens: Int, heads: Int, kvHeads: Int, headDim: Int) throws -> Check {
         let width = (heads + 2 * kvHeads) * headDim
         let x = try activations(values(tokens * width, range: 3), shape: [tokens, width])
-        let angles = (0..<(tokens * headDim)).map { _ in Float.random(in: 0..<(2 * .pi), using: &generator) }
-        let c = try activations(
-            angles.map { HalfConversion.float(bf16: HalfConversion.bf16Bits(Foundation.cos($0))) },
-            shape: [tokens, headDim])
-        let s = try activations(
-            angles.map { HalfConversion.float(bf16: HalfConversion.bf16Bits(Foundation.sin($0))) },
-            shape: [tokens, headDim])
+        let (c, s) = try rotaryInputs(tokens: tokens, headDim: headDim)
         let got = try device.splitRope(x.0, heads: heads, kvHeads: kvHeads, cos: c.0, sin: s.0)
         let want = try reference.splitRope(x.1, heads: heads, kvHeads: kvHeads, cos: c.1, sin: s.1)
         let flat = { (parts: (query: Tensor, key: Tensor, value: Tensor), backend: any Backend) in
@@ -463,6 +457,19 @@ public struct OpSelfTest {
             rounded(try reference.download(want.cos) + reference.download(want.sin)), tolerance: 0)
     }
 
+    /// Rotary cosine and sine tables `[tokens, headDim]` of random angles, rounded to bf16, on both backends.
+    private mutating func rotaryInputs(tokens: Int, headDim: Int) throws -> (
+        cos: (Tensor, Tensor), sin: (Tensor, Tensor)
+    ) {
+        let angles = (0..<(tokens * headDim)).map { _ in Float.random(in: 0..<(2 * .pi), using: &generator) }
+        func table(_ function: (Float) -> Float) throws -> (Tensor, Tensor) {
+            try activations(
+                angles.map { HalfConversion.float(bf16: HalfConversion.bf16Bits(function($0))) },
+                shape: [tokens, headDim])
+        }
+        return (try table { Foundation.cos($0) }, try table { Foundation.sin($0) })
+    }
+
     private mutating func checkGELU(rows: Int, width: Int) throws -> Check {
         let x = try activations(values(rows * width, range: 5), shape: [rows, width])
         return try compare(
@@ -471,13 +478,7 @@ public struct OpSelfTest {
 
     private mutating func checkRope(tokens: Int, heads: Int, headDim: Int) throws -> Check {
         let x = try activations(values(tokens * heads * headDim, range: 3), shape: [tokens, heads, headDim])
-        let angles = (0..<(tokens * headDim)).map { _ in Float.random(in: 0..<(2 * .pi), using: &generator) }
-        let c = try activations(
-            angles.map { HalfConversion.float(bf16: HalfConversion.bf16Bits(Foundation.cos($0))) },
-            shape: [tokens, headDim])
-        let s = try activations(
-            angles.map { HalfConversion.float(bf16: HalfConversion.bf16Bits(Foundation.sin($0))) },
-            shape: [tokens, headDim])
+        let (c, s) = try rotaryInputs(tokens: tokens, headDim: headDim)
         let out = (try device.applyRope(x.0, cos: c.0, sin: s.0), try reference.applyRope(x.1, cos: c.1, sin: s.1))
         return try compare("applyRope", "[\(tokens),\(heads),\(headDim)]", out, tolerance: tolerance)
     }

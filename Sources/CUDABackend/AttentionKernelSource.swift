@@ -264,24 +264,13 @@ enum AttentionKernelSource {
             return (diagonal ? min(keys.end, row + 1) : keys.end) - keys.start - t * 2;
         }
 
-        /// The largest of `n` values (a power of two), pairwise.
-        template <int n>
-        __device__ __forceinline__ float tree_max(float (&r)[n]) {
+        /// `r[0] op r[1] op ...` over `n` values (a power of two), pairwise: log2(n) dependent steps, not n - 1.
+        template <int n, typename Op>
+        __device__ __forceinline__ float tree_reduce(float (&r)[n], Op op) {
         #pragma unroll
             for (int width = n / 2; width >= 1; width /= 2) {
         #pragma unroll
-                for (int i = 0; i < width; ++i) r[i] = fmaxf(r[i], r[i + width]);
-            }
-            return r[0];
-        }
-
-        /// The sum of `n` values (a power of two), pairwise.
-        template <int n>
-        __device__ __forceinline__ float tree_sum(float (&r)[n]) {
-        #pragma unroll
-            for (int width = n / 2; width >= 1; width /= 2) {
-        #pragma unroll
-                for (int i = 0; i < width; ++i) r[i] += r[i + width];
+                for (int i = 0; i < width; ++i) r[i] = op(r[i], r[i + width]);
             }
             return r[0];
         }
@@ -310,7 +299,8 @@ enum AttentionKernelSource {
                 r0[nt] = fmaxf(s[nt][0], s[nt][1]);
                 r1[nt] = fmaxf(s[nt][2], s[nt][3]);
             }
-            float mx0 = fmaxf(m0, tree_max(r0)), mx1 = fmaxf(m1, tree_max(r1));
+            const auto larger = [](float a, float b) { return fmaxf(a, b); };
+            float mx0 = fmaxf(m0, tree_reduce(r0, larger)), mx1 = fmaxf(m1, tree_reduce(r1, larger));
             mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 1));
             mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 2));
             mx1 = fmaxf(mx1, __shfl_xor_sync(0xffffffffu, mx1, 1));
@@ -331,8 +321,9 @@ enum AttentionKernelSource {
                 r0[nt] = s[nt][0] + s[nt][1];
                 r1[nt] = s[nt][2] + s[nt][3];
             }
-            l0 = fmaf(l0, c0, tree_sum(r0));
-            l1 = fmaf(l1, c1, tree_sum(r1));
+            const auto sum = [](float a, float b) { return a + b; };
+            l0 = fmaf(l0, c0, tree_reduce(r0, sum));
+            l1 = fmaf(l1, c1, tree_reduce(r1, sum));
         }
 
         /// Scales a 16-row tile's outputs by its rows' factors; once the maxima settle no row of the warp changes
