@@ -124,13 +124,17 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        /// The benchmark workloads (W1-W4, S1-S4 of BENCHMARK.md): deterministic synthetic texts and images,
+        /// for `bench` and `bench-serve`.
+        .target(name: "Workloads", dependencies: ["Reranker", "ImageProcessing"], swiftSettings: swiftSettings),
+
         // MARK: Command-line tool
         .executableTarget(
             name: "LycheeCLI",
             dependencies: [
                 "Reranker", "Tokenizers", "ImageProcessing", "Qwen25VL", "SafeTensors", "TensorKit", "CPUBackend",
                 "RerankServer", "ModelHub",
-                "CUDABackend", "BackendConformance",
+                "CUDABackend", "BackendConformance", "Workloads",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -150,6 +154,9 @@ let package = Package(
             name: "CPUBackendTests", dependencies: ["CPUBackend", "TensorKit"], swiftSettings: swiftSettings),
         .testTarget(
             name: "CUDABackendTests", dependencies: ["CUDABackend", "CPUBackend", "TensorKit"],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "WorkloadsTests", dependencies: ["Workloads", "Reranker", "ImageProcessing"],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "BackendConformanceTests", dependencies: ["BackendConformance", "CPUBackend", "TensorKit"],

@@ -5,6 +5,7 @@ import ImageProcessing
 import Qwen25VL
 import Reranker
 import TensorKit
+import Workloads
 
 /// `lychee-rerank bench --model DIR`: times the BENCHMARK.md workloads end to end through `Reranker`.
 struct BenchCommand: ParsableCommand {

@@ -3,6 +3,7 @@ import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+import Workloads
 
 /// `lychee-rerank bench-serve --url URL`: closed-loop load on a running server with the serving workloads
 /// of BENCHMARK.md; prints docs/s, req/s and latency percentiles per mix and client count.

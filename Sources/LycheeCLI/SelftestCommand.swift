@@ -7,6 +7,7 @@ import ImageProcessing
 import Qwen25VL
 import Reranker
 import TensorKit
+import Workloads
 
 /// `lychee-rerank selftest --backend cuda`: every op of the GPU backend against the CPU backend.
 struct SelftestCommand: ParsableCommand {

@@ -3,19 +3,20 @@ import ImageProcessing
 import Reranker
 
 /// The BENCHMARK.md workloads, built in memory and deterministic (fixed seeds), so that the transformers
-/// reference can be fed the very same inputs (see `--dump-inputs`).
-struct BenchWorkload: Sendable {
-    var id: String
-    var title: String
-    var query: RerankItem
-    var documents: [RerankItem]
+/// reference can be fed the very same inputs (`bench --dump-inputs`).
+public struct BenchWorkload: Sendable {
+    public var id: String
+    public var title: String
+    public var query: RerankItem
+    public var documents: [RerankItem]
     /// The images in order of appearance (query first), for dumping.
-    var images: [RGBImage]
+    public var images: [RGBImage]
 
-    static let ids = ["W1", "W2", "W3", "W4"]
+    /// Every workload, in order.
+    public static let ids = ["W1", "W2", "W3", "W4"]
 
     /// Keeps the first `count` documents (and only the images they and the query use).
-    mutating func limit(documents count: Int) {
+    public mutating func limit(documents count: Int) {
         guard count < documents.count else { return }
         let queryImages = query.image == nil ? 0 : 1
         let documentImages = documents.prefix(count).filter { $0.image != nil }.count
@@ -23,8 +24,8 @@ struct BenchWorkload: Sendable {
         images = Array(images.prefix(queryImages + documentImages))
     }
 
-    /// W1 text->text, W2 text->image, W3 image->text, W4 mixed.
-    static func make(_ id: String) throws -> BenchWorkload? {
+    /// W1 text->text, W2 text->image, W3 image->text, W4 mixed; nil for another id.
+    public static func make(_ id: String) throws -> BenchWorkload? {
         var texts = SyntheticText(seed: UInt64(id.utf8.reduce(0) { $0 &* 31 &+ UInt64($1) }))
         switch id {
         case "W1":
@@ -59,9 +60,9 @@ struct BenchWorkload: Sendable {
 }
 
 /// Text of common English words, each one token in the Qwen2 vocabulary when preceded by a space,
-/// so `words(n)` is n tokens long (the bench prints the real counts).
-struct SyntheticText {
-    static let vocabulary = [
+/// so `words(n)` is n tokens long (the bench prints the real counts). Deterministic for a seed.
+public struct SyntheticText {
+    public static let vocabulary = [
         "time", "people", "water", "house", "world", "music", "river", "light", "city", "story", "market", "table",
         "garden", "school", "family", "paper", "power", "money", "night", "green", "small", "large", "early", "often",
         "bring", "write", "learn", "happy", "open", "stone", "train", "field", "north", "south", "plant", "glass",
@@ -71,21 +72,23 @@ struct SyntheticText {
     ]
     private var state: UInt64
 
-    init(seed: UInt64) { state = seed | 1 }
+    public init(seed: UInt64) { state = seed | 1 }
 
     private mutating func next() -> Int {
         state = state &* 6364136223846793005 &+ 1442695040888963407
         return Int(state >> 33)
     }
 
-    mutating func words(_ count: Int) -> String {
+    /// `count` words separated by spaces.
+    public mutating func words(_ count: Int) -> String {
         (0..<count).map { _ in Self.vocabulary[next() % Self.vocabulary.count] }.joined(separator: " ")
     }
 }
 
 /// A 768x512 test picture: smooth colour gradients, a few rectangles and mild noise, from a seed.
-enum SyntheticImage {
-    static func make(seed: Int, width: Int = 768, height: Int = 512) throws -> RGBImage {
+public enum SyntheticImage {
+    /// The picture of `seed` (the same pixels every time).
+    public static func make(seed: Int, width: Int = 768, height: Int = 512) throws -> RGBImage {
         var state = UInt64(seed) &* 0x9E37_79B9_7F4A_7C15 | 1
         func random() -> Int {
             state = state &* 6364136223846793005 &+ 1442695040888963407

@@ -1,4 +1,3 @@
-import ArgumentParser
 import Foundation
 import ImageProcessing
 import Reranker
@@ -11,15 +10,15 @@ import Reranker
 /// - S3 imgq10: a 768x512 JPEG + 8 words as the query (8 distinct query images in rotation), 10 documents
 ///   of 100 words.
 /// - S4 mixed: S1, S2 and S3 interleaved.
-struct ServeWorkload: Sendable {
+public struct ServeWorkload: Sendable {
     /// One request.
-    struct Request: Sendable {
-        var queryText: String
-        var queryImage: Data?
-        var documents: [(text: String, image: Data?)]
+    public struct Request: Sendable {
+        public var queryText: String
+        public var queryImage: Data?
+        public var documents: [(text: String, image: Data?)]
 
         /// The `/v1/rerank` JSON body (images as base64).
-        func body() throws -> Data {
+        public func body() throws -> Data {
             func item(_ text: String, _ image: Data?) -> Any {
                 guard let image else { return text }
                 var object: [String: String] = ["image": image.base64EncodedString()]
@@ -32,7 +31,7 @@ struct ServeWorkload: Sendable {
         }
 
         /// The same request for the in-process reranker.
-        var items: (query: RerankItem, documents: [RerankItem]) {
+        public var items: (query: RerankItem, documents: [RerankItem]) {
             (
                 RerankItem(text: queryText, image: queryImage.map { .encoded($0) }),
                 documents.map { RerankItem(text: $0.text, image: $0.image.map { .encoded($0) }) }
@@ -40,20 +39,20 @@ struct ServeWorkload: Sendable {
         }
     }
 
-    static let ids = ["S1", "S2", "S3", "S4"]
+    /// Every mix, in order.
+    public static let ids = ["S1", "S2", "S3", "S4"]
     /// Distinct document images of S2: twice what the default 2 GiB image cache of the 7B holds (about 600
     /// images, kept in bf16), so that the cache cannot flatter the figure.
-    static let documentImagePool = 1200
+    public static let documentImagePool = 1200
 
-    let id: String
+    public let id: String
     private let documentImages: [Data]
     private let queryImages: [Data]
 
     /// Builds mix `id`, encoding the images it needs (in parallel).
-    init(_ id: String) throws {
-        guard Self.ids.contains(id) else {
-            throw ValidationError("unknown serving mix \(id): use S1, S2, S3 or S4")
-        }
+    /// - Throws: ``WorkloadError/unknownMix(_:)`` for an id that is not S1-S4.
+    public init(_ id: String) throws {
+        guard Self.ids.contains(id) else { throw WorkloadError.unknownMix(id) }
         self.id = id
         let needsDocuments = id == "S2" || id == "S4"
         let needsQueries = id == "S3" || id == "S4"
@@ -62,7 +61,7 @@ struct ServeWorkload: Sendable {
     }
 
     /// Request `index` of the mix.
-    func request(_ index: Int) -> Request {
+    public func request(_ index: Int) -> Request {
         var text = SyntheticText(seed: UInt64(index) &* 7919 &+ UInt64(id.utf8.last ?? 0))
         let kind = id == "S4" ? ["S1", "S2", "S3"][index % 3] : id
         switch kind {
@@ -84,5 +83,16 @@ struct ServeWorkload: Sendable {
         try concurrentResults(count: seeds.count) { index in
             try JPEGWriter.encode(SyntheticImage.make(seed: seeds[index]), quality: 90)
         }.map { try $0.get() }
+    }
+}
+
+/// A workload that does not exist.
+public enum WorkloadError: Error, Equatable, CustomStringConvertible {
+    case unknownMix(String)
+
+    public var description: String {
+        switch self {
+        case .unknownMix(let id): "unknown serving mix \(id): use S1, S2, S3 or S4"
+        }
     }
 }
