@@ -86,6 +86,29 @@ struct EmbedAheadServerTests {
         }
     }
 
+    @Test(
+        "a bad image in either part fails the request naming its document, and the engine serves the next one",
+        arguments: [0, 4])
+    func badImageInAPart(bad: Int) async throws {
+        let engine = CountingEngine(try TinyModel.engine())
+        var encoded = try Self.images(5, seed: 4 + bad)
+        encoded[bad] = Data("hello world".utf8).base64EncodedString()
+        let images = encoded
+        try await withServer(engine: engine) { client, _ in
+            let failed = try await client.execute(
+                uri: "/v1/rerank", method: .post, headers: jsonHeaders,
+                body: try body(["query": "bad image", "documents": images.map { ["image": $0] }]))
+            #expect(failed.status == .badRequest)
+            #expect(try failed.apiError().message.hasPrefix("documents[\(bad)]:"))
+            let next = try await client.execute(
+                uri: "/v1/rerank", method: .post, headers: jsonHeaders,
+                body: try body(["query": "after", "documents": ["one", "two"]]))
+            #expect(next.status == .ok)
+        }
+        // A bad image in the second part: the first part's images were embedded while it was prepared.
+        #expect(engine.embeddedAhead == (bad == 0 ? [] : [2]))
+    }
+
     @Test("with two engines a request is prepared whole and nothing is embedded ahead")
     func twoEngines() async throws {
         let engines = [CountingEngine(try TinyModel.engine()), CountingEngine(try TinyModel.engine())]
