@@ -239,22 +239,14 @@ enum AttentionKernelSource {
             __syncthreads();
         }
 
-        /// Between key tile `index`'s scores and its value product: once every warp is done with the key tile,
-        /// tile `index + 1` starts loading into it; then tile `index`'s values must have landed.
+        /// Once every warp of the block is done with tile `index` (keys after their scores, values after their
+        /// product), tile `index + 1` starts loading into the same shared tile. After a key tile, the kernels then
+        /// wait for that tile's values (``wait_older_tile``).
         template <int D, int threads>
-        __device__ __forceinline__ void next_keys_then_values(unsigned keyTile, const bf16_t* k, int kvStride,
-                                                              const AttentionBlock& b, int index) {
+        __device__ __forceinline__ void next_tile(unsigned tile, const bf16_t* source, int stride, const AttentionBlock& b,
+                                                  int index) {
             __syncthreads();
-            prefetch_tile<D, threads>(keyTile, k, kvStride, b, index + 1);
-            wait_older_tile();
-        }
-
-        /// After value tile `index`'s product: once every warp is done with it, tile `index + 1` starts loading.
-        template <int D, int threads>
-        __device__ __forceinline__ void next_values(unsigned valueTile, const bf16_t* v, int kvStride,
-                                                    const AttentionBlock& b, int index) {
-            __syncthreads();
-            prefetch_tile<D, threads>(valueTile, v, kvStride, b, index + 1);
+            prefetch_tile<D, threads>(tile, source, stride, b, index + 1);
         }
 
         /// Keys of `keys` a row sees, counted from this lane's first column (2 t): those before the tile's end
@@ -447,7 +439,8 @@ enum AttentionKernelSource {
                     rescale_outputs<D>(o, c0, c1);
                 }
 
-                next_keys_then_values<D, ATT_THREADS>(keyTile, keys0, kvStride, block, blockIndex);
+                next_tile<D, ATT_THREADS>(keyTile, keys0, kvStride, block, blockIndex);
+                wait_older_tile();  // this block's values
 
                 if (!idle) {
         #pragma unroll
@@ -464,7 +457,7 @@ enum AttentionKernelSource {
                         }
                     }
                 }
-                next_values<D, ATT_THREADS>(valueTile, values0, kvStride, block, blockIndex);
+                next_tile<D, ATT_THREADS>(valueTile, values0, kvStride, block, blockIndex);
             }
 
             // The outputs leave through the key tile (every warp is done with it, and no copy into it is left in

@@ -134,7 +134,8 @@ enum AttentionWideKernelSource {
                     }
                 }
 
-                next_keys_then_values<D, ATTW_THREADS>(keyTile, keys0, kvStride, block, blockIndex);
+                next_tile<D, ATTW_THREADS>(keyTile, keys0, kvStride, block, blockIndex);
+                wait_older_tile();  // this block's values
 
                 if (!idle) {
         #pragma unroll
@@ -150,7 +151,7 @@ enum AttentionWideKernelSource {
                         }
                     }
                 }
-                next_values<D, ATTW_THREADS>(valueTile, values0, kvStride, block, blockIndex);
+                next_tile<D, ATTW_THREADS>(valueTile, values0, kvStride, block, blockIndex);
             }
 
             // The outputs leave through the query tile, which both warps are done with (with no key tile at all,

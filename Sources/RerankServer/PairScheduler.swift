@@ -153,14 +153,8 @@ public actor PairScheduler<Engine: RerankEngine>: Service {
         guard !images.isEmpty, !stopping, engines.count == 1, running == 0, queuedPairCount == 0,
             let index = idle.first, healthy[index]
         else { return }
-        idle.removeFirst()
-        running += 1
-        defer {
-            running -= 1
-            if healthy[index] { idle.append(index) }
-            wakeUp?.resume()
-            wakeUp = nil
-        }
+        takeIdleEngine()
+        defer { handBack(index) }
         let slot = engines[index]
         do {
             let embedded = try await slot.thread.run { try slot.engine.embedAhead(images) }
@@ -271,9 +265,8 @@ public actor PairScheduler<Engine: RerankEngine>: Service {
                 // several engines would cost more than they gain (an idle engine with nothing running always
                 // starts at once).
                 if queuedPairCount > 0, let engine = idle.first, running == 0 || queuedTokenCount >= tokenBudget {
-                    idle.removeFirst()
+                    takeIdleEngine()
                     let pass = takePass()
-                    running += 1
                     passes.addTask { await self.execute(pass, on: engine) }
                     continue
                 }
@@ -330,14 +323,23 @@ public actor PairScheduler<Engine: RerankEngine>: Service {
         return entries
     }
 
+    /// Takes the first idle engine for a pass or for embedding ahead: it counts as running until ``handBack(_:)``.
+    private func takeIdleEngine() {
+        idle.removeFirst()
+        running += 1
+    }
+
+    /// Returns engine `index` to the idle ones (unless it was taken out of rotation meanwhile) and wakes the loop.
+    private func handBack(_ index: Int) {
+        running -= 1
+        if healthy[index] { idle.append(index) }
+        wakeUp?.resume()
+        wakeUp = nil
+    }
+
     /// Runs a pass on engine `index`, then hands the engine back (or takes it out of rotation).
     private func execute(_ pass: [PassEntry], on index: Int) async {
-        defer {
-            running -= 1
-            if healthy[index] { idle.append(index) }
-            wakeUp?.resume()
-            wakeUp = nil
-        }
+        defer { handBack(index) }
         let started = ContinuousClock.now
         let outcome = await run(pass.map(\.pair), on: index)
         let elapsed = ContinuousClock.now - started
