@@ -145,21 +145,27 @@ public struct OpSelfTest {
             try checkAttention(
                 lengths: s ? [93, 259, 1, 64, 130] : [7, 5, 1, 70], heads: s ? 16 : 4, kvHeads: s ? 4 : 2,
                 headDim: 80, causal: true, sharedPrefix: true))
-        // The decoder's head dimension on both of its kernels (two 16-row tiles a warp, then 16 rows).
-        for wide in [true, false] {
+        // The decoder's head dimension on each of its kernels (warpgroup products on Hopper, two 16-row tiles a
+        // warp, 16 rows a warp).
+        for kernel in AttentionKernelChoice.allCases {
             record(
                 try checkAttention(
                     lengths: s ? [1, 37, 64, 200, 65] : [1, 5, 70], heads: s ? 28 : 4, kvHeads: s ? 4 : 2, headDim: 128,
-                    causal: true, wide: wide))
+                    causal: true, kernel: kernel))
             record(
                 try checkAttention(
                     lengths: s ? [300, 17, 128, 33] : [9, 70], heads: s ? 14 : 4, kvHeads: 2, headDim: 128,
-                    causal: false, wide: wide))
+                    causal: false, kernel: kernel))
             record(
                 try checkAttention(
                     lengths: s ? [93, 259, 1, 64, 300] : [7, 5, 1, 70], heads: s ? 28 : 4, kvHeads: s ? 4 : 2,
-                    headDim: 128, causal: true, sharedPrefix: true, wide: wide))
+                    headDim: 128, causal: true, sharedPrefix: true, kernel: kernel))
         }
+        // Head dimension 64 on the warpgroup kernel (one swizzled half a row).
+        record(
+            try checkAttention(
+                lengths: s ? [93, 259, 1, 64, 130] : [7, 5, 1, 70], heads: s ? 16 : 4, kvHeads: s ? 4 : 2,
+                headDim: 64, causal: true, sharedPrefix: true, kernel: .hopper))
         return checks
     }
 
@@ -585,12 +591,20 @@ public struct OpSelfTest {
     /// With `sharedPrefix`, the first sequence is a prefix every later one also attends to.
     private mutating func checkAttention(
         lengths: [Int], heads: Int, kvHeads: Int, headDim: Int, causal: Bool, sharedPrefix: Bool = false,
-        wide: Bool = false
+        kernel: AttentionKernelChoice = .sixteenRows
     ) throws -> Check {
         let cuda = device as? CUDABackend
-        let previous = cuda?.wideAttention
-        cuda?.wideAttention = wide
-        defer { if let previous { cuda?.wideAttention = previous } }
+        let previous = cuda.map { ($0.wideAttention, $0.hopperAttention) }
+        cuda?.wideAttention = kernel == .wide
+        cuda?.hopperAttention = kernel == .hopper
+        defer {
+            if let previous {
+                cuda?.wideAttention = previous.0
+                cuda?.hopperAttention = previous.1
+            }
+        }
+        // Where the device has no Hopper instructions, the warpgroup choice runs the 16-row kernel: say so.
+        let mark = cuda?.hopperAttention == true ? "h" : cuda?.wideAttention == true ? "w" : ""
         let tokens = lengths.reduce(0, +)
         var cuSeqlens: [Int32] = [0]
         for length in lengths { cuSeqlens.append((cuSeqlens.last ?? 0) + Int32(length)) }
@@ -611,7 +625,17 @@ public struct OpSelfTest {
         let lengthText = lengths.count > 6 ? "\(lengths.count) seqs of <=\(lengths.max() ?? 0)" : "\(lengths)"
         return try compare(
             (causal ? "attn causal" : "attn full") + (sharedPrefix ? "+pfx" : ""),
-            "h\(heads)/kv\(kvHeads) d\(headDim)\(wide ? "w" : "") \(lengthText)", out,
+            "h\(heads)/kv\(kvHeads) d\(headDim)\(mark) \(lengthText)", out,
             tolerance: tolerance)
     }
+}
+
+/// Which attention kernel a self-test check runs on a CUDA backend.
+enum AttentionKernelChoice: CaseIterable {
+    /// ``CUDABackend/hopperAttention``: warpgroup products (sm_90a).
+    case hopper
+    /// ``CUDABackend/wideAttention``: two 16-row tiles a warp.
+    case wide
+    /// 16 rows a warp.
+    case sixteenRows
 }

@@ -16,8 +16,8 @@
 /// shared prefix the sequence also attends to (start, end; equal for none). A block computes those of its
 /// 64 rows that lie in its sequence (``AttentionTiling``: a causal sequence's first block may start before it).
 ///
-/// On Hopper and the A100 the decoder (head dimension 128) runs ``AttentionWideKernelSource``'s variant
-/// instead, with 32 rows a warp.
+/// On Hopper the decoder (head dimension 128) runs ``AttentionHopperKernelSource``'s warpgroup variant instead;
+/// on the A100, ``AttentionWideKernelSource``'s, with 32 rows a warp.
 ///
 /// Integer work per key tile is kept small (the kernel issued about as many address instructions as
 /// products before): shared addresses are 32-bit and computed once per thread, each thread copies fixed

@@ -252,16 +252,13 @@ extension CUDABackend {
         let tiles = AttentionTiling.tiles(cuSeqlens: cuSeqlens, prefixes: prefixes, causal: causal)
         guard !tiles.isEmpty, sizes.heads > 0 else { return out }
         let deviceTiles = try deviceIndices(tiles)
-        // Head dimension 128 (the decoder): two 16-row tiles a warp, two warps a block, where the device runs
-        // that well.
-        let wide = wideAttention && AttentionWideKernelSource.headDims.contains(sizes.headDim)
+        // Head dimension 128 (the decoder): warpgroup products on Hopper, else two 16-row tiles a warp, two warps
+        // a block, where the device runs that well.
+        let kernel = attentionKernel(headDim: sizes.headDim)
         try withExtendedLifetime(deviceTiles.tensor) {
             try kernels.launch(
-                wide
-                    ? AttentionWideKernelSource.kernelName(headDim: sizes.headDim)
-                    : AttentionKernelSource.kernelName(headDim: sizes.headDim),
-                grid: (tiles.count / 5, sizes.heads, 1), block: (wide ? AttentionWideKernelSource.threads : 128, 1, 1),
-                sharedBytes: wide ? AttentionWideKernelSource.sharedBytes(headDim: sizes.headDim) : 0,
+                kernel.name, grid: (tiles.count / 5, sizes.heads, 1), block: (kernel.threads, 1, 1),
+                sharedBytes: kernel.sharedBytes,
                 [
                     .pointer(try address(query, op: "attention", argument: "query")),
                     .pointer(try address(key, op: "attention", argument: "key")),
@@ -275,6 +272,25 @@ extension CUDABackend {
             "attention d=\(sizes.headDim) \(causal ? "causal" : "full") longest<="
                 + "\(AttentionTiling.lengthBucket(cuSeqlens))\(prefixes.isEmpty ? "" : " prefix")")
         return out
+    }
+}
+
+extension CUDABackend {
+    /// The attention kernel for `headDim` on this device, with its block size and dynamic shared memory.
+    func attentionKernel(headDim: Int) -> (name: String, threads: Int, sharedBytes: Int) {
+        if hopperAttention && AttentionHopperKernelSource.headDims.contains(headDim) {
+            return (
+                AttentionHopperKernelSource.kernelName(headDim: headDim), AttentionHopperKernelSource.threads,
+                AttentionHopperKernelSource.sharedBytes(headDim: headDim)
+            )
+        }
+        if wideAttention && AttentionWideKernelSource.headDims.contains(headDim) {
+            return (
+                AttentionWideKernelSource.kernelName(headDim: headDim), AttentionWideKernelSource.threads,
+                AttentionWideKernelSource.sharedBytes(headDim: headDim)
+            )
+        }
+        return (AttentionKernelSource.kernelName(headDim: headDim), 128, 0)
     }
 }
 

@@ -25,6 +25,11 @@ public final class CUDABackend: Backend, @unchecked Sendable {
         public var libraries: [String]
         /// `sm_90` and the like: what the kernels are compiled for.
         public var architecture: String { "sm_\(computeCapability.major)\(computeCapability.minor)" }
+        /// What NVRTC compiles the kernels for: ``architecture``, with Hopper's own instructions (`wgmma`) on
+        /// compute capability 9.0 (`sm_90a`, which runs on that architecture only).
+        public var compilerArchitecture: String { hasHopperInstructions ? architecture + "a" : architecture }
+        /// Whether the kernels may use Hopper's architecture-specific instructions (H100, H200: 9.0).
+        public var hasHopperInstructions: Bool { computeCapability.major == 9 && computeCapability.minor == 0 }
 
         public var description: String {
             let gib = Double(totalMemoryBytes) / Double(1 << 30)
@@ -80,6 +85,17 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     /// kernel's blocks (Hopper, A100), off where its 52 KB a block would leave one block a multiprocessor (Ada,
     /// consumer Ampere). The self-test checks both (set it before use, like ``fp8TensorCores``).
     public var wideAttention = false
+
+    /// Run attention with head dimensions 64 and 128 (the decoder's) on ``AttentionHopperKernelSource``'s
+    /// warpgroup kernel (`wgmma`); off: ``wideAttention`` decides. Starts on where the kernels are compiled
+    /// with Hopper's instructions (``DeviceInfo/hasHopperInstructions``), and only there can it be turned on;
+    /// `LYCHEE_HOPPER_ATTENTION=0` in the environment starts it off (a diagnostic switch: the `mma.sync`
+    /// kernels instead). The self-test checks all three kernels.
+    public var hopperAttention: Bool {
+        get { hopperAttentionChosen && device.hasHopperInstructions }
+        set { hopperAttentionChosen = newValue }
+    }
+    private var hopperAttentionChosen = false
 
     /// Wait for the device after every op, so that a failing kernel is reported by the op that ran it
     /// (slower; the self-test turns it on).
@@ -174,7 +190,8 @@ public final class CUDABackend: Backend, @unchecked Sendable {
             totalMemoryBytes: usage.total, driverVersion: Int(version),
             libraries: [driver.library.path, blas.library.path, nvrtc.library.path])
         let compiler = KernelCompiler(
-            nvrtc: nvrtc, architecture: info.architecture, driverVersion: version, cacheDirectory: kernelCacheDirectory)
+            nvrtc: nvrtc, architecture: info.compilerArchitecture, driverVersion: version,
+            cacheDirectory: kernelCacheDirectory)
         self.baselineDeviceBytes = usage.used
         self.driver = driver
         self.context = context
@@ -186,6 +203,7 @@ public final class CUDABackend: Backend, @unchecked Sendable {
         self.fp8TensorCores = hasFP8TensorCores
         self.wideAttention = AttentionWideKernelSource.runsWell(
             sharedMemoryPerMultiprocessor: info.sharedMemoryPerMultiprocessor)
+        self.hopperAttentionChosen = ProcessInfo.processInfo.environment["LYCHEE_HOPPER_ATTENTION"] != "0"
     }
 
     /// `$LYCHEE_KERNEL_CACHE`, else `$XDG_CACHE_HOME/lychee-rerank/kernels`, else

@@ -373,7 +373,7 @@ enum KernelSources {
     /// Every kernel in one translation unit (one NVRTC compile, one module).
     static var all: String {
         prelude + "\n" + elementwise + "\n" + FP8KernelSource.source + "\n" + AttentionKernelSource.source + "\n"
-            + AttentionWideKernelSource.source + "\n"
+            + AttentionWideKernelSource.source + "\n" + AttentionHopperKernelSource.source + "\n"
             + PatchifyKernelSource.source
     }
 }

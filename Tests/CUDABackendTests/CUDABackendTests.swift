@@ -31,6 +31,33 @@ struct CUDABackendTests {
         #expect(source.contains("void __launch_bounds__(64, 4) \(AttentionWideKernelSource.kernelName(headDim: 128))("))
         #expect(AttentionWideKernelSource.sharedBytes(headDim: 128) == 3 * 64 * 136 * 2)
         #expect(source.contains("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32"))
+        // Hopper's warpgroup kernel: one warpgroup a block, the products as wgmma, 4 blocks a multiprocessor.
+        #expect(AttentionHopperKernelSource.headDims == [64, 128])
+        for d in AttentionHopperKernelSource.headDims {
+            #expect(
+                source.contains("void __launch_bounds__(128, 4) \(AttentionHopperKernelSource.kernelName(headDim: d))(")
+            )
+        }
+        #expect(source.contains("wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16"))
+        #expect(source.contains("wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16"))
+        #expect(AttentionHopperKernelSource.sharedBytes(headDim: 128) == 3 * 64 * 128 * 2 + 1024)
+        #expect(4 * (AttentionHopperKernelSource.sharedBytes(headDim: 128) + 1024) <= 228 * 1024)
+    }
+
+    @Test("Hopper's own instructions are compiled for compute capability 9.0 only (sm_90a)")
+    func compilerArchitecture() {
+        func info(_ major: Int, _ minor: Int) -> CUDABackend.DeviceInfo {
+            CUDABackend.DeviceInfo(
+                name: "GPU", computeCapability: (major, minor), multiprocessors: 1, sharedMemoryPerMultiprocessor: 0,
+                totalMemoryBytes: 0, driverVersion: 13000, libraries: [])
+        }
+        #expect(info(9, 0).compilerArchitecture == "sm_90a")
+        #expect(info(9, 0).architecture == "sm_90")
+        #expect(info(9, 0).hasHopperInstructions)
+        #expect(info(8, 0).compilerArchitecture == "sm_80")
+        #expect(info(8, 9).compilerArchitecture == "sm_89")
+        #expect(!info(10, 0).hasHopperInstructions)
+        #expect(info(10, 0).compilerArchitecture == "sm_100")
     }
 
     @Test("attention tiles cover every query row once, inside its own sequence, with its prefix")

@@ -18,11 +18,12 @@ struct KernelCompileTests {
             "split_rope_v8", "gather_rows", "scatter_rows", "linear_fallback", "patchify_rgb8",
         ] + AttentionKernelSource.headDims.map(AttentionKernelSource.kernelName(headDim:))
         + AttentionWideKernelSource.headDims.map(AttentionWideKernelSource.kernelName(headDim:))
+        + AttentionHopperKernelSource.headDims.map(AttentionHopperKernelSource.kernelName(headDim:))
 
     @Test(
         "every kernel compiles for the GPUs we support and every launched name is in the module",
         .enabled(if: nvrtc != nil, "NVRTC (libnvrtc.so.13 or .12) not found: run scripts/install-nvrtc.sh"),
-        arguments: ["sm_80", "sm_90"])
+        arguments: ["sm_80", "sm_90", "sm_90a"])
     func compiles(architecture: String) throws {
         let nvrtc = try #require(Self.nvrtc)
         let compiler = KernelCompiler(nvrtc: nvrtc, architecture: architecture, driverVersion: 0, cacheDirectory: nil)
