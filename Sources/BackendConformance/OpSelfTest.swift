@@ -133,18 +133,22 @@ public struct OpSelfTest {
         record(try checkConcatenate(widths: s ? [700, 1, 2048, 333] : [5, 1, 9], width: hidden))
         record(try checkEmbedding(vocab: s ? 5000 : 50, width: hidden, count: s ? 300 : 12))
         record(try checkEmbedding(vocab: s ? 5000 : 50, width: hidden, count: s ? 3000 : 40, distinct: s ? 60 : 6))
-        record(
-            try checkAttention(
-                lengths: s ? Array(repeating: 64, count: 8) + [48] : [64, 3], heads: s ? 16 : 2, kvHeads: s ? 16 : 2,
-                headDim: 80, causal: false))
-        record(
-            try checkAttention(
-                lengths: s ? [1944] : [130], heads: s ? 16 : 2, kvHeads: s ? 16 : 2, headDim: 80, causal: false))
-        // The 16-row kernel with a prefix and grouped heads at the vision tower's head dimension too.
-        record(
-            try checkAttention(
-                lengths: s ? [93, 259, 1, 64, 130] : [7, 5, 1, 70], heads: s ? 16 : 4, kvHeads: s ? 4 : 2,
-                headDim: 80, causal: true, sharedPrefix: true))
+        // The vision tower's head dimension on its two kernels (warpgroup products on Hopper, 16 rows a warp):
+        // 64-row windows, a whole image, and a prefix with grouped heads too.
+        for kernel in [AttentionKernelChoice.hopper, .sixteenRows] {
+            record(
+                try checkAttention(
+                    lengths: s ? Array(repeating: 64, count: 8) + [48] : [64, 3], heads: s ? 16 : 2,
+                    kvHeads: s ? 16 : 2, headDim: 80, causal: false, kernel: kernel))
+            record(
+                try checkAttention(
+                    lengths: s ? [1944] : [130], heads: s ? 16 : 2, kvHeads: s ? 16 : 2, headDim: 80, causal: false,
+                    kernel: kernel))
+            record(
+                try checkAttention(
+                    lengths: s ? [93, 259, 1, 64, 130] : [7, 5, 1, 70], heads: s ? 16 : 4, kvHeads: s ? 4 : 2,
+                    headDim: 80, causal: true, sharedPrefix: true, kernel: kernel))
+        }
         // The decoder's head dimension on each of its kernels (warpgroup products on Hopper, two 16-row tiles a
         // warp, 16 rows a warp).
         for kernel in AttentionKernelChoice.allCases {

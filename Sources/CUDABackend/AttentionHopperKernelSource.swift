@@ -9,16 +9,19 @@
 /// it). The value product takes the probabilities from registers (the scores' accumulator layout is the A
 /// operand's, as for `mma.sync`) and the value tile from shared memory, read transposed by the tensor cores.
 ///
-/// Tiles in shared memory use the 128-byte swizzle the tensor cores read: a row of 64 bf16 values is 128 bytes,
-/// and its 16-byte chunk c lies at chunk c ^ (row % 8). Head dimension 128 is two such 64-column halves, one after
-/// the other (8 KB each for 64 rows). The copies write that layout directly, and each thread's rows share their
-/// swizzle (its rows are a multiple of 8 apart). Tiles start on 1024-byte boundaries, where the pattern repeats.
+/// Tiles in shared memory are laid out as the tensor cores read them: column blocks, one after the other, each a
+/// swizzled 64-row matrix. Head dimensions that are multiples of 64 use the 128-byte swizzle (blocks of 64
+/// columns: a row is 128 bytes and its 16-byte chunk c lies at c ^ (row % 8)); the vision tower's 80 uses the
+/// 32-byte swizzle (blocks of 16 columns: a row is 32 bytes, chunk c at c ^ (row / 4 % 2)). Key tiles are read as
+/// K-major operands, value tiles as MN-major ones, from the same layout. The copies write it directly, each
+/// thread's rows a multiple of 8 apart so that its swizzle is fixed. Tiles start on 1024-byte boundaries, where
+/// the patterns repeat.
 ///
 /// Compiled only for sm_90a (``CUDABackend/DeviceInfo/compilerArchitecture``); elsewhere the entry points are
 /// empty and never launched.
 enum AttentionHopperKernelSource {
-    /// Head dimensions that use this kernel (multiples of 64: whole swizzled halves).
-    static let headDims = [64, 128]
+    /// Head dimensions that use this kernel: the decoder's 128, the vision tower's 80, and 64.
+    static let headDims = [64, 80, 128]
 
     /// Threads a block: one warpgroup.
     static let threads = 128
@@ -29,18 +32,19 @@ enum AttentionHopperKernelSource {
     /// and 1 KB to start them on the swizzle pattern's 1024-byte boundary.
     static func sharedBytes(headDim: Int) -> Int { 3 * 64 * headDim * 2 + 1024 }
 
-    /// Blocks each multiprocessor should hold at once: 16 warps, 128 registers a thread (126 used, no spills;
-    /// NVRTC's report), 4 x 49 KB of shared memory.
-    static let blocksPerMultiprocessor = 4
+    /// Blocks each multiprocessor should hold at once: 16 warps with 128 registers a thread (for d = 128, 126
+    /// used and no spills: NVRTC's report; 5 blocks would spill at every head dimension) and 4 x 49 KB of shared
+    /// memory at most.
+    static func blocksPerMultiprocessor(headDim: Int) -> Int { 4 }
 
     static let source: String =
         wgmmaInstructions + body
         + AttentionKernelSource.entryPoints(
             headDims: headDims, name: kernelName(headDim:), calling: { "attention_wgmma_tile<\($0)>" },
-            threads: threads, blocksPerMultiprocessor: { _ in blocksPerMultiprocessor })
+            threads: threads, blocksPerMultiprocessor: blocksPerMultiprocessor(headDim:))
 
     /// `wgmma` wrappers, their operand lists written out: the scores (m64n64k16, both operands in shared memory)
-    /// and the value products (m64nDk16, probabilities in registers) for D = 64 and 128.
+    /// and the value products (m64nDk16, probabilities in registers) for each of ``headDims``.
     static var wgmmaInstructions: String {
         let scores = """
             /// Scores of 64 rows against 64 keys over 16 dimensions: s (+)= A * B^T, both K-major in shared memory.
@@ -56,7 +60,7 @@ enum AttentionHopperKernelSource {
             }
 
             """
-        let values = [64, 128].map { n in
+        let values = headDims.map { n in
             """
             /// Outputs of 64 rows over \(n) dimensions: o += P * V over 16 keys; P in registers (the A fragment), V in
             /// shared memory with its rows along the keys (MN-major, read transposed).
@@ -88,33 +92,44 @@ enum AttentionHopperKernelSource {
     /// Uses the helpers of ``AttentionKernelSource/body`` (copies, the copy pipeline, softmax, staging).
     static let body = #"""
         #define ATTH_THREADS 128
-        /// Bytes of one 64-column half of a 64-row tile.
-        #define ATTH_HALF (ATT_BK * 128)
 
-        /// Where 16-byte chunk `chunk` of row `row` lies in a swizzled tile (bytes from its start).
-        __device__ __forceinline__ unsigned swizzled_offset(int row, int chunk) {
-            return (chunk >> 3) * ATTH_HALF + row * 128 + (((chunk & 7) ^ (row & 7)) << 4);
-        }
+        /// The shared layout of a 64-row tile of D columns: column blocks of `columns` values, each a swizzled
+        /// matrix of 64 rows of `rowBytes`, and the descriptor fields the tensor cores read it with.
+        template <int D> struct SwizzledTile {
+            static constexpr bool wide = D % 64 == 0;
+            static constexpr int columns = wide ? 64 : 16, rowBytes = columns * 2, blockBytes = ATT_BK * rowBytes;
+            static constexpr int blockChunks = rowBytes / 16;
+            /// Descriptor swizzle mode: 1 = 128 bytes, 3 = 32 bytes.
+            static constexpr unsigned long long mode = wide ? 1 : 3;
+            static_assert(D % columns == 0, "whole column blocks");
+
+            /// Where 16-byte chunk `chunk` (of the block's row) of block `block`, row `row` lies, in bytes.
+            __device__ static __forceinline__ unsigned offset(int block, int row, int chunk) {
+                const int swizzled = wide ? chunk ^ (row & 7) : chunk ^ ((row >> 2) & 1);
+                return block * blockBytes + row * rowBytes + (swizzled << 4);
+            }
+        };
 
         /// Starts copying rows `start ..< start + ATT_BK` of one head into the swizzled tile at `tile`; rows outside
-        /// `lo ..< hi` become zeros. Each thread copies one chunk column of rows a multiple of 8 apart, so its
-        /// swizzle is fixed.
+        /// `lo ..< hi` become zeros. The threads take a column block at a time, consecutive threads the consecutive
+        /// chunks of a row (16-byte writes that fill whole bank rows), so each thread's rows lie a multiple of 8
+        /// apart and its swizzle is fixed.
         template <int D>
         __device__ __forceinline__ void load_tile_swizzled(unsigned tile, const bf16_t* source, int stride, int start,
                                                            int lo, int hi) {
-            constexpr int chunks = D / 8, rowsPerPass = ATTH_THREADS / chunks;
-            static_assert(D % 64 == 0 && rowsPerPass % 8 == 0, "whole swizzled halves, rows 8 apart");
-            const int r0 = threadIdx.x / chunks, chunk = threadIdx.x % chunks;
-            unsigned target = tile + swizzled_offset(r0, chunk);
-            const bf16_t* from = source + (start + r0) * stride + chunk * 8;
-            int row = start + r0;
+            using Tile = SwizzledTile<D>;
+            constexpr int perBlock = ATT_BK * Tile::blockChunks, passes = ATT_BK * D / 8 / ATTH_THREADS;
+            static_assert(perBlock % ATTH_THREADS == 0 || ATTH_THREADS % perBlock == 0, "whole passes");
+            static_assert((ATTH_THREADS / Tile::blockChunks) % 8 == 0, "rows a multiple of 8 apart");
         #pragma unroll 1
-            for (int pass = 0; pass < ATT_BK / rowsPerPass; ++pass) {
+            for (int pass = 0; pass < passes; ++pass) {
+                const int index = pass * ATTH_THREADS + threadIdx.x;
+                const int block = index / perBlock, within = index % perBlock;
+                const int r = within / Tile::blockChunks, chunk = within % Tile::blockChunks;
+                const int row = start + r;
                 const bool valid = row >= lo && row < hi;
-                copy16_async(target, valid ? from : source, valid);
-                target += rowsPerPass * 128;
-                from += rowsPerPass * stride;
-                row += rowsPerPass;
+                const bf16_t* from = source + row * stride + (block * Tile::blockChunks + chunk) * 8;
+                copy16_async(tile + Tile::offset(block, r, chunk), valid ? from : source, valid);
             }
         }
 
@@ -137,11 +152,29 @@ enum AttentionHopperKernelSource {
             __syncthreads();
         }
 
-        /// A shared-memory matrix descriptor for `wgmma`: 128-byte swizzle, byte offsets `leading` and `stride`.
+        /// A shared-memory matrix descriptor for `wgmma`: swizzle `mode`, byte offsets `leading` and `stride`.
         __device__ __forceinline__ unsigned long long matrix_descriptor(unsigned address, unsigned leading,
-                                                                        unsigned stride) {
+                                                                        unsigned stride, unsigned long long mode) {
             return (unsigned long long)((address & 0x3FFFF) >> 4) | ((unsigned long long)(leading >> 4) << 16)
-                   | ((unsigned long long)(stride >> 4) << 32) | (1ull << 62);
+                   | ((unsigned long long)(stride >> 4) << 32) | (mode << 62);
+        }
+
+        /// The scores' operand descriptor of dimensions 16 kk ..< 16 kk + 16 of a query or key tile (K-major: rows
+        /// of 8 a stride of 8 rows apart; the leading offset is unused with a swizzle).
+        template <int D>
+        __device__ __forceinline__ unsigned long long score_operand(unsigned tile, int kk) {
+            using Tile = SwizzledTile<D>;
+            const unsigned bytes = kk * 32;
+            return matrix_descriptor(tile + bytes / Tile::rowBytes * Tile::blockBytes + bytes % Tile::rowBytes, 16,
+                                     8 * Tile::rowBytes, Tile::mode);
+        }
+
+        /// The value product's operand descriptor of keys 16 ks ..< 16 ks + 16 of a value tile (MN-major: column
+        /// blocks `blockBytes` apart, groups of 8 keys 8 rows apart).
+        template <int D>
+        __device__ __forceinline__ unsigned long long value_operand(unsigned tile, int ks) {
+            using Tile = SwizzledTile<D>;
+            return matrix_descriptor(tile + ks * 16 * Tile::rowBytes, Tile::blockBytes, 8 * Tile::rowBytes, Tile::mode);
         }
 
         __device__ __forceinline__ void wgmma_fence() {
@@ -210,14 +243,12 @@ enum AttentionHopperKernelSource {
                 const int kStart = keys.start, keyEnd = keys.end;
                 wait_older_tile_for_wgmma();  // this block's keys (and, the first time, the query rows)
 
-                // Scores: 16 dimensions a product; dimension 64 on lies in the second half of both tiles.
+                // Scores: 16 dimensions a product.
                 float s[ATT_BK / 8][4];
                 wgmma_fence();
         #pragma unroll
                 for (int kk = 0; kk < D / 16; ++kk) {
-                    const unsigned offset = (kk >> 2) * ATTH_HALF + (kk & 3) * 32;
-                    wgmma_scores(s, matrix_descriptor(queryTile + offset, 16, 1024),
-                                 matrix_descriptor(keyTile + offset, 16, 1024), kk);
+                    wgmma_scores(s, score_operand<D>(queryTile, kk), score_operand<D>(keyTile, kk), kk);
                 }
                 wgmma_commit_and_wait();
                 pin_registers(s);
@@ -235,14 +266,12 @@ enum AttentionHopperKernelSource {
                 prefetch_swizzled<D>(keyTile, keys0, kvStride, block, blockIndex + 1);
                 wait_older_tile_for_wgmma();  // this block's values
 
-                // Values: 16 keys a product (2 KB of the tile); the 64-column halves are 8 KB apart, rows 128 bytes.
+                // Values: 16 keys a product.
                 pin_registers(o);
                 pin_registers(p);
                 wgmma_fence();
         #pragma unroll
-                for (int ks = 0; ks < ATT_BK / 16; ++ks) {
-                    wgmma_values(o, p[ks], matrix_descriptor(valueTile + ks * 16 * 128, ATTH_HALF, 1024));
-                }
+                for (int ks = 0; ks < ATT_BK / 16; ++ks) wgmma_values(o, p[ks], value_operand<D>(valueTile, ks));
                 wgmma_commit_and_wait();
                 pin_registers(o);
 

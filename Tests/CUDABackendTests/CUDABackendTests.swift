@@ -32,14 +32,13 @@ struct CUDABackendTests {
         #expect(AttentionWideKernelSource.sharedBytes(headDim: 128) == 3 * 64 * 136 * 2)
         #expect(source.contains("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32"))
         // Hopper's warpgroup kernel: one warpgroup a block, the products as wgmma, 4 blocks a multiprocessor.
-        #expect(AttentionHopperKernelSource.headDims == [64, 128])
-        for d in AttentionHopperKernelSource.headDims {
-            #expect(
-                source.contains("void __launch_bounds__(128, 4) \(AttentionHopperKernelSource.kernelName(headDim: d))(")
-            )
+        #expect(AttentionHopperKernelSource.headDims == [64, 80, 128])
+        for (d, blocks) in [(64, 4), (80, 4), (128, 4)] {
+            let name = AttentionHopperKernelSource.kernelName(headDim: d)
+            #expect(source.contains("void __launch_bounds__(128, \(blocks)) \(name)("))
+            #expect(source.contains("wgmma.mma_async.sync.aligned.m64n\(d)k16.f32.bf16.bf16"))
         }
-        #expect(source.contains("wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16"))
-        #expect(source.contains("wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16"))
+        #expect(source.contains("wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 {%0, %1,"))
         #expect(AttentionHopperKernelSource.sharedBytes(headDim: 128) == 3 * 64 * 128 * 2 + 1024)
         #expect(4 * (AttentionHopperKernelSource.sharedBytes(headDim: 128) + 1024) <= 228 * 1024)
     }
