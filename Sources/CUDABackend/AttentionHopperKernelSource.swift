@@ -249,13 +249,11 @@ enum AttentionHopperKernelSource {
             prefetch_swizzled<D>(valueTile, values0, kvStride, block, 0);
 
             float o[D / 8][4];
-        #pragma unroll
-            for (int dt = 0; dt < D / 8; ++dt) { o[dt][0] = o[dt][1] = o[dt][2] = o[dt][3] = 0.0f; }
+            clear_outputs<D>(o);
             float m0 = ATT_NEG_INF, m1 = ATT_NEG_INF, l0 = 0.0f, l1 = 0.0f;
 
             for (int blockIndex = 0; blockIndex < block.blocks; ++blockIndex) {
                 const KeyTile keys = key_tile(blockIndex, block);
-                const int kStart = keys.start, keyEnd = keys.end;
                 wait_older_tile_for_wgmma();  // this block's keys (and, the first time, the query rows)
 
                 // Scores: 16 dimensions a product.
@@ -268,7 +266,7 @@ enum AttentionHopperKernelSource {
                 wgmma_commit_and_wait();
                 pin_registers(s);
 
-                const bool masked = kStart + ATT_BK > keyEnd || (causal && !keys.inPrefix && kStart + ATT_BK - 1 > warpFirst);
+                const bool masked = keys.start + ATT_BK > keys.end || (causal && !keys.inPrefix && keys.start + ATT_BK - 1 > warpFirst);
                 float c0, c1;
                 online_softmax(s, m0, m1, l0, l1, masked, keys_seen(row0, keys, causal, t), keys_seen(row1, keys, causal, t),
                                scaleLog2, c0, c1);

@@ -249,6 +249,13 @@ enum AttentionKernelSource {
             prefetch_tile<D, threads>(tile, source, stride, b, index + 1);
         }
 
+        /// Zeros a 16-row tile's output accumulators.
+        template <int D>
+        __device__ __forceinline__ void clear_outputs(float (&o)[D / 8][4]) {
+        #pragma unroll
+            for (int dt = 0; dt < D / 8; ++dt) { o[dt][0] = o[dt][1] = o[dt][2] = o[dt][3] = 0.0f; }
+        }
+
         /// Keys of `keys` a row sees, counted from this lane's first column (2 t): those before the tile's end
         /// and, on its own sequence's keys under a causal mask, those up to the row (the prefix precedes it).
         __device__ __forceinline__ int keys_seen(int row, KeyTile keys, int causal, int t) {
@@ -406,17 +413,15 @@ enum AttentionKernelSource {
             prefetch_tile<D, ATT_THREADS>(valueTile, values0, kvStride, block, 0);
 
             float o[D / 8][4];
-        #pragma unroll
-            for (int dt = 0; dt < D / 8; ++dt) { o[dt][0] = o[dt][1] = o[dt][2] = o[dt][3] = 0.0f; }
+            clear_outputs<D>(o);
             float m0 = ATT_NEG_INF, m1 = ATT_NEG_INF, l0 = 0.0f, l1 = 0.0f;
 
             for (int blockIndex = 0; blockIndex < block.blocks; ++blockIndex) {
                 const KeyTile keys = key_tile(blockIndex, block);
-                const int kStart = keys.start, keyEnd = keys.end;
                 wait_older_tile();  // this block's keys
 
                 // Only tiles crossing the sequence end or the diagonal need masks.
-                const bool masked = kStart + ATT_BK > keyEnd || (causal && !keys.inPrefix && kStart + ATT_BK - 1 > warpFirst);
+                const bool masked = keys.start + ATT_BK > keys.end || (causal && !keys.inPrefix && keys.start + ATT_BK - 1 > warpFirst);
                 float s[ATT_BK / 8][4];
                 if (!idle) {
         #pragma unroll

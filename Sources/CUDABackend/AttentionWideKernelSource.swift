@@ -81,21 +81,17 @@ enum AttentionWideKernelSource {
             prefetch_tile<D, ATTW_THREADS>(valueTile, values0, kvStride, block, 0);
 
             float o[2][D / 8][4];
-        #pragma unroll
-            for (int m = 0; m < 2; ++m) {
-        #pragma unroll
-                for (int dt = 0; dt < D / 8; ++dt) { o[m][dt][0] = o[m][dt][1] = o[m][dt][2] = o[m][dt][3] = 0.0f; }
-            }
+            clear_outputs<D>(o[0]);
+            clear_outputs<D>(o[1]);
             float mx[2][2], l[2][2];
         #pragma unroll
             for (int m = 0; m < 2; ++m) { mx[m][0] = mx[m][1] = ATT_NEG_INF; l[m][0] = l[m][1] = 0.0f; }
 
             for (int blockIndex = 0; blockIndex < block.blocks; ++blockIndex) {
                 const KeyTile keys = key_tile(blockIndex, block);
-                const int kStart = keys.start, keyEnd = keys.end;
                 wait_older_tile();  // this block's keys (and, the first time, the query rows)
 
-                const bool masked = kStart + ATT_BK > keyEnd || (causal && !keys.inPrefix && kStart + ATT_BK - 1 > warpFirst);
+                const bool masked = keys.start + ATT_BK > keys.end || (causal && !keys.inPrefix && keys.start + ATT_BK - 1 > warpFirst);
                 // Probabilities of both tiles, rounded to bf16 pairs as the A operand of the value product.
                 unsigned p[2][ATT_BK / 16][4];
                 if (!idle) {
