@@ -97,6 +97,16 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     }
     private var hopperAttentionChosen = false
 
+    /// The attention kernels this backend runs, in words (`bench` prints it, `serve` logs it).
+    public var attentionDescription: String {
+        Self.attentionDescription(hopper: hopperAttention, wide: wideAttention)
+    }
+
+    static func attentionDescription(hopper: Bool, wide: Bool) -> String {
+        if hopper { return "warpgroup tensor-core products (wgmma, sm_90a)" }
+        return wide ? "mma.sync, 32 query rows a warp for the decoder" : "mma.sync, 16 query rows a warp"
+    }
+
     /// Wait for the device after every op, so that a failing kernel is reported by the op that ran it
     /// (slower; the self-test turns it on).
     public var synchronizeEveryOp = false

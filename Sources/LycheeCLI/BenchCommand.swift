@@ -126,6 +126,7 @@ struct BenchCommand: ParsableCommand {
         print("token budget: \(budget) per forward pass")
         print("MLP row chunks: \(planned.mlpRowChunks.text) decoder rows, \(planned.mlpRowChunks.vision) vision rows")
         print("linear layers: \(BackendSelection.describe(precision, on: engine))")
+        if let cuda { print("attention: \(cuda.attentionDescription)") }
         try cuda?.synchronize()
         print(
             String(

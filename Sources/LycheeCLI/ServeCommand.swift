@@ -1,5 +1,6 @@
 import ArgumentParser
 import CPUBackend
+import CUDABackend
 import Foundation
 import Hummingbird
 import Logging
@@ -157,6 +158,9 @@ struct ServeCommand: AsyncParsableCommand {
         options.maxRequestDecodedPixels = maxRequestMegapixels * 1_000_000
         let precision = weightLoadingOptions.linearPrecision(on: chosen) { logger.notice("\($0)") }
         logger.info("linear layers", metadata: ["precision": "\(BackendSelection.describe(precision, on: chosen))"])
+        if let cuda = chosen as? CUDABackend {
+            logger.info("attention", metadata: ["kernels": "\(cuda.attentionDescription)"])
+        }
         let reranker = try imageBounds.apply(
             to: Reranker.load(
                 modelDirectory: directory, backend: chosen, options: options,

@@ -59,6 +59,13 @@ struct CUDABackendTests {
         #expect(info(10, 0).compilerArchitecture == "sm_100")
     }
 
+    @Test("bench and serve name the attention kernels in use: warpgroup products on Hopper")
+    func attentionDescription() {
+        #expect(CUDABackend.attentionDescription(hopper: true, wide: true).contains("wgmma"))
+        #expect(CUDABackend.attentionDescription(hopper: false, wide: true).contains("32 query rows"))
+        #expect(CUDABackend.attentionDescription(hopper: false, wide: false).contains("16 query rows"))
+    }
+
     @Test("attention tiles cover every query row once, inside its own sequence, with its prefix")
     func attentionTiles() {
         let cuSeqlens: [Int32] = [0, 1, 1, 65, 200]

@@ -126,7 +126,7 @@ struct SchedulingTests {
         #expect(engine.passes.count > 4)
     }
 
-    @Test("a 2-document request sent behind a 32-image request is answered within 3 s")
+    @Test("a 2-document request sent behind a 32-image request is answered long before it")
     func smallRequestBehindImages() async throws {
         // 32 distinct 512x512 images: seconds of decoding, resizing and vision tower on the CPU.
         let images = try (0..<32).map { seed in
@@ -142,23 +142,31 @@ struct SchedulingTests {
             return try JPEGWriter.encode(try RGBImage(width: 512, height: 512, pixels: pixels)).base64EncodedString()
         }
         try await withServer { client, _ in
-            try await withThrowingTaskGroup(of: Void.self) { group in
+            // Measured against the large request's own time, not a fixed bound: a busy 2-core CI machine slows
+            // both alike (a fixed 3 s once failed there while other jobs ran). Here: ~0.8 s against ~4.3 s; served
+            // in arrival order, the small one would take about as long as the large one.
+            let largeStarted = ContinuousClock.now
+            let (small, large) = try await withThrowingTaskGroup(of: Duration.self) { group in
                 group.addTask {
                     let response = try await client.execute(
                         uri: "/v1/rerank", method: .post, headers: jsonHeaders,
                         body: try body(["query": "photos", "documents": images.map { ["image": $0] }]))
                     #expect(response.status == .ok)
+                    return ContinuousClock.now - largeStarted
                 }
                 try await Task.sleep(for: .milliseconds(100))
                 let started = ContinuousClock.now
                 let response = try await client.execute(
                     uri: "/v1/rerank", method: .post, headers: jsonHeaders,
                     body: try body(["query": "a question", "documents": ["first answer", "second answer"]]))
-                let elapsed = ContinuousClock.now - started
+                let small = ContinuousClock.now - started
                 #expect(response.status == .ok)
-                #expect(elapsed < .seconds(3), "the 2-document request took \(elapsed)")
-                try await group.waitForAll()
+                var large = Duration.zero
+                for try await duration in group { large = duration }
+                return (small, large)
             }
+            #expect(small < .seconds(10), "the 2-document request took \(small)")
+            #expect(small * 2 < large, "the 2-document request took \(small), the 32-image one \(large)")
         }
     }
 
