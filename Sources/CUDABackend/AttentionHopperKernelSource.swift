@@ -1,6 +1,7 @@
-/// The decoder's attention kernel on Hopper (H100, H200): the blocks, tiles, copy pipeline and online softmax
-/// of ``AttentionKernelSource``, with both products on the warpgroup tensor-core instructions (`wgmma`, sm_90a)
-/// instead of `mma.sync`.
+/// The attention kernel on Hopper (H100, H200), for the decoder and the vision tower: the blocks, tiles, copy
+/// pipeline and online softmax of ``AttentionKernelSource``, with both products on the warpgroup tensor-core
+/// instructions (`wgmma`, sm_90a) instead of `mma.sync` (on the H200 per op: the decoder's 26-34% faster, a whole
+/// image's 20%; docs/CUDA.md, engine round 8).
 ///
 /// A block is one warpgroup (4 warps, 16 query rows each, as in the 16-row kernel). The scores of a key tile are
 /// one asynchronous 64 x 64 product per 16 dimensions, both operands (the query rows and the key tile) read by the
