@@ -16,6 +16,6 @@ rm -rf "$DEST/lib" && mkdir -p "$DEST/lib"
 ldd "$BIN" | awk '/=> \// {print $3}' | grep -Ev '/(libc|libm|libdl|libpthread|librt|libstdc\+\+|libgcc_s|ld-linux[^/]*)\.so' \
     | while read -r so; do cp -L "$so" "$DEST/lib/"; done
 tar -C "$DEST" -czf "$DEST/lib.tar.gz" lib && rm -rf "$DEST/lib"
-cp tools/gpu_*.py scripts/gpu-run.sh scripts/gpu-serve.sh scripts/gpu-engines.sh scripts/gpu-fp8.sh "$DEST/"
+cp tools/gpu_*.py scripts/gpu-run.sh scripts/gpu-serve.sh scripts/gpu-engines.sh scripts/gpu-fp8.sh scripts/gpu-ab.sh "$DEST/"
 mkdir -p "$DEST/fixtures" && cp Fixtures/tokenizer/qwen2-tokenizer.json.gz "$DEST/fixtures/"
 du -sh "$DEST"/*
