@@ -33,16 +33,16 @@ enum AttentionHopperKernelSource {
     /// and 1 KB to start them on the swizzle pattern's 1024-byte boundary.
     static func sharedBytes(headDim: Int) -> Int { 3 * 64 * headDim * 2 + 1024 }
 
-    /// Blocks each multiprocessor should hold at once: 16 warps with 128 registers a thread (for d = 128, 126
-    /// used and no spills: NVRTC's report; 5 blocks would spill at every head dimension) and 4 x 49 KB of shared
-    /// memory at most.
-    static func blocksPerMultiprocessor(headDim: Int) -> Int { 4 }
+    /// Blocks each multiprocessor should hold at once, at every head dimension: 16 warps with 128 registers a
+    /// thread (for d = 128, 126 used and no spills: NVRTC's report; 5 blocks would spill at every head dimension)
+    /// and 4 x 49 KB of shared memory at most.
+    static let blocksPerMultiprocessor = 4
 
     static let source: String =
         wgmmaInstructions + body
         + AttentionKernelSource.entryPoints(
             headDims: headDims, name: kernelName(headDim:), calling: { "attention_wgmma_tile<\($0)>" },
-            threads: threads, blocksPerMultiprocessor: blocksPerMultiprocessor(headDim:))
+            threads: threads, blocksPerMultiprocessor: { _ in blocksPerMultiprocessor })
 
     /// `wgmma` wrappers, their operand lists written out: the scores (m64n64k16, both operands in shared memory)
     /// and the value products (m64nDk16, probabilities in registers) for each of ``headDims``.
@@ -149,7 +149,7 @@ enum AttentionHopperKernelSource {
             }
         }
 
-        /// ``prefetch_tile`` into a swizzled tile.
+        /// ``prefetch_tile`` into a swizzled tile (the same pipeline step; only the copy's layout differs).
         template <int D>
         __device__ __forceinline__ void prefetch_swizzled(unsigned tile, const bf16_t* source, int stride,
                                                           const AttentionBlock& b, int index) {

@@ -252,8 +252,8 @@ extension CUDABackend {
         let tiles = AttentionTiling.tiles(cuSeqlens: cuSeqlens, prefixes: prefixes, causal: causal)
         guard !tiles.isEmpty, sizes.heads > 0 else { return out }
         let deviceTiles = try deviceIndices(tiles)
-        // Head dimension 128 (the decoder): warpgroup products on Hopper, else two 16-row tiles a warp, two warps
-        // a block, where the device runs that well.
+        // Warpgroup products on Hopper (both towers); elsewhere the decoder's head dimension 128 takes two 16-row
+        // tiles a warp where the device runs that well.
         let kernel = attentionKernel(headDim: sizes.headDim)
         try withExtendedLifetime(deviceTiles.tensor) {
             try kernels.launch(

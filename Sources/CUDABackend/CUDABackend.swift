@@ -86,8 +86,8 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     /// consumer Ampere). The self-test checks both (set it before use, like ``fp8TensorCores``).
     public var wideAttention = false
 
-    /// Run attention with head dimensions 64 and 128 (the decoder's) on ``AttentionHopperKernelSource``'s
-    /// warpgroup kernel (`wgmma`); off: ``wideAttention`` decides. Starts on where the kernels are compiled
+    /// Run attention with head dimensions 64, 80 (the vision tower's) and 128 (the decoder's) on
+    /// ``AttentionHopperKernelSource``'s warpgroup kernel (`wgmma`); off: ``wideAttention`` decides. Starts on where the kernels are compiled
     /// with Hopper's instructions (``DeviceInfo/hasHopperInstructions``), and only there can it be turned on;
     /// `LYCHEE_HOPPER_ATTENTION=0` in the environment starts it off (a diagnostic switch: the `mma.sync`
     /// kernels instead). The self-test checks all three kernels.
