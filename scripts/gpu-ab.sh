@@ -10,7 +10,8 @@
 # 5. the tables last: docs/s per workload, value and round, the profile's attention rows, and whether the values'
 #    logits agree bitwise (a switch that only reschedules work must not change them).
 # Variables: VAR, VALUES (comma-separated), WORKLOADS (W1,W2,W3,W4), PAIRS (2), REPEATS (5), DTYPE (bf16),
-#   PROFILE, SKIP_SELFTEST, BACKEND (cuda), CKPT (/tmp/lychee-7b-random), BIN (./lychee-rerank), BENCH_ARGS.
+#   PROFILE, PROFILE_ROWS (a regular expression for the profile rows shown, default attention), SKIP_SELFTEST,
+#   BACKEND (cuda), CKPT (/tmp/lychee-7b-random), BIN (./lychee-rerank), BENCH_ARGS.
 # Everything lands in $OUT (bench-<value>-<round>.txt, profile-<value>.txt, selftest.txt, ab-summary.txt).
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -51,9 +52,9 @@ if [ -n "${PROFILE:-}" ]; then
     done
 fi
 
-python3 - "$OUT" "$VAR" "$VALUES" "$PAIRS" > "$OUT/ab-summary.txt" 2>&1 <<'PY'
+python3 - "$OUT" "$VAR" "$VALUES" "$PAIRS" "${PROFILE_ROWS:-attention}" > "$OUT/ab-summary.txt" 2>&1 <<'PY'
 import json, os, re, sys
-out, var, values, pairs = sys.argv[1], sys.argv[2], sys.argv[3].split(","), int(sys.argv[4])
+out, var, values, pairs, rows = sys.argv[1], sys.argv[2], sys.argv[3].split(","), int(sys.argv[4]), sys.argv[5]
 rates = {}
 for value in values:
     for round in range(1, pairs + 1):
@@ -84,7 +85,7 @@ for value in values:
     if os.path.exists(path):
         print(f"-- profile {var}={value}")
         for line in open(path):
-            if line.startswith("attention") or " profile (" in line:
+            if re.match(rows, line) or " profile (" in line:
                 print(line.rstrip())
 PY
 selftest_line=$(grep -E "ops passed" "$OUT/selftest.txt" 2>/dev/null | tail -1)

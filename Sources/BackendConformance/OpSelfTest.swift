@@ -170,6 +170,24 @@ public struct OpSelfTest {
             try checkAttention(
                 lengths: s ? [93, 259, 1, 64, 130] : [7, 5, 1, 70], heads: s ? 16 : 4, kvHeads: s ? 4 : 2,
                 headDim: 64, causal: true, sharedPrefix: true, kernel: .hopper))
+        // The vision tower's attention from the fused q/k/v product: windows (one kernel on Hopper, also checked
+        // against the split path on the device itself, to the bit), an empty sequence, and a whole image (split).
+        for check in try checkSplitRopeAttention(
+            lengths: s ? Array(repeating: 64, count: 6) + [48, 0, 24, 1, 32] : [64, 0, 5, 1], heads: s ? 16 : 2,
+            kvHeads: s ? 16 : 2, headDim: 80)
+        {
+            record(check)
+        }
+        for check in try checkSplitRopeAttention(
+            lengths: s ? [64, 40, 64, 7] : [9, 64], heads: s ? 8 : 4, kvHeads: s ? 4 : 2, headDim: 64)
+        {
+            record(check)
+        }
+        for check in try checkSplitRopeAttention(
+            lengths: s ? [1944, 64] : [130, 64], heads: s ? 16 : 2, kvHeads: s ? 16 : 2, headDim: 80)
+        {
+            record(check)
+        }
         return checks
     }
 
@@ -434,6 +452,46 @@ public struct OpSelfTest {
             "splitRope", "[\(tokens),(\(heads)+2x\(kvHeads))x\(headDim)]", try flat(got, device),
             try flat(want, reference),
             tolerance: tolerance)
+    }
+
+    /// ``Backend/splitRopeAttention(_:heads:kvHeads:cos:sin:cuSeqlens:scale:)`` against the reference; on a CUDA
+    /// backend that runs the window kernel, also against its own split path (`splitRope`, then the attention
+    /// kernel), which it must equal to the bit.
+    private mutating func checkSplitRopeAttention(lengths: [Int], heads: Int, kvHeads: Int, headDim: Int) throws
+        -> [Check]
+    {
+        let tokens = lengths.reduce(0, +)
+        var cuSeqlens: [Int32] = [0]
+        for length in lengths { cuSeqlens.append((cuSeqlens.last ?? 0) + Int32(length)) }
+        let x = try activations(
+            values(tokens * (heads + 2 * kvHeads) * headDim, range: 2),
+            shape: [tokens, (heads + 2 * kvHeads) * headDim])
+        let (c, s) = try rotaryInputs(tokens: tokens, headDim: headDim)
+        let scale = 1 / Float(headDim).squareRoot()
+        let run = { (backend: any Backend, x: Tensor, c: Tensor, s: Tensor) in
+            try backend.splitRopeAttention(
+                x, heads: heads, kvHeads: kvHeads, cos: c, sin: s, cuSeqlens: cuSeqlens, scale: scale)
+        }
+        let got = try run(device, x.0, c.0, s.0)
+        let lengthText = lengths.count > 6 ? "\(lengths.count) seqs of <=\(lengths.max() ?? 0)" : "\(lengths)"
+        let cuda = device as? CUDABackend
+        let fused =
+            cuda.map {
+                CUDABackend.runsWindowKernel(
+                    enabled: $0.fusedWindowAttention, headDim: headDim, heads: heads, kvHeads: kvHeads,
+                    cuSeqlens: cuSeqlens, elements: x.0.elementCount)
+            } ?? false
+        let shape = "h\(heads)/kv\(kvHeads) d\(headDim)\(fused ? "f" : "") \(lengthText)"
+        var checks = [try compare("ropeAttn", shape, (got, try run(reference, x.1, c.1, s.1)), tolerance: tolerance)]
+        if let cuda, fused {
+            cuda.fusedWindowAttention = false
+            defer { cuda.fusedWindowAttention = true }
+            let split = try run(cuda, x.0, c.0, s.0)
+            checks.append(
+                Self.compare(
+                    "ropeAttn=split", shape, try cuda.download(got), try cuda.download(split), tolerance: 0))
+        }
+        return checks
     }
 
     /// ``Backend/rotaryTables(_:)`` against the reference's tables rounded to the device's activation type:

@@ -97,13 +97,27 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     }
     private var hopperAttentionChosen = false
 
+    /// Run the vision tower's window attention (sequences of at most 64 rows, head dimensions 64 and 80) on
+    /// ``AttentionWindowKernelSource``'s kernel, straight from the fused q/k/v product with the rotary
+    /// embedding applied on the way; off: `splitRope`, then the attention kernel. Follows ``hopperAttention``
+    /// (the kernel is Hopper's); `LYCHEE_FUSED_WINDOW_ATTENTION=0` in the environment starts it off (a
+    /// diagnostic switch; the results are the same bits either way).
+    public var fusedWindowAttention: Bool {
+        get { fusedWindowAttentionChosen && hopperAttention }
+        set { fusedWindowAttentionChosen = newValue }
+    }
+    private var fusedWindowAttentionChosen = false
+
     /// The attention kernels this backend runs, in words (`bench` prints it, `serve` logs it).
     public var attentionDescription: String {
-        Self.attentionDescription(hopper: hopperAttention, wide: wideAttention)
+        Self.attentionDescription(hopper: hopperAttention, wide: wideAttention, fusedWindows: fusedWindowAttention)
     }
 
-    static func attentionDescription(hopper: Bool, wide: Bool) -> String {
-        if hopper { return "warpgroup tensor-core products (wgmma, sm_90a)" }
+    static func attentionDescription(hopper: Bool, wide: Bool, fusedWindows: Bool = false) -> String {
+        if hopper {
+            return "warpgroup tensor-core products (wgmma, sm_90a)"
+                + (fusedWindows ? "; vision windows read the q/k/v product and rotate it in the kernel" : "")
+        }
         return wide ? "mma.sync, 32 query rows a warp for the decoder" : "mma.sync, 16 query rows a warp"
     }
 
@@ -214,6 +228,7 @@ public final class CUDABackend: Backend, @unchecked Sendable {
         self.wideAttention = AttentionWideKernelSource.runsWell(
             sharedMemoryPerMultiprocessor: info.sharedMemoryPerMultiprocessor)
         self.hopperAttentionChosen = ProcessInfo.processInfo.environment["LYCHEE_HOPPER_ATTENTION"] != "0"
+        self.fusedWindowAttentionChosen = ProcessInfo.processInfo.environment["LYCHEE_FUSED_WINDOW_ATTENTION"] != "0"
     }
 
     /// `$LYCHEE_KERNEL_CACHE`, else `$XDG_CACHE_HOME/lychee-rerank/kernels`, else

@@ -374,6 +374,7 @@ enum KernelSources {
     static var all: String {
         prelude + "\n" + elementwise + "\n" + FP8KernelSource.source + "\n" + AttentionKernelSource.source + "\n"
             + AttentionWideKernelSource.source + "\n" + AttentionHopperKernelSource.source + "\n"
+            + AttentionWindowKernelSource.source + "\n"
             + PatchifyKernelSource.source
     }
 }

@@ -142,6 +142,14 @@ public protocol Backend: Sendable {
     func splitRope(_ qkv: Tensor, heads: Int, kvHeads: Int, cos: Tensor, sin: Tensor) throws
         -> (query: Tensor, key: Tensor, value: Tensor)
 
+    /// ``splitRope(_:heads:kvHeads:cos:sin:)`` followed by full (not causal) attention without prefixes over
+    /// the packed sequences of `cuSeqlens` (the vision tower's attention) -> `[tokens, heads, d]`. A backend may
+    /// do both in one kernel, the split heads never stored (the CUDA backend does for windows of at most 64
+    /// rows on Hopper); the default runs the two ops.
+    func splitRopeAttention(
+        _ qkv: Tensor, heads: Int, kvHeads: Int, cos: Tensor, sin: Tensor, cuSeqlens: [Int32], scale: Float
+    ) throws -> Tensor
+
     /// The cos and sin tables `[tokens, headDim]` of a rotary embedding, in ``activationDType``, for
     /// ``applyRope(_:cos:sin:)`` and ``splitRope(_:heads:kvHeads:cos:sin:)``: ``RotaryTablePlan/expanded()``
     /// rounded once to ``activationDType``. A GPU backend copies only the plan's small angle tables and
@@ -249,6 +257,13 @@ extension Backend {
     public func rotaryTables(_ plan: RotaryTablePlan) throws -> (cos: Tensor, sin: Tensor) {
         let tables = plan.expanded()
         return (try upload(tables.cos, shape: plan.tableShape), try upload(tables.sin, shape: plan.tableShape))
+    }
+
+    public func splitRopeAttention(
+        _ qkv: Tensor, heads: Int, kvHeads: Int, cos: Tensor, sin: Tensor, cuSeqlens: [Int32], scale: Float
+    ) throws -> Tensor {
+        let (query, key, value) = try splitRope(qkv, heads: heads, kvHeads: kvHeads, cos: cos, sin: sin)
+        return try attention(query: query, key: key, value: value, cuSeqlens: cuSeqlens, causal: false, scale: scale)
     }
 
     /// Attention without shared prefixes.

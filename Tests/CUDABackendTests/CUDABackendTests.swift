@@ -41,6 +41,32 @@ struct CUDABackendTests {
         #expect(source.contains("wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 {%0, %1,"))
         #expect(AttentionHopperKernelSource.sharedBytes(headDim: 128) == 3 * 64 * 128 * 2 + 1024)
         #expect(4 * (AttentionHopperKernelSource.sharedBytes(headDim: 128) + 1024) <= 228 * 1024)
+        // The window kernel: one warpgroup, 4 blocks of 52 KB a multiprocessor at the vision tower's d = 80.
+        for d in AttentionWindowKernelSource.headDims {
+            let name = AttentionWindowKernelSource.kernelName(headDim: d)
+            #expect(source.contains("void __launch_bounds__(128, 4) \(name)("))
+        }
+        #expect(AttentionWindowKernelSource.sharedBytes(headDim: 80) == 5 * 64 * 80 * 2 + 1024)
+        #expect(4 * (AttentionWindowKernelSource.sharedBytes(headDim: 80) + 1024) <= 228 * 1024)
+    }
+
+    @Test("the vision tower's attention runs the window kernel only for sequences of one key tile it compiles")
+    func windowKernelRouting() {
+        func runs(
+            enabled: Bool = true, headDim: Int = 80, heads: Int = 16, kvHeads: Int = 16,
+            lengths: [Int32] = [0, 64, 112, 112, 113], elements: Int = 1000
+        ) -> Bool {
+            CUDABackend.runsWindowKernel(
+                enabled: enabled, headDim: headDim, heads: heads, kvHeads: kvHeads, cuSeqlens: lengths,
+                elements: elements)
+        }
+        #expect(runs())
+        #expect(runs(headDim: 64, heads: 8, kvHeads: 4))
+        #expect(!runs(enabled: false))
+        #expect(!runs(headDim: 128))
+        #expect(!runs(heads: 6, kvHeads: 4))
+        #expect(!runs(lengths: [0, 64, 129]))  // a 65-row sequence: the split path
+        #expect(!runs(elements: Int(Int32.max)))
     }
 
     @Test("Hopper's own instructions are compiled for compute capability 9.0 only (sm_90a)")
@@ -62,6 +88,10 @@ struct CUDABackendTests {
     @Test("bench and serve name the attention kernels in use: warpgroup products on Hopper")
     func attentionDescription() {
         #expect(CUDABackend.attentionDescription(hopper: true, wide: true).contains("wgmma"))
+        #expect(!CUDABackend.attentionDescription(hopper: true, wide: true).contains("vision windows"))
+        #expect(
+            CUDABackend.attentionDescription(hopper: true, wide: true, fusedWindows: true).contains(
+                "vision windows read the q/k/v product"))
         #expect(CUDABackend.attentionDescription(hopper: false, wide: true).contains("32 query rows"))
         #expect(CUDABackend.attentionDescription(hopper: false, wide: false).contains("16 query rows"))
     }

@@ -19,6 +19,7 @@ struct KernelCompileTests {
         ] + AttentionKernelSource.headDims.map(AttentionKernelSource.kernelName(headDim:))
         + AttentionWideKernelSource.headDims.map(AttentionWideKernelSource.kernelName(headDim:))
         + AttentionHopperKernelSource.headDims.map(AttentionHopperKernelSource.kernelName(headDim:))
+        + AttentionWindowKernelSource.headDims.map(AttentionWindowKernelSource.kernelName(headDim:))
 
     @Test(
         "every kernel compiles for the GPUs we support and every launched name is in the module",

@@ -182,4 +182,24 @@ enum QKVProjection {
                 qkv(x, backend), heads: heads, kvHeads: kvHeads, cos: rotary.cos, sin: rotary.sin)
         }
     }
+
+    /// Full (not causal) attention of the rotated query, key and value over the packed sequences of `cuSeqlens`
+    /// (the vision tower's): `[tokens, heads, headDim]`. The fused product goes to
+    /// ``Backend/splitRopeAttention(_:heads:kvHeads:cos:sin:cuSeqlens:scale:)``, so that a backend may split,
+    /// rotate and attend in one kernel.
+    func attention(
+        _ x: Tensor, heads: Int, kvHeads: Int, headDim: Int, rotary: (cos: Tensor, sin: Tensor), cuSeqlens: [Int32],
+        scale: Float, backend: any Backend
+    ) throws -> Tensor {
+        switch self {
+        case .separate:
+            let (q, k, v) = try self(
+                x, heads: heads, kvHeads: kvHeads, headDim: headDim, rotary: rotary, backend: backend)
+            return try backend.attention(query: q, key: k, value: v, cuSeqlens: cuSeqlens, causal: false, scale: scale)
+        case .fused(let qkv):
+            return try backend.splitRopeAttention(
+                qkv(x, backend), heads: heads, kvHeads: kvHeads, cos: rotary.cos, sin: rotary.sin, cuSeqlens: cuSeqlens,
+                scale: scale)
+        }
+    }
 }

@@ -51,12 +51,9 @@ enum Vision {
             dims: ModelDimensions.Vision, backend: any Backend, mlpRowChunk: Int
         ) throws -> (x: Tensor, normed: Tensor) {
             let tokens = x.shape[0]
-            let (q, k, v) = try qkv(
+            let attended = try qkv.attention(
                 normed, heads: dims.headCount, kvHeads: dims.headCount, headDim: dims.headDim, rotary: rotary,
-                backend: backend)
-            let attended = try backend.attention(
-                query: q, key: k, value: v, cuSeqlens: cuSeqlens, causal: false,
-                scale: 1 / Float(dims.headDim).squareRoot())
+                cuSeqlens: cuSeqlens, scale: 1 / Float(dims.headDim).squareRoot(), backend: backend)
             let afterAttention = try projection(attended.reshaped([tokens, dims.hiddenSize]), adding: x, backend)
             let normed2 = try backend.rmsNorm(
                 afterAttention, weight: norm2, eps: dims.rmsNormEps, feeding: mlp.inputWeight)
