@@ -19,8 +19,11 @@ extension CPUBackend {
 
         let panelRows = weight.dtype == .f32 ? max(linearPanelRows, (n + threads - 1) / threads) : linearPanelRows
         let columnBlocks = (n + panelRows - 1) / panelRows
-        let rowBlocks = columnBlocks >= threads ? 1 : min(m, (threads + columnBlocks - 1) / columnBlocks)
-        let rowBlockSize = (m + rowBlocks - 1) / rowBlocks
+        let wantedRowBlocks = columnBlocks >= threads ? 1 : min(m, (threads + columnBlocks - 1) / columnBlocks)
+        let rowBlockSize = (m + wantedRowBlocks - 1) / wantedRowBlocks
+        // Only blocks that start inside the rows: with many threads, wanted blocks of the rounded-up size can
+        // run past m (18 rows over 16 threads: blocks of 2, the last ones starting at rows 18..30).
+        let rowBlocks = (m + rowBlockSize - 1) / rowBlockSize
         let dtype = weight.dtype
         let elementSize = dtype.byteSize
 

@@ -139,6 +139,20 @@ public final class CUDABackend: Backend, @unchecked Sendable {
 
     let profile = OpProfile()
 
+    /// Record, without waiting, an event on the stream where each op starts and ends; ``timelineTable()``
+    /// prints what the device did in the pass: each op's time as it ran, and its idle time before each kind of
+    /// op (the host work an ordinary pass makes it wait for). Cheap enough for a real pass, unlike
+    /// ``profiling``; setting it starts a new recording.
+    public var timeline: Bool {
+        get { opTimeline.active }
+        set { opTimeline.reset(active: newValue, driver: driver) }
+    }
+
+    /// The table of the pass recorded since ``timeline`` was set (waits for its last op).
+    public func timelineTable() throws -> String { try opTimeline.table(driver: driver) }
+
+    let opTimeline = OpTimeline()
+
     /// Fill new device blocks with NaN so that outputs an op forgot to write show up (self-test).
     public var poisonAllocations: Bool {
         get { pool.poisonAllocations }
@@ -256,6 +270,7 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     /// Makes the backend's context current on the calling thread.
     func enter() throws {
         try driver.check(driver.cuCtxSetCurrent(context), "cuCtxSetCurrent")
+        if opTimeline.active { opTimeline.record(label: nil, driver: driver) }
         guard profile.active else { return }
         try driver.check(driver.cuCtxSynchronize(), "profile (cuCtxSynchronize)")
         profile.hostGap()
@@ -263,6 +278,7 @@ public final class CUDABackend: Backend, @unchecked Sendable {
 
     /// While profiling: waits for the device and books the time since the last point under `key`.
     func profilePoint(_ key: @autoclosure () -> String) throws {
+        if opTimeline.active { opTimeline.record(label: key(), driver: driver) }
         guard profile.active else { return }
         try driver.check(driver.cuCtxSynchronize(), "profile (cuCtxSynchronize)")
         profile.point(key())

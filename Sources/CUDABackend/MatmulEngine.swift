@@ -30,7 +30,11 @@ final class MatmulEngine: @unchecked Sendable {
     /// Products of at least this many multiply-adds time the heuristic's first few algorithms on their first
     /// run and keep the fastest: the heuristic's first choice is often not the fastest for the long inner
     /// sizes of the MLP or the vision tower's narrow products, and the timing costs a few runs once per shape.
-    static let autotuneMinimumWork = 1 << 34
+    /// 2^34, or 2^`LYCHEE_AUTOTUNE_MIN_WORK` (20-40) to tune smaller products too.
+    static let autotuneMinimumWork: Int = {
+        let value = ProcessInfo.processInfo.environment["LYCHEE_AUTOTUNE_MIN_WORK"].flatMap { Int($0) }
+        return 1 << min(40, max(20, value ?? 34))
+    }()
     /// Algorithms timed per tuned shape: 8, or `LYCHEE_AUTOTUNE_CANDIDATES` (1-64) to try more of the
     /// heuristic's list. `LYCHEE_AUTOTUNE_LOG=1` prints each tuning's outcome on standard error.
     static let autotuneCandidates: Int = {

@@ -13,20 +13,20 @@ final class OpProfile: @unchecked Sendable {
     private var pendingHostSeconds: Double?
     private(set) var active = false
 
-    /// Clears the totals and starts (or stops) measuring.
-    func reset(active: Bool) {
+    /// Clears the totals and starts (or stops) measuring, the first interval starting `at` (nanoseconds).
+    func reset(active: Bool, at start: UInt64 = DispatchTime.now().uptimeNanoseconds) {
         lock.withLock {
             totals = [:]
             pendingHostSeconds = nil
             self.active = active
-            mark = DispatchTime.now().uptimeNanoseconds
+            mark = start
         }
     }
 
     /// Adds the time since the last point to `key` and starts the next interval; host time noted by
-    /// ``hostGap()`` before it goes to "host before `key`", so the table shows which ops wait for the host.
-    func point(_ key: String) {
-        let now = DispatchTime.now().uptimeNanoseconds
+    /// ``hostGap(at:)`` before it goes to "host before `key`", so the table shows which ops wait for the host.
+    /// - Parameter now: nanoseconds on the clock of ``reset(active:at:)`` (the host's uptime by default).
+    func point(_ key: String, at now: UInt64 = DispatchTime.now().uptimeNanoseconds) {
         lock.withLock {
             book(key, Double(now &- mark) / 1e9)
             if let host = pendingHostSeconds { book("host before " + key, host) }
@@ -36,8 +36,7 @@ final class OpProfile: @unchecked Sendable {
     }
 
     /// Notes the time since the last point as host work (the device idle) and starts the op's interval.
-    func hostGap() {
-        let now = DispatchTime.now().uptimeNanoseconds
+    func hostGap(at now: UInt64 = DispatchTime.now().uptimeNanoseconds) {
         lock.withLock {
             pendingHostSeconds = (pendingHostSeconds ?? 0) + Double(now &- mark) / 1e9
             mark = now

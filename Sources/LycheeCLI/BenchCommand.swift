@@ -206,7 +206,23 @@ struct BenchCommand: ParsableCommand {
             times.append(Date().timeIntervalSince(start))
         }
         let median = times.sorted()[times.count / 2]
-        if let cuda, ProcessInfo.processInfo.environment["LYCHEE_PROFILE"] == "1" {
+        let profiles = Set((ProcessInfo.processInfo.environment["LYCHEE_PROFILE"] ?? "").split(separator: ","))
+        if let cuda, profiles.contains("timeline") {
+            // A separate pass as the timed ones run (nothing waits), with an event on the stream around each op.
+            cuda.timeline = true
+            let start = Date()
+            _ = try reranker.score(query: work.query, documents: work.documents)
+            try cuda.synchronize()
+            let seconds = Date().timeIntervalSince(start)
+            let table = try cuda.timelineTable()
+            print(
+                String(
+                    format: "\n%@ timeline (the device's side of an unsynchronised pass; pass took %.3f s):", work.id,
+                    seconds))
+            print(table)
+            cuda.timeline = false
+        }
+        if let cuda, profiles.contains("1") {
             // A separate, synchronising pass: the timed figures above are unaffected.
             cuda.profiling = true
             let start = Date()

@@ -83,6 +83,8 @@ enum Backends {
     static let all: [CPUBackend] = [
         CPUBackend(threads: 1, linearPanelRows: 64, attentionRowBlock: 64),
         CPUBackend(threads: 3, linearPanelRows: 5, attentionRowBlock: 4),
+        // A many-core machine (the GPU machine's 16 cores): more threads than rows in some ops.
+        CPUBackend(threads: 16),
         CPUBackend(),
     ]
 }
