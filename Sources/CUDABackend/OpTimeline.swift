@@ -69,7 +69,8 @@ final class OpTimeline: @unchecked Sendable {
         }
         let profile = Self.replay(recorded.map(\.label), times: nanoseconds)
         let span = Double(nanoseconds.last ?? 0) / 1e6
-        let note = lock.withLock { dropped } > 0 ? " (\(lock.withLock { dropped }) marks past the capacity dropped)" : ""
+        let dropped = lock.withLock { self.dropped }
+        let note = dropped > 0 ? " (\(dropped) marks past the capacity dropped)" : ""
         return profile.table() + String(format: "\n%-44@ %10.2f", "device span (first event to last)" as NSString, span)
             + note
     }
