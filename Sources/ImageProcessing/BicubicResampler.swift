@@ -1,4 +1,5 @@
 import Dispatch
+import Foundation
 
 /// Pillow's `Image.resize(size, Image.BICUBIC)` for 8-bit RGB, reimplemented to give identical bytes.
 ///
@@ -101,8 +102,9 @@ enum BicubicResampler {
         return heightDrop > 0 && heightDrop > (inWidth - outWidth) * 2
     }
 
-    /// Rows are split among this many tasks.
-    private static let taskCount = 8
+    /// Rows are split among this many tasks: 8, or one a core on larger machines (a lone image, such as a
+    /// request's query image, is on the request's critical path: the device waits for it).
+    private static let taskCount = max(8, ProcessInfo.processInfo.activeProcessorCount)
 
     /// Runs `body(rows)` over `count` rows split into `taskCount` contiguous chunks, concurrently.
     private static func forEachRowChunk(_ count: Int, _ body: @Sendable (Range<Int>) -> Void) {

@@ -176,15 +176,18 @@ extension Reranker {
             } catch {
                 throw ImageError.unreadableFile(path: url.path, reason: error.localizedDescription)
             }
-            key = ImageKey(content: data, minPixels: preprocessor.minPixels, maxPixels: preprocessor.maxPixels)
+            key = ImageKey(bytes: data, minPixels: preprocessor.minPixels, maxPixels: preprocessor.maxPixels)
             encoded = data
         case .encoded(let data):
-            key = ImageKey(content: data, minPixels: preprocessor.minPixels, maxPixels: preprocessor.maxPixels)
+            key = ImageKey(bytes: data, minPixels: preprocessor.minPixels, maxPixels: preprocessor.maxPixels)
             encoded = data
         case .decoded(let rgb):
-            var content = Data(rgb.pixels)
-            withUnsafeBytes(of: (Int64(rgb.width), Int64(rgb.height))) { content.append(contentsOf: $0) }
-            key = ImageKey(content: content, minPixels: preprocessor.minPixels, maxPixels: preprocessor.maxPixels)
+            let sides = withUnsafeBytes(of: (Int64(rgb.width).littleEndian, Int64(rgb.height).littleEndian)) {
+                Array($0)
+            }
+            key = ImageKey(
+                bytes: rgb.pixels, trailer: sides, minPixels: preprocessor.minPixels,
+                maxPixels: preprocessor.maxPixels)
             encoded = nil
         }
         if let hit = imageCache.lookup(key) {
