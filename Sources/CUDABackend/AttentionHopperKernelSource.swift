@@ -160,12 +160,17 @@ enum AttentionHopperKernelSource {
             commit_async();
         }
 
-        /// ``wait_older_tile`` for a tile the tensor cores read next: the copies are made visible to the
-        /// asynchronous proxy before the barrier.
-        __device__ __forceinline__ void wait_older_tile_for_wgmma() {
-            wait_async_but_one();
+        /// Makes this thread's writes to shared memory (its finished copies, or its own stores) visible to the
+        /// tensor cores (the asynchronous proxy), then waits for every thread of the block.
+        __device__ __forceinline__ void shared_ready_for_wgmma() {
             asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
             __syncthreads();
+        }
+
+        /// ``wait_older_tile`` for a tile the tensor cores read next.
+        __device__ __forceinline__ void wait_older_tile_for_wgmma() {
+            wait_async_but_one();
+            shared_ready_for_wgmma();
         }
 
         /// A shared-memory matrix descriptor for `wgmma`: swizzle `mode`, byte offsets `leading` and `stride`.
@@ -225,6 +230,32 @@ enum AttentionHopperKernelSource {
             }
         }
 
+        /// The scores of the block's 64 query rows against a key tile (raw, fp32): one asynchronous product per 16
+        /// dimensions, both operands read from shared memory.
+        template <int D>
+        __device__ __forceinline__ void warpgroup_scores(float (&s)[ATT_BK / 8][4], unsigned queryTile, unsigned keyTile) {
+            wgmma_fence();
+        #pragma unroll
+            for (int kk = 0; kk < D / 16; ++kk) {
+                wgmma_scores(s, score_operand<D>(queryTile, kk), score_operand<D>(keyTile, kk), kk);
+            }
+            wgmma_commit_and_wait();
+            pin_registers(s);
+        }
+
+        /// `o += P V` over a value tile: one asynchronous product per 16 keys, the probabilities `p` from registers.
+        template <int D>
+        __device__ __forceinline__ void warpgroup_values(float (&o)[D / 8][4], unsigned (&p)[ATT_BK / 16][4],
+                                                         unsigned valueTile) {
+            pin_registers(o);
+            pin_registers(p);
+            wgmma_fence();
+        #pragma unroll
+            for (int ks = 0; ks < ATT_BK / 16; ++ks) wgmma_values(o, p[ks], value_operand<D>(valueTile, ks));
+            wgmma_commit_and_wait();
+            pin_registers(o);
+        }
+
         template <int D>
         __device__ void attention_wgmma_tile(const bf16_t* q, const bf16_t* k, const bf16_t* v, bf16_t* out,
                                              const int* tiles, int heads, int kvHeads, float scaleLog2, int causal) {
@@ -257,15 +288,8 @@ enum AttentionHopperKernelSource {
                 const KeyTile keys = key_tile(blockIndex, block);
                 wait_older_tile_for_wgmma();  // this block's keys (and, the first time, the query rows)
 
-                // Scores: 16 dimensions a product.
                 float s[ATT_BK / 8][4];
-                wgmma_fence();
-        #pragma unroll
-                for (int kk = 0; kk < D / 16; ++kk) {
-                    wgmma_scores(s, score_operand<D>(queryTile, kk), score_operand<D>(keyTile, kk), kk);
-                }
-                wgmma_commit_and_wait();
-                pin_registers(s);
+                warpgroup_scores<D>(s, queryTile, keyTile);
 
                 const bool masked = keys.start + ATT_BK > keys.end || (causal && !keys.inPrefix && keys.start + ATT_BK - 1 > warpFirst);
                 float c0, c1;
@@ -280,14 +304,7 @@ enum AttentionHopperKernelSource {
                 prefetch_swizzled<D>(keyTile, keys0, kvStride, block, blockIndex + 1);
                 wait_older_tile_for_wgmma();  // this block's values
 
-                // Values: 16 keys a product.
-                pin_registers(o);
-                pin_registers(p);
-                wgmma_fence();
-        #pragma unroll
-                for (int ks = 0; ks < ATT_BK / 16; ++ks) wgmma_values(o, p[ks], value_operand<D>(valueTile, ks));
-                wgmma_commit_and_wait();
-                pin_registers(o);
+                warpgroup_values<D>(o, p, valueTile);
 
                 __syncthreads();  // every warp's products are done with the value tile
                 prefetch_swizzled<D>(valueTile, values0, kvStride, block, blockIndex + 1);

@@ -125,18 +125,10 @@ enum AttentionWindowKernelSource {
             wait_async_but_one();
             __syncthreads();
             rotate_tiles<D>(attention_shared, queryOffset, keyOffset, cosOffset, sinOffset, seqEnd - seqStart);
-            // The rotated tiles, written by the threads, are read next by the tensor cores (the async proxy).
-            asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
-            __syncthreads();
+            shared_ready_for_wgmma();  // the rotated tiles, written by the threads
 
             float s[ATT_BK / 8][4];
-            wgmma_fence();
-        #pragma unroll
-            for (int kk = 0; kk < D / 16; ++kk) {
-                wgmma_scores(s, score_operand<D>(queryTile, kk), score_operand<D>(keyTile, kk), kk);
-            }
-            wgmma_commit_and_wait();
-            pin_registers(s);
+            warpgroup_scores<D>(s, queryTile, keyTile);
 
             const KeyTile keys = {seqStart, seqEnd, false};
             float m0 = ATT_NEG_INF, m1 = ATT_NEG_INF, l0 = 0.0f, l1 = 0.0f, c0, c1;
@@ -149,15 +141,8 @@ enum AttentionWindowKernelSource {
             clear_outputs<D>(o);
 
             wait_async_all();  // the value rows
-            asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
-            __syncthreads();
-            pin_registers(o);
-            pin_registers(p);
-            wgmma_fence();
-        #pragma unroll
-            for (int ks = 0; ks < ATT_BK / 16; ++ks) wgmma_values(o, p[ks], value_operand<D>(valueTile, ks));
-            wgmma_commit_and_wait();
-            pin_registers(o);
+            shared_ready_for_wgmma();
+            warpgroup_values<D>(o, p, valueTile);
 
             // The outputs leave through the query and key tiles once every warp's products are done with them.
             __syncthreads();
