@@ -108,8 +108,8 @@ enum AttentionWindowKernelSource {
             // One window: query rows = key rows = seqStart ..< seqEnd, at most ATT_BK of them (the host checks).
             const AttentionBlock block = attention_block(tiles, blockIdx.x, 0);
             const int seqStart = block.seqStart, seqEnd = block.seqEnd;
-            const int head = blockIdx.y, kvHead = head / (heads / kvHeads);
-            const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+            const AttentionThread thread = attention_thread<D>(heads, kvHeads);
+            const int head = thread.head, kvHead = thread.kvHead, warp = thread.warp, g = thread.g, t = thread.t;
             const int stride = (heads + 2 * kvHeads) * D;
             const int warpFirst = seqStart + warp * 16;
             const int row0 = warpFirst + g, row1 = row0 + 8;
@@ -122,8 +122,7 @@ enum AttentionWindowKernelSource {
             commit_async();
             load_tile_swizzled<D>(valueTile, qkv + (heads + kvHeads + kvHead) * D, stride, seqStart, seqStart, seqEnd);
             commit_async();
-            wait_async_but_one();
-            __syncthreads();
+            wait_older_tile();  // the query and key rows and the tables' rows
             rotate_tiles<D>(attention_shared, queryOffset, keyOffset, cosOffset, sinOffset, seqEnd - seqStart);
             shared_ready_for_wgmma();  // the rotated tiles, written by the threads
 
@@ -149,7 +148,7 @@ enum AttentionWindowKernelSource {
             bf16_t* stage = (bf16_t*)(attention_shared + queryOffset) + warp * 16 * (D + 8);
             stage_rows<D>(o, l0, l1, stage, g, t);
             __syncwarp();
-            copy_staged_rows<D>(stage, 16, warpFirst, seqStart, seqEnd, out + head * D, heads * D);
+            copy_staged_rows<D>(stage, 16, warpFirst, seqStart, seqEnd, out + head * D, thread.qStride);
         #endif
         }
 

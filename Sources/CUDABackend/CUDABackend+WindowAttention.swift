@@ -16,9 +16,8 @@ extension CUDABackend {
                 enabled: fusedWindowAttention, headDim: sizes.headDim, heads: heads, kvHeads: kvHeads,
                 cuSeqlens: cuSeqlens, elements: qkv.elementCount)
         else {
-            let (query, key, value) = try splitRope(qkv, heads: heads, kvHeads: kvHeads, cos: cos, sin: sin)
-            return try attention(
-                query: query, key: key, value: value, cuSeqlens: cuSeqlens, prefixes: [], causal: false, scale: scale)
+            return try splitRopeThenAttention(
+                qkv, heads: heads, kvHeads: kvHeads, cos: cos, sin: sin, cuSeqlens: cuSeqlens, scale: scale)
         }
         try enter()
         let d = sizes.headDim

@@ -31,16 +31,15 @@ final class MatmulEngine: @unchecked Sendable {
     /// run and keep the fastest: the heuristic's first choice is often not the fastest for the long inner
     /// sizes of the MLP or the vision tower's narrow products, and the timing costs a few runs once per shape.
     /// 2^34, or 2^`LYCHEE_AUTOTUNE_MIN_WORK` (20-40) to tune smaller products too.
-    static let autotuneMinimumWork: Int = {
-        let value = ProcessInfo.processInfo.environment["LYCHEE_AUTOTUNE_MIN_WORK"].flatMap { Int($0) }
-        return 1 << min(40, max(20, value ?? 34))
-    }()
+    static let autotuneMinimumWork = 1 << environmentInteger("LYCHEE_AUTOTUNE_MIN_WORK", default: 34, in: 20...40)
     /// Algorithms timed per tuned shape: 8, or `LYCHEE_AUTOTUNE_CANDIDATES` (1-64) to try more of the
     /// heuristic's list. `LYCHEE_AUTOTUNE_LOG=1` prints each tuning's outcome on standard error.
-    static let autotuneCandidates: Int = {
-        let value = ProcessInfo.processInfo.environment["LYCHEE_AUTOTUNE_CANDIDATES"].flatMap { Int($0) }
-        return min(64, max(1, value ?? 8))
-    }()
+    static let autotuneCandidates = environmentInteger("LYCHEE_AUTOTUNE_CANDIDATES", default: 8, in: 1...64)
+    /// The environment variable `name` as an integer clamped to `range`; `fallback` when unset or not a number.
+    private static func environmentInteger(_ name: String, default fallback: Int, in range: ClosedRange<Int>) -> Int {
+        let value = ProcessInfo.processInfo.environment[name].flatMap { Int($0) } ?? fallback
+        return min(range.upperBound, max(range.lowerBound, value))
+    }
     static let logsAutotuning = ProcessInfo.processInfo.environment["LYCHEE_AUTOTUNE_LOG"] == "1"
 
     private let blas: CUBLASLtLibrary

@@ -20,10 +20,6 @@ public struct ImageKey: Hashable, Sendable, CustomStringConvertible {
     /// Size of the parts a large content is hashed in.
     static let partBytes = 256 << 10
 
-    init(content: some DataProtocol, minPixels: Int, maxPixels: Int) {
-        self.init(bytes: Data(content), minPixels: minPixels, maxPixels: maxPixels)
-    }
-
     /// The key of `bytes` followed by `trailer` (for a decoded image, its sides).
     init(bytes: some ContiguousBytes, trailer: [UInt8] = [], minPixels: Int, maxPixels: Int) {
         var hasher = SHA256()

@@ -262,6 +262,15 @@ extension Backend {
     public func splitRopeAttention(
         _ qkv: Tensor, heads: Int, kvHeads: Int, cos: Tensor, sin: Tensor, cuSeqlens: [Int32], scale: Float
     ) throws -> Tensor {
+        try splitRopeThenAttention(
+            qkv, heads: heads, kvHeads: kvHeads, cos: cos, sin: sin, cuSeqlens: cuSeqlens, scale: scale)
+    }
+
+    /// ``splitRopeAttention(_:heads:kvHeads:cos:sin:cuSeqlens:scale:)`` as two ops (its default): for a backend
+    /// whose own version falls back to them.
+    public func splitRopeThenAttention(
+        _ qkv: Tensor, heads: Int, kvHeads: Int, cos: Tensor, sin: Tensor, cuSeqlens: [Int32], scale: Float
+    ) throws -> Tensor {
         let (query, key, value) = try splitRope(qkv, heads: heads, kvHeads: kvHeads, cos: cos, sin: sin)
         return try attention(query: query, key: key, value: value, cuSeqlens: cuSeqlens, causal: false, scale: scale)
     }

@@ -14,7 +14,7 @@ struct ImageKeyTests {
     func largeContent() {
         let content = Self.bytes(3 * ImageKey.partBytes + 1234, seed: 1)
         let key = ImageKey(bytes: content, minPixels: 1, maxPixels: 2)
-        #expect(key == ImageKey(content: Data(content), minPixels: 1, maxPixels: 2))
+        #expect(key == ImageKey(bytes: Data(content), minPixels: 1, maxPixels: 2))
         for position in [0, ImageKey.partBytes, content.count - 1] {
             var changed = content
             changed[position] ^= 1

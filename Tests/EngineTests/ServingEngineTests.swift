@@ -119,7 +119,7 @@ struct ServingEngineTests {
     @Test("the cache evicts the least recently used entry and never exceeds its capacity")
     func cacheEviction() throws {
         let cache = ImageEmbeddingCache(capacityBytes: 3 * 400)
-        let keys = (0..<4).map { ImageKey(content: Data([UInt8($0)]), minPixels: 1, maxPixels: 2) }
+        let keys = (0..<4).map { ImageKey(bytes: Data([UInt8($0)]), minPixels: 1, maxPixels: 2) }
         let grid = VisionGrid(t: 1, h: 2, w: 2)
         for key in keys.prefix(3) {
             cache.insert(key, grid: grid, embeddings: HostRows(Array(repeating: 1, count: 100)))
@@ -137,7 +137,7 @@ struct ServingEngineTests {
         // Entries kept in bf16 (a GPU backend's rows) take half the bytes: six fit where three fp32 ones did.
         let halves = ImageEmbeddingCache(capacityBytes: 3 * 400)
         let bf16 = try HostRows(dtype: .bf16, bytes: Array(repeating: 0x3f, count: 200))
-        for key in (10..<16).map({ ImageKey(content: Data([UInt8($0)]), minPixels: 1, maxPixels: 2) }) {
+        for key in (10..<16).map({ ImageKey(bytes: Data([UInt8($0)]), minPixels: 1, maxPixels: 2) }) {
             halves.insert(key, grid: grid, embeddings: bf16)
         }
         #expect(halves.snapshot().entries == 6 && halves.snapshot().evictions == 0)
