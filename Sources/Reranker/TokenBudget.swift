@@ -36,30 +36,37 @@ public enum TokenBudget {
         return max(256, min(gpuLatencyCap, room / max(1, perToken)))
     }
 
-    /// On a GPU with room for passes at the latency cap, the decoder's MLP row chunk is doubled where that
-    /// costs no tokens a pass: the products run nearer their peak on more rows. Measured on the H200 with
-    /// 16k-token passes: bf16 2048 -> 4096 rows W1 +1.2%, W3 +3%, W4 +3% (0.2 GiB more; 8192 no better);
-    /// 8-bit weights 4096 -> 8192 rows W1 +1.5%, W3 +3.3%, W2 and W4 within noise (under 10 GiB). The vision
-    /// tower's chunk doubles with it where that too costs no tokens (for the 7B it does not add to the memory
-    /// the decoder's doubled chunk takes): W4's first vision pass (the query image and five documents, 11,664
-    /// rows) then runs whole instead of in two chunks.
-    public static let largerTextChunkFactor = 2
+    /// On a GPU with room for passes at the latency cap, the decoder's MLP row chunk grows where that costs no
+    /// tokens a pass: the products run nearer their peak on more rows, and a pass's rows split into fewer, larger
+    /// chunks. It grows by the first of ``largerTextChunkFactors`` that keeps it within ``largerTextChunkMostRows``:
+    /// bf16 2048 -> 6144 rows, 8-bit weights 4096 -> 8192. Measured on the H200 with 16k-token passes: bf16
+    /// 2048 -> 4096 rows W1 +1.2%, W3 +3%, W4 +3% (engine round 3), 4096 -> 6144 W3 +2% (its ~6k decoder rows in one
+    /// chunk instead of two), W1 +0.5-1%, W2 and W4 within noise, 8192 no better than 6144 (W1 and W4 0.5-1% below it;
+    /// engine round 10); 8-bit 4096 -> 8192 rows W1 +1.5%, W3 +3.3%, W2 and W4 within noise (under 10 GiB). The
+    /// vision tower's chunk doubles with it where that too costs no tokens (for the 7B it does not add to the
+    /// memory the decoder's larger chunk takes): W4's first vision pass (the query image and five documents,
+    /// 11,664 rows) then runs whole instead of in two chunks.
+    public static let largerTextChunkFactors = [3, 2]
+
+    /// The most decoder rows ``gpuPlan(availableBytes:dims:chunks:)`` grows a chunk to.
+    public static let largerTextChunkMostRows = 8192
 
     /// The token budget on a GPU with `availableBytes` free for activations, and the MLP row chunks to run
-    /// with: `chunks`, or `chunks` with the decoder's chunk doubled (``largerTextChunkFactor``) where memory
+    /// with: `chunks`, or `chunks` with the decoder's chunk grown (``largerTextChunkFactors``) where memory
     /// gives that the same budget.
     public static func gpuPlan(availableBytes: Int, dims: ModelDimensions, chunks: MLPRowChunks)
         -> (budget: Int, chunks: MLPRowChunks)
     {
         let budget = gpu(availableBytes: availableBytes, dims: dims, chunks: chunks)
-        let factor = largerTextChunkFactor
-        // Both towers' chunks where that costs no tokens (the 7B's doubled vision chunk needs no more memory
-        // than its doubled decoder chunk), else the decoder's alone.
-        let candidates = [
-            MLPRowChunks(text: chunks.text * factor, vision: chunks.vision * factor),
-            MLPRowChunks(text: chunks.text * factor, vision: chunks.vision),
-        ]
-        guard chunks.text * factor > chunks.text,
+        // For each larger decoder chunk, largest first: both towers' chunks where that costs no tokens (the 7B's
+        // doubled vision chunk needs no more memory than its larger decoder chunk), else the decoder's alone.
+        let texts = largerTextChunkFactors.map { chunks.text * $0 }.filter {
+            $0 > chunks.text && $0 <= largerTextChunkMostRows
+        }
+        let candidates = texts.flatMap { text in
+            [MLPRowChunks(text: text, vision: chunks.vision * 2), MLPRowChunks(text: text, vision: chunks.vision)]
+        }
+        guard
             let larger = candidates.first(where: {
                 gpu(availableBytes: availableBytes, dims: dims, chunks: $0) >= budget
             })

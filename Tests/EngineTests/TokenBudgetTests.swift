@@ -43,36 +43,57 @@ struct TokenBudgetTests {
     }
 
     @Test(
-        "with room for passes at the latency cap, the MLP chunks double (2048 -> 4096, 8-bit 4096 -> 8192; the vision chunk where it fits too); without, they stay"
+        "with room for passes at the latency cap, the MLP chunks grow (2048 -> 6144 or 4096, 8-bit 4096 -> 8192; the vision chunk doubles where it fits too); without, they stay"
     )
     func largerChunksOnlyWhereTheyCostNoTokens() throws {
         let dims = try Self.dimensions()
         let perToken = TokenBudget.activationBytesPerToken(dims, elementBytes: 2)
         // Decoder chunks alone (no vision chunk to hide their memory behind).
         let standard = MLPRowChunks(text: 2048, vision: 0), larger = MLPRowChunks(text: 4096, vision: 0)
-        let ample = TokenBudget.fixedActivationBytes(dims, chunks: larger, elementBytes: 2) + perToken * 20_000
+        // Room for 4096 rows at the latency cap, not for 6144.
+        let ample =
+            TokenBudget.fixedActivationBytes(dims, chunks: larger, elementBytes: 2)
+            + perToken * TokenBudget.gpuLatencyCap
         let roomy = TokenBudget.gpuPlan(availableBytes: ample, dims: dims, chunks: standard)
         #expect(roomy.budget == TokenBudget.gpuLatencyCap && roomy.chunks == larger)
+        // With room for three times the rows, three times (6144: W3's decoder rows in one chunk).
+        let largest = MLPRowChunks(text: 6144, vision: 0)
+        let ampler = TokenBudget.fixedActivationBytes(dims, chunks: largest, elementBytes: 2) + perToken * 20_000
+        let roomier = TokenBudget.gpuPlan(availableBytes: ampler, dims: dims, chunks: standard)
+        #expect(roomier.budget == TokenBudget.gpuLatencyCap && roomier.chunks == largest)
         let tight = TokenBudget.fixedActivationBytes(dims, chunks: standard, elementBytes: 2) + perToken * 5000
         let plan = TokenBudget.gpuPlan(availableBytes: tight, dims: dims, chunks: standard)
         #expect(plan.budget == TokenBudget.gpu(availableBytes: tight, dims: dims, chunks: standard))
         #expect(plan.budget == 5000 && plan.chunks == standard)
-        // 8-bit weights start from 4096 rows and go to 8192 with the room for it.
+        // 8-bit weights start from 4096 rows and go to 8192 with the room for it (three times would pass the
+        // 8192-row cap, even with room for it).
         let eightBit = MLPRowChunks(text: MLPRowChunks.eightBit.text, vision: 0)
         let eightBitLarger = MLPRowChunks(text: 8192, vision: 0)
         let eightBitRoom =
             TokenBudget.fixedActivationBytes(dims, chunks: eightBitLarger, elementBytes: 2) + perToken * 20_000
         #expect(
             TokenBudget.gpuPlan(availableBytes: eightBitRoom, dims: dims, chunks: eightBit).chunks == eightBitLarger)
+        let eightBitAmple =
+            TokenBudget.fixedActivationBytes(dims, chunks: MLPRowChunks(text: 12288, vision: 0), elementBytes: 2)
+            + perToken * 20_000
+        #expect(
+            TokenBudget.gpuPlan(availableBytes: eightBitAmple, dims: dims, chunks: eightBit).chunks == eightBitLarger)
         let eightBitTight = TokenBudget.fixedActivationBytes(dims, chunks: eightBit, elementBytes: 2) + perToken * 5000
         #expect(TokenBudget.gpuPlan(availableBytes: eightBitTight, dims: dims, chunks: eightBit).chunks == eightBit)
-        // The 7B's standard chunks with room: the vision chunk doubles too (within the doubled decoder chunk's
-        // memory); when only the decoder's doubling fits, it doubles alone.
+        // The standard chunks with room for both doubled at the latency cap: the vision chunk doubles too, and the
+        // decoder's triples where the doubled vision chunk's memory covers that (this fixture's narrow decoder),
+        // else doubles.
         let both = MLPRowChunks.standard
-        let bothRoom = TokenBudget.fixedActivationBytes(dims, chunks: both, elementBytes: 2) * 2 + perToken * 20_000
-        #expect(
-            TokenBudget.gpuPlan(availableBytes: bothRoom, dims: dims, chunks: both).chunks
-                == MLPRowChunks(text: both.text * 2, vision: both.vision * 2))
+        let bothDoubled = MLPRowChunks(text: both.text * 2, vision: both.vision * 2)
+        let bothRoom =
+            TokenBudget.fixedActivationBytes(dims, chunks: bothDoubled, elementBytes: 2)
+            + perToken * TokenBudget.gpuLatencyCap
+        let bothPlan = TokenBudget.gpuPlan(availableBytes: bothRoom, dims: dims, chunks: both).chunks
+        let tripledFree =
+            TokenBudget.fixedActivationBytes(
+                dims, chunks: MLPRowChunks(text: both.text * 3, vision: both.vision * 2), elementBytes: 2)
+            <= TokenBudget.fixedActivationBytes(dims, chunks: bothDoubled, elementBytes: 2)
+        #expect(bothPlan == MLPRowChunks(text: both.text * (tripledFree ? 3 : 2), vision: both.vision * 2))
         // A vision chunk whose memory covers the doubled decoder chunk makes the doubling free, even when tight.
         let visionRows = 128 * dims.text.intermediateSize / dims.vision.intermediateSize + 1
         let covered = MLPRowChunks(text: 64, vision: visionRows)
