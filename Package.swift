@@ -67,10 +67,13 @@ let package = Package(
                 .linkedLibrary(":libgif.a"), .linkedLibrary(":libz.a"), .linkedLibrary("m"),
             ]
         ),
+        /// The bicubic resize's passes as AVX2 vector code, chosen at run time (the binary targets the x86-64
+        /// baseline, which has no 32-bit vector multiply): C, for a function-level target attribute.
+        .target(name: "CImageKernels"),
         /// Patch rows come from TensorKit's `PatchifySource` (the one host implementation of their order, which
         /// the backends' `patchify` op shares).
         .target(
-            name: "ImageProcessing", dependencies: ["CImageCodecs", "RegularFiles", "TensorKit"],
+            name: "ImageProcessing", dependencies: ["CImageCodecs", "CImageKernels", "RegularFiles", "TensorKit"],
             swiftSettings: swiftSettings),
 
         // MARK: Model family

@@ -1,3 +1,4 @@
+import CImageKernels
 import Dispatch
 import Foundation
 
@@ -7,8 +8,28 @@ import Foundation
 /// shrink factor (antialiasing), weights normalised to sum 1 then turned into 22-bit fixed point; a
 /// horizontal pass over only the source rows the vertical pass needs, rounded and clamped to uint8,
 /// then a vertical pass. A pass whose size does not change is skipped.
+///
+/// On x86-64 CPUs with AVX2 the passes run as vector code (`CImageKernels`' `resample.c`, chosen at run time: the
+/// binary targets the baseline, which has no 32-bit vector multiply), with the same integer arithmetic: the same
+/// bytes, 2-4x faster (a request's query image is on its critical path: the GPU waits for it).
 enum BicubicResampler {
     static let precisionBits = 22
+
+    /// Which code runs the passes.
+    enum Kernels: Sendable, CaseIterable {
+        /// Portable Swift.
+        case scalar
+        /// AVX2 vector code (only where ``avx2Available``).
+        case avx2
+    }
+
+    /// Whether this CPU (and build) runs the AVX2 passes.
+    static let avx2Available = lr_resample_avx2_available() == 1
+
+    /// The passes' code on this machine: AVX2 where the CPU has it, unless `LYCHEE_SIMD_RESIZE=0` (a diagnostic
+    /// switch: the bytes are the same either way).
+    static let kernels: Kernels =
+        avx2Available && ProcessInfo.processInfo.environment["LYCHEE_SIMD_RESIZE"] != "0" ? .avx2 : .scalar
 
     /// Per output position: the first source index, how many taps, and `kernelSize` fixed-point weights.
     struct Coefficients: Sendable {
@@ -70,25 +91,26 @@ enum BicubicResampler {
         return shifted < 0 ? 0 : (shifted > 255 ? 255 : UInt8(truncatingIfNeeded: shifted))
     }
 
-    /// Resizes to `width` x `height` (both > 0).
-    static func resize(_ image: RGBImage, width: Int, height: Int) -> RGBImage {
+    /// Resizes to `width` x `height` (both > 0) with `kernels` (``avx2`` only where ``avx2Available``).
+    static func resize(_ image: RGBImage, width: Int, height: Int, kernels: Kernels = kernels) -> RGBImage {
         if image.width == width && image.height == height { return image }
+        let kernels = avx2Available ? kernels : .scalar
         var vertical = coefficients(inSize: image.height, outSize: height)
         if verticalPassFirst(inWidth: image.width, inHeight: image.height, outWidth: width, outHeight: height) {
-            let shrunk = verticalPass(image, vertical)
+            let shrunk = verticalPass(image, vertical, kernels)
             if width == image.width { return shrunk }
-            return horizontalPass(shrunk, coefficients(inSize: image.width, outSize: width), rows: 0..<height)
+            return horizontalPass(shrunk, coefficients(inSize: image.width, outSize: width), rows: 0..<height, kernels)
         }
         let firstRow = vertical.starts[0]
         let lastRow = vertical.starts[height - 1] + vertical.counts[height - 1]
         var source = image
         if width != image.width {
             let horizontal = coefficients(inSize: image.width, outSize: width)
-            source = horizontalPass(image, horizontal, rows: firstRow..<lastRow)
+            source = horizontalPass(image, horizontal, rows: firstRow..<lastRow, kernels)
             for index in vertical.starts.indices { vertical.starts[index] -= firstRow }
         }
         if height != image.height {
-            source = verticalPass(source, vertical)
+            source = verticalPass(source, vertical, kernels)
         }
         return source
     }
@@ -113,7 +135,9 @@ enum BicubicResampler {
         }
     }
 
-    private static func horizontalPass(_ image: RGBImage, _ coefficients: Coefficients, rows: Range<Int>) -> RGBImage {
+    private static func horizontalPass(
+        _ image: RGBImage, _ coefficients: Coefficients, rows: Range<Int>, _ kernels: Kernels
+    ) -> RGBImage {
         let outWidth = coefficients.starts.count
         let rowCount = rows.count
         let inStride = image.width * 3
@@ -129,6 +153,16 @@ enum BicubicResampler {
                                 guard let inputBase = input.baseAddress, let weightBase = weights.baseAddress else {
                                     return
                                 }
+                                let vectorised =
+                                    kernels == .avx2
+                                    && withInt64s(starts, counts) { startsPointer, countsPointer in
+                                        lr_resample_horizontal(
+                                            inputBase, Int64(input.count), Int64(inStride), Int64(rows.lowerBound),
+                                            startsPointer, countsPointer, weightBase, Int64(kernelSize),
+                                            Int64(outWidth), Int64(chunk.lowerBound), Int64(chunk.upperBound),
+                                            output.pointer) == 1
+                                    }
+                                if vectorised { return }
                                 for row in chunk {
                                     let inRow = inputBase + (row + rows.lowerBound) * inStride
                                     let outRow = output.pointer + row * outWidth * 3
@@ -159,7 +193,7 @@ enum BicubicResampler {
     }
 
     /// Accumulates one output row per task step over a whole row of samples at a time (cache friendly).
-    private static func verticalPass(_ image: RGBImage, _ coefficients: Coefficients) -> RGBImage {
+    private static func verticalPass(_ image: RGBImage, _ coefficients: Coefficients, _ kernels: Kernels) -> RGBImage {
         let outHeight = coefficients.starts.count
         let rowLength = image.width * 3
         let kernelSize = coefficients.kernelSize
@@ -167,6 +201,24 @@ enum BicubicResampler {
             guard let outputBase = target.baseAddress else { return }
             let output = SendablePointer(pointer: outputBase)
             forEachRowChunk(outHeight) { chunk in
+                if kernels == .avx2,
+                    image.pixels.withUnsafeBufferPointer({ input in
+                        coefficients.weights.withUnsafeBufferPointer { weights in
+                            coefficients.starts.withUnsafeBufferPointer { starts in
+                                coefficients.counts.withUnsafeBufferPointer { counts in
+                                    withInt64s(starts, counts) {
+                                        lr_resample_vertical(
+                                            input.baseAddress, Int64(rowLength), $0, $1, weights.baseAddress,
+                                            Int64(kernelSize), Int64(chunk.lowerBound), Int64(chunk.upperBound),
+                                            output.pointer) == 1
+                                    }
+                                }
+                            }
+                        }
+                    })
+                {
+                    return
+                }
                 var sums = [Int32](repeating: 0, count: rowLength)
                 image.pixels.withUnsafeBufferPointer { input in
                     coefficients.weights.withUnsafeBufferPointer { weights in
@@ -195,6 +247,18 @@ enum BicubicResampler {
             initialized = rowLength * outHeight
         }
         return RGBImage(trustedWidth: image.width, height: outHeight, pixels: pixels)
+    }
+}
+
+/// `body` with the coefficients' starts and counts as the C passes take them (`Int` is 64 bits on the platforms
+/// that have those passes; elsewhere they report no pass and this is never reached with data).
+private func withInt64s(
+    _ starts: UnsafeBufferPointer<Int>, _ counts: UnsafeBufferPointer<Int>,
+    _ body: (UnsafePointer<Int64>?, UnsafePointer<Int64>?) -> Bool
+) -> Bool {
+    guard MemoryLayout<Int>.size == MemoryLayout<Int64>.size else { return false }
+    return starts.withMemoryRebound(to: Int64.self) { starts in
+        counts.withMemoryRebound(to: Int64.self) { counts in body(starts.baseAddress, counts.baseAddress) }
     }
 }
 
