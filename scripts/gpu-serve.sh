@@ -5,13 +5,13 @@
 #   2. `serve` on the same random 7B checkpoint under --gpu-memory-limit-gib, loaded by `bench-serve` with
 #      S1-S4 at 1, 8 and 32 clients, while nvidia-smi samples the GPU memory every 200 ms.
 # Logs and JSON go to $OUT.  Variables: LIMIT_GIB (15), SECONDS_PER_STEP (12), CLIENTS (1,8,32),
-# MIXES (S1,S2,S3,S4), BENCH_WORKLOADS (S1,S2,S3,W1,W2,W3,W4), SERVE_ARGS (extra serve flags).
+# MIXES (S1,S2,S3,S4), BENCH_WORKLOADS (S1,S2,S3,W1,W2,W3,W4; set but empty skips step 1), SERVE_ARGS (extra serve flags).
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 OUT=${OUT:-/tmp/lychee-out}; mkdir -p "$OUT"
 CKPT=${CKPT:-/tmp/lychee-7b-random}
 LIMIT_GIB=${LIMIT_GIB:-15}; SECONDS_PER_STEP=${SECONDS_PER_STEP:-12}; CLIENTS=${CLIENTS:-1,8,32}
-MIXES=${MIXES:-S1,S2,S3,S4}; BENCH_WORKLOADS=${BENCH_WORKLOADS:-S1,S2,S3,W1,W2,W3,W4}
+MIXES=${MIXES:-S1,S2,S3,S4}; BENCH_WORKLOADS=${BENCH_WORKLOADS-S1,S2,S3,W1,W2,W3,W4}
 cd "$HERE"
 gunzip -kf lychee-rerank.gz && tar xzf lib.tar.gz
 export LD_LIBRARY_PATH="$HERE/lib:${LD_LIBRARY_PATH:-}" PYTHONUNBUFFERED=1
