@@ -16,7 +16,7 @@ log="$(mktemp)"
 server=$!
 trap 'kill $server 2>/dev/null || true; wait $server 2>/dev/null || true; rm -f "$log"' EXIT
 for _ in $(seq 1 300); do
-  curl -fs "http://127.0.0.1:$port/ready" >/dev/null 2>&1 && break
+  curl -fs --max-time 5 "http://127.0.0.1:$port/ready" >/dev/null 2>&1 && break
   kill -0 $server 2>/dev/null || { cat "$log" >&2; echo "server exited before it was ready" >&2; exit 1; }
   sleep 0.2
 done

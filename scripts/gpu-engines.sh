@@ -23,7 +23,7 @@ run_set() {  # $1: GPU list, $2: label, extra environment before the call
         --log-level info > "$OUT/serve-$label.log" 2>&1 &
     local server=$!
     for _ in $(seq 1 900); do
-        curl -fs "http://127.0.0.1:$port/ready" > /dev/null 2>&1 && break
+        curl -fs --max-time 5 "http://127.0.0.1:$port/ready" > /dev/null 2>&1 && break
         kill -0 $server 2>/dev/null || { echo "serve died:"; tail -5 "$OUT/serve-$label.log"; return 1; }
         sleep 0.5
     done

@@ -31,7 +31,7 @@ PORT=7861
     --log-level notice ${SERVE_ARGS:-} > "$OUT/serve.log" 2>&1 &
 SERVER=$!
 for _ in $(seq 1 600); do
-    curl -fs "http://127.0.0.1:$PORT/ready" > /dev/null 2>&1 && break
+    curl -fs --max-time 5 "http://127.0.0.1:$PORT/ready" > /dev/null 2>&1 && break
     kill -0 $SERVER 2>/dev/null || { echo "serve died:"; tail -20 "$OUT/serve.log"; exit 1; }
     sleep 0.5
 done

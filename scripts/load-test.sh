@@ -26,7 +26,7 @@ port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); p
 server=$!
 trap 'kill $server 2>/dev/null || true; wait $server 2>/dev/null || true; rm -rf "$work"' EXIT
 for _ in $(seq 1 600); do
-  curl -fs "http://127.0.0.1:$port/ready" >/dev/null 2>&1 && break
+  curl -fs --max-time 5 "http://127.0.0.1:$port/ready" >/dev/null 2>&1 && break
   kill -0 $server 2>/dev/null || { cat "$work/server.log" >&2; exit 1; }
   sleep 0.2
 done

@@ -37,11 +37,11 @@ port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); p
   --backend cpu --host 127.0.0.1 --port "$port") >"$work/serve.log" 2>&1 &
 server=$!
 for _ in $(seq 1 300); do
-  curl -fs "http://127.0.0.1:$port/ready" >/dev/null 2>&1 && break
+  curl -fs --max-time 5 "http://127.0.0.1:$port/ready" >/dev/null 2>&1 && break
   kill -0 "$server" 2>/dev/null || { cat "$work/serve.log" >&2; fail "serve exited before it was ready"; }
   sleep 0.2
 done
-curl -fs "http://127.0.0.1:$port/ready" >/dev/null || { cat "$work/serve.log" >&2; fail "serve not ready in 60 s"; }
+curl -fs --max-time 5 "http://127.0.0.1:$port/ready" >/dev/null || { cat "$work/serve.log" >&2; fail "serve not ready in 60 s"; }
 check() {
   local path="$1" needle="$2"
   local body

@@ -79,7 +79,8 @@ struct BenchCommand: ParsableCommand {
     @Option(
         name: .customLong("mlp-rows"),
         help: ArgumentHelp(
-            "Most decoder rows each MLP works on at once (default: 2048, 4096 with 8-bit weights).", visibility: .hidden
+            "Most decoder rows each MLP works on at once, the vision chunk then at its standard 11,264 rows (default: the GPU's plan, 6144 where memory has room, else 2048; with 8-bit weights 8192, else 4096).",
+            visibility: .hidden
         ))
     var mlpRows: Int?
 

@@ -24,18 +24,34 @@ public struct ListenError: Error, CustomStringConvertible {
 /// listening socket the way the server does (address reuse on) and closes it at once.
 public enum ListenCheck {
     /// Throws ``ListenError`` naming host and port when binding fails.
-    public static func requireAvailable(host: String, port: Int) async throws {
+    ///
+    /// The socket accepts no connection: a client that connects while it listens (a readiness probe polling
+    /// the port during start-up) waits in the kernel's queue and is reset when the socket closes, so it
+    /// retries. (An accepted connection used to stay open with nothing reading it: the client hung.)
+    /// - Parameter whileListening: called once the socket listens, before it closes (for tests).
+    public static func requireAvailable(
+        host: String, port: Int, whileListening: (@Sendable () async throws -> Void)? = nil
+    ) async throws {
         guard port != 0 else { return }
+        let channel: any Channel
         do {
-            let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                 .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+                .serverChannelOption(ChannelOptions.autoRead, value: false)
+                .childChannelInitializer { child in child.close() }
                 .bind(host: host, port: port).get()
-            try await channel.close()
         } catch let error as IOError {
             throw ListenError(host: host, port: port, reason: Self.describe(error))
         } catch {
             throw ListenError(host: host, port: port, reason: "\(error)")
         }
+        do {
+            try await whileListening?()
+        } catch {
+            try? await channel.close()
+            throw error
+        }
+        try await channel.close()
     }
 
     private static func describe(_ error: IOError) -> String {
