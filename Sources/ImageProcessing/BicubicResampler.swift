@@ -146,6 +146,15 @@ enum BicubicResampler {
             guard let outputBase = target.baseAddress else { return }
             let output = SendablePointer(pointer: outputBase)
             forEachRowChunk(rowCount) { chunk in
+                let vectorised =
+                    kernels == .avx2
+                    && withInt64s(coefficients.starts, coefficients.counts) { starts, counts in
+                        lr_resample_horizontal(
+                            image.pixels, Int64(image.pixels.count), Int64(inStride), Int64(rows.lowerBound), starts,
+                            counts, coefficients.weights, Int64(kernelSize), Int64(outWidth), Int64(chunk.lowerBound),
+                            Int64(chunk.upperBound), output.pointer) == 1
+                    }
+                if vectorised { return }
                 image.pixels.withUnsafeBufferPointer { input in
                     coefficients.weights.withUnsafeBufferPointer { weights in
                         coefficients.starts.withUnsafeBufferPointer { starts in
@@ -153,16 +162,6 @@ enum BicubicResampler {
                                 guard let inputBase = input.baseAddress, let weightBase = weights.baseAddress else {
                                     return
                                 }
-                                let vectorised =
-                                    kernels == .avx2
-                                    && withInt64s(starts, counts) { startsPointer, countsPointer in
-                                        lr_resample_horizontal(
-                                            inputBase, Int64(input.count), Int64(inStride), Int64(rows.lowerBound),
-                                            startsPointer, countsPointer, weightBase, Int64(kernelSize),
-                                            Int64(outWidth), Int64(chunk.lowerBound), Int64(chunk.upperBound),
-                                            output.pointer) == 1
-                                    }
-                                if vectorised { return }
                                 for row in chunk {
                                     let inRow = inputBase + (row + rows.lowerBound) * inStride
                                     let outRow = output.pointer + row * outWidth * 3
@@ -201,24 +200,14 @@ enum BicubicResampler {
             guard let outputBase = target.baseAddress else { return }
             let output = SendablePointer(pointer: outputBase)
             forEachRowChunk(outHeight) { chunk in
-                if kernels == .avx2,
-                    image.pixels.withUnsafeBufferPointer({ input in
-                        coefficients.weights.withUnsafeBufferPointer { weights in
-                            coefficients.starts.withUnsafeBufferPointer { starts in
-                                coefficients.counts.withUnsafeBufferPointer { counts in
-                                    withInt64s(starts, counts) {
-                                        lr_resample_vertical(
-                                            input.baseAddress, Int64(rowLength), $0, $1, weights.baseAddress,
-                                            Int64(kernelSize), Int64(chunk.lowerBound), Int64(chunk.upperBound),
-                                            output.pointer) == 1
-                                    }
-                                }
-                            }
-                        }
-                    })
-                {
-                    return
-                }
+                let vectorised =
+                    kernels == .avx2
+                    && withInt64s(coefficients.starts, coefficients.counts) { starts, counts in
+                        lr_resample_vertical(
+                            image.pixels, Int64(rowLength), starts, counts, coefficients.weights, Int64(kernelSize),
+                            Int64(chunk.lowerBound), Int64(chunk.upperBound), output.pointer) == 1
+                    }
+                if vectorised { return }
                 var sums = [Int32](repeating: 0, count: rowLength)
                 image.pixels.withUnsafeBufferPointer { input in
                     coefficients.weights.withUnsafeBufferPointer { weights in
@@ -253,12 +242,15 @@ enum BicubicResampler {
 /// `body` with the coefficients' starts and counts as the C passes take them (`Int` is 64 bits on the platforms
 /// that have those passes; elsewhere they report no pass and this is never reached with data).
 private func withInt64s(
-    _ starts: UnsafeBufferPointer<Int>, _ counts: UnsafeBufferPointer<Int>,
-    _ body: (UnsafePointer<Int64>?, UnsafePointer<Int64>?) -> Bool
+    _ starts: [Int], _ counts: [Int], _ body: (UnsafePointer<Int64>?, UnsafePointer<Int64>?) -> Bool
 ) -> Bool {
     guard MemoryLayout<Int>.size == MemoryLayout<Int64>.size else { return false }
-    return starts.withMemoryRebound(to: Int64.self) { starts in
-        counts.withMemoryRebound(to: Int64.self) { counts in body(starts.baseAddress, counts.baseAddress) }
+    return starts.withUnsafeBufferPointer { starts in
+        counts.withUnsafeBufferPointer { counts in
+            starts.withMemoryRebound(to: Int64.self) { starts in
+                counts.withMemoryRebound(to: Int64.self) { counts in body(starts.baseAddress, counts.baseAddress) }
+            }
+        }
     }
 }
 
