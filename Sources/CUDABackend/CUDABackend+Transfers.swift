@@ -82,24 +82,20 @@ extension CUDABackend {
     }
 
     /// Copies `tensor`'s bytes to the host (device memory, or a host table's).
+    /// The tensor's bytes, written straight into a new array (an image's rows are megabytes: zeroing them
+    /// first cost as long as the copy).
     private func storedBytes(_ tensor: Tensor) throws -> [UInt8] {
-        var bytes = [UInt8](repeating: 0, count: tensor.byteCount)
+        let count = tensor.byteCount
         if let host = tensor.storage as? HostTableStorage {
-            bytes.withUnsafeMutableBytes {
-                $0.copyMemory(
-                    from: UnsafeRawBufferPointer(start: host.base + tensor.byteOffset, count: tensor.byteCount))
-            }
-        } else {
-            let pointer = try address(tensor, op: "download", argument: "tensor", dtype: tensor.dtype)
-            if tensor.elementCount > 0 {
-                try bytes.withUnsafeMutableBytes { buffer in
-                    guard let base = buffer.baseAddress else { return }
-                    try driver.check(
-                        driver.cuMemcpyDtoH(base, pointer, buffer.count), "cuMemcpyDtoH(\(buffer.count) bytes)")
-                }
-            }
+            return [UInt8](UnsafeRawBufferPointer(start: host.base + tensor.byteOffset, count: count))
         }
-        return bytes
+        let pointer = try address(tensor, op: "download", argument: "tensor", dtype: tensor.dtype)
+        return try [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            if count > 0, let base = buffer.baseAddress {
+                try driver.check(driver.cuMemcpyDtoH(base, pointer, count), "cuMemcpyDtoH(\(count) bytes)")
+            }
+            initialized = count
+        }
     }
 
     /// Copies the weight to the device as bf16 (converted once here if the checkpoint stores f32 or f16).

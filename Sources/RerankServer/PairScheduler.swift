@@ -355,6 +355,7 @@ public actor PairScheduler<Engine: RerankEngine>: Service {
                     "engine": "\(index)", "pairs": "\(pass.count)", "requests": "\(Set(pass.map(\.request)).count)",
                 ])
             for (entry, result) in zip(pass, results) { deliver(result, to: entry) }
+            cacheEmbeddedImages(on: index)
         case .failure(let error):
             // Out of device memory even pair by pair (the reranker halves a pass down to single pairs first):
             // that request is too large for the memory left, the engine is fine. Only its request fails.
@@ -381,6 +382,24 @@ public actor PairScheduler<Engine: RerankEngine>: Service {
                 return
             }
             await isolate(pass, on: index, error: error)
+        }
+    }
+
+    /// Queues the hand-over of the images engine `index` embedded to the image cache on the engine's thread,
+    /// once their requests have their answers: the engine's next pass or embedding ahead runs after it, and
+    /// nothing waits for it here (an engine that looks idle takes work at once). A failure loses only those
+    /// cache entries.
+    private func cacheEmbeddedImages(on index: Int) {
+        let slot = engines[index]
+        let logger = logger
+        slot.thread.submit {
+            do {
+                _ = try slot.engine.cacheEmbeddedImages()
+            } catch {
+                logger.warning(
+                    "could not keep the pass's images in the image cache",
+                    metadata: ["engine": "\(index)", "error": "\(error)"])
+            }
         }
     }
 

@@ -39,10 +39,17 @@ public protocol RerankEngine: Sendable {
     /// the engine's device for the pass that scores them. Runs on the engine's thread, between passes.
     /// - Returns: how many images it embedded.
     func embedAhead(_ images: [PreparedImage]) throws -> Int
+    /// Hands the images the engine's device embedded to the image cache (copying them off the device). Runs on
+    /// the engine's thread once a pass's results are delivered, so that no answer waits for it.
+    /// - Returns: how many images went into the cache.
+    func cacheEmbeddedImages() throws -> Int
 }
 
 extension RerankEngine {
     public var deviceDescription: String { details.backend }
+
+    /// An engine without an image cache has nothing to hand over.
+    public func cacheEmbeddedImages() throws -> Int { 0 }
 }
 
 /// The real engine: a loaded ``Reranker``.
@@ -93,6 +100,10 @@ public struct RerankerEngine: RerankEngine {
 
     public func embedAhead(_ images: [PreparedImage]) throws -> Int {
         try reranker.embedAhead(images)
+    }
+
+    public func cacheEmbeddedImages() throws -> Int {
+        try reranker.cacheEmbeddedImages()
     }
 }
 

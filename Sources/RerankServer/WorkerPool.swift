@@ -33,6 +33,11 @@ final class WorkerPool: @unchecked Sendable {
         }
     }
 
+    /// Queues `body` to run on a pool thread, without waiting for it.
+    /// - Returns: false once ``stop()`` was called (then `body` never runs).
+    @discardableResult
+    func submit(_ body: @escaping @Sendable () -> Void) -> Bool { enqueue(body) }
+
     /// Lets the threads finish the jobs already queued, then end.
     func stop() {
         condition.lock()

@@ -43,6 +43,7 @@ extension Reranker {
     /// - Returns: how many images it embedded.
     @discardableResult
     public func embedAhead(_ images: [PreparedImage]) throws -> Int {
+        cacheLeftoverImages()
         var seen = Set<ImageKey>()
         var pending = [(image: PreparedImage, source: PatchifySource)]()
         for image in images where image.deviceEmbeddings == nil && seen.insert(image.key).inserted {
@@ -66,18 +67,49 @@ extension Reranker {
         return pending.count
     }
 
-    /// Puts an image's vision-tower rows in the image cache and, `onDevice`, keeps an own copy of them on the
-    /// device for the request's later passes (so that the rest of the tower's output is not kept alive).
+    /// Marks an image's vision-tower rows for the image cache (``cacheEmbeddedImages()`` downloads them) and,
+    /// `onDevice`, keeps an own copy of them on the device for the request's later passes (so that the rest of
+    /// the tower's output is not kept alive).
     private func keep(_ rows: Tensor, of image: PreparedImage, onDevice: Bool) throws {
-        if imageCache.isEnabled {
-            imageCache.insert(image.key, grid: image.grid, embeddings: try model.backend.downloadRows(rows))
+        var kept = rows
+        if onDevice {
+            kept = try model.backend.concatenateRows([rows])
+            image.deviceEmbeddings = kept
         }
-        if onDevice { image.deviceEmbeddings = try model.backend.concatenateRows([rows]) }
+        if imageCache.isEnabled {
+            pendingCacheEntries.append(.init(key: image.key, grid: image.grid, rows: kept))
+        }
     }
 
-    /// One forward pass over `pairs`, logits in the pairs' order. Images the vision tower embeds here go
-    /// into the image cache.
+    /// Downloads the images this reranker's device embedded since the last call into the image cache.
+    ///
+    /// Passes and ``embedAhead(_:)`` leave that copy for later, so that a request's answer never waits for it
+    /// (about a millisecond an image, the device idle meanwhile): call this where passes run, once a pass's
+    /// results are delivered. A pass or ``embedAhead(_:)`` that finds more than
+    /// ``PendingImageEmbeddings/leftoverLimitBytes`` left over stores them first, so a caller that never calls
+    /// this holds little on the device.
+    /// - Returns: how many images went into the cache.
+    @discardableResult
+    public func cacheEmbeddedImages() throws -> Int {
+        let entries = pendingCacheEntries.takeAll()
+        for entry in entries {
+            imageCache.insert(entry.key, grid: entry.grid, embeddings: try model.backend.downloadRows(entry.rows))
+        }
+        return entries.count
+    }
+
+    /// ``cacheEmbeddedImages()`` when the entries left over hold more than
+    /// ``PendingImageEmbeddings/leftoverLimitBytes``; a failure only loses those cache entries. (Fewer wait: the
+    /// entries ``embedAhead(_:)`` just made are those of the pass about to run, which must not wait for them.)
+    private func cacheLeftoverImages() {
+        guard pendingCacheEntries.bytes > PendingImageEmbeddings.leftoverLimitBytes else { return }
+        _ = try? cacheEmbeddedImages()
+    }
+
+    /// One forward pass over `pairs`, logits in the pairs' order. Images the vision tower embeds here are
+    /// marked for the image cache (``cacheEmbeddedImages()``).
     private func forward(_ pairs: [ScoringPair]) throws -> [Float] {
+        cacheLeftoverImages()
         var cached = [ImageKey: HostRows]()
         if imageCache.isEnabled {
             for image in pairs.flatMap({ [$0.queryImage, $0.documentImage] }).compactMap({ $0 }) {

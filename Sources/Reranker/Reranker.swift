@@ -36,7 +36,8 @@ public struct RerankerOptions: Sendable {
 /// Scores documents (text, images or both) against a query with Lychee-Rerank-MM.
 ///
 /// Load once; then call ``score(query:documents:instruction:progress:)`` from any number of threads:
-/// the reranker keeps no per-request state.
+/// the reranker keeps no per-request state (only the images its device embedded for the image cache, until
+/// ``cacheEmbeddedImages()`` downloads them).
 public final class Reranker: Sendable {
     public let model: Qwen25VLModel
     public let configuration: Qwen25VLConfiguration
@@ -47,6 +48,8 @@ public final class Reranker: Sendable {
     public let imageCache: ImageEmbeddingCache
     /// Keys and values of prompt prefixes seen before (sized by ``RerankerOptions/prefixCacheBytes``).
     public let prefixCache: PrefixCache
+    /// Images this reranker's device embedded that ``imageCache`` has yet to receive.
+    let pendingCacheEntries = PendingImageEmbeddings()
     let prompts: PromptBuilder
     let visionTokens: VisionTokenIDs
 
@@ -165,6 +168,8 @@ public final class Reranker: Sendable {
             _ = try? firstWave.result()  // never leave a preparation running on an early exit
             throw error
         }
+        // The image cache gets this request's images once it has its scores.
+        defer { _ = try? cacheEmbeddedImages() }
         var pairs = try firstWave.result()
         var carried = [ScoringPair]()
         for number in waves.indices {

@@ -91,6 +91,32 @@ struct ServingEngineTests {
         #expect(reranker.imageCache.snapshot().hits >= 2)
     }
 
+    @Test("a pass leaves its images' cache entries for later: the cache gets them from cacheEmbeddedImages()")
+    func imageCacheEntriesWaitForTheHandOver() throws {
+        let reranker = try Self.load(imageCacheBytes: 64 << 20)
+        let query = RerankItem(text: "like this", image: Self.image("photo-a.png"))
+        let documents = [RerankItem(text: "one", image: Self.image("photo-b.png"))]
+        let pairs = try reranker.preparePairs(query: query, documents: documents)
+        let scores = try reranker.scorePairs(pairs)
+        // The answer is there; the rows are still on the device (no copy the request waited for).
+        #expect(reranker.imageCache.snapshot().entries == 0)
+        #expect(try reranker.cacheEmbeddedImages() == 2)
+        #expect(reranker.imageCache.snapshot().entries == 2)
+        #expect(try reranker.cacheEmbeddedImages() == 0)
+        // Images embedded ahead wait the same way; the pass uses their rows from the device.
+        let again = try reranker.preparePairs(query: query, documents: documents)
+        #expect(try reranker.embedAhead(again.compactMap(\.documentImage)) == 0)  // cached: nothing to embed
+        let fresh = try reranker.preparePairs(
+            query: RerankItem(text: "q"), documents: [RerankItem(image: Self.image("photo-c.jpg"))])
+        #expect(try reranker.embedAhead(fresh.compactMap(\.documentImage)) == 1)
+        #expect(reranker.imageCache.snapshot().entries == 2)
+        #expect(try reranker.cacheEmbeddedImages() == 1)
+        #expect(reranker.imageCache.snapshot().entries == 3)
+        // The cached rows give the scores the pass gave.
+        let warm = try reranker.scorePairs(try reranker.preparePairs(query: query, documents: documents))
+        for (a, b) in zip(scores, warm) { #expect(abs(a.logit - b.logit) < 1e-6) }
+    }
+
     @Test("a prefix seen again is attended to from the cache, with the same scores", arguments: [true, false])
     func prefixCacheIsExact(imageQuery: Bool) throws {
         let plain = try Self.load()

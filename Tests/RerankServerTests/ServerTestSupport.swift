@@ -66,6 +66,7 @@ final class CountingEngine: RerankEngine, @unchecked Sendable {
         lock.withLock { _embeddedAhead.append(embedded) }
         return embedded
     }
+    func cacheEmbeddedImages() throws -> Int { try inner.cacheEmbeddedImages() }
     func scorePairs(_ pairs: [ScoringPair]) throws -> [Result<RerankResult, RerankerError>] {
         var cost = BatchCost()
         for pair in pairs { cost.add(pair) }
