@@ -126,6 +126,7 @@ public struct OpSelfTest {
         record(try checkScatter(rows: s ? 486 : 6, width: hidden, destinationRows: s ? 1000 : 15))
         record(try checkUploadParts(sizes: s ? [1944 * 1176, 7, 1944 * 1176 * 2] : [11, 3, 40]))
         record(try checkRowsRoundTrip(sizes: s ? [486 * 3584, 3, 560 * 512] : [30, 3, 17]))
+        record(try checkRowsLater(sizes: s ? [486 * 3584, 3, 1944 * 3584] : [30, 3, 17]))
         let images = [(width: 28, height: 56), (56, 28)] + (s ? [(756, 504)] : [])
         record(try checkPatchify(sizes: images, patchSize: 14, mergeSize: 2, frames: 2))
         // Rows of 75: scalar stores.
@@ -592,6 +593,27 @@ public struct OpSelfTest {
             try device.upload(rows: rows, shape: [total]), try reference.upload(parts.flatMap { $0 }, shape: [total])
         )
         return try compare("rows round trip", "\(sizes) \(rows.first?.dtype ?? .f32)", out, tolerance: 0)
+    }
+
+    /// Rows copied to the host without waiting (``Backend/downloadRowsLater(_:)``: on CUDA, a copy stream behind
+    /// the work queued before it), several in flight, each made by an op just queued and one more copy of each
+    /// abandoned unread, then uploaded again: exactly the values the device computed.
+    private mutating func checkRowsLater(sizes: [Int]) throws -> Check {
+        var sums = [Tensor]()
+        var pending = [PendingHostRows]()
+        for size in sizes {
+            let a = try device.upload(values(size, range: 3), shape: [size])
+            let b = try device.upload(values(size, range: 3), shape: [size])
+            let sum = try device.add(a, b)
+            sums.append(sum)
+            pending.append(try device.downloadRowsLater(sum))
+            _ = try device.downloadRowsLater(sum)  // abandoned at once: its memory comes back unread
+        }
+        let rows = try pending.map { try $0.wait() }
+        let total = sizes.reduce(0, +)
+        let got = try device.download(device.upload(rows: rows, shape: [total]))
+        let want = try sums.flatMap { try device.download($0) }
+        return Self.compare("rows copied later", "\(sizes) \(rows.first?.dtype ?? .f32)", got, want, tolerance: 0)
     }
 
     /// Random images cut into patch rows by both backends, compared in bf16 (the reference's fp32 rows rounded

@@ -52,6 +52,25 @@ extension CUDABackend {
         return rows
     }
 
+    /// Queues the copy on the download stream after the work already queued (``HostDownloads``); the tensor's
+    /// device memory is kept until the copy has finished. Synchronous when there is no download memory left.
+    public func downloadRowsLater(_ tensor: Tensor) throws -> PendingHostRows {
+        try enter()
+        guard let downloads, tensor.byteCount > 0, !(tensor.storage is HostTableStorage) else {
+            return PendingHostRows(try downloadRows(tensor))
+        }
+        let pointer = try address(tensor, op: "download", argument: "tensor", dtype: tensor.dtype)
+        guard let ticket = try downloads.start(from: pointer, bytes: tensor.byteCount) else {
+            return PendingHostRows(try downloadRows(tensor))
+        }
+        let dtype = tensor.dtype
+        return PendingHostRows(
+            finish: {
+                try withExtendedLifetime(tensor) { try HostRows(dtype: dtype, bytes: try downloads.finish(ticket)) }
+            },
+            abandon: { withExtendedLifetime(tensor) { downloads.abandon(ticket) } })
+    }
+
     /// bf16 parts are copied as they are into the staging memory; others are converted on the way.
     public func upload(rows parts: [HostRows], shape: [Int]) throws -> Tensor {
         guard parts.allSatisfy({ $0.dtype == activationDType }) else {
@@ -81,9 +100,8 @@ extension CUDABackend {
         return tensor
     }
 
-    /// Copies `tensor`'s bytes to the host (device memory, or a host table's).
-    /// The tensor's bytes, written straight into a new array (an image's rows are megabytes: zeroing them
-    /// first cost as long as the copy).
+    /// Copies `tensor`'s bytes to the host (device memory, or a host table's), straight into a new array (an
+    /// image's rows are megabytes: zeroing the array first cost about as long as the copy).
     private func storedBytes(_ tensor: Tensor) throws -> [UInt8] {
         let count = tensor.byteCount
         if let host = tensor.storage as? HostTableStorage {

@@ -64,6 +64,9 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     /// Page-locked staging for per-batch uploads (nil if the driver would not lock host memory: then
     /// uploads are plain synchronous copies).
     let staging: HostStaging?
+    /// Page-locked memory and a stream for downloads that do not wait (``downloadRowsLater(_:)``); nil if the
+    /// driver would not give them, or with `LYCHEE_ASYNC_DOWNLOADS=0` (then those downloads are synchronous).
+    let downloads: HostDownloads?
 
     /// Whether the device has FP8 (E4M3) tensor cores: compute capability 8.9 and later (Ada, Hopper,
     /// Blackwell).
@@ -238,6 +241,9 @@ public final class CUDABackend: Backend, @unchecked Sendable {
         self.kernels = try KernelModule(driver: driver, compiler: compiler)
         self.matmul = try MatmulEngine(blas: blas, driver: driver, pool: pool)
         self.staging = try? HostStaging(driver: driver)
+        self.downloads =
+            ProcessInfo.processInfo.environment["LYCHEE_ASYNC_DOWNLOADS"] == "0"
+            ? nil : try? HostDownloads(driver: driver, context: context)
         self.fp8TensorCores = hasFP8TensorCores
         self.wideAttention = AttentionWideKernelSource.runsWell(
             sharedMemoryPerMultiprocessor: info.sharedMemoryPerMultiprocessor)

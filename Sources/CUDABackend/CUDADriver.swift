@@ -22,6 +22,10 @@ struct CUDADriver: @unchecked Sendable {
     let cuMemHostAlloc: lychee_cuMemHostAlloc_t
     let cuMemFreeHost: lychee_cuMemFreeHost_t
     let cuMemcpyHtoDAsync: lychee_cuMemcpyHtoDAsync_t
+    let cuMemcpyDtoHAsync: lychee_cuMemcpyDtoHAsync_t
+    let cuStreamCreate: lychee_cuStreamCreate_t
+    let cuStreamDestroy: lychee_cuStreamDestroy_t
+    let cuStreamWaitEvent: lychee_cuStreamWaitEvent_t
     let cuEventCreate: lychee_cuEventCreate_t
     let cuEventRecord: lychee_cuEventRecord_t
     let cuEventQuery: lychee_cuEventQuery_t
@@ -57,6 +61,10 @@ struct CUDADriver: @unchecked Sendable {
         cuMemHostAlloc = try lib.symbol("cuMemHostAlloc")
         cuMemFreeHost = try lib.symbol("cuMemFreeHost")
         cuMemcpyHtoDAsync = try lib.symbol("cuMemcpyHtoDAsync_v2")
+        cuMemcpyDtoHAsync = try lib.symbol("cuMemcpyDtoHAsync_v2")
+        cuStreamCreate = try lib.symbol("cuStreamCreate")
+        cuStreamDestroy = try lib.symbol("cuStreamDestroy_v2")
+        cuStreamWaitEvent = try lib.symbol("cuStreamWaitEvent")
         cuEventCreate = try lib.symbol("cuEventCreate")
         cuEventRecord = try lib.symbol("cuEventRecord")
         cuEventQuery = try lib.symbol("cuEventQuery")

@@ -13,8 +13,9 @@ struct BenchServeCommand: AsyncParsableCommand {
         abstract: "Load a running server with the serving workloads (S1-S4): docs/s, req/s, p50/p95/p99 per step.",
         discussion: """
             Closed loop: each client sends its next request when the last one is answered (building the next \
-            body while a request is out; latency counts from the send). Each step (a mix at a client count) runs for --seconds after --warmup-seconds of the same load. Requests are \
-            deterministic (request i of a mix is always the same), so runs are comparable.
+            body while a request is out; latency counts from the send). Each step (a mix at a client count) \
+            runs for --seconds after --warmup-seconds of the same load. Requests are deterministic (request i \
+            of a mix is always the same), so runs are comparable.
             """
     )
 

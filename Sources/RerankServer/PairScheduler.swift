@@ -385,14 +385,14 @@ public actor PairScheduler<Engine: RerankEngine>: Service {
         }
     }
 
-    /// Queues the hand-over of the images engine `index` embedded to the image cache on the engine's thread,
-    /// once their requests have their answers: the engine's next pass or embedding ahead runs after it, and
-    /// nothing waits for it here (an engine that looks idle takes work at once). A failure loses only those
-    /// cache entries.
+    /// Queues the hand-over of the images engine `index` embedded to the image cache on the preparation pool,
+    /// once their requests have their answers: their copies to the host were started behind the vision tower
+    /// and the hand-over only waits for them and stores them, so the engine goes on with its next pass at once.
+    /// A failure loses only those cache entries.
     private func cacheEmbeddedImages(on index: Int) {
         let slot = engines[index]
         let logger = logger
-        slot.thread.submit {
+        preparers.submit {
             do {
                 _ = try slot.engine.cacheEmbeddedImages()
             } catch {

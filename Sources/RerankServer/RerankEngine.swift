@@ -39,8 +39,9 @@ public protocol RerankEngine: Sendable {
     /// the engine's device for the pass that scores them. Runs on the engine's thread, between passes.
     /// - Returns: how many images it embedded.
     func embedAhead(_ images: [PreparedImage]) throws -> Int
-    /// Hands the images the engine's device embedded to the image cache (copying them off the device). Runs on
-    /// the engine's thread once a pass's results are delivered, so that no answer waits for it.
+    /// Hands the images the engine's device embedded to the image cache (their copies to the host were started
+    /// behind the vision tower; this waits for them). Runs on any thread once a pass's results are delivered, so
+    /// that no answer waits for it; queues nothing on the device.
     /// - Returns: how many images went into the cache.
     func cacheEmbeddedImages() throws -> Int
 }

@@ -67,33 +67,36 @@ extension Reranker {
         return pending.count
     }
 
-    /// Marks an image's vision-tower rows for the image cache (``cacheEmbeddedImages()`` downloads them) and,
+    /// Marks an image's vision-tower rows for the image cache (``cacheEmbeddedImages()`` hands them over) and,
     /// `onDevice`, keeps an own copy of them on the device for the request's later passes (so that the rest of
-    /// the tower's output is not kept alive).
-    private func keep(_ rows: Tensor, of image: PreparedImage, onDevice: Bool) throws {
+    /// the tower's output is not kept alive). The rows' copy to the host is `download` when the pass started
+    /// it, else it starts here (from the own copy when there is one).
+    private func keep(
+        _ rows: Tensor, of image: PreparedImage, onDevice: Bool, download: PendingHostRows? = nil
+    ) throws {
         var kept = rows
         if onDevice {
             kept = try model.backend.concatenateRows([rows])
             image.deviceEmbeddings = kept
         }
-        if imageCache.isEnabled {
-            pendingCacheEntries.append(.init(key: image.key, grid: image.grid, rows: kept))
-        }
+        guard imageCache.isEnabled else { return }
+        let copy = try download ?? model.backend.downloadRowsLater(kept)
+        pendingCacheEntries.append(.init(key: image.key, grid: image.grid, rows: copy, bytes: kept.byteCount))
     }
 
-    /// Downloads the images this reranker's device embedded since the last call into the image cache.
+    /// Hands the images this reranker's device embedded since the last call to the image cache.
     ///
-    /// Passes and ``embedAhead(_:)`` leave that copy for later, so that a request's answer never waits for it
-    /// (about a millisecond an image, the device idle meanwhile): call this where passes run, once a pass's
-    /// results are delivered. A pass or ``embedAhead(_:)`` that finds more than
-    /// ``PendingImageEmbeddings/leftoverLimitBytes`` left over stores them first, so a caller that never calls
-    /// this holds little on the device.
+    /// Their copies to the host started behind the vision tower (on a GPU they run beside the decoder); this
+    /// waits for them, so that a request's answer never does: call it once a pass's results are delivered. It
+    /// queues nothing on the device, so any thread may call it. A pass or ``embedAhead(_:)`` that finds more
+    /// than ``PendingImageEmbeddings/leftoverLimitBytes`` left over hands them over first, so a caller that never
+    /// calls this holds little.
     /// - Returns: how many images went into the cache.
     @discardableResult
     public func cacheEmbeddedImages() throws -> Int {
         let entries = pendingCacheEntries.takeAll()
         for entry in entries {
-            imageCache.insert(entry.key, grid: entry.grid, embeddings: try model.backend.downloadRows(entry.rows))
+            imageCache.insert(entry.key, grid: entry.grid, embeddings: try entry.rows.wait())
         }
         return entries.count
     }
@@ -122,14 +125,18 @@ extension Reranker {
         }
         let cache = prefixCache
         let reuse = BatchPacking.PrefixReuse(lookup: { cache.lookup($0) }, shouldCapture: { cache.shouldCapture($0) })
-        let packed = try BatchPacking.pack(pairs, cached: cached, reuse: cache.isEnabled ? reuse : .none)
+        var input = try BatchPacking.pack(pairs, cached: cached, reuse: cache.isEnabled ? reuse : .none)
+        input.input.downloadsComputedImages = imageCache.isEnabled
+        let packed = input
         let scores = try model.score(packed.input)
         for (key, kv) in zip(packed.captures, scores.capturedPrefixes) { cache.insert(key, kv) }
         let queryImages = Set(pairs.compactMap { $0.queryImage.map(ObjectIdentifier.init) })
         for (index, rows) in scores.computedImages {
             // A query image stays on the device for the request's later passes.
             let image = packed.images[index]
-            try keep(rows, of: image, onDevice: queryImages.contains(ObjectIdentifier(image)))
+            try keep(
+                rows, of: image, onDevice: queryImages.contains(ObjectIdentifier(image)),
+                download: scores.computedImageDownloads[index])
         }
         var logits = [Float](repeating: .nan, count: pairs.count)
         for (row, position) in packed.order.enumerated() { logits[position] = scores.logits[row] }

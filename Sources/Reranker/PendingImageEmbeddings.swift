@@ -2,22 +2,25 @@ import Foundation
 import Qwen25VL
 import TensorKit
 
-/// Vision-tower rows that the image cache is to keep, still on the device: downloading them (a few
-/// milliseconds for a handful of images, the device left idle meanwhile) waits until the pass that needed them
-/// has answered (``Reranker/cacheEmbeddedImages()``), so that no request waits for another's cache entries.
+/// Vision-tower rows that the image cache is to keep, on their way to the host: their copies were started
+/// behind the vision tower (``Backend/downloadRowsLater(_:)``: on a GPU they run on the copy engine beside the
+/// decoder), and the cache receives them once the pass that needed them has answered
+/// (``Reranker/cacheEmbeddedImages()``), so that no request waits for another's cache entries.
 ///
 /// Thread-safe.
 final class PendingImageEmbeddings: @unchecked Sendable {
-    /// One image's rows on the device.
+    /// One image's rows.
     struct Entry {
         var key: ImageKey
         var grid: VisionGrid
-        var rows: Tensor
+        var rows: PendingHostRows
+        /// Bytes of the rows (held on the device until their copy has finished).
+        var bytes: Int
     }
 
     /// Bytes of rows beyond which a pass or an embedding ahead stores the entries left over first (a caller
-    /// that never calls ``Reranker/cacheEmbeddedImages()`` holds no more than this on the device): about 18
-    /// images of 768 x 512 in bf16.
+    /// that never calls ``Reranker/cacheEmbeddedImages()`` holds no more than this): about 18 images of
+    /// 768 x 512 in bf16.
     static let leftoverLimitBytes = 64 << 20
 
     private let lock = NSLock()
@@ -27,7 +30,7 @@ final class PendingImageEmbeddings: @unchecked Sendable {
     func append(_ entry: Entry) {
         lock.withLock {
             entries.append(entry)
-            heldBytes += entry.rows.byteCount
+            heldBytes += entry.bytes
         }
     }
 
@@ -42,6 +45,6 @@ final class PendingImageEmbeddings: @unchecked Sendable {
         }
     }
 
-    /// Bytes of rows the entries hold on the device.
+    /// Bytes of the entries' rows.
     var bytes: Int { lock.withLock { heldBytes } }
 }

@@ -29,6 +29,11 @@ public protocol Backend: Sendable {
     /// prefix caches). The default downloads `Float`s.
     func downloadRows(_ tensor: Tensor) throws -> HostRows
 
+    /// Starts copying a tensor's elements to the host as ``downloadRows(_:)`` stores them, without waiting:
+    /// the copy runs behind the work already queued and beside what is queued next (on a GPU, on its copy
+    /// engine). ``PendingHostRows/wait()`` returns the rows. The default copies at once.
+    func downloadRowsLater(_ tensor: Tensor) throws -> PendingHostRows
+
     /// The elements of `parts`, one after another, as a new tensor of `shape` in ``activationDType``: what
     /// ``downloadRows(_:)`` copied, back on the device. The default widens them to `Float`s and uploads those.
     func upload(rows parts: [HostRows], shape: [Int]) throws -> Tensor
@@ -228,6 +233,10 @@ extension Backend {
     }
 
     public func downloadRows(_ tensor: Tensor) throws -> HostRows { HostRows(try download(tensor)) }
+
+    public func downloadRowsLater(_ tensor: Tensor) throws -> PendingHostRows {
+        PendingHostRows(try downloadRows(tensor))
+    }
 
     public func upload(rows parts: [HostRows], shape: [Int]) throws -> Tensor {
         try upload(concatenating: parts.map { $0.floats() }, shape: shape)

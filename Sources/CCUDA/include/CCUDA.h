@@ -48,6 +48,10 @@ typedef CUresult (*lychee_cuMemcpyDtoD_t)(CUdeviceptr destination, CUdeviceptr s
 typedef CUresult (*lychee_cuMemHostAlloc_t)(void **pointer, size_t bytes, unsigned int flags);
 typedef CUresult (*lychee_cuMemFreeHost_t)(void *pointer);
 typedef CUresult (*lychee_cuMemcpyHtoDAsync_t)(CUdeviceptr destination, const void *source, size_t bytes, CUstream stream);
+typedef CUresult (*lychee_cuMemcpyDtoHAsync_t)(void *destination, CUdeviceptr source, size_t bytes, CUstream stream);
+typedef CUresult (*lychee_cuStreamCreate_t)(CUstream *stream, unsigned int flags);
+typedef CUresult (*lychee_cuStreamDestroy_t)(CUstream stream);
+typedef CUresult (*lychee_cuStreamWaitEvent_t)(CUstream stream, CUevent event, unsigned int flags);
 typedef CUresult (*lychee_cuEventCreate_t)(CUevent *event, unsigned int flags);
 typedef CUresult (*lychee_cuEventRecord_t)(CUevent event, CUstream stream);
 typedef CUresult (*lychee_cuEventQuery_t)(CUevent event);

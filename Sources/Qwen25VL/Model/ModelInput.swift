@@ -36,6 +36,9 @@ public struct ModelInput: Sendable {
     /// How the ``Image/pixels(_:)`` images are cut into patch rows (their preprocessor's layout); needed
     /// when there is one.
     public var patchLayout: PatchifyLayout?
+    /// Whether to start copying each computed image's rows to the host as soon as the vision tower has made
+    /// them (``ModelScores/computedImageDownloads``): the copies run beside the decoder (for an image cache).
+    public var downloadsComputedImages = false
 
     public init(batch: PackedBatch, images: [Image] = [], splices: [Splice] = [], patchLayout: PatchifyLayout? = nil) {
         self.batch = batch
@@ -52,6 +55,9 @@ public struct ModelScores: Sendable {
     /// The vision-tower output of each image of the input that arrived as pixels, by image index: a view of
     /// device rows that stays valid while the caller holds it (for a cache to download).
     public var computedImages: [Int: Tensor]
+    /// With ``ModelInput/downloadsComputedImages``, each computed image's rows on their way to the host, by
+    /// image index (``Backend/downloadRowsLater(_:)``, started before the decoder was queued).
+    public var computedImageDownloads: [Int: PendingHostRows] = [:]
     /// The keys and values of the prefixes the batch asked to capture, in order.
     public var capturedPrefixes: [PrefixKV] = []
 }
@@ -65,6 +71,7 @@ extension Qwen25VLModel {
         let merge = dimensions.vision.mergeUnit
         var sources = [Int: Tensor]()
         var computed = [Int: Tensor]()
+        var downloads = [Int: PendingHostRows]()
 
         let pixelImages = input.images.enumerated().compactMap { index, image -> (Int, PatchifySource)? in
             if case let .pixels(source) = image { return (index, source) }
@@ -79,6 +86,7 @@ extension Qwen25VLModel {
                 let view = try embedded.rows(row..<(row + rows))
                 sources[index] = view
                 computed[index] = view
+                if input.downloadsComputedImages { downloads[index] = try backend.downloadRowsLater(view) }
                 row += rows
             }
         }
@@ -106,7 +114,9 @@ extension Qwen25VLModel {
                 ImageInsert(embeddings: try source.rows(splice.sourceRows), rows: splice.destinationRows))
         }
         let output = try forward(batch)
-        return ModelScores(logits: output.logits, computedImages: computed, capturedPrefixes: output.capturedPrefixes)
+        return ModelScores(
+            logits: output.logits, computedImages: computed, computedImageDownloads: downloads,
+            capturedPrefixes: output.capturedPrefixes)
     }
 }
 
