@@ -262,9 +262,9 @@ public struct RerankController<Engine: RerankEngine>: Sendable {
             throw APIError.invalidRequest(
                 "the request body is empty: send a JSON object (Content-Type: application/json)")
         }
-        let bytes = Array(buffer.readableBytesView)
-        try RequestBodyCheck.requireUTF8(bytes)
-        return Data(bytes)
+        let body = Data(buffer.readableBytesView)
+        try RequestBodyCheck.requireUTF8(body)
+        return body
     }
 }
 

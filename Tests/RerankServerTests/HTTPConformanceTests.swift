@@ -113,5 +113,18 @@ struct HTTPConformanceTests {
         #expect(RequestBodyCheck.firstInvalidUTF8Offset([0xED, 0xA0, 0x80]) == 0)  // surrogate
         #expect(RequestBodyCheck.firstInvalidUTF8Offset([0x61, 0x62, 0xE2, 0x9C]) == 2)  // cut short
         #expect(RequestBodyCheck.firstInvalidUTF8Offset([0xF4, 0x90, 0x80, 0x80]) == 0)  // above U+10FFFF
+        // Long ASCII runs (passed over eight bytes at a time): the first bad byte at every offset modulo 8, after
+        // and between multi-byte characters.
+        for offset in 1000..<1017 {
+            var body = Array(repeating: UInt8(ascii: "A"), count: 1100)
+            body.replaceSubrange(3..<6, with: Array("✓".utf8))
+            body[offset] = 0xFF
+            #expect(RequestBodyCheck.firstInvalidUTF8Offset(body) == offset)
+            body[offset] = 0xC3  // a lead byte whose continuation is missing
+            #expect(RequestBodyCheck.firstInvalidUTF8Offset(body) == offset)
+        }
+        let mixed = Array(
+            (String(repeating: "abcdefgh", count: 300) + "héllo" + String(repeating: "z", count: 13)).utf8)
+        #expect(RequestBodyCheck.firstInvalidUTF8Offset(mixed) == nil)
     }
 }
