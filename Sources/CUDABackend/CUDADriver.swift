@@ -78,6 +78,15 @@ struct CUDADriver: @unchecked Sendable {
         cuGetErrorName = try lib.symbol("cuGetErrorName")
     }
 
+    /// A new event for ordering only (no timing): `spare.popLast()` when there is one.
+    func orderingEvent(reusing spare: inout [CUevent]) throws -> CUevent {
+        if let event = spare.popLast() { return event }
+        var event: CUevent?
+        try check(cuEventCreate(&event, UInt32(LYCHEE_CU_EVENT_DISABLE_TIMING)), "cuEventCreate")
+        guard let event else { throw CUDAError.driver(call: "cuEventCreate", code: 1, name: "no event returned") }
+        return event
+    }
+
     /// Throws ``CUDAError/driver(call:code:name:)`` with the error's name unless `result` is success.
     func check(_ result: CUresult, _ call: @autoclosure () -> String) throws {
         guard result != 0 else { return }

@@ -116,11 +116,5 @@ final class HostDownloads: @unchecked Sendable {
         return ranges.allocate(bytes)
     }
 
-    private func takeEvent() throws -> CUevent {
-        if let event = spareEvents.popLast() { return event }
-        var event: CUevent?
-        try driver.check(driver.cuEventCreate(&event, UInt32(LYCHEE_CU_EVENT_DISABLE_TIMING)), "cuEventCreate")
-        guard let event else { throw CUDAError.driver(call: "cuEventCreate", code: 1, name: "no event returned") }
-        return event
-    }
+    private func takeEvent() throws -> CUevent { try driver.orderingEvent(reusing: &spareEvents) }
 }

@@ -79,43 +79,12 @@ final class ScriptedEngine: RerankEngine, @unchecked Sendable {
     }
 }
 
-/// The real engine whose hand-over to the image cache waits for ``gate`` (10 s at most).
-final class HandOverGatedEngine: RerankEngine, @unchecked Sendable {
-    let inner: RerankerEngine
-    let gate = DispatchSemaphore(value: 0)
+/// A flag behind a lock.
+final class LockedFlag: @unchecked Sendable {
     private let lock = NSLock()
-    private var timedOut = false
-
-    init(_ inner: RerankerEngine) { self.inner = inner }
-
-    /// Whether a hand-over gave up waiting for ``gate``.
-    var handOverTimedOut: Bool { lock.withLock { timedOut } }
-
-    var modelName: String { inner.modelName }
-    var imageCache: ImageEmbeddingCache? { inner.imageCache }
-    var prefixCache: PrefixCache? { inner.prefixCache }
-    var details: EngineDetails { inner.details }
-    func preparePairs(
-        query: RerankItem, documents: [RerankItem], instruction: String?, options: PairPreparationOptions
-    ) throws -> [ScoringPair] {
-        try inner.preparePairs(query: query, documents: documents, instruction: instruction, options: options)
-    }
-    func prepareQuery(_ query: RerankItem, instruction: String?, options: PairPreparationOptions) throws
-        -> Reranker.PreparedQuery
-    {
-        try inner.prepareQuery(query, instruction: instruction, options: options)
-    }
-    func preparePairs(_ query: Reranker.PreparedQuery, documents: ArraySlice<RerankItem>) throws -> [ScoringPair] {
-        try inner.preparePairs(query, documents: documents)
-    }
-    func scorePairs(_ pairs: [ScoringPair]) throws -> [Result<RerankResult, RerankerError>] {
-        try inner.scorePairs(pairs)
-    }
-    func embedAhead(_ images: [PreparedImage]) throws -> Int { try inner.embedAhead(images) }
-    func cacheEmbeddedImages() throws -> Int {
-        if gate.wait(timeout: .now() + 10) == .timedOut { lock.withLock { timedOut = true } }
-        return try inner.cacheEmbeddedImages()
-    }
+    private var value = false
+    func set() { lock.withLock { value = true } }
+    var isSet: Bool { lock.withLock { value } }
 }
 
 /// A set of prefix keys behind a lock.
@@ -306,20 +275,24 @@ struct SchedulingTests {
         let cached = try Reranker.load(
             modelDirectory: TinyModel.directory, backend: CPUBackend(),
             options: RerankerOptions(tokenBudget: 512, imageCacheBytes: 64 << 20))
-        let engine = HandOverGatedEngine(RerankerEngine(reranker: cached, modelName: "tiny"))
+        // The hand-over waits for `gate` (10 s at most): an answer that waited for the hand-over would not come.
+        let gate = DispatchSemaphore(value: 0)
+        let timedOut = LockedFlag()
+        let engine = CountingEngine(RerankerEngine(reranker: cached, modelName: "tiny")) {
+            if gate.wait(timeout: .now() + 10) == .timedOut { timedOut.set() }
+        }
         let image = try fixtureImageBase64("photo-b.png")
         try await withServer(engine: engine) { client, _ in
             let response = try await client.execute(
                 uri: "/v1/rerank", method: .post, headers: jsonHeaders,
                 body: try body(["query": "a photo", "documents": [["image": image], ["text": "words"]]]))
             #expect(response.status == .ok)
-            // The hand-over waits for this signal: an answer that waited for it would not have come.
-            engine.gate.signal()
+            gate.signal()
             for _ in 0..<400 where cached.imageCache.snapshot().entries == 0 {
                 try await Task.sleep(for: .milliseconds(5))
             }
             #expect(cached.imageCache.snapshot().entries == 1)
-            #expect(!engine.handOverTimedOut)
+            #expect(!timedOut.isSet)
         }
     }
 

@@ -31,10 +31,13 @@ final class CountingEngine: RerankEngine, @unchecked Sendable {
 
     /// How long each pass takes at least (to keep the engine busy in a test).
     let passDelay: Duration
+    /// Runs before each hand-over to the image cache (a test may hold it there).
+    let beforeHandOver: @Sendable () -> Void
 
-    init(_ inner: RerankerEngine, passDelay: Duration = .zero) {
+    init(_ inner: RerankerEngine, passDelay: Duration = .zero, beforeHandOver: @escaping @Sendable () -> Void = {}) {
         self.inner = inner
         self.passDelay = passDelay
+        self.beforeHandOver = beforeHandOver
     }
 
     var batches: [Int] { lock.withLock { _batches } }
@@ -66,7 +69,10 @@ final class CountingEngine: RerankEngine, @unchecked Sendable {
         lock.withLock { _embeddedAhead.append(embedded) }
         return embedded
     }
-    func cacheEmbeddedImages() throws -> Int { try inner.cacheEmbeddedImages() }
+    func cacheEmbeddedImages() throws -> Int {
+        beforeHandOver()
+        return try inner.cacheEmbeddedImages()
+    }
     func scorePairs(_ pairs: [ScoringPair]) throws -> [Result<RerankResult, RerankerError>] {
         var cost = BatchCost()
         for pair in pairs { cost.add(pair) }
