@@ -13,7 +13,9 @@ CKPT=${CKPT:-/tmp/lychee-7b-random}
 LIMIT_GIB=${LIMIT_GIB:-15}; SECONDS_PER_STEP=${SECONDS_PER_STEP:-12}; CLIENTS=${CLIENTS:-1,8,32}
 MIXES=${MIXES:-S1,S2,S3,S4}; BENCH_WORKLOADS=${BENCH_WORKLOADS-S1,S2,S3,W1,W2,W3,W4}
 cd "$HERE"
-gunzip -kf lychee-rerank.gz && tar xzf lib.tar.gz
+# A/B calls put another binary in place of lychee-rerank and carry no lychee-rerank.gz.
+[ -f lychee-rerank.gz ] && gunzip -kf lychee-rerank.gz
+tar xzf lib.tar.gz
 export LD_LIBRARY_PATH="$HERE/lib:${LD_LIBRARY_PATH:-}" PYTHONUNBUFFERED=1
 nvidia-smi --query-gpu=name,driver_version,memory.used,memory.total --format=csv
 if [ ! -f "$CKPT/config.json" ]; then

@@ -56,13 +56,11 @@ extension CUDABackend {
     /// device memory is kept until the copy has finished. Synchronous when there is no download memory left.
     public func downloadRowsLater(_ tensor: Tensor) throws -> PendingHostRows {
         try enter()
-        guard let downloads, tensor.byteCount > 0, !(tensor.storage is HostTableStorage) else {
-            return PendingHostRows(try downloadRows(tensor))
-        }
-        let pointer = try address(tensor, op: "download", argument: "tensor", dtype: tensor.dtype)
-        guard let ticket = try downloads.start(from: pointer, bytes: tensor.byteCount) else {
-            return PendingHostRows(try downloadRows(tensor))
-        }
+        guard let downloads, tensor.byteCount > 0, !(tensor.storage is HostTableStorage),
+            let ticket = try downloads.start(
+                from: try address(tensor, op: "download", argument: "tensor", dtype: tensor.dtype),
+                bytes: tensor.byteCount)
+        else { return PendingHostRows(try downloadRows(tensor)) }
         let dtype = tensor.dtype
         return PendingHostRows(
             finish: {
@@ -82,16 +80,9 @@ extension CUDABackend {
             guard let base = target.baseAddress else { return }
             var offset = 0
             for part in parts {
-                // A cached prefix is tens of megabytes: copied on all cores, a mebibyte at a time (one core
-                // writing pinned memory took milliseconds).
                 part.bytes.withUnsafeBytes { source in
                     guard let from = source.baseAddress else { return }
-                    // Each worker copies its own chunk; both buffers outlive the workers.
-                    nonisolated(unsafe) let output = base + offset
-                    nonisolated(unsafe) let input = from
-                    ConcurrentRows.forEachChunk(of: source.count, size: 1 << 20) { chunk in
-                        (output + chunk.lowerBound).copyMemory(from: input + chunk.lowerBound, byteCount: chunk.count)
-                    }
+                    ConcurrentRows.copyMemory(to: base + offset, from: from, byteCount: source.count)
                 }
                 offset += part.byteCount
             }

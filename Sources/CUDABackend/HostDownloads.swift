@@ -79,12 +79,7 @@ final class HostDownloads: @unchecked Sendable {
         guard let base = UnsafeRawPointer(bitPattern: UInt(ticket.address)) else { return [] }
         return [UInt8](unsafeUninitializedCapacity: ticket.bytes) { buffer, initialized in
             if let target = buffer.baseAddress {
-                // Each worker copies its own chunk; both buffers outlive the workers.
-                nonisolated(unsafe) let output = UnsafeMutableRawPointer(target)
-                nonisolated(unsafe) let input = base
-                ConcurrentRows.forEachChunk(of: ticket.bytes, size: 1 << 20) { chunk in
-                    (output + chunk.lowerBound).copyMemory(from: input + chunk.lowerBound, byteCount: chunk.count)
-                }
+                ConcurrentRows.copyMemory(to: target, from: base, byteCount: ticket.bytes)
             }
             initialized = ticket.bytes
         }

@@ -125,9 +125,8 @@ extension Reranker {
         }
         let cache = prefixCache
         let reuse = BatchPacking.PrefixReuse(lookup: { cache.lookup($0) }, shouldCapture: { cache.shouldCapture($0) })
-        var input = try BatchPacking.pack(pairs, cached: cached, reuse: cache.isEnabled ? reuse : .none)
-        input.input.downloadsComputedImages = imageCache.isEnabled
-        let packed = input
+        var packed = try BatchPacking.pack(pairs, cached: cached, reuse: cache.isEnabled ? reuse : .none)
+        packed.input.downloadsComputedImages = imageCache.isEnabled
         let scores = try model.score(packed.input)
         for (key, kv) in zip(packed.captures, scores.capturedPrefixes) { cache.insert(key, kv) }
         let queryImages = Set(pairs.compactMap { $0.queryImage.map(ObjectIdentifier.init) })

@@ -41,4 +41,15 @@ public enum ConcurrentRows {
     public static func forEachChunk(of length: Int, size: Int, _ body: @Sendable (Range<Int>) -> Void) {
         forEach(count: (length + size - 1) / size) { index in body((index * size)..<min(length, (index + 1) * size)) }
     }
+
+    /// Copies `byteCount` bytes on all cores, a mebibyte a worker (one core writing or reading page-locked
+    /// memory takes milliseconds for the tens of megabytes of a cached prefix or a pass's images).
+    public static func copyMemory(to target: UnsafeMutableRawPointer, from source: UnsafeRawPointer, byteCount: Int) {
+        // Each worker copies its own chunk; both buffers outlive the workers.
+        nonisolated(unsafe) let output = target
+        nonisolated(unsafe) let input = source
+        forEachChunk(of: byteCount, size: 1 << 20) { chunk in
+            (output + chunk.lowerBound).copyMemory(from: input + chunk.lowerBound, byteCount: chunk.count)
+        }
+    }
 }

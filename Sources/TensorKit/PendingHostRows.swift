@@ -6,37 +6,39 @@ import Foundation
 ///
 /// Thread-safe.
 public final class PendingHostRows: @unchecked Sendable {
+    private enum State {
+        /// The copy is in flight: `finish` waits for it; `abandon` releases what it holds when no one waited.
+        case copying(finish: () throws -> HostRows, abandon: () -> Void)
+        case done(Result<HostRows, any Error>)
+    }
+
     private let lock = NSLock()
-    private var finish: (() throws -> HostRows)?  // guarded by `lock`; nil once finished
-    private var abandon: (() -> Void)?  // guarded by `lock`; nil once finished
-    private var outcome: Result<HostRows, any Error>?  // guarded by `lock`
+    private var state: State  // guarded by `lock`
 
     /// Rows already on the host.
-    public init(_ rows: HostRows) {
-        outcome = .success(rows)
-        abandon = nil
-    }
+    public init(_ rows: HostRows) { state = .done(.success(rows)) }
 
     /// A copy in flight: `finish` waits for it and returns the rows (called once, by the first ``wait()``);
     /// `abandon` releases what the copy holds when no one waited.
     public init(finish: @escaping () throws -> HostRows, abandon: @escaping () -> Void) {
-        self.finish = finish
-        self.abandon = abandon
+        state = .copying(finish: finish, abandon: abandon)
     }
 
     deinit {
-        abandon?()
+        if case .copying(_, let abandon) = state { abandon() }
     }
 
     /// The rows, waiting for the copy the first time; later calls return the same rows (or the same error).
     public func wait() throws -> HostRows {
         try lock.withLock {
-            if let outcome { return try outcome.get() }
-            let result = Result { try finish?() ?? HostRows(dtype: .f32, bytes: []) }
-            finish = nil
-            abandon = nil
-            outcome = result
-            return try result.get()
+            switch state {
+            case .done(let outcome):
+                return try outcome.get()
+            case .copying(let finish, _):
+                let outcome = Result { try finish() }
+                state = .done(outcome)
+                return try outcome.get()
+            }
         }
     }
 }
