@@ -48,7 +48,7 @@ extension Reranker {
         var pending = [(image: PreparedImage, source: PatchifySource)]()
         for image in images where image.deviceEmbeddings == nil && seen.insert(image.key).inserted {
             guard case .pixels(let source) = image.content else { continue }
-            if imageCache.isEnabled, imageCache.lookup(image.key, counting: false) != nil { continue }
+            if embeddedEarlier(image.key) != nil { continue }
             pending.append((image, source))
         }
         guard !pending.isEmpty else { return 0 }
@@ -101,6 +101,18 @@ extension Reranker {
         return entries.count
     }
 
+    /// The vision-tower rows of an image already embedded: from the image cache, or from this reranker's entries
+    /// waiting for the hand-over (an image that a request sent while another request's pass was embedding it:
+    /// that entry goes to the cache now, its copy long finished behind the earlier pass). Nil when the cache is
+    /// off or the image is new; a failed copy counts as new (the pass embeds it again).
+    func embeddedEarlier(_ key: ImageKey) -> HostRows? {
+        guard imageCache.isEnabled else { return nil }
+        if let hit = imageCache.lookup(key, counting: false) { return hit.embeddings }
+        guard let entry = pendingCacheEntries.take(key), let rows = try? entry.rows.wait() else { return nil }
+        imageCache.insert(entry.key, grid: entry.grid, embeddings: rows)
+        return rows
+    }
+
     /// ``cacheEmbeddedImages()`` when the entries left over hold more than
     /// ``PendingImageEmbeddings/leftoverLimitBytes``; a failure only loses those cache entries. (Fewer wait: the
     /// entries ``embedAhead(_:)`` just made are those of the pass about to run, which must not wait for them.)
@@ -114,13 +126,11 @@ extension Reranker {
     private func forward(_ pairs: [ScoringPair]) throws -> [Float] {
         cacheLeftoverImages()
         var cached = [ImageKey: HostRows]()
-        if imageCache.isEnabled {
-            for image in pairs.flatMap({ [$0.queryImage, $0.documentImage] }).compactMap({ $0 }) {
-                if case .pixels = image.content, cached[image.key] == nil,
-                    let hit = imageCache.lookup(image.key, counting: false)
-                {
-                    cached[image.key] = hit.embeddings
-                }
+        for image in pairs.flatMap({ [$0.queryImage, $0.documentImage] }).compactMap({ $0 }) {
+            if case .pixels = image.content, image.deviceEmbeddings == nil, cached[image.key] == nil,
+                let rows = embeddedEarlier(image.key)
+            {
+                cached[image.key] = rows
             }
         }
         let cache = prefixCache

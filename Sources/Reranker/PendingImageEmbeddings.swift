@@ -45,6 +45,19 @@ final class PendingImageEmbeddings: @unchecked Sendable {
         }
     }
 
+    /// The entry of `key`, taken out (nil when there is none): an image that another request embedded in an
+    /// earlier pass that has not been handed over yet.
+    func take(_ key: ImageKey) -> Entry? {
+        lock.withLock {
+            guard let index = entries.firstIndex(where: { $0.key == key }) else { return nil }
+            heldBytes -= entries[index].bytes
+            return entries.remove(at: index)
+        }
+    }
+
     /// Bytes of the entries' rows.
     var bytes: Int { lock.withLock { heldBytes } }
+
+    /// Entries waiting for the hand-over.
+    var count: Int { lock.withLock { entries.count } }
 }

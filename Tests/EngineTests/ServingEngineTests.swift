@@ -117,6 +117,37 @@ struct ServingEngineTests {
         for (a, b) in zip(scores, warm) { #expect(abs(a.logit - b.logit) < 1e-6) }
     }
 
+    @Test("an image a pass embedded is not embedded again by a request that sent it before the hand-over")
+    func pendingImagesAreNotEmbeddedTwice() throws {
+        let reranker = try Self.load(imageCacheBytes: 64 << 20)
+        let photo = RerankItem(text: "a photo", image: Self.image("photo-b.png"))
+        _ = try reranker.scorePairs(try reranker.preparePairs(query: RerankItem(text: "first"), documents: [photo]))
+        #expect(reranker.pendingCacheEntries.count == 1)  // answered, not handed over yet
+        // A second request with the same image, prepared before the hand-over: the image is new to it.
+        let second = try reranker.preparePairs(query: RerankItem(text: "second"), documents: [photo])
+        guard case .pixels = second[0].documentImage?.content else {
+            Issue.record("the image was found in the cache before the hand-over")
+            return
+        }
+        let scores = try reranker.scorePairs(second)
+        // Its pass took the first pass's rows (now in the cache) instead of running the vision tower again.
+        #expect(reranker.pendingCacheEntries.count == 0)
+        #expect(reranker.imageCache.snapshot().entries == 1)
+        #expect(try reranker.cacheEmbeddedImages() == 0)
+        let reference = try Self.load()
+        let want = try reference.scorePairs(
+            try reference.preparePairs(query: RerankItem(text: "second"), documents: [photo]))
+        #expect(abs(scores[0].logit - want[0].logit) < 1e-6)
+        // The same for an embedding ahead: nothing left to embed.
+        _ = try reranker.scorePairs(
+            try reranker.preparePairs(query: RerankItem(text: "third"), documents: [RerankItem(image: Self.image("photo-c.jpg"))]))
+        let fourth = try reranker.preparePairs(
+            query: RerankItem(text: "fourth"), documents: [RerankItem(image: Self.image("photo-c.jpg"))])
+        #expect(try reranker.embedAhead(fourth.compactMap(\.documentImage)) == 0)
+        #expect(reranker.pendingCacheEntries.count == 0)
+        #expect(reranker.imageCache.snapshot().entries == 2)
+    }
+
     @Test("a prefix seen again is attended to from the cache, with the same scores", arguments: [true, false])
     func prefixCacheIsExact(imageQuery: Bool) throws {
         let plain = try Self.load()
