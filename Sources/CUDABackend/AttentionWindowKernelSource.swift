@@ -11,9 +11,6 @@
 /// same order: the same outputs, bit for bit, as `split_rope` followed by that kernel).
 ///
 /// A block is one window (query rows = key rows, at most 64: the host only sends such sequences) and one head.
-/// With `headsFirst` the grid's x axis counts heads and its y axis windows, so the blocks that run side by side
-/// are one window's heads: together they read the window's whole q/k/v rows (contiguous memory, where blocks of
-/// one head read 160 bytes of every 7,680) and share its cos and sin rows in L2; otherwise x counts windows.
 /// Compiled only for sm_90a; elsewhere the entry points are empty and never launched.
 enum AttentionWindowKernelSource {
     /// Head dimensions compiled: the vision tower's 80, and 64 (the 128-byte swizzle, for the self-test).
@@ -40,9 +37,8 @@ enum AttentionWindowKernelSource {
             """
             extern "C" __global__ void __launch_bounds__(\(threads), \(blocksPerMultiprocessor)) \(kernelName(headDim: d))(
                 const bf16_t* qkv, const bf16_t* cosTable, const bf16_t* sinTable, bf16_t* out, const int* tiles,
-                int heads, int kvHeads, float scaleLog2, int headsFirst) {
-                attention_window_rope_tile<\(d)>(qkv, cosTable, sinTable, out, tiles, heads, kvHeads, scaleLog2,
-                                                 headsFirst);
+                int heads, int kvHeads, float scaleLog2) {
+                attention_window_rope_tile<\(d)>(qkv, cosTable, sinTable, out, tiles, heads, kvHeads, scaleLog2);
             }
 
             """
@@ -98,7 +94,7 @@ enum AttentionWindowKernelSource {
         template <int D>
         __device__ void attention_window_rope_tile(const bf16_t* qkv, const bf16_t* cosTable, const bf16_t* sinTable,
                                                    bf16_t* out, const int* tiles, int heads, int kvHeads,
-                                                   float scaleLog2, int headsFirst) {
+                                                   float scaleLog2) {
         #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
             extern __shared__ __align__(16) unsigned char attention_shared[];
             constexpr int tileBytes = ATT_BK * D * 2;
@@ -110,11 +106,10 @@ enum AttentionWindowKernelSource {
             const unsigned queryTile = sharedStart + queryOffset, keyTile = sharedStart + keyOffset;
             const unsigned valueTile = sharedStart + valueOffset;
             // One window: query rows = key rows = seqStart ..< seqEnd, at most ATT_BK of them (the host checks).
-            const AttentionBlock block = attention_block(tiles, headsFirst ? blockIdx.y : blockIdx.x, 0);
+            const AttentionBlock block = attention_block(tiles, blockIdx.x, 0);
             const int seqStart = block.seqStart, seqEnd = block.seqEnd;
             const AttentionThread thread = attention_thread<D>(heads, kvHeads);
-            const int head = headsFirst ? blockIdx.x : thread.head, kvHead = head / (heads / kvHeads);
-            const int warp = thread.warp, g = thread.g, t = thread.t;
+            const int head = thread.head, kvHead = thread.kvHead, warp = thread.warp, g = thread.g, t = thread.t;
             const int stride = (heads + 2 * kvHeads) * D;
             const int warpFirst = seqStart + warp * 16;
             const int row0 = warpFirst + g, row1 = row0 + 8;

@@ -26,11 +26,9 @@ extension CUDABackend {
         guard !tiles.isEmpty else { return out }
         let deviceTiles = try deviceIndices(tiles)
         let op = "attention d=\(d) full longest<=\(AttentionTiling.lengthBucket(cuSeqlens)) from q/k/v"
-        let windows = tiles.count / 5
         try withExtendedLifetime(deviceTiles.tensor) {
             try kernels.launch(
-                AttentionWindowKernelSource.kernelName(headDim: d),
-                grid: windowBlocksHeadsFirst ? (heads, windows, 1) : (windows, heads, 1),
+                AttentionWindowKernelSource.kernelName(headDim: d), grid: (tiles.count / 5, heads, 1),
                 block: (AttentionWindowKernelSource.threads, 1, 1),
                 sharedBytes: AttentionWindowKernelSource.sharedBytes(headDim: d),
                 [
@@ -39,7 +37,6 @@ extension CUDABackend {
                     .pointer(try address(sin, op: op, argument: "sin")),
                     .pointer(try address(out, op: op, argument: "output")), .pointer(deviceTiles.pointer),
                     .int32(Int32(heads)), .int32(Int32(kvHeads)), .float(scale * 1.4426950408889634),
-                    .int32(windowBlocksHeadsFirst ? 1 : 0),
                 ])
         }
         try finish(op)
@@ -47,13 +44,13 @@ extension CUDABackend {
     }
 
     /// Whether ``splitRopeAttention(_:heads:kvHeads:cos:sin:cuSeqlens:scale:)`` runs the window kernel: switched
-    /// on, a compiled head dimension, grouped heads that divide, every sequence one key tile long, element
-    /// offsets that fit the kernel's 32 bits, and no more windows than a grid's y axis holds (65,535).
+    /// on, a compiled head dimension, grouped heads that divide, every sequence one key tile long, and element
+    /// offsets that fit the kernel's 32 bits.
     public static func runsWindowKernel(
         enabled: Bool, headDim: Int, heads: Int, kvHeads: Int, cuSeqlens: [Int32], elements: Int
     ) -> Bool {
         guard enabled, AttentionWindowKernelSource.headDims.contains(headDim), kvHeads > 0, heads % kvHeads == 0,
-            elements < Int(Int32.max), cuSeqlens.count <= 65_536
+            elements < Int(Int32.max)
         else { return false }
         return zip(cuSeqlens, cuSeqlens.dropFirst()).allSatisfy {
             $1 - $0 <= Int32(AttentionWindowKernelSource.longestSequence)

@@ -111,11 +111,6 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     }
     private var fusedWindowAttentionChosen = false
 
-    /// Launch the window kernel with a window's heads side by side (the grid's x axis counts heads); off: a head's
-    /// windows side by side. The same bits either way; `LYCHEE_WINDOW_HEADS_FIRST=0` in the environment starts it
-    /// off (an A/B switch).
-    public var windowBlocksHeadsFirst = true
-
     /// The attention kernels this backend runs, in words (`bench` prints it, `serve` logs it).
     public var attentionDescription: String {
         Self.attentionDescription(hopper: hopperAttention, wide: wideAttention, fusedWindows: fusedWindowAttention)
@@ -254,7 +249,6 @@ public final class CUDABackend: Backend, @unchecked Sendable {
             sharedMemoryPerMultiprocessor: info.sharedMemoryPerMultiprocessor)
         self.hopperAttentionChosen = ProcessInfo.processInfo.environment["LYCHEE_HOPPER_ATTENTION"] != "0"
         self.fusedWindowAttentionChosen = ProcessInfo.processInfo.environment["LYCHEE_FUSED_WINDOW_ATTENTION"] != "0"
-        self.windowBlocksHeadsFirst = ProcessInfo.processInfo.environment["LYCHEE_WINDOW_HEADS_FIRST"] != "0"
     }
 
     /// `$LYCHEE_KERNEL_CACHE`, else `$XDG_CACHE_HOME/lychee-rerank/kernels`, else
