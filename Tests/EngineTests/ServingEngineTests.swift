@@ -139,10 +139,9 @@ struct ServingEngineTests {
             try reference.preparePairs(query: RerankItem(text: "second"), documents: [photo]))
         #expect(abs(scores[0].logit - want[0].logit) < 1e-6)
         // The same for an embedding ahead: nothing left to embed.
-        _ = try reranker.scorePairs(
-            try reranker.preparePairs(query: RerankItem(text: "third"), documents: [RerankItem(image: Self.image("photo-c.jpg"))]))
-        let fourth = try reranker.preparePairs(
-            query: RerankItem(text: "fourth"), documents: [RerankItem(image: Self.image("photo-c.jpg"))])
+        let other = [RerankItem(image: Self.image("photo-c.jpg"))]
+        _ = try reranker.scorePairs(try reranker.preparePairs(query: RerankItem(text: "third"), documents: other))
+        let fourth = try reranker.preparePairs(query: RerankItem(text: "fourth"), documents: other)
         #expect(try reranker.embedAhead(fourth.compactMap(\.documentImage)) == 0)
         #expect(reranker.pendingCacheEntries.count == 0)
         #expect(reranker.imageCache.snapshot().entries == 2)
