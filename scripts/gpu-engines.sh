@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
 # Runs on the GPU machine, from the folder scripts/gpu-build.sh filled: several engines behind one scheduler.
 # For each GPU set (GPU_SETS, default "0 0,0": one engine, then two engines sharing GPU 0; on a machine with
-# several GPUs e.g. "0 0,1 0,1,2,3"), serve S1 at CLIENTS (64) clients for SECONDS_PER_STEP, then once more
+# several GPUs e.g. "0 0,1 0,1,2,3"), serve MIXES (S1) at CLIENTS (64) clients for SECONDS_PER_STEP, then once more
 # on the last set with LYCHEE_TEST_FAIL_ENGINE=1:5 (engine 1 fails every pass after its fifth): no request
-# may be lost. GPU memory per device is sampled during each run. Logs go to $OUT.
+# may be lost (SKIP_FAILING=1 skips that run). GPU memory per device is sampled during each run. Logs go to $OUT.
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 OUT=${OUT:-/tmp/lychee-out}; mkdir -p "$OUT"
 CKPT=${CKPT:-/tmp/lychee-7b-random}
 LIMIT_GIB=${LIMIT_GIB:-15}; SECONDS_PER_STEP=${SECONDS_PER_STEP:-10}; CLIENTS=${CLIENTS:-64}
-GPU_SETS=${GPU_SETS:-"0 0,0"}
+GPU_SETS=${GPU_SETS:-"0 0,0"}; MIXES=${MIXES:-S1}
 cd "$HERE"
 gunzip -kf lychee-rerank.gz && tar xzf lib.tar.gz
 export LD_LIBRARY_PATH="$HERE/lib:${LD_LIBRARY_PATH:-}" PYTHONUNBUFFERED=1
@@ -29,11 +29,13 @@ run_set() {  # $1: GPU list, $2: label, extra environment before the call
     done
     nvidia-smi --query-gpu=index,memory.used --format=csv,noheader,nounits -lms 250 > "$OUT/memory-$label.csv" &
     local sampler=$!
-    ./lychee-rerank bench-serve --url "http://127.0.0.1:$port" --mix S1 --clients "$CLIENTS" \
-        --seconds "$SECONDS_PER_STEP" --json-out "$OUT/serve-$label.json" 2>&1 | tail -2 | sed "s/^/$label  /"
+    ./lychee-rerank bench-serve --url "http://127.0.0.1:$port" --mix "$MIXES" --clients "$CLIENTS" \
+        --seconds "$SECONDS_PER_STEP" --json-out "$OUT/serve-$label.json" 2>&1 | grep -E '^(mix|S[1-4]) ' \
+        | sed "s/^/$label  /"
     kill $sampler 2>/dev/null
     curl -fs "http://127.0.0.1:$port/health"; echo
-    curl -fs "http://127.0.0.1:$port/metrics" | grep -E '^lychee_engine_(healthy|passes_total|errors_total)'
+    curl -fs "http://127.0.0.1:$port/metrics" \
+        | grep -E '^lychee_(engine_(healthy|passes_total|errors_total)|image_cache_(hits|misses)|images_embedded_ahead)'
     kill -TERM $server; wait $server
     for index in $(cut -d, -f1 "$OUT/memory-$label.csv" | sort -u); do
         echo "$label: GPU $index peak $(awk -F', ' -v i="$index" '$1 == i {print $2}' "$OUT/memory-$label.csv" | sort -n | tail -1) MiB (limit $((LIMIT_GIB * 1024)) MiB per engine)"
