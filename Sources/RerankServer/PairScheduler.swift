@@ -39,6 +39,8 @@ public actor PairScheduler<Engine: RerankEngine>: Service {
     nonisolated let engine: Engine
     /// Every engine, each with its own thread and health.
     private let engines: [EngineSlot]
+    /// Images the vision tower embedded on every engine so far.
+    nonisolated var imagesEmbedded: Int { engines.reduce(0) { $0 + $1.engine.imagesEmbedded } }
     /// Most decoder tokens in one pass.
     public let tokenBudget: Int
     /// Runs request preparation (tokenizing, image decoding and preprocessing), one thread per core.

@@ -13,6 +13,8 @@ public protocol RerankEngine: Sendable {
     var imageCache: ImageEmbeddingCache? { get }
     /// The prompt prefix cache whose figures `/metrics` reports, if any.
     var prefixCache: PrefixCache? { get }
+    /// Images the vision tower embedded on this engine's device so far (`/metrics`).
+    var imagesEmbedded: Int { get }
 
     /// What `GET /info` and `GET /v1/models` report about the engine.
     var details: EngineDetails { get }
@@ -49,6 +51,9 @@ public protocol RerankEngine: Sendable {
 extension RerankEngine {
     public var deviceDescription: String { details.backend }
 
+    /// An engine that does not count its images reports none.
+    public var imagesEmbedded: Int { 0 }
+
     /// An engine without an image cache has nothing to hand over.
     public func cacheEmbeddedImages() throws -> Int { 0 }
 }
@@ -67,6 +72,7 @@ public struct RerankerEngine: RerankEngine {
 
     public var imageCache: ImageEmbeddingCache? { reranker.imageCache }
     public var prefixCache: PrefixCache? { reranker.prefixCache }
+    public var imagesEmbedded: Int { reranker.imagesEmbedded }
 
     public var details: EngineDetails {
         EngineDetails(

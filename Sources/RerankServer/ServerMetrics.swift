@@ -26,6 +26,9 @@ public final class ServerMetrics: Sendable {
     let engineSeconds: Metrics.Timer
     /// Images the vision tower embedded ahead of their pass, while the rest of their request was prepared.
     let imagesEmbeddedAhead: Metrics.Counter
+    /// Images the vision tower embedded, on every engine (a running total, as a gauge): the image cache's misses
+    /// that cost the device work.
+    let imagesEmbedded: Metrics.Gauge
     /// Requests dropped because their client went away.
     let requestsCancelled: Metrics.Counter
     /// Requests answered 504 after the request timeout.
@@ -55,6 +58,7 @@ public final class ServerMetrics: Sendable {
         tokensScored = Metrics.Counter(label: "lychee_tokens_total", factory: factory)
         engineSeconds = Metrics.Timer(label: "lychee_engine_call_seconds", factory: factory)
         imagesEmbeddedAhead = Metrics.Counter(label: "lychee_images_embedded_ahead_total", factory: factory)
+        imagesEmbedded = Metrics.Gauge(label: "lychee_images_embedded", factory: factory)
         requestsCancelled = Metrics.Counter(label: "lychee_requests_cancelled_total", factory: factory)
         requestsTimedOut = Metrics.Counter(label: "lychee_requests_timed_out_total", factory: factory)
         imageCacheHits = Metrics.Gauge(label: "lychee_image_cache_hits", factory: factory)

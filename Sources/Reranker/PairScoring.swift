@@ -58,6 +58,7 @@ extension Reranker {
         } catch let error as any DeviceMemoryError where error.isOutOfDeviceMemory {
             return 0
         }
+        countEmbeddedImages(pending.count)
         var first = 0
         for (image, _) in pending {
             let count = image.grid.mergedTokenCount()
@@ -94,7 +95,8 @@ extension Reranker {
     /// - Returns: how many images went into the cache.
     @discardableResult
     public func cacheEmbeddedImages() throws -> Int {
-        let entries = pendingCacheEntries.takeAll()
+        let entries = pendingCacheEntries.all()
+        defer { pendingCacheEntries.remove(entries) }
         for entry in entries {
             imageCache.insert(entry.key, grid: entry.grid, embeddings: try entry.rows.wait())
         }
@@ -102,15 +104,13 @@ extension Reranker {
     }
 
     /// The vision-tower rows of an image already embedded: from the image cache, or from this reranker's entries
-    /// waiting for the hand-over (an image that a request sent while another request's pass was embedding it:
-    /// that entry goes to the cache now, its copy long finished behind the earlier pass). Nil when the cache is
-    /// off or the image is new; a failed copy counts as new (the pass embeds it again).
+    /// waiting for the hand-over (an image that a request sent while another request's pass was embedding it; its
+    /// copy finished behind that pass). Nil when the cache is off or the image is new; a failed copy counts as new
+    /// (the pass embeds it again).
     func embeddedEarlier(_ key: ImageKey) -> HostRows? {
         guard imageCache.isEnabled else { return nil }
         if let hit = imageCache.lookup(key, counting: false) { return hit.embeddings }
-        guard let entry = pendingCacheEntries.take(key), let rows = try? entry.rows.wait() else { return nil }
-        imageCache.insert(entry.key, grid: entry.grid, embeddings: rows)
-        return rows
+        return try? pendingCacheEntries.entry(for: key)?.rows.wait()
     }
 
     /// ``cacheEmbeddedImages()`` when the entries left over hold more than
@@ -138,6 +138,7 @@ extension Reranker {
         var packed = try BatchPacking.pack(pairs, cached: cached, reuse: cache.isEnabled ? reuse : .none)
         packed.input.downloadsComputedImages = imageCache.isEnabled
         let scores = try model.score(packed.input)
+        countEmbeddedImages(scores.computedImages.count)
         for (key, kv) in zip(packed.captures, scores.capturedPrefixes) { cache.insert(key, kv) }
         let queryImages = Set(pairs.compactMap { $0.queryImage.map(ObjectIdentifier.init) })
         for (index, rows) in scores.computedImages {

@@ -34,26 +34,20 @@ final class PendingImageEmbeddings: @unchecked Sendable {
         }
     }
 
-    /// Every entry, in the order they came, leaving none.
-    func takeAll() -> [Entry] {
+    /// Every entry, in the order they came; they stay until ``remove(_:)``, so that an image is always in the cache
+    /// or here while it is handed over.
+    func all() -> [Entry] { lock.withLock { entries } }
+
+    /// Removes `handedOver` (entries ``all()`` returned; any that are gone already are skipped).
+    func remove(_ handedOver: [Entry]) {
         lock.withLock {
-            defer {
-                entries.removeAll()
-                heldBytes = 0
-            }
-            return entries
+            entries.removeAll { entry in handedOver.contains { $0.rows === entry.rows } }
+            heldBytes = entries.reduce(0) { $0 + $1.bytes }
         }
     }
 
-    /// The entry of `key`, taken out (nil when there is none): an image that another request embedded in an
-    /// earlier pass that has not been handed over yet.
-    func take(_ key: ImageKey) -> Entry? {
-        lock.withLock {
-            guard let index = entries.firstIndex(where: { $0.key == key }) else { return nil }
-            heldBytes -= entries[index].bytes
-            return entries.remove(at: index)
-        }
-    }
+    /// The entry of `key`, if there is one: an image a pass embedded that has not been handed over yet.
+    func entry(for key: ImageKey) -> Entry? { lock.withLock { entries.last { $0.key == key } } }
 
     /// Bytes of the entries' rows.
     var bytes: Int { lock.withLock { heldBytes } }

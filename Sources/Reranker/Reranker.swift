@@ -2,6 +2,7 @@ import Foundation
 import ImageProcessing
 import Qwen25VL
 import SafeTensors
+import Synchronization
 import TensorKit
 import Tokenizers
 
@@ -50,6 +51,11 @@ public final class Reranker: Sendable {
     public let prefixCache: PrefixCache
     /// Images this reranker's device embedded that ``imageCache`` has yet to receive.
     let pendingCacheEntries = PendingImageEmbeddings()
+    private let embeddedImages = Atomic<Int>(0)
+    /// Images the vision tower embedded on this reranker's device since it was made (in passes and ahead of
+    /// them): the work the image cache did not save.
+    public var imagesEmbedded: Int { embeddedImages.load(ordering: .relaxed) }
+    func countEmbeddedImages(_ count: Int) { embeddedImages.add(count, ordering: .relaxed) }
     let prompts: PromptBuilder
     let visionTokens: VisionTokenIDs
 

@@ -123,6 +123,7 @@ struct ServingEngineTests {
         let photo = RerankItem(text: "a photo", image: Self.image("photo-b.png"))
         _ = try reranker.scorePairs(try reranker.preparePairs(query: RerankItem(text: "first"), documents: [photo]))
         #expect(reranker.pendingCacheEntries.count == 1)  // answered, not handed over yet
+        #expect(reranker.imagesEmbedded == 1)
         // A second request with the same image, prepared before the hand-over: the image is new to it.
         let second = try reranker.preparePairs(query: RerankItem(text: "second"), documents: [photo])
         guard case .pixels = second[0].documentImage?.content else {
@@ -130,10 +131,11 @@ struct ServingEngineTests {
             return
         }
         let scores = try reranker.scorePairs(second)
-        // Its pass took the first pass's rows (now in the cache) instead of running the vision tower again.
-        #expect(reranker.pendingCacheEntries.count == 0)
+        // Its pass took the first pass's rows instead of running the vision tower again.
+        #expect(reranker.imagesEmbedded == 1)
+        #expect(reranker.pendingCacheEntries.count == 1)
+        #expect(try reranker.cacheEmbeddedImages() == 1)
         #expect(reranker.imageCache.snapshot().entries == 1)
-        #expect(try reranker.cacheEmbeddedImages() == 0)
         let reference = try Self.load()
         let want = try reference.scorePairs(
             try reference.preparePairs(query: RerankItem(text: "second"), documents: [photo]))
@@ -143,7 +145,8 @@ struct ServingEngineTests {
         _ = try reranker.scorePairs(try reranker.preparePairs(query: RerankItem(text: "third"), documents: other))
         let fourth = try reranker.preparePairs(query: RerankItem(text: "fourth"), documents: other)
         #expect(try reranker.embedAhead(fourth.compactMap(\.documentImage)) == 0)
-        #expect(reranker.pendingCacheEntries.count == 0)
+        #expect(reranker.imagesEmbedded == 2)
+        #expect(try reranker.cacheEmbeddedImages() == 1)
         #expect(reranker.imageCache.snapshot().entries == 2)
     }
 

@@ -59,6 +59,26 @@ struct EmbedAheadServerTests {
         #expect(engine.batches.reduce(0, +) == 5)
     }
 
+    @Test("/metrics counts the images the vision tower embedded, ahead of their pass and in it; cached ones not")
+    func embeddedImagesMetric() async throws {
+        let reranker = try Reranker.load(
+            modelDirectory: TinyModel.directory, backend: CPUBackend(),
+            options: RerankerOptions(tokenBudget: 512, imageCacheBytes: 64 << 20))
+        let images = try Self.images(5, seed: 3)
+        try await withServer(engine: RerankerEngine(reranker: reranker, modelName: "tiny")) { client, _ in
+            for round in 1...2 {
+                let response = try await client.execute(
+                    uri: "/v1/rerank", method: .post, headers: jsonHeaders,
+                    body: try body(["query": "round \(round)", "documents": images.map { ["image": $0] }]))
+                #expect(response.status == .ok)
+                // The second round finds the five images in the cache (or waiting for it): none embedded again.
+                let metrics = try await client.execute(uri: "/metrics", method: .get).text
+                #expect(Self.value("lychee_images_embedded", in: metrics) == 5, "round \(round)")
+            }
+        }
+        #expect(reranker.imagesEmbedded == 5)
+    }
+
     @Test("with the engine busy, nothing is embedded ahead; once idle, it is")
     func busyEngine() async throws {
         let engine = CountingEngine(try TinyModel.engine(), passDelay: .milliseconds(600))

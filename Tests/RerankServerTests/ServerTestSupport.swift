@@ -46,6 +46,7 @@ final class CountingEngine: RerankEngine, @unchecked Sendable {
     var modelName: String { inner.modelName }
     var imageCache: ImageEmbeddingCache? { inner.imageCache }
     var prefixCache: PrefixCache? { inner.prefixCache }
+    var imagesEmbedded: Int { inner.imagesEmbedded }
 
     var details: EngineDetails { inner.details }
     func preparePairs(
