@@ -33,7 +33,8 @@ enum BatchPacking {
     /// group's exact shared prefix (``SharedPrefix``) is appended once, and its pairs continue it.
     ///
     /// - Parameter cached: embeddings found for images that arrived as pixels (filled since preparation);
-    ///   such images are uploaded instead of embedded again.
+    ///   such images are uploaded instead of embedded again. An image whose rows any of the pairs holds on the
+    ///   device (embedded ahead) takes those, whichever pair shows it first.
     /// - Parameter reuse: the prefix cache: a group's prefix up to its *cache point* (the end of the query
     ///   image when the query has one, else the whole shared prefix) is taken from it when stored, or
     ///   computed as a prefix of its own (and captured when the cache asks for it).
@@ -59,12 +60,17 @@ enum BatchPacking {
         var order = [Int]()
         order.reserveCapacity(pairs.count)
 
+        var deviceRows = [ImageKey: Tensor]()
+        for image in pairs.flatMap({ [$0.queryImage, $0.documentImage] }).compactMap({ $0 }) {
+            if let rows = image.deviceEmbeddings { deviceRows[image.key] = rows }
+        }
+
         func index(of image: PreparedImage) -> Int {
             if let index = imageIndex[image.key] { return index }
             let index = images.count
             imageIndex[image.key] = index
             prepared.append(image)
-            if let onDevice = image.deviceEmbeddings {
+            if let onDevice = image.deviceEmbeddings ?? deviceRows[image.key] {
                 images.append(.device(onDevice))
                 return index
             }

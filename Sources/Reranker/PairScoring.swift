@@ -126,8 +126,11 @@ extension Reranker {
     private func forward(_ pairs: [ScoringPair]) throws -> [Float] {
         cacheLeftoverImages()
         var cached = [ImageKey: HostRows]()
-        for image in pairs.flatMap({ [$0.queryImage, $0.documentImage] }).compactMap({ $0 }) {
-            if case .pixels = image.content, image.deviceEmbeddings == nil, cached[image.key] == nil,
+        let images = pairs.flatMap { [$0.queryImage, $0.documentImage] }.compactMap { $0 }
+        // An image whose rows one of these pairs holds on the device needs no copy (nor a wait for one).
+        let onDevice = Set(images.filter { $0.deviceEmbeddings != nil }.map(\.key))
+        for image in images {
+            if case .pixels = image.content, !onDevice.contains(image.key), cached[image.key] == nil,
                 let rows = embeddedEarlier(image.key)
             {
                 cached[image.key] = rows

@@ -150,6 +150,23 @@ struct ServingEngineTests {
         #expect(reranker.imageCache.snapshot().entries == 2)
     }
 
+    @Test("an image embedded ahead for one request serves another request's copy of it in the same pass")
+    func embeddedAheadImageServesThePass() throws {
+        let reranker = try Self.load()
+        let photo = RerankItem(text: "a photo", image: Self.image("photo-b.png"))
+        let first = try reranker.preparePairs(query: RerankItem(text: "first"), documents: [photo])
+        let second = try reranker.preparePairs(query: RerankItem(text: "second"), documents: [photo])
+        #expect(try reranker.embedAhead(second.compactMap(\.documentImage)) == 1)
+        // The first request's copy of the image (pixels) comes first in the pass: it takes the rows on the device.
+        let scores = try reranker.scorePairs(first + second)
+        #expect(reranker.imagesEmbedded == 1)
+        let reference = try Self.load()
+        let want = try reference.scorePairs(
+            try reference.preparePairs(query: RerankItem(text: "first"), documents: [photo])
+                + reference.preparePairs(query: RerankItem(text: "second"), documents: [photo]))
+        for (got, expected) in zip(scores, want) { #expect(abs(got.logit - expected.logit) < 1e-6) }
+    }
+
     @Test("a prefix seen again is attended to from the cache, with the same scores", arguments: [true, false])
     func prefixCacheIsExact(imageQuery: Bool) throws {
         let plain = try Self.load()
