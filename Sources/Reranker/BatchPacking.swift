@@ -32,15 +32,15 @@ enum BatchPacking {
     /// Pairs with equal ``ScoringPair/prefixKey`` form a group, kept in order of first appearance; each
     /// group's exact shared prefix (``SharedPrefix``) is appended once, and its pairs continue it.
     ///
-    /// - Parameter cached: embeddings found for images that arrived as pixels (filled since preparation);
-    ///   such images are uploaded instead of embedded again. An image whose rows any of the pairs holds on the
-    ///   device (embedded ahead) takes those, whichever pair shows it first.
+    /// - Parameter embedded: embeddings of an image that arrived as pixels, found since preparation (asked once
+    ///   an image); such images are uploaded instead of embedded again. An image whose rows any of the pairs
+    ///   holds on the device (embedded ahead) takes those, whichever pair shows it first, and is not asked for.
     /// - Parameter reuse: the prefix cache: a group's prefix up to its *cache point* (the end of the query
     ///   image when the query has one, else the whole shared prefix) is taken from it when stored, or
     ///   computed as a prefix of its own (and captured when the cache asks for it).
-    static func pack(_ pairs: [ScoringPair], cached: [ImageKey: HostRows] = [:], reuse: PrefixReuse = .none) throws
-        -> Packed
-    {
+    static func pack(
+        _ pairs: [ScoringPair], embedded: (ImageKey) -> HostRows? = { _ in nil }, reuse: PrefixReuse = .none
+    ) throws -> Packed {
         var groups = [[Int]]()
         var groupOfKey = [PrefixKey: Int]()
         for (position, pair) in pairs.enumerated() {
@@ -78,7 +78,7 @@ enum BatchPacking {
             case .embeddings(let values):
                 images.append(.embeddings(values, rows: image.grid.mergedTokenCount()))
             case .pixels(let source):
-                if let stored = cached[image.key] {
+                if let stored = embedded(image.key) {
                     images.append(.embeddings(stored, rows: image.grid.mergedTokenCount()))
                 } else {
                     images.append(.pixels(source))

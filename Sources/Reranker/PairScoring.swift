@@ -125,20 +125,11 @@ extension Reranker {
     /// marked for the image cache (``cacheEmbeddedImages()``).
     private func forward(_ pairs: [ScoringPair]) throws -> [Float] {
         cacheLeftoverImages()
-        var cached = [ImageKey: HostRows]()
-        let images = pairs.flatMap { [$0.queryImage, $0.documentImage] }.compactMap { $0 }
-        // An image whose rows one of these pairs holds on the device needs no copy (nor a wait for one).
-        let onDevice = Set(images.filter { $0.deviceEmbeddings != nil }.map(\.key))
-        for image in images {
-            if case .pixels = image.content, !onDevice.contains(image.key), cached[image.key] == nil,
-                let rows = embeddedEarlier(image.key)
-            {
-                cached[image.key] = rows
-            }
-        }
         let cache = prefixCache
         let reuse = BatchPacking.PrefixReuse(lookup: { cache.lookup($0) }, shouldCapture: { cache.shouldCapture($0) })
-        var packed = try BatchPacking.pack(pairs, cached: cached, reuse: cache.isEnabled ? reuse : .none)
+        // Images whose rows a pair holds on the device are not looked up (nor waited for).
+        var packed = try BatchPacking.pack(
+            pairs, embedded: { embeddedEarlier($0) }, reuse: cache.isEnabled ? reuse : .none)
         packed.input.downloadsComputedImages = imageCache.isEnabled
         let scores = try model.score(packed.input)
         countEmbeddedImages(scores.computedImages.count)

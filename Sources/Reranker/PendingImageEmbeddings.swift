@@ -25,14 +25,8 @@ final class PendingImageEmbeddings: @unchecked Sendable {
 
     private let lock = NSLock()
     private var entries: [Entry] = []  // guarded by `lock`
-    private var heldBytes = 0  // guarded by `lock`
 
-    func append(_ entry: Entry) {
-        lock.withLock {
-            entries.append(entry)
-            heldBytes += entry.bytes
-        }
-    }
+    func append(_ entry: Entry) { lock.withLock { entries.append(entry) } }
 
     /// Every entry, in the order they came; they stay until ``remove(_:)``, so that an image is always in the cache
     /// or here while it is handed over.
@@ -40,17 +34,14 @@ final class PendingImageEmbeddings: @unchecked Sendable {
 
     /// Removes `handedOver` (entries ``all()`` returned; any that are gone already are skipped).
     func remove(_ handedOver: [Entry]) {
-        lock.withLock {
-            entries.removeAll { entry in handedOver.contains { $0.rows === entry.rows } }
-            heldBytes = entries.reduce(0) { $0 + $1.bytes }
-        }
+        lock.withLock { entries.removeAll { entry in handedOver.contains { $0.rows === entry.rows } } }
     }
 
     /// The entry of `key`, if there is one: an image a pass embedded that has not been handed over yet.
     func entry(for key: ImageKey) -> Entry? { lock.withLock { entries.last { $0.key == key } } }
 
     /// Bytes of the entries' rows.
-    var bytes: Int { lock.withLock { heldBytes } }
+    var bytes: Int { lock.withLock { entries.reduce(0) { $0 + $1.bytes } } }
 
     /// Entries waiting for the hand-over.
     var count: Int { lock.withLock { entries.count } }
