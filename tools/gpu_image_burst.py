@@ -4,8 +4,9 @@
 Each round makes IMAGES new 768x512 images (JPEG with Pillow, else BMP), then CLIENTS threads send at once one
 `/v1/rerank` request each: its own query, the round's images as documents. Prints, per round, the burst's wall
 time, p50/max latency, errors, and from `/metrics` how many images the vision tower embedded
-(`lychee_images_embedded`) and the image cache's hits during the round: with the image cache on, a burst should
-embed each new image once, not once a request.
+(`lychee_images_embedded`), how many it decoded on the host (`lychee_images_decoded`), the image cache's hits
+during the round and, with `--pid`, the server's CPU seconds: a burst should decode and embed each new image once,
+not once a request.
 
     python3 tools/gpu_image_burst.py --url http://127.0.0.1:7860 --clients 32 --rounds 3 --images 5
 """
@@ -14,6 +15,7 @@ import argparse
 import base64
 import io
 import json
+import os
 import struct
 import threading
 import time
@@ -50,6 +52,17 @@ def metric(url, name):
     return 0.0
 
 
+def cpu_seconds(pid):
+    """User plus system CPU time of process `pid` (0 when not given or gone)."""
+    if not pid:
+        return 0.0
+    try:
+        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except OSError:
+        return 0.0
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--url", default="http://127.0.0.1:7860")
@@ -57,11 +70,12 @@ def main():
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--images", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--pid", type=int, help="the server's process id, to report its CPU seconds a round")
     parser.add_argument("--json-out")
     args = parser.parse_args()
 
     rows = []
-    print("round  requests  burst s  p50 ms  max ms  errors  images embedded  cache hits")
+    print("round  requests  burst s  p50 ms  max ms  errors  images embedded  images decoded  cache hits  server cpu s")
     for round_index in range(args.rounds):
         documents = []
         for index in range(args.images):
@@ -73,6 +87,8 @@ def main():
         ]
         embedded_before = metric(args.url, "lychee_images_embedded")
         hits_before = metric(args.url, "lychee_image_cache_hits")
+        decoded_before = metric(args.url, "lychee_images_decoded")
+        cpu_before = cpu_seconds(args.pid)
         latencies, errors = [], []
         lock = threading.Lock()
         barrier = threading.Barrier(args.clients)
@@ -105,6 +121,8 @@ def main():
         burst = time.perf_counter() - start
         embedded = metric(args.url, "lychee_images_embedded") - embedded_before
         hits = metric(args.url, "lychee_image_cache_hits") - hits_before
+        decoded = metric(args.url, "lychee_images_decoded") - decoded_before
+        cpu = cpu_seconds(args.pid) - cpu_before
         latencies.sort()
         row = {
             "round": round_index + 1,
@@ -114,12 +132,15 @@ def main():
             "maxMilliseconds": 1000 * latencies[-1],
             "errors": len(errors),
             "imagesEmbedded": embedded,
+            "imagesDecoded": decoded,
             "cacheHits": hits,
+            "serverCPUSeconds": cpu,
         }
         rows.append(row)
         print(
             f"{row['round']:5d}  {row['requests']:8d}  {burst:7.3f}  {row['p50Milliseconds']:6.0f}  "
-            f"{row['maxMilliseconds']:6.0f}  {row['errors']:6d}  {embedded:15.0f}  {hits:10.0f}"
+            f"{row['maxMilliseconds']:6.0f}  {row['errors']:6d}  {embedded:15.0f}  {decoded:14.0f}  {hits:10.0f}  "
+            f"{cpu:12.2f}"
         )
         for error in errors[:3]:
             print("  error:", error)

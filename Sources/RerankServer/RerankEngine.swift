@@ -15,6 +15,8 @@ public protocol RerankEngine: Sendable {
     var prefixCache: PrefixCache? { get }
     /// Images the vision tower embedded on this engine's device so far (`/metrics`).
     var imagesEmbedded: Int { get }
+    /// The images being decoded for requests in flight, whose figures `/metrics` reports, if any.
+    var imagePreparations: ImagePreparations? { get }
 
     /// What `GET /info` and `GET /v1/models` report about the engine.
     var details: EngineDetails { get }
@@ -54,6 +56,9 @@ extension RerankEngine {
     /// An engine that does not count its images reports none.
     public var imagesEmbedded: Int { 0 }
 
+    /// An engine that does not share its images' decoding reports nothing.
+    public var imagePreparations: ImagePreparations? { nil }
+
     /// An engine without an image cache has nothing to hand over.
     public func cacheEmbeddedImages() throws -> Int { 0 }
 }
@@ -73,6 +78,7 @@ public struct RerankerEngine: RerankEngine {
     public var imageCache: ImageEmbeddingCache? { reranker.imageCache }
     public var prefixCache: PrefixCache? { reranker.prefixCache }
     public var imagesEmbedded: Int { reranker.imagesEmbedded }
+    public var imagePreparations: ImagePreparations? { reranker.imagePreparations }
 
     public var details: EngineDetails {
         EngineDetails(

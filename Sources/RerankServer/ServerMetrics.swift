@@ -29,6 +29,9 @@ public final class ServerMetrics: Sendable {
     /// Images the vision tower embedded, on every engine (a running total, as a gauge): the image cache's misses
     /// that cost the device work.
     let imagesEmbedded: Metrics.Gauge
+    /// Images decoded and resized on the host, and images a request took from another request's decoding
+    /// instead of decoding them again (running totals, as gauges).
+    let imagesDecoded, imagesDecodedShared: Metrics.Gauge
     /// Requests dropped because their client went away.
     let requestsCancelled: Metrics.Counter
     /// Requests answered 504 after the request timeout.
@@ -59,6 +62,8 @@ public final class ServerMetrics: Sendable {
         engineSeconds = Metrics.Timer(label: "lychee_engine_call_seconds", factory: factory)
         imagesEmbeddedAhead = Metrics.Counter(label: "lychee_images_embedded_ahead_total", factory: factory)
         imagesEmbedded = Metrics.Gauge(label: "lychee_images_embedded", factory: factory)
+        imagesDecoded = Metrics.Gauge(label: "lychee_images_decoded", factory: factory)
+        imagesDecodedShared = Metrics.Gauge(label: "lychee_images_decoded_shared", factory: factory)
         requestsCancelled = Metrics.Counter(label: "lychee_requests_cancelled_total", factory: factory)
         requestsTimedOut = Metrics.Counter(label: "lychee_requests_timed_out_total", factory: factory)
         imageCacheHits = Metrics.Gauge(label: "lychee_image_cache_hits", factory: factory)
@@ -99,6 +104,12 @@ public final class ServerMetrics: Sendable {
         prefixCacheEvictions.record(statistics.evictions)
         prefixCacheEntries.record(statistics.entries)
         prefixCacheBytes.record(statistics.bytes)
+    }
+
+    /// Copies the figures of the images' decoding into the gauges.
+    func record(imagePreparations statistics: ImagePreparations.Statistics) {
+        imagesDecoded.record(statistics.decoded)
+        imagesDecodedShared.record(statistics.shared)
     }
 
     /// Copies the image cache's figures into the gauges (before `/metrics` prints them).

@@ -193,6 +193,19 @@ extension Reranker {
         if let hit = imageCache.lookup(key) {
             return PreparedImage(key: key, grid: hit.grid, content: .embeddings(hit.embeddings))
         }
+        let (decoded, shared) = try imagePreparations.image(for: key) {
+            try decode(image, encoded: encoded, allowance: allowance, with: preprocessor)
+        }
+        // Another request decoded it: this request spends its pixels all the same, as if it had.
+        if shared { try allowance.spend(decoded.decodedPixels) }
+        return PreparedImage(key: key, decoded: decoded)
+    }
+
+    /// Decodes `image` (its `encoded` bytes when it has them) within what the request's `allowance` has left,
+    /// spends the pixels, and resizes it with `preprocessor`.
+    private func decode(
+        _ image: RerankImage, encoded: Data?, allowance: PixelAllowance, with preprocessor: ImagePreprocessor
+    ) throws -> DecodedImage {
         let maxPixels = min(options.maxDecodedPixels, allowance.remaining)
         let decoded: RGBImage
         do {
@@ -207,10 +220,9 @@ extension Reranker {
             if case .file(let url) = image { throw ImageError.inFile(path: url.path, error) }
             throw error
         }
-        try allowance.spend(decoded.width * decoded.height)
+        let pixels = decoded.width * decoded.height
+        try allowance.spend(pixels)
         let processed = try preprocessor.process(decoded)
-        return PreparedImage(
-            key: key, grid: processed.grid,
-            content: .pixels(processed.patchifySource))
+        return DecodedImage(grid: processed.grid, source: processed.patchifySource, decodedPixels: pixels)
     }
 }

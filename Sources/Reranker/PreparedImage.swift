@@ -72,6 +72,9 @@ public final class PreparedImage: @unchecked Sendable {
     public let key: ImageKey
     public let grid: VisionGrid
     public let content: Content
+    /// The decoding this image's pixels came from, held so that other requests showing the image while this
+    /// one is in flight share it (``ImagePreparations``).
+    let decoded: DecodedImage?
 
     private let lock = NSLock()
     private var embedded: Tensor?
@@ -80,6 +83,15 @@ public final class PreparedImage: @unchecked Sendable {
         self.key = key
         self.grid = grid
         self.content = content
+        self.decoded = nil
+    }
+
+    /// An image to embed, from a decoding that other requests may share.
+    init(key: ImageKey, decoded: DecodedImage) {
+        self.key = key
+        self.grid = decoded.grid
+        self.content = .pixels(decoded.source)
+        self.decoded = decoded
     }
 
     /// The image's vision-tower output on the device, kept once a forward pass computed it, for the later

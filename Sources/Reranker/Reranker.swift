@@ -49,6 +49,8 @@ public final class Reranker: Sendable {
     public let imageCache: ImageEmbeddingCache
     /// Keys and values of prompt prefixes seen before (sized by ``RerankerOptions/prefixCacheBytes``).
     public let prefixCache: PrefixCache
+    /// Images being decoded or held decoded by requests in flight, each decoded once for all of them.
+    public let imagePreparations: ImagePreparations
     /// Images this reranker's device embedded that ``imageCache`` has yet to receive.
     let pendingCacheEntries = PendingImageEmbeddings()
     private let embeddedImages = Atomic<Int>(0)
@@ -105,21 +107,21 @@ public final class Reranker: Sendable {
         try self.init(
             model: model, configuration: configuration, tokenizer: tokenizer, preprocessor: preprocessor,
             options: options, imageCache: ImageEmbeddingCache(capacityBytes: options.imageCacheBytes),
-            prefixCache: PrefixCache(capacityBytes: options.prefixCacheBytes))
+            prefixCache: PrefixCache(capacityBytes: options.prefixCacheBytes), imagePreparations: ImagePreparations())
     }
 
-    /// The same reranker over another copy of the model (another GPU): tokenizer, settings and both caches
-    /// are shared, so an image or a prefix computed on one device is reused on every device.
+    /// The same reranker over another copy of the model (another GPU): tokenizer, settings, both caches and the
+    /// images being decoded are shared, so an image or a prefix computed on one device is reused on every device.
     public func replica(on model: Qwen25VLModel) throws -> Reranker {
         try Reranker(
             model: model, configuration: configuration, tokenizer: tokenizer, preprocessor: preprocessor,
-            options: options, imageCache: imageCache, prefixCache: prefixCache)
+            options: options, imageCache: imageCache, prefixCache: prefixCache, imagePreparations: imagePreparations)
     }
 
     init(
         model: Qwen25VLModel, configuration: Qwen25VLConfiguration, tokenizer: Tokenizer,
         preprocessor: ImagePreprocessor, options: RerankerOptions, imageCache: ImageEmbeddingCache,
-        prefixCache: PrefixCache
+        prefixCache: PrefixCache, imagePreparations: ImagePreparations
     ) throws {
         guard options.tokenBudget >= 1 else {
             throw RerankerError.invalidOption("the token budget must be at least 1, got \(options.tokenBudget)")
@@ -131,6 +133,7 @@ public final class Reranker: Sendable {
         self.options = options
         self.imageCache = imageCache
         self.prefixCache = prefixCache
+        self.imagePreparations = imagePreparations
         self.prompts = try PromptBuilder(
             tokenizer: tokenizer, maxLength: options.maxLength,
             spatialMergeSize: configuration.vision.spatialMergeSize)

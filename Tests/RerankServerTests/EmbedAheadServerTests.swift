@@ -59,6 +59,24 @@ struct EmbedAheadServerTests {
         #expect(engine.batches.reduce(0, +) == 5)
     }
 
+    @Test("/metrics counts the images decoded on the host: one image in every document of a request, once")
+    func decodedImagesMetric() async throws {
+        let image = try #require(try Self.images(1, seed: 5).first)
+        let reranker = try Reranker.load(modelDirectory: TinyModel.directory, backend: CPUBackend())
+        try await withServer(engine: RerankerEngine(reranker: reranker, modelName: "tiny")) { client, _ in
+            let response = try await client.execute(
+                uri: "/v1/rerank", method: .post, headers: jsonHeaders,
+                body: try body(["query": "which photo", "documents": Array(repeating: ["image": image], count: 6)]))
+            #expect(response.status == .ok)
+            let scores = try response.decoded(RerankResponseV1.self).results.map(\.relevanceScore)
+            #expect(scores.count == 6)
+            #expect((scores.max() ?? 1) - (scores.min() ?? 0) < 1e-5)
+            let metrics = try await client.execute(uri: "/metrics", method: .get).text
+            #expect(Self.value("lychee_images_decoded", in: metrics) == 1)
+            #expect(Self.value("lychee_images_decoded_shared", in: metrics) == 5)
+        }
+    }
+
     @Test("/metrics counts the images the vision tower embedded, ahead of their pass and in it; cached ones not")
     func embeddedImagesMetric() async throws {
         let reranker = try Reranker.load(
