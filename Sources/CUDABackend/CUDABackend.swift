@@ -182,6 +182,8 @@ public final class CUDABackend: Backend, @unchecked Sendable {
 
     /// Device memory in use when the backend started (context, other processes).
     let baselineDeviceBytes: Int
+    /// How host threads wait for this device.
+    public let hostWait: HostWait
 
     /// Number of CUDA devices the driver sees (0 when there is no usable driver).
     public static func deviceCount() -> Int {
@@ -191,9 +193,13 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     }
 
     /// Opens the CUDA libraries, picks device `ordinal`, and compiles (or loads from the disk cache) the
-    /// kernels for its architecture.
-    public init(ordinal: Int = 0, kernelCacheDirectory: URL? = CUDABackend.defaultKernelCacheDirectory) throws {
-        let driver = try CUDADriver()
+    /// kernels for its architecture. `hostWait` says how host threads wait for the device (default:
+    /// ``HostWait/fromEnvironment``); it applies to the device's primary context, so to every backend on it.
+    public init(
+        ordinal: Int = 0, kernelCacheDirectory: URL? = CUDABackend.defaultKernelCacheDirectory,
+        hostWait: HostWait = .fromEnvironment
+    ) throws {
+        var driver = try CUDADriver()
         try driver.check(driver.cuInit(0), "cuInit")
         var count: Int32 = 0
         try driver.check(driver.cuDeviceGetCount(&count), "cuDeviceGetCount")
@@ -216,6 +222,12 @@ public final class CUDABackend: Backend, @unchecked Sendable {
         }
         var version: Int32 = 0
         try driver.check(driver.cuDriverGetVersion(&version), "cuDriverGetVersion")
+        // Before the context is made; a driver too old to change an active primary context keeps its flags.
+        if let flags = hostWait.contextFlags, let setFlags = driver.cuDevicePrimaryCtxSetFlags {
+            _ = setFlags(handle, flags)
+        }
+        driver.blockingEvents = hostWait == .block
+        self.hostWait = hostWait
         var context: CUcontext?
         try driver.check(driver.cuDevicePrimaryCtxRetain(&context, handle), "cuDevicePrimaryCtxRetain")
         try driver.check(driver.cuCtxSetCurrent(context), "cuCtxSetCurrent")

@@ -11,6 +11,10 @@ struct CUDADriver: @unchecked Sendable {
     let cuDeviceGetAttribute: lychee_cuDeviceGetAttribute_t
     let cuDevicePrimaryCtxRetain: lychee_cuDevicePrimaryCtxRetain_t
     let cuCtxSetCurrent: lychee_cuCtxSetCurrent_t
+    /// Sets how the primary context's host threads wait for the device (nil where the driver lacks it).
+    let cuDevicePrimaryCtxSetFlags: lychee_cuDevicePrimaryCtxSetFlags_t?
+    /// Whether events are made for blocking waits (``HostWait/block``): a thread waiting on one sleeps.
+    var blockingEvents = false
     let cuCtxSynchronize: lychee_cuCtxSynchronize_t
     let cuMemAlloc: lychee_cuMemAlloc_t
     let cuMemFree: lychee_cuMemFree_t
@@ -50,6 +54,8 @@ struct CUDADriver: @unchecked Sendable {
         cuDeviceGetAttribute = try lib.symbol("cuDeviceGetAttribute")
         cuDevicePrimaryCtxRetain = try lib.symbol("cuDevicePrimaryCtxRetain")
         cuCtxSetCurrent = try lib.symbol("cuCtxSetCurrent")
+        cuDevicePrimaryCtxSetFlags =
+            (try? lib.symbol("cuDevicePrimaryCtxSetFlags_v2")) ?? (try? lib.symbol("cuDevicePrimaryCtxSetFlags"))
         cuCtxSynchronize = try lib.symbol("cuCtxSynchronize")
         cuMemAlloc = try lib.symbol("cuMemAlloc_v2")
         cuMemFree = try lib.symbol("cuMemFree_v2")
@@ -82,7 +88,8 @@ struct CUDADriver: @unchecked Sendable {
     func orderingEvent(reusing spare: inout [CUevent]) throws -> CUevent {
         if let event = spare.popLast() { return event }
         var event: CUevent?
-        try check(cuEventCreate(&event, UInt32(LYCHEE_CU_EVENT_DISABLE_TIMING)), "cuEventCreate")
+        let flags = LYCHEE_CU_EVENT_DISABLE_TIMING | (blockingEvents ? LYCHEE_CU_EVENT_BLOCKING_SYNC : 0)
+        try check(cuEventCreate(&event, UInt32(flags)), "cuEventCreate")
         guard let event else { throw CUDAError.driver(call: "cuEventCreate", code: 1, name: "no event returned") }
         return event
     }

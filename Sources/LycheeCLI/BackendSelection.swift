@@ -14,6 +14,8 @@ enum BackendChoice: String, ExpressibleByArgument, CaseIterable, Sendable {
     case cuda
 }
 
+extension HostWait: ExpressibleByArgument {}
+
 /// Why the requested backend could not start.
 enum BackendSelectionError: Error, CustomStringConvertible {
     case cudaUnavailable(reason: String)
@@ -30,13 +32,14 @@ enum BackendSelectionError: Error, CustomStringConvertible {
 /// Builds the backend a command asked for.
 enum BackendSelection {
     /// Makes the backend; `auto` tries CUDA first and says on stderr why it fell back to the CPU.
-    /// - Parameter gpuMemoryLimitGiB: the most GPU memory a CUDA backend may take (context included);
-    ///   ignored on the CPU.
+    /// - Parameters:
+    ///   - gpuMemoryLimitGiB: the most GPU memory a CUDA backend may take (context included); ignored on the CPU.
+    ///   - hostWait: `--gpu-wait` (nil: `$LYCHEE_GPU_WAIT`, else ``HostWait/block``).
     static func make(
-        _ choice: BackendChoice, gpuMemoryLimitGiB: Double? = nil,
+        _ choice: BackendChoice, gpuMemoryLimitGiB: Double? = nil, hostWait: HostWait? = nil,
         note: (String) -> Void = BackendSelection.printToStandardError
     ) throws -> any Backend {
-        let backend = try make(choice, note: note)
+        let backend = try make(choice, hostWait: hostWait ?? .fromEnvironment, note: note)
         if let cuda = backend as? CUDABackend, let gpuMemoryLimitGiB {
             cuda.memoryLimitBytes = Int(gpuMemoryLimitGiB * 1_073_741_824)
         }
@@ -44,7 +47,7 @@ enum BackendSelection {
     }
 
     /// The backends of `--gpus all|0,1,...`: one CUDA backend per listed device, each under the memory limit.
-    static func gpus(_ list: String, gpuMemoryLimitGiB: Double?) throws -> [any Backend] {
+    static func gpus(_ list: String, gpuMemoryLimitGiB: Double?, hostWait: HostWait? = nil) throws -> [any Backend] {
         let ordinals: [Int]
         if list == "all" {
             ordinals = Array(0..<CUDABackend.deviceCount())
@@ -62,7 +65,7 @@ enum BackendSelection {
         return try ordinals.map { ordinal in
             let backend: CUDABackend
             do {
-                backend = try CUDABackend(ordinal: ordinal)
+                backend = try CUDABackend(ordinal: ordinal, hostWait: hostWait ?? .fromEnvironment)
             } catch {
                 throw BackendSelectionError.cudaUnavailable(reason: "GPU \(ordinal): \(error)")
             }
@@ -91,19 +94,25 @@ enum BackendSelection {
     static let gpuMemoryLimitHelp: ArgumentHelp =
         "The most GPU memory to use, in GiB (context included); batches that would need more are split."
 
-    private static func make(_ choice: BackendChoice, note: (String) -> Void) throws -> any Backend {
+    static let gpuWaitHelp = ArgumentHelp(
+        "How host threads wait for the GPU: block (sleep until it signals: no core spent waiting), spin, yield, or "
+            + "driver (CUDA's own choice: spin where cores outnumber GPUs). Default: $LYCHEE_GPU_WAIT, else block.")
+
+    private static func make(_ choice: BackendChoice, hostWait: HostWait, note: (String) -> Void) throws
+        -> any Backend
+    {
         switch choice {
         case .cpu:
             return CPUBackend()
         case .cuda:
             do {
-                return try CUDABackend()
+                return try CUDABackend(hostWait: hostWait)
             } catch {
                 throw BackendSelectionError.cudaUnavailable(reason: "\(error)")
             }
         case .auto:
             do {
-                let backend = try CUDABackend()
+                let backend = try CUDABackend(hostWait: hostWait)
                 note("lychee-rerank: using CUDA on \(backend.device)")
                 return backend
             } catch {

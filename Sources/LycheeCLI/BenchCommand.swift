@@ -67,6 +67,9 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .long, help: BackendSelection.gpuMemoryLimitHelp)
     var gpuMemoryLimitGib: Double?
 
+    @Option(name: .long, help: BackendSelection.gpuWaitHelp)
+    var gpuWait: HostWait?
+
     @Option(name: .long, help: "Dense bf16 peak in TFLOP/s for the utilisation figure (H100 measured: 790).")
     var peakTflops: Double = 790
 
@@ -101,7 +104,7 @@ struct BenchCommand: ParsableCommand {
     }
 
     func run() throws {
-        let engine = try BackendSelection.make(backend, gpuMemoryLimitGiB: gpuMemoryLimitGib)
+        let engine = try BackendSelection.make(backend, gpuMemoryLimitGiB: gpuMemoryLimitGib, hostWait: gpuWait)
         let precision = weightLoadingOptions.linearPrecision(on: engine)
         let loadStart = Date()
         let probe = try Reranker.load(

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CUDABackend
 import Foundation
 import Reranker
 
@@ -24,6 +25,9 @@ struct RerankCommand: AsyncParsableCommand {
 
     @Option(name: .long, help: BackendSelection.gpuMemoryLimitHelp)
     var gpuMemoryLimitGib: Double?
+
+    @Option(name: .long, help: BackendSelection.gpuWaitHelp)
+    var gpuWait: HostWait?
 
     @Option(name: .long, help: "What relevance means for this request (default: Lychee's web search instruction).")
     var instruction: String?
@@ -80,7 +84,7 @@ struct RerankCommand: AsyncParsableCommand {
         let modelDirectory = try await modelOptions.resolve()
         let clock = ContinuousClock()
         let loadStart = clock.now
-        let engine = try BackendSelection.make(backend, gpuMemoryLimitGiB: gpuMemoryLimitGib)
+        let engine = try BackendSelection.make(backend, gpuMemoryLimitGiB: gpuMemoryLimitGib, hostWait: gpuWait)
         let reranker = try imageBounds.apply(
             to: Reranker.load(
                 modelDirectory: modelDirectory, backend: engine,

@@ -43,6 +43,9 @@ struct ServeCommand: AsyncParsableCommand {
     var gpus: String?
     @Option(name: .long, help: BackendSelection.gpuMemoryLimitHelp)
     var gpuMemoryLimitGib: Double?
+
+    @Option(name: .long, help: BackendSelection.gpuWaitHelp)
+    var gpuWait: HostWait?
     @Option(name: .long, help: "Requests worked on at once; more wait in line.")
     var maxConcurrent = 64
     @Option(name: .long, help: "Requests allowed to wait in line; beyond, the server answers 429 with Retry-After.")
@@ -141,10 +144,12 @@ struct ServeCommand: AsyncParsableCommand {
         let directory = try await modelOptions.resolve()
         let backends: [any Backend]
         if let gpus {
-            backends = try BackendSelection.gpus(gpus, gpuMemoryLimitGiB: gpuMemoryLimitGib)
+            backends = try BackendSelection.gpus(gpus, gpuMemoryLimitGiB: gpuMemoryLimitGib, hostWait: gpuWait)
         } else {
             backends = [
-                try BackendSelection.make(backend, gpuMemoryLimitGiB: gpuMemoryLimitGib) { logger.notice("\($0)") }
+                try BackendSelection.make(backend, gpuMemoryLimitGiB: gpuMemoryLimitGib, hostWait: gpuWait) {
+                    logger.notice("\($0)")
+                }
             ]
         }
         let chosen = backends[0]

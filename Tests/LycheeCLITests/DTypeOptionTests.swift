@@ -60,3 +60,18 @@ struct DTypeOptionTests {
         #expect(run.standardError.contains("fp8"), "\(run.standardError)")
     }
 }
+
+/// `--gpu-wait`: accepted by every command that loads the model, refused with the choices when misspelt.
+@Suite("--gpu-wait")
+struct GPUWaitOptionTests {
+    @Test("a known wait changes nothing on the CPU; an unknown one names the choices")
+    func choices() throws {
+        let plain = try DTypeOptionTests().rerank([]), spin = try DTypeOptionTests().rerank(["--gpu-wait", "spin"])
+        #expect(plain.status == 0, "\(plain.standardError)")
+        #expect(spin.status == 0, "\(spin.standardError)")
+        #expect(try DTypeOptionTests().logits(plain) == DTypeOptionTests().logits(spin))
+        let wrong = try DTypeOptionTests().rerank(["--gpu-wait", "sleep"])
+        #expect(wrong.status != 0)
+        for word in ["--gpu-wait", "sleep", "block", "spin"] { #expect(wrong.standardError.contains(word), "\(word)") }
+    }
+}

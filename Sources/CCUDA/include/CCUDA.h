@@ -26,7 +26,11 @@ enum {
     LYCHEE_CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR = 76,
     LYCHEE_CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_MULTIPROCESSOR = 81,
     LYCHEE_CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES = 8,
+    LYCHEE_CU_EVENT_BLOCKING_SYNC = 1,
     LYCHEE_CU_EVENT_DISABLE_TIMING = 2,
+    LYCHEE_CU_CTX_SCHED_SPIN = 1,
+    LYCHEE_CU_CTX_SCHED_YIELD = 2,
+    LYCHEE_CU_CTX_SCHED_BLOCKING_SYNC = 4,
     LYCHEE_CUDA_ERROR_NOT_READY = 600,
 };
 
@@ -38,6 +42,7 @@ typedef CUresult (*lychee_cuDeviceGetName_t)(char *name, int length, CUdevice de
 typedef CUresult (*lychee_cuDeviceGetAttribute_t)(int *value, int attribute, CUdevice device);
 typedef CUresult (*lychee_cuDevicePrimaryCtxRetain_t)(CUcontext *context, CUdevice device);
 typedef CUresult (*lychee_cuCtxSetCurrent_t)(CUcontext context);
+typedef CUresult (*lychee_cuDevicePrimaryCtxSetFlags_t)(CUdevice device, unsigned int flags);
 typedef CUresult (*lychee_cuCtxSynchronize_t)(void);
 typedef CUresult (*lychee_cuMemAlloc_t)(CUdeviceptr *pointer, size_t bytes);
 typedef CUresult (*lychee_cuMemFree_t)(CUdeviceptr pointer);
