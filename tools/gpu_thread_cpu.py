@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """CPU seconds of a running process's threads, grouped by thread name (trailing numbers dropped).
 
-    python3 tools/thread_cpu.py snapshot PID > before.json
+    python3 tools/gpu_thread_cpu.py snapshot PID > before.json
     ... load ...
-    python3 tools/thread_cpu.py snapshot PID > after.json
-    python3 tools/thread_cpu.py diff before.json after.json
+    python3 tools/gpu_thread_cpu.py snapshot PID > after.json
+    python3 tools/gpu_thread_cpu.py diff before.json after.json
 
 Shows where a server's host time goes: its engine threads (`lychee-engine-N`), the preparation pool
 (`lychee-prepare-N`), the event loops (`NIO-ELT-...`), Dispatch's workers and the rest. Linux only (/proc).
