@@ -24,15 +24,22 @@ struct TokenizeCommand: ParsableCommand {
     @Option(help: "Encode the text N times and print timings (word cache off, then warm) instead of ids.")
     var benchmark: Int?
 
+    @Option(help: "With --benchmark: encode on this many threads at once (as a server tokenizes), one tokenizer.")
+    var threads: Int = 1
+
     func validate() throws {
         if let benchmark, benchmark < 1 { throw ValidationError("--benchmark needs a count of at least 1") }
+        if threads < 1 { throw ValidationError("--threads needs a count of at least 1, got \(threads)") }
+        if threads > 1, benchmark == nil {
+            throw ValidationError("--threads applies to --benchmark; add --benchmark N")
+        }
     }
 
     func run() throws {
         let url = URL(fileURLWithPath: tokenizer)
         let input = try text ?? Self.readStandardInput()
         if let benchmark {
-            try TokenizerBenchmark(url: url, text: input, iterations: benchmark).run()
+            try TokenizerBenchmark(url: url, text: input, iterations: benchmark, threads: threads).run()
             return
         }
         let ids = try Tokenizer(contentsOf: url).encode(input)
@@ -74,11 +81,13 @@ enum TokenizeCommandError: Error, CustomStringConvertible {
     }
 }
 
-/// Times `encode` on one text, with the word cache off and then warm.
+/// Times `encode` on one text, with the word cache off and then warm; with several threads, all encoding at once
+/// through the one tokenizer (their shared word cache included), the rate is all threads' tokens over the wall time.
 struct TokenizerBenchmark {
     let url: URL
     let text: String
     let iterations: Int
+    var threads = 1
 
     func run() throws {
         let loadStart = ContinuousClock.now
@@ -88,8 +97,24 @@ struct TokenizerBenchmark {
         let tokens = cached.encode(text).count
         print("tokenizer: \(url.path) (loaded in \(milliseconds(loadTime)) ms)")
         print("text: \(text.utf8.count) bytes, \(tokens) tokens; \(iterations) runs each")
-        report("cache off", times: measure(uncached), tokens: tokens)
-        report("cache warm", times: measure(cached), tokens: tokens)
+        guard threads > 1 else {
+            report("cache off", times: measure(uncached), tokens: tokens)
+            report("cache warm", times: measure(cached), tokens: tokens)
+            return
+        }
+        print("\(threads) threads at once:")
+        for (label, tokenizer) in [("cache off", uncached), ("cache warm", cached)] {
+            _ = tokenizer.encode(text)  // warm-up (fills the cache when there is one)
+            let (text, iterations) = (self.text, self.iterations)
+            let start = ContinuousClock.now
+            DispatchQueue.concurrentPerform(iterations: threads) { _ in
+                for _ in 0..<iterations { _ = tokenizer.encode(text) }
+            }
+            let wall = ContinuousClock.now - start
+            let seconds = Double(wall.components.attoseconds) / 1e18 + Double(wall.components.seconds)
+            let rate = Int(Double(threads * iterations * tokens) / max(seconds, 1e-9))
+            print("\(label): \(milliseconds(wall)) ms for \(threads * iterations) encodes, \(rate) tokens/s")
+        }
     }
 
     private func measure(_ tokenizer: Tokenizer) -> [Duration] {

@@ -157,7 +157,7 @@ public struct PromptBuilder: Sendable {
     func validate(query: PromptSegment, document: PromptSegment, instruction: String?) throws(PromptError) {
         let texts = [("instruction", instruction ?? ""), ("query", query.text), ("document", document.text)]
         for (field, text) in texts {
-            for marker in LycheePromptFormat.reservedVisionMarkers where text.contains(marker) {
+            if let marker = LycheePromptFormat.reservedVisionMarker(in: text) {
                 throw .textContainsVisionMarker(field: field, marker: marker)
             }
         }

@@ -124,12 +124,12 @@ public final class Tokenizer: Sendable {
                 continue
             }
             if let cached = cache.lookup(key) {
-                ids.append(contentsOf: cached)
+                cached.append(to: &ids)
                 continue
             }
             let start = ids.count
             model.encode(word: word, into: &ids, scratch: &scratch.merge)
-            cache.insert(Array(ids[start...]), for: key)
+            cache.insert(ids[start...], for: key)
         }
     }
 

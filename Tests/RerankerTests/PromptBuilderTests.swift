@@ -85,6 +85,21 @@ import Testing
         #expect(message.contains("query text contains the reserved marker \(marker)"))
     }
 
+    @Test("the marker search: byte for byte, the first by position, near misses and other scripts pass")
+    func reservedMarkerSearch() {
+        #expect(LycheePromptFormat.reservedVisionMarker(in: "") == nil)
+        #expect(LycheePromptFormat.reservedVisionMarker(in: "<") == nil)
+        #expect(LycheePromptFormat.reservedVisionMarker(in: "a <| b |> <|image_pad| <|vision_start>") == nil)
+        #expect(LycheePromptFormat.reservedVisionMarker(in: "<|IMAGE_PAD|> <|im_start|> <|endoftext|>") == nil)
+        #expect(LycheePromptFormat.reservedVisionMarker(in: "日本語<|video_pad|>é<|image_pad|>") == "<|video_pad|>")
+        #expect(LycheePromptFormat.reservedVisionMarker(in: "<<||<|vision_end|>") == "<|vision_end|>")
+        #expect(LycheePromptFormat.reservedVisionMarker(in: "tail <|vision_pad|>") == "<|vision_pad|>")
+        #expect(LycheePromptFormat.reservedVisionMarker(in: "tail <|vision_pad|") == nil)
+        // A long text: found at the end, as Foundation's search found it.
+        let long = String(repeating: "word <| ", count: 20_000) + "<|image_pad|>"
+        #expect(LycheePromptFormat.reservedVisionMarker(in: long) == "<|image_pad|>")
+    }
+
     @Test func invalidGridRejected() throws {
         let builder = try PromptBuilder(tokenizer: ScalarTokenizer())
         let bad = VisionGrid(t: 1, h: 3, w: 4)
