@@ -117,9 +117,17 @@ public final class Tokenizer: Sendable {
     private func encodeWords(_ utf8: UnsafeBufferPointer<UInt8>, _ ids: inout [Int32], _ scratch: inout EncodeScratch) {
         scratch.pieces.removeAll(keepingCapacity: true)
         preTokenizer.split(utf8, into: &scratch.pieces, scratch: &scratch.split)
+        // The cache is bound once for all the words: binding it per word retained and released the one shared
+        // object on every core for every word (on 16 threads, a warm cache encoded at a third of the rate of none).
+        guard let cache else {
+            for piece in scratch.pieces {
+                model.encode(word: UnsafeBufferPointer(rebasing: utf8[piece]), into: &ids, scratch: &scratch.merge)
+            }
+            return
+        }
         for piece in scratch.pieces {
             let word = UnsafeBufferPointer(rebasing: utf8[piece])
-            guard let cache, let key = WordCache.Key(word) else {
+            guard let key = WordCache.Key(word) else {
                 model.encode(word: word, into: &ids, scratch: &scratch.merge)
                 continue
             }
