@@ -9,14 +9,11 @@ import Testing
 /// Images shown by several requests in flight at once are decoded and resized once (``ImagePreparations``).
 @Suite("Image preparation shared by requests in flight")
 struct ImagePreparationTests {
-    static func load(maxRequestPixels: Int = 1 << 28, imageCacheBytes: Int = 0) throws -> Reranker {
-        var options = RerankerOptions(tokenBudget: 4096, imageCacheBytes: imageCacheBytes)
-        options.maxRequestDecodedPixels = maxRequestPixels
-        return try Reranker.load(
-            modelDirectory: Fixtures.url("checkpoints/tiny-untied-legacy"), backend: CPUBackend(), options: options)
+    static func load(maxRequestPixels: Int = 1 << 28) throws -> Reranker {
+        try ServingEngineTests.load(maxRequestPixels: maxRequestPixels)
     }
 
-    static func image(_ name: String) -> RerankImage { .file(Fixtures.url("checkpoints/images/\(name)")) }
+    static func image(_ name: String) -> RerankImage { ServingEngineTests.image(name) }
 
     @Test("an image two requests in flight show is decoded once, and scores as if each had decoded it")
     func heldImageIsShared() throws {
