@@ -182,8 +182,6 @@ public final class CUDABackend: Backend, @unchecked Sendable {
 
     /// Device memory in use when the backend started (context, other processes).
     let baselineDeviceBytes: Int
-    /// How host threads wait for this device.
-    public let hostWait: HostWait
 
     /// Number of CUDA devices the driver sees (0 when there is no usable driver).
     public static func deviceCount() -> Int {
@@ -227,7 +225,6 @@ public final class CUDABackend: Backend, @unchecked Sendable {
             _ = setFlags(handle, flags)
         }
         driver.blockingEvents = hostWait == .block
-        self.hostWait = hostWait
         var context: CUcontext?
         try driver.check(driver.cuDevicePrimaryCtxRetain(&context, handle), "cuDevicePrimaryCtxRetain")
         try driver.check(driver.cuCtxSetCurrent(context), "cuCtxSetCurrent")

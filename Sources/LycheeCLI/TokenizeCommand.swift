@@ -111,8 +111,7 @@ struct TokenizerBenchmark {
                 for _ in 0..<iterations { _ = tokenizer.encode(text) }
             }
             let wall = ContinuousClock.now - start
-            let seconds = Double(wall.components.attoseconds) / 1e18 + Double(wall.components.seconds)
-            let rate = Int(Double(threads * iterations * tokens) / max(seconds, 1e-9))
+            let rate = Int(Double(threads * iterations * tokens) / max(seconds(wall), 1e-9))
             print("\(label): \(milliseconds(wall)) ms for \(threads * iterations) encodes, \(rate) tokens/s")
         }
     }
@@ -129,13 +128,13 @@ struct TokenizerBenchmark {
     private func report(_ label: String, times: [Duration], tokens: Int) {
         let sorted = times.sorted()
         let median = sorted[sorted.count / 2]
-        let seconds = Double(median.components.attoseconds) / 1e18 + Double(median.components.seconds)
-        let rate = seconds > 0 ? Int(Double(tokens) / seconds) : 0
+        let rate = seconds(median) > 0 ? Int(Double(tokens) / seconds(median)) : 0
         print("\(label): median \(milliseconds(median)) ms, min \(milliseconds(sorted[0])) ms, \(rate) tokens/s")
     }
 
-    private func milliseconds(_ duration: Duration) -> String {
-        let value = Double(duration.components.seconds) * 1e3 + Double(duration.components.attoseconds) / 1e15
-        return String(format: "%.3f", value)
+    private func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
+
+    private func milliseconds(_ duration: Duration) -> String { String(format: "%.3f", seconds(duration) * 1e3) }
 }

@@ -137,8 +137,9 @@ public final class ImagePreparations: @unchecked Sendable {
     /// last removal (so the work stays proportional to the slots added). Call under `lock`.
     private func sweepReleasedSlots() {
         guard slots.count >= sweepAt else { return }
-        slots = slots.filter {
-            let state = $0.value.state; return !state.finished || state.image != nil
+        slots = slots.filter { _, slot in
+            let state = slot.state
+            return !state.finished || state.image != nil
         }
         sweepAt = max(64, 2 * slots.count)
     }

@@ -40,7 +40,7 @@ final class WordCache: @unchecked Sendable {
     }
 
     /// The ids of one word, held inline (three 64-bit words).
-    struct Entry: Equatable {
+    struct Entry {
         /// Most ids an entry holds; a word that encodes to more is not cached.
         static let capacity = 6
         fileprivate var packed: (UInt64, UInt64, UInt64) = (0, 0, 0)
@@ -66,10 +66,6 @@ final class WordCache: @unchecked Sendable {
         func append(to output: inout [Int32]) {
             withUnsafeBytes(of: packed) { raw in output.append(contentsOf: raw.bindMemory(to: Int32.self).prefix(count))
             }
-        }
-
-        static func == (lhs: Entry, rhs: Entry) -> Bool {
-            lhs.count == rhs.count && lhs.packed == rhs.packed
         }
     }
 
