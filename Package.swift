@@ -95,7 +95,7 @@ let package = Package(
         .target(
             name: "RerankServer",
             dependencies: [
-                "Reranker", "TensorKit", "CPUBackend",
+                "Reranker", "Qwen25VL", "TensorKit", "CPUBackend",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),

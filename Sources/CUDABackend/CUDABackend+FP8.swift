@@ -167,7 +167,8 @@ extension CUDABackend {
         let copy = try makeTensor(shape: [rows], dtype: .f32)
         let target = try address(copy, op: "linear", argument: "row scales", dtype: .f32)
         try driver.check(
-            driver.cuMemcpyDtoD(target, pointer, rows * 4), "cuMemcpyDtoD(\(rows * 4) bytes of row scales)")
+            driver.cuMemcpyDtoDAsync(target, pointer, rows * 4, nil),
+            "cuMemcpyDtoDAsync(\(rows * 4) bytes of row scales)")
         return (target, copy)
     }
 

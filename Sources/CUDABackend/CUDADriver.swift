@@ -21,7 +21,7 @@ struct CUDADriver: @unchecked Sendable {
     let cuMemGetInfo: lychee_cuMemGetInfo_t
     let cuMemcpyHtoD: lychee_cuMemcpyHtoD_t
     let cuMemcpyDtoH: lychee_cuMemcpyDtoH_t
-    let cuMemcpyDtoD: lychee_cuMemcpyDtoD_t
+    let cuMemcpyDtoDAsync: lychee_cuMemcpyDtoDAsync_t
     let cuMemsetD8: lychee_cuMemsetD8_t
     let cuMemHostAlloc: lychee_cuMemHostAlloc_t
     let cuMemFreeHost: lychee_cuMemFreeHost_t
@@ -62,7 +62,7 @@ struct CUDADriver: @unchecked Sendable {
         cuMemGetInfo = try lib.symbol("cuMemGetInfo_v2")
         cuMemcpyHtoD = try lib.symbol("cuMemcpyHtoD_v2")
         cuMemcpyDtoH = try lib.symbol("cuMemcpyDtoH_v2")
-        cuMemcpyDtoD = try lib.symbol("cuMemcpyDtoD_v2")
+        cuMemcpyDtoDAsync = try lib.symbol("cuMemcpyDtoDAsync_v2")
         cuMemsetD8 = try lib.symbol("cuMemsetD8_v2")
         cuMemHostAlloc = try lib.symbol("cuMemHostAlloc")
         cuMemFreeHost = try lib.symbol("cuMemFreeHost")

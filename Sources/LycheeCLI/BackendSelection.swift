@@ -130,22 +130,43 @@ enum BackendSelection {
         -> (budget: Int, chunks: MLPRowChunks)
     {
         guard let cuda = backend as? CUDABackend else { return (TokenBudget.cpu(dims: dimensions), mlpRowChunks) }
+        return TokenBudget.gpuPlan(availableBytes: activationRoom(cuda), dims: dimensions, chunks: mlpRowChunks)
+    }
+
+    /// Device memory a CUDA backend has for activations once the model is loaded (before any pass).
+    private static func activationRoom(_ cuda: CUDABackend) -> Int {
         // Under a limit the pool holds the room left after the weights as one arena, so the driver's figures
         // show the device as full: count the pool's capacity and what is live in it (weights) instead.
         let memory = cuda.memoryStatistics()
         let margin = 1 << 28
-        let available: Int
         if let capacity = cuda.poolCapacityBytes {
             // What this backend's pool may hold, less what is live (weights): right also when several
             // engines share one device.
-            available = capacity - memory.peakLiveBytes - margin
-        } else {
-            // What the driver has free (other processes count) plus the pool's own free ranges.
-            available =
-                memory.totalBytes - memory.currentDeviceUsedBytes + memory.pooledBytes - memory.peakLiveBytes
-                - 4 * margin
+            return capacity - memory.peakLiveBytes - margin
         }
-        return TokenBudget.gpuPlan(availableBytes: available, dims: dimensions, chunks: mlpRowChunks)
+        // What the driver has free (other processes count) plus the pool's own free ranges.
+        return memory.totalBytes - memory.currentDeviceUsedBytes + memory.pooledBytes - memory.peakLiveBytes
+            - 4 * margin
+    }
+
+    /// Most device memory, by default, for copies of cached prefixes kept between passes: 16 prefixes of a
+    /// 768x512 query image (32 MB of keys and values each for the 7B).
+    static let defaultPrefixCopyBytes = 512 << 20
+
+    static let prefixCopyHelp = ArgumentHelp(
+        "Device memory in MiB for cached prompt prefixes kept on the GPU between passes (0: upload them each pass).",
+        discussion: "Default: on a GPU up to 512 MiB of what the token budget leaves free; none on the CPU. "
+            + "Needs the prefix cache (--prefix-cache-mib).")
+
+    /// The device memory for copies of cached prefixes on `backend` (``DevicePrefixCopies``): `requestedMiB`
+    /// when given; else on CUDA up to ``defaultPrefixCopyBytes`` of what passes of `budget` tokens leave free
+    /// for `model` (so the copies never cost the budget), and none on the CPU (the host cache is its memory).
+    static func prefixCopyBytes(requestedMiB: Int?, backend: any Backend, model: Qwen25VLModel, budget: Int) -> Int {
+        if let requestedMiB { return requestedMiB << 20 }
+        guard let cuda = backend as? CUDABackend else { return 0 }
+        let spare = TokenBudget.spareBytes(
+            availableBytes: activationRoom(cuda), dims: model.dimensions, chunks: model.mlpRowChunks, budget: budget)
+        return min(defaultPrefixCopyBytes, max(0, spare))
     }
 
     static func printToStandardError(_ line: String) {

@@ -52,6 +52,9 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .long, help: "Host memory in MiB for the prompt prefix cache (0: none).")
     var prefixCacheMib: Int = 0
 
+    @Option(name: .long, help: BackendSelection.prefixCopyHelp)
+    var prefixDeviceMib: Int?
+
     @Option(name: .long, help: "Timed runs per workload after one warm-up run (the median is reported).")
     var repeats: Int = 3
 
@@ -97,10 +100,23 @@ struct BenchCommand: ParsableCommand {
         for id in workloadIDs where !BenchWorkload.ids.contains(id) && !ServeWorkload.ids.contains(id) {
             throw ValidationError("--workload takes W1-W4, S1-S4 (comma-separated) or all; \(id) is none of them")
         }
+        guard (prefixDeviceMib ?? 0) >= 0 else {
+            throw ValidationError("--prefix-device-mib must be 0 or more, got \(prefixDeviceMib ?? 0)")
+        }
         guard serveRequests >= 1, imageCacheMib >= 0, (tokenBudget ?? 1) >= 1 else {
             throw ValidationError(
                 "--serve-requests and --token-budget must be at least 1, --image-cache-mib at least 0")
         }
+    }
+
+    /// The reranker's settings for the bench: its budget and both caches, and device copies of cached prefixes
+    /// as `serve` would keep them.
+    private func benchOptions(budget: Int, backend: any Backend, model: Qwen25VLModel) -> RerankerOptions {
+        var options = RerankerOptions(
+            tokenBudget: budget, imageCacheBytes: imageCacheMib << 20, prefixCacheBytes: prefixCacheMib << 20)
+        options.devicePrefixCopyBytes = BackendSelection.prefixCopyBytes(
+            requestedMiB: prefixDeviceMib, backend: backend, model: model, budget: budget)
+        return options
     }
 
     func run() throws {
@@ -124,8 +140,7 @@ struct BenchCommand: ParsableCommand {
             to: Reranker(
                 model: planned, configuration: probe.configuration, tokenizer: probe.tokenizer,
                 preprocessor: probe.preprocessor,
-                options: RerankerOptions(
-                    tokenBudget: budget, imageCacheBytes: imageCacheMib << 20, prefixCacheBytes: prefixCacheMib << 20)))
+                options: benchOptions(budget: budget, backend: engine, model: planned)))
         let cuda = engine as? CUDABackend
         print("token budget: \(budget) per forward pass")
         print("MLP row chunks: \(planned.mlpRowChunks.text) decoder rows, \(planned.mlpRowChunks.vision) vision rows")

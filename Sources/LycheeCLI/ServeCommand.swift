@@ -61,6 +61,8 @@ struct ServeCommand: AsyncParsableCommand {
     var imageCacheMib: Int?
     @Option(name: .long, help: "Host memory in MiB for prompt prefixes' keys and values seen before (0 disables).")
     var prefixCacheMib: Int?
+    @Option(name: .long, help: BackendSelection.prefixCopyHelp)
+    var prefixDeviceMib: Int?
     @Option(name: .long, help: "Seconds a request may take; beyond, 504 and its pending work is dropped.")
     var requestTimeout: Double = 60
     @Option(name: .long, help: "Most megapixels all images of one request may decode to together.")
@@ -112,7 +114,10 @@ struct ServeCommand: AsyncParsableCommand {
         guard requestTimeout > 0, requestTimeout.isFinite else {
             throw ValidationError("--request-timeout must be a positive number of seconds, got \(requestTimeout)")
         }
-        for (name, value) in [("--image-cache-mib", imageCacheMib), ("--prefix-cache-mib", prefixCacheMib)] {
+        for (name, value) in [
+            ("--image-cache-mib", imageCacheMib), ("--prefix-cache-mib", prefixCacheMib),
+            ("--prefix-device-mib", prefixDeviceMib),
+        ] {
             if let value, value < 0 { throw ValidationError("\(name) must be 0 or more, got \(value)") }
         }
         guard maxWaiting >= 0 else { throw ValidationError("--max-waiting must be 0 or more, got \(maxWaiting)") }
@@ -191,6 +196,13 @@ struct ServeCommand: AsyncParsableCommand {
             // Each engine's MLP row chunks fit its own budget, which is at least the one all engines share.
             rerankers = try zip(rerankers, plans).map { try $0.replica(on: $0.model.withMLPRowChunks($1.chunks)) }
         }
+        // Each engine keeps copies of cached prefixes on its device within what its passes leave free.
+        rerankers = try zip(rerankers, backends).map { reranker, backend in
+            try reranker.replica(
+                on: reranker.model,
+                devicePrefixCopyBytes: BackendSelection.prefixCopyBytes(
+                    requestedMiB: prefixDeviceMib, backend: backend, model: reranker.model, budget: budget))
+        }
         logger.info(
             "model loaded",
             metadata: [
@@ -198,6 +210,7 @@ struct ServeCommand: AsyncParsableCommand {
                 "engines": "\(backends.count)",
                 "mlp_rows": "\(rerankers[0].model.mlpRowChunks.text)",
                 "image_cache_mib": "\(cacheBytes >> 20)", "prefix_cache_mib": "\(prefixBytes >> 20)",
+                "prefix_device_mib": "\(rerankers[0].prefixCopies.capacityBytes >> 20)",
             ])
 
         var configuration = ServerConfiguration()

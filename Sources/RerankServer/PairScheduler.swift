@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Qwen25VL
 import Reranker
 import ServiceLifecycle
 import TensorKit
@@ -41,6 +42,15 @@ public actor PairScheduler<Engine: RerankEngine>: Service {
     private let engines: [EngineSlot]
     /// Images the vision tower embedded on every engine so far.
     nonisolated var imagesEmbedded: Int { engines.reduce(0) { $0 + $1.engine.imagesEmbedded } }
+    /// The device copies of cached prefixes, summed over every engine.
+    nonisolated var prefixCopies: DevicePrefixCopies.Statistics {
+        engines.compactMap { $0.engine.prefixCopies?.snapshot() }.reduce(into: DevicePrefixCopies.Statistics()) {
+            $0.hits += $1.hits
+            $0.uploads += $1.uploads
+            $0.entries += $1.entries
+            $0.bytes += $1.bytes
+        }
+    }
     /// Most decoder tokens in one pass.
     public let tokenBudget: Int
     /// Runs request preparation (tokenizing, image decoding and preprocessing), one thread per core.

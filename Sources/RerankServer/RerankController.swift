@@ -50,6 +50,7 @@ public struct RerankController<Engine: RerankEngine>: Sendable {
             if let cache = scheduler.engine.imageCache { metrics.record(imageCache: cache.snapshot()) }
             if let cache = scheduler.engine.prefixCache { metrics.record(prefixCache: cache.snapshot()) }
             metrics.imagesEmbedded.record(scheduler.imagesEmbedded)
+            metrics.record(prefixCopies: scheduler.prefixCopies)
             if let images = scheduler.engine.imagePreparations { metrics.record(imagePreparations: images.snapshot()) }
             return Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],

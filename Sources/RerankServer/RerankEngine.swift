@@ -1,4 +1,5 @@
 import Foundation
+import Qwen25VL
 import Reranker
 
 /// What the server needs from a reranking engine: prepare one request's pairs on the host, then score
@@ -17,6 +18,8 @@ public protocol RerankEngine: Sendable {
     var imagesEmbedded: Int { get }
     /// The images being decoded for requests in flight, whose figures `/metrics` reports, if any.
     var imagePreparations: ImagePreparations? { get }
+    /// The cached prefixes kept on this engine's device, whose figures `/metrics` reports, if any.
+    var prefixCopies: DevicePrefixCopies? { get }
 
     /// What `GET /info` and `GET /v1/models` report about the engine.
     var details: EngineDetails { get }
@@ -59,6 +62,9 @@ extension RerankEngine {
     /// An engine that does not share its images' decoding reports nothing.
     public var imagePreparations: ImagePreparations? { nil }
 
+    /// An engine that keeps no prefixes on a device reports nothing.
+    public var prefixCopies: DevicePrefixCopies? { nil }
+
     /// An engine without an image cache has nothing to hand over.
     public func cacheEmbeddedImages() throws -> Int { 0 }
 }
@@ -79,6 +85,7 @@ public struct RerankerEngine: RerankEngine {
     public var prefixCache: PrefixCache? { reranker.prefixCache }
     public var imagesEmbedded: Int { reranker.imagesEmbedded }
     public var imagePreparations: ImagePreparations? { reranker.imagePreparations }
+    public var prefixCopies: DevicePrefixCopies? { reranker.prefixCopies }
 
     public var details: EngineDetails {
         EngineDetails(

@@ -1,6 +1,7 @@
 import Foundation
 import Metrics
 import Prometheus
+import Qwen25VL
 import Reranker
 
 /// The server's Prometheus metrics, on a registry of its own (no global bootstrap, so several servers,
@@ -41,6 +42,9 @@ public final class ServerMetrics: Sendable {
         imageCacheCapacityBytes: Metrics.Gauge
     /// The prompt prefix cache: hits, misses, evictions, entries, bytes.
     let prefixCacheHits, prefixCacheMisses, prefixCacheEvictions, prefixCacheEntries, prefixCacheBytes: Metrics.Gauge
+    /// Cached prefixes kept on the devices: passes that found one there, prefixes uploaded from the host
+    /// (running totals, as gauges), entries and bytes, over every engine.
+    let prefixDeviceHits, prefixUploads, prefixDeviceEntries, prefixDeviceBytes: Metrics.Gauge
     /// The token budget of a forward pass.
     let tokenBudget: Metrics.Gauge
 
@@ -78,6 +82,10 @@ public final class ServerMetrics: Sendable {
         prefixCacheEvictions = Metrics.Gauge(label: "lychee_prefix_cache_evictions", factory: factory)
         prefixCacheEntries = Metrics.Gauge(label: "lychee_prefix_cache_entries", factory: factory)
         prefixCacheBytes = Metrics.Gauge(label: "lychee_prefix_cache_bytes", factory: factory)
+        prefixDeviceHits = Metrics.Gauge(label: "lychee_prefix_device_hits", factory: factory)
+        prefixUploads = Metrics.Gauge(label: "lychee_prefix_uploads", factory: factory)
+        prefixDeviceEntries = Metrics.Gauge(label: "lychee_prefix_device_entries", factory: factory)
+        prefixDeviceBytes = Metrics.Gauge(label: "lychee_prefix_device_bytes", factory: factory)
     }
 
     /// Marks engine `index` in or out of rotation (`lychee_engine_healthy{engine}`).
@@ -104,6 +112,14 @@ public final class ServerMetrics: Sendable {
         prefixCacheEvictions.record(statistics.evictions)
         prefixCacheEntries.record(statistics.entries)
         prefixCacheBytes.record(statistics.bytes)
+    }
+
+    /// Copies the figures of the devices' prefix copies into the gauges.
+    func record(prefixCopies statistics: DevicePrefixCopies.Statistics) {
+        prefixDeviceHits.record(statistics.hits)
+        prefixUploads.record(statistics.uploads)
+        prefixDeviceEntries.record(statistics.entries)
+        prefixDeviceBytes.record(statistics.bytes)
     }
 
     /// Copies the figures of the images' decoding into the gauges.

@@ -8,7 +8,8 @@ extension Reranker {
     /// order, each carrying its pair's ``ScoringPair/index``.
     ///
     /// The caller chooses the batch (see ``BatchPlanner``). When the backend runs out of device memory
-    /// (``DeviceMemoryError``), the batch is split in halves and each is scored on its own.
+    /// (``DeviceMemoryError``), the device copies of cached prefixes (``prefixCopies``) are dropped and the pass
+    /// runs again; when there were none, the batch is split in halves and each is scored on its own.
     /// - Throws: ``RerankerError/nonFiniteScore(index:logit:)`` when the model's score of a pair is not a number.
     public func scorePairs(_ pairs: [ScoringPair]) throws -> [RerankResult] {
         try scorePairsSeparately(pairs).map { try $0.get() }
@@ -20,7 +21,7 @@ extension Reranker {
         guard !pairs.isEmpty else { return [] }
         let logits: [Float]
         do {
-            logits = try forward(pairs)
+            logits = try forwardMakingRoom(pairs)
         } catch let error as any DeviceMemoryError where error.isOutOfDeviceMemory && pairs.count > 1 {
             // The device could not hold this batch's activations: score it in two halves.
             let half = pairs.count / 2
@@ -121,6 +122,17 @@ extension Reranker {
         _ = try? cacheEmbeddedImages()
     }
 
+    /// ``forward(_:)``, once more without the device copies of prefixes when the device ran out of memory with
+    /// some kept.
+    private func forwardMakingRoom(_ pairs: [ScoringPair]) throws -> [Float] {
+        do {
+            return try forward(pairs)
+        } catch let error as any DeviceMemoryError where error.isOutOfDeviceMemory {
+            guard prefixCopies.removeAll() else { throw error }
+            return try forward(pairs)
+        }
+    }
+
     /// One forward pass over `pairs`, logits in the pairs' order. Images the vision tower embeds here are
     /// marked for the image cache (``cacheEmbeddedImages()``).
     private func forward(_ pairs: [ScoringPair]) throws -> [Float] {
@@ -131,6 +143,7 @@ extension Reranker {
         var packed = try BatchPacking.pack(
             pairs, embedded: { embeddedEarlier($0) }, reuse: cache.isEnabled ? reuse : .none)
         packed.input.downloadsComputedImages = imageCache.isEnabled
+        packed.input.prefixCopies = prefixCopies.capacityBytes > 0 ? prefixCopies : nil
         let scores = try model.score(packed.input)
         countEmbeddedImages(scores.computedImages.count)
         for (key, kv) in zip(packed.captures, scores.capturedPrefixes) { cache.insert(key, kv) }

@@ -21,6 +21,9 @@ public struct RerankerOptions: Sendable {
     public var imageCacheBytes: Int = 0
     /// Host memory for prompt prefixes' keys and values kept across requests (``PrefixCache``); 0 disables it.
     public var prefixCacheBytes: Int = 0
+    /// Device memory for copies of cached prefixes kept between passes (``DevicePrefixCopies``): a prefix used
+    /// again is not uploaded again. 0 keeps none (each pass uploads the prefixes it attends to).
+    public var devicePrefixCopyBytes: Int = 0
 
     public init(
         maxLength: Int = 3200, tokenBudget: Int = 4096, maxDecodedPixels: Int = ImageLimits.defaultMaxDecodedPixels,
@@ -51,6 +54,9 @@ public final class Reranker: Sendable {
     public let prefixCache: PrefixCache
     /// Images being decoded or held decoded by requests in flight, each decoded once for all of them.
     public let imagePreparations: ImagePreparations
+    /// Cached prefixes' keys and values kept on this reranker's device between passes (sized by
+    /// ``RerankerOptions/devicePrefixCopyBytes``; one per device, unlike the host cache).
+    public let prefixCopies: DevicePrefixCopies
     /// Images this reranker's device embedded that ``imageCache`` has yet to receive.
     let pendingCacheEntries = PendingImageEmbeddings()
     private let embeddedImages = Atomic<Int>(0)
@@ -112,8 +118,12 @@ public final class Reranker: Sendable {
 
     /// The same reranker over another copy of the model (another GPU): tokenizer, settings, both caches and the
     /// images being decoded are shared, so an image or a prefix computed on one device is reused on every device.
-    public func replica(on model: Qwen25VLModel) throws -> Reranker {
-        try Reranker(
+    /// The replica keeps its own device copies of prefixes, `devicePrefixCopyBytes` of them (nil: as many as
+    /// ``RerankerOptions/devicePrefixCopyBytes``).
+    public func replica(on model: Qwen25VLModel, devicePrefixCopyBytes: Int? = nil) throws -> Reranker {
+        var options = options
+        if let devicePrefixCopyBytes { options.devicePrefixCopyBytes = devicePrefixCopyBytes }
+        return try Reranker(
             model: model, configuration: configuration, tokenizer: tokenizer, preprocessor: preprocessor,
             options: options, imageCache: imageCache, prefixCache: prefixCache, imagePreparations: imagePreparations)
     }
@@ -134,6 +144,7 @@ public final class Reranker: Sendable {
         self.imageCache = imageCache
         self.prefixCache = prefixCache
         self.imagePreparations = imagePreparations
+        self.prefixCopies = DevicePrefixCopies(capacityBytes: prefixCache.isEnabled ? options.devicePrefixCopyBytes : 0)
         self.prompts = try PromptBuilder(
             tokenizer: tokenizer, maxLength: options.maxLength,
             spatialMergeSize: configuration.vision.spatialMergeSize)

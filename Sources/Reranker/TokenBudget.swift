@@ -36,6 +36,14 @@ public enum TokenBudget {
         return max(256, min(gpuLatencyCap, room / max(1, perToken)))
     }
 
+    /// What a GPU with `availableBytes` free for activations has left once passes of `budget` tokens with
+    /// `chunks` have what they need (negative when they need more).
+    public static func spareBytes(availableBytes: Int, dims: ModelDimensions, chunks: MLPRowChunks, budget: Int) -> Int
+    {
+        availableBytes - fixedActivationBytes(dims, chunks: chunks, elementBytes: 2)
+            - budget * activationBytesPerToken(dims, elementBytes: 2)
+    }
+
     /// On a GPU with room for passes at the latency cap, the decoder's MLP row chunk grows where that costs no
     /// tokens a pass: the products run nearer their peak on more rows, and a pass's rows split into fewer, larger
     /// chunks. It grows by the first of ``largerTextChunkFactors`` that keeps it within ``largerTextChunkMostRows``:

@@ -32,6 +32,23 @@ struct TokenBudgetTests {
                 < TokenBudget.gpu(availableBytes: available, dims: dims, chunks: both))
     }
 
+    @Test("the memory a budget leaves spare is what its passes do not need, and what planned the budget is not")
+    func spareBytesAfterTheBudget() throws {
+        let dims = try Self.dimensions()
+        let chunks = MLPRowChunks(text: 64, vision: 64)
+        let perToken = TokenBudget.activationBytesPerToken(dims, elementBytes: 2)
+        let fixed = TokenBudget.fixedActivationBytes(dims, chunks: chunks, elementBytes: 2)
+        let extra = perToken / 2
+        let available = fixed + 1000 * perToken + extra
+        #expect(TokenBudget.spareBytes(availableBytes: available, dims: dims, chunks: chunks, budget: 1000) == extra)
+        #expect(TokenBudget.spareBytes(availableBytes: available, dims: dims, chunks: chunks, budget: 1001) < 0)
+        // The budget planned from the same room leaves less than a token's worth.
+        let budget = TokenBudget.gpu(availableBytes: available, dims: dims, chunks: chunks)
+        #expect(budget == 1000)
+        let spare = TokenBudget.spareBytes(availableBytes: available, dims: dims, chunks: chunks, budget: budget)
+        #expect(spare >= 0 && spare < perToken)
+    }
+
     @Test("the standard chunks keep the 7B's vision chunk within the decoder chunk's memory")
     func standardChunksFitTheSevenB() {
         // The 7B: decoder MLP 18944 wide, vision MLP 3420 wide.

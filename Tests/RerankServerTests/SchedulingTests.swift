@@ -240,9 +240,9 @@ struct SchedulingTests {
     @Test("with both caches on, repeated image queries score as the reranker does and /metrics counts hits")
     func cachesThroughTheServer() async throws {
         let plain = try TinyModel.engine().reranker
-        let cached = try Reranker.load(
-            modelDirectory: TinyModel.directory, backend: CPUBackend(),
-            options: RerankerOptions(tokenBudget: 512, imageCacheBytes: 64 << 20, prefixCacheBytes: 64 << 20))
+        var options = RerankerOptions(tokenBudget: 512, imageCacheBytes: 64 << 20, prefixCacheBytes: 64 << 20)
+        options.devicePrefixCopyBytes = 16 << 20
+        let cached = try Reranker.load(modelDirectory: TinyModel.directory, backend: CPUBackend(), options: options)
         let engine = RerankerEngine(reranker: cached, modelName: "tiny")
         let image = try fixtureImageBase64("photo-a.png")
         try await withServer(engine: engine) { client, _ in
@@ -267,6 +267,11 @@ struct SchedulingTests {
             }
             #expect(value("lychee_image_cache_hits") >= 3)
             #expect(value("lychee_prefix_cache_hits") >= 2)
+            // The prefix captured on page 1 stayed on the device: pages 2 and 3 attended to it without an upload.
+            #expect(value("lychee_prefix_device_hits") >= 2)
+            #expect(value("lychee_prefix_uploads") == 0)
+            #expect(value("lychee_prefix_device_entries") == 1)
+            #expect(value("lychee_prefix_device_bytes") > 0)
         }
     }
 

@@ -49,7 +49,7 @@ typedef CUresult (*lychee_cuMemFree_t)(CUdeviceptr pointer);
 typedef CUresult (*lychee_cuMemGetInfo_t)(size_t *free, size_t *total);
 typedef CUresult (*lychee_cuMemcpyHtoD_t)(CUdeviceptr destination, const void *source, size_t bytes);
 typedef CUresult (*lychee_cuMemcpyDtoH_t)(void *destination, CUdeviceptr source, size_t bytes);
-typedef CUresult (*lychee_cuMemcpyDtoD_t)(CUdeviceptr destination, CUdeviceptr source, size_t bytes);
+typedef CUresult (*lychee_cuMemcpyDtoDAsync_t)(CUdeviceptr destination, CUdeviceptr source, size_t bytes, CUstream stream);
 typedef CUresult (*lychee_cuMemHostAlloc_t)(void **pointer, size_t bytes, unsigned int flags);
 typedef CUresult (*lychee_cuMemFreeHost_t)(void *pointer);
 typedef CUresult (*lychee_cuMemcpyHtoDAsync_t)(CUdeviceptr destination, const void *source, size_t bytes, CUstream stream);

@@ -24,8 +24,9 @@ struct CachedPrefixAttention {
     /// Computed rows of the prefixes to capture.
     let captures: [Range<Int>]
 
-    /// Nil when the batch has no cached prefix and captures nothing.
-    init?(batch: PackedBatch, dims: ModelDimensions.Text, backend: any Backend) throws {
+    /// Nil when the batch has no cached prefix and captures nothing. A cached prefix's keys and values come from
+    /// `copies` when it holds them; otherwise they are uploaded, and the upload is left there.
+    init?(batch: PackedBatch, dims: ModelDimensions.Text, backend: any Backend, copies: DevicePrefixCopies?) throws {
         guard !batch.cachedPrefixes.isEmpty || !batch.captures.isEmpty else { return nil }
         var segments = [Segment]()
         var runs = batch.computedRuns.makeIterator()
@@ -50,8 +51,14 @@ struct CachedPrefixAttention {
                 throw TensorError.shapeMismatch(
                     op: "cached prefix", detail: "\(kv.values.count) values for \(kv.layers) layers of \(kv.rows) rows")
             }
-            let all = try backend.upload(
-                rows: [kv.values], shape: [2 * kv.layers * kv.rows, dims.kvHeadCount, dims.headDim])
+            let all: Tensor
+            if let kept = copies?.tensor(for: kv) {
+                all = kept
+            } else {
+                all = try backend.upload(
+                    rows: [kv.values], shape: [2 * kv.layers * kv.rows, dims.kvHeadCount, dims.headDim])
+                copies?.keep(all, for: kv)
+            }
             keys.append(try (0..<kv.layers).map { try all.rows((2 * $0) * kv.rows..<(2 * $0 + 1) * kv.rows) })
             values.append(try (0..<kv.layers).map { try all.rows((2 * $0 + 1) * kv.rows..<(2 * $0 + 2) * kv.rows) })
         }

@@ -39,6 +39,9 @@ public struct ModelInput: Sendable {
     /// Whether to start copying each computed image's rows to the host as soon as the vision tower has made
     /// them (``ModelScores/computedImageDownloads``): the copies run beside the decoder (for an image cache).
     public var downloadsComputedImages = false
+    /// Where the pass finds the batch's cached prefixes already on the device, and leaves those it uploads or
+    /// captures (nil: every cached prefix is uploaded, and none is kept).
+    public var prefixCopies: DevicePrefixCopies?
 
     public init(batch: PackedBatch, images: [Image] = [], splices: [Splice] = [], patchLayout: PatchifyLayout? = nil) {
         self.batch = batch
@@ -113,7 +116,7 @@ extension Qwen25VLModel {
             batch.images.append(
                 ImageInsert(embeddings: try source.rows(splice.sourceRows), rows: splice.destinationRows))
         }
-        let output = try forward(batch)
+        let output = try forward(batch, prefixCopies: input.prefixCopies)
         return ModelScores(
             logits: output.logits, computedImages: computed, computedImageDownloads: downloads,
             capturedPrefixes: output.capturedPrefixes)

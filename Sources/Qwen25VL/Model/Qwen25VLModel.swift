@@ -86,10 +86,11 @@ public final class Qwen25VLModel: @unchecked Sendable {
 
     /// Runs the batch and returns the logit z and last hidden state of each scored sequence (every
     /// sequence but the shared prefixes, see ``PackedBatch/appendPrefix(tokenIDs:positions:)``).
-    public func forward(_ batch: PackedBatch) throws -> ForwardOutput {
+    /// `prefixCopies` holds device copies of cached prefixes between passes (``DevicePrefixCopies``).
+    public func forward(_ batch: PackedBatch, prefixCopies: DevicePrefixCopies? = nil) throws -> ForwardOutput {
         let dims = dimensions.text
         var x = try backend.embedding(decoder.embeddings, ids: batch.tokenIDs)
-        let cached = try CachedPrefixAttention(batch: batch, dims: dims, backend: backend)
+        let cached = try CachedPrefixAttention(batch: batch, dims: dims, backend: backend, copies: prefixCopies)
         // Row numbers are on the batch's axis, cached prefixes included; x holds the computed rows only.
         let computed: ([Int32]) -> [Int32] = { rows in
             batch.cachedPrefixes.isEmpty ? rows : rows.map { batch.computedRow($0) }
@@ -129,8 +130,10 @@ public final class Qwen25VLModel: @unchecked Sendable {
         let prefixes = try captured.map { layers -> PrefixKV in
             let parts = layers.flatMap { [$0.key, $0.value] }
             let rows = layers.first?.key.shape[0] ?? 0
-            return PrefixKV(
-                rows: rows, layers: layers.count, values: try backend.downloadRows(backend.concatenateRows(parts)))
+            let all = try backend.concatenateRows(parts)
+            let kv = PrefixKV(rows: rows, layers: layers.count, values: try backend.downloadRows(all))
+            prefixCopies?.keep(all, for: kv)
+            return kv
         }
         return ForwardOutput(
             logits: try backend.download(z), lastHidden: try backend.download(normed), capturedPrefixes: prefixes)

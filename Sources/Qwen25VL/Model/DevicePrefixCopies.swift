@@ -1,0 +1,107 @@
+import Synchronization
+import TensorKit
+
+/// Copies of cached prompt prefixes (``PrefixKV``) on one backend's device, kept between passes so that a
+/// prefix used again is neither copied into staging memory nor uploaded again: a pass that attends to a
+/// cached prefix takes its keys and values from here when they are, and leaves them here when it had to upload
+/// them (or computed them, capturing the prefix). Least recently used out first, within a byte capacity.
+///
+/// One per device: each replica of a model on another GPU has its own (the host cache is shared). Entries
+/// hold their ``PrefixKV`` too, so an entry is never mistaken for another prefix made at the same address;
+/// a prefix the host cache evicted stays here until it is the least recently used.
+///
+/// Thread-safe.
+public final class DevicePrefixCopies: Sendable {
+    /// Counters and sizes, for metrics.
+    public struct Statistics: Sendable, Equatable {
+        /// Passes that found a prefix here (no upload).
+        public var hits = 0
+        /// Prefixes a pass had to upload from the host.
+        public var uploads = 0
+        public var entries = 0
+        public var bytes = 0
+
+        public init(hits: Int = 0, uploads: Int = 0, entries: Int = 0, bytes: Int = 0) {
+            self.hits = hits
+            self.uploads = uploads
+            self.entries = entries
+            self.bytes = bytes
+        }
+    }
+
+    private struct Entry {
+        let kv: PrefixKV
+        let tensor: Tensor
+        var lastUse: UInt64
+    }
+
+    private struct State {
+        var entries: [ObjectIdentifier: Entry] = [:]
+        var clock: UInt64 = 0
+        var statistics = Statistics()
+    }
+
+    /// Most device bytes the copies take together.
+    public let capacityBytes: Int
+    private let state = Mutex(State())
+
+    /// Copies within `capacityBytes` (0 keeps none: every pass uploads its prefixes).
+    public init(capacityBytes: Int) {
+        self.capacityBytes = max(0, capacityBytes)
+    }
+
+    /// The device copy of `kv`'s keys and values (`[2 * layers * rows, kvHeads, headDim]`, the layout of
+    /// ``PrefixKV/values``), counted as a hit; nil when there is none, counted as an upload to come.
+    public func tensor(for kv: PrefixKV) -> Tensor? {
+        state.withLock { state in
+            state.clock += 1
+            guard var entry = state.entries[ObjectIdentifier(kv)], entry.kv === kv else {
+                state.statistics.uploads += 1
+                return nil
+            }
+            entry.lastUse = state.clock
+            state.entries[ObjectIdentifier(kv)] = entry
+            state.statistics.hits += 1
+            return entry.tensor
+        }
+    }
+
+    /// Keeps `tensor` as the device copy of `kv`, evicting the least recently used copies to stay within
+    /// capacity. A copy larger than the whole capacity is not kept.
+    public func keep(_ tensor: Tensor, for kv: PrefixKV) {
+        let bytes = tensor.byteCount
+        guard bytes <= capacityBytes else { return }
+        state.withLock { state in
+            state.clock += 1
+            if let old = state.entries.removeValue(forKey: ObjectIdentifier(kv)) {
+                state.statistics.bytes -= old.tensor.byteCount
+            }
+            while state.statistics.bytes + bytes > capacityBytes,
+                let oldest = state.entries.min(by: { $0.value.lastUse < $1.value.lastUse })
+            {
+                state.entries.removeValue(forKey: oldest.key)
+                state.statistics.bytes -= oldest.value.tensor.byteCount
+            }
+            state.entries[ObjectIdentifier(kv)] = Entry(kv: kv, tensor: tensor, lastUse: state.clock)
+            state.statistics.bytes += bytes
+            state.statistics.entries = state.entries.count
+        }
+    }
+
+    /// Drops every copy (their device memory returns to the backend once no pass holds them): for a pass that
+    /// ran out of device memory.
+    /// - Returns: whether there was any.
+    @discardableResult
+    public func removeAll() -> Bool {
+        state.withLock { state in
+            defer {
+                state.entries.removeAll()
+                state.statistics.bytes = 0
+                state.statistics.entries = 0
+            }
+            return !state.entries.isEmpty
+        }
+    }
+
+    public func snapshot() -> Statistics { state.withLock { $0.statistics } }
+}

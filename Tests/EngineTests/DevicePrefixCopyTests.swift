@@ -1,0 +1,169 @@
+import CPUBackend
+import Foundation
+import Qwen25VL
+import Synchronization
+import TensorKit
+import TestSupport
+import Testing
+
+@testable import Reranker
+
+/// Cached prompt prefixes kept on the device between passes (``DevicePrefixCopies``): used again without an
+/// upload, the same scores, bounded, and given up when a pass runs out of device memory.
+@Suite("Device copies of cached prefixes")
+struct DevicePrefixCopyTests {
+    static func load(prefixCopyBytes: Int, backend: any Backend = CPUBackend()) throws -> Reranker {
+        var options = RerankerOptions(tokenBudget: 4096, prefixCacheBytes: 256 << 20)
+        options.devicePrefixCopyBytes = prefixCopyBytes
+        return try Reranker.load(
+            modelDirectory: Fixtures.url("checkpoints/tiny-untied-legacy"), backend: backend, options: options)
+    }
+
+    static func page(_ page: Int, imageQuery: Bool) -> (query: RerankItem, documents: [RerankItem]) {
+        let query =
+            imageQuery
+            ? RerankItem(text: "page \(page) words", image: ServingEngineTests.image("photo-a.png"))
+            : RerankItem(text: "the same long query about red bicycles and their wheels")
+        // Documents that differ from their first word: the shared prefix ends with the query on every page.
+        return (query, ["alpha", "beta", "gamma"].map { RerankItem(text: "\($0) document of page \(page)") })
+    }
+
+    @Test(
+        "a prefix kept on the device is attended to without an upload, with the same scores", arguments: [true, false])
+    func keptPrefixesAreExact(imageQuery: Bool) throws {
+        let uploading = try Self.load(prefixCopyBytes: 0)
+        let keeping = try Self.load(prefixCopyBytes: 64 << 20)
+        for page in 0..<4 {
+            let (query, documents) = Self.page(page, imageQuery: imageQuery)
+            let reference = try uploading.score(query: query, documents: documents)
+            let results = try keeping.score(query: query, documents: documents)
+            // The kept rows are the rows an upload would bring: the same scores to the bit.
+            #expect(results.map(\.logit) == reference.map(\.logit), "page \(page)")
+        }
+        // Seen on page 0, captured on page 1 (kept as computed), attended to from the device on pages 2 and 3.
+        let kept = keeping.prefixCopies.snapshot()
+        #expect(kept.uploads == 0)
+        #expect(kept.hits >= 2)
+        #expect(kept.entries == 1 && kept.bytes > 0 && kept.bytes <= 64 << 20)
+        // Without copies every use uploads the prefix from the host cache.
+        #expect(uploading.prefixCopies.snapshot().hits == 0)
+        #expect(uploading.prefixCache.snapshot().hits >= 2)
+    }
+
+    @Test("the copies keep the most recently used prefixes within their capacity")
+    func leastRecentlyUsedOut() throws {
+        let backend = CPUBackend()
+        let prefixes = (0..<4).map { _ in
+            PrefixKV(rows: 2, layers: 1, values: HostRows([Float](repeating: 0, count: 8)))
+        }
+        let tensors = try (0..<4).map { try backend.upload([Float](repeating: Float($0), count: 8), shape: [4, 2]) }
+        let copies = DevicePrefixCopies(capacityBytes: 3 * tensors[0].byteCount)
+        for index in 0..<3 { copies.keep(tensors[index], for: prefixes[index]) }
+        #expect(copies.tensor(for: prefixes[0]) != nil)  // now the most recently used
+        copies.keep(tensors[3], for: prefixes[3])
+        #expect(copies.tensor(for: prefixes[1]) == nil)  // the least recently used went
+        #expect(try copies.tensor(for: prefixes[0]).map { try backend.download($0) } == [Float](repeating: 0, count: 8))
+        #expect(try copies.tensor(for: prefixes[3]).map { try backend.download($0) } == [Float](repeating: 3, count: 8))
+        var statistics = copies.snapshot()
+        #expect(statistics.entries == 3 && statistics.bytes == 3 * tensors[0].byteCount)
+        #expect(statistics.hits == 3 && statistics.uploads == 1)
+        // Another prefix object is another prefix, whatever it holds.
+        #expect(copies.tensor(for: PrefixKV(rows: 2, layers: 1, values: prefixes[0].values)) == nil)
+        // Larger than the whole capacity: not kept, nothing evicted.
+        let large = try backend.upload([Float](repeating: 9, count: 64), shape: [32, 2])
+        copies.keep(large, for: prefixes[1])
+        #expect(copies.snapshot().entries == 3)
+        #expect(copies.removeAll())
+        statistics = copies.snapshot()
+        #expect(statistics.entries == 0 && statistics.bytes == 0)
+        #expect(!copies.removeAll())
+    }
+
+    @Test("a pass that runs out of device memory gives up the copies and runs again")
+    func outOfMemoryDropsCopies() throws {
+        let backend = OutOfMemoryOnceBackend()
+        let reranker = try Self.load(prefixCopyBytes: 64 << 20, backend: backend)
+        let reference = try Self.load(prefixCopyBytes: 0)
+        let (query, documents) = Self.page(0, imageQuery: false)
+        for _ in 0..<2 { _ = try reranker.score(query: query, documents: documents) }
+        #expect(reranker.prefixCopies.snapshot().entries == 1)
+        // The pass fails once, then runs again whole, without the copies (not in halves: two passes whose
+        // documents would each attend to the prefix alone, without the cache).
+        backend.failNextAttention()
+        let results = try reranker.score(query: query, documents: Array(documents.prefix(2)))
+        let want = try reference.score(query: query, documents: Array(documents.prefix(2)))
+        for (got, expected) in zip(results, want) { #expect(abs(got.logit - expected.logit) < 1e-4) }
+        #expect(backend.failures == 1)
+        // The pass that ran again uploaded the prefix (the copies had been dropped) and kept it anew.
+        #expect(reranker.prefixCopies.snapshot().uploads == 1)
+        #expect(reranker.prefixCopies.snapshot().entries == 1)
+    }
+}
+
+struct SimulatedOutOfMemory: DeviceMemoryError {
+    var isOutOfDeviceMemory: Bool { true }
+}
+
+/// The CPU backend, whose next attention fails as out of device memory when armed.
+final class OutOfMemoryOnceBackend: Backend, Sendable {
+    let base = CPUBackend()
+    private let armed = Atomic<Bool>(false)
+    private let failed = Atomic<Int>(0)
+
+    func failNextAttention() { armed.store(true, ordering: .relaxed) }
+    var failures: Int { failed.load(ordering: .relaxed) }
+
+    var name: String { base.name }
+    var activationDType: DType { base.activationDType }
+    func upload(concatenating parts: [[Float]], shape: [Int]) throws -> Tensor {
+        try base.upload(concatenating: parts, shape: shape)
+    }
+    func upload(rows parts: [HostRows], shape: [Int]) throws -> Tensor { try base.upload(rows: parts, shape: shape) }
+    func concatenateRows(_ parts: [Tensor]) throws -> Tensor { try base.concatenateRows(parts) }
+    func download(_ tensor: Tensor) throws -> [Float] { try base.download(tensor) }
+    func downloadRows(_ tensor: Tensor) throws -> HostRows { try base.downloadRows(tensor) }
+    func weight(_ bytes: UnsafeRawBufferPointer, dtype: DType, shape: [Int], keepingAlive owner: AnyObject?) throws
+        -> Tensor
+    {
+        try base.weight(bytes, dtype: dtype, shape: shape, keepingAlive: owner)
+    }
+    func scaledWeight(_ values: UnsafeRawBufferPointer, rowScales: [Float], shape: [Int]) throws -> Tensor {
+        try base.scaledWeight(values, rowScales: rowScales, shape: shape)
+    }
+    func linear(_ x: Tensor, weight: Tensor, bias: Tensor?) throws -> Tensor {
+        try base.linear(x, weight: weight, bias: bias)
+    }
+    func linear(_ x: Tensor, weight: Tensor, bias: Tensor?, adding residual: Tensor) throws -> Tensor {
+        try base.linear(x, weight: weight, bias: bias, adding: residual)
+    }
+    func rmsNorm(_ x: Tensor, weight: Tensor, eps: Float) throws -> Tensor {
+        try base.rmsNorm(x, weight: weight, eps: eps)
+    }
+    func add(_ a: Tensor, _ b: Tensor) throws -> Tensor { try base.add(a, b) }
+    func siluMul(gate: Tensor, up: Tensor) throws -> Tensor { try base.siluMul(gate: gate, up: up) }
+    func siluMul(gateUp: Tensor) throws -> Tensor { try base.siluMul(gateUp: gateUp) }
+    func gelu(_ x: Tensor) throws -> Tensor { try base.gelu(x) }
+    func applyRope(_ x: Tensor, cos: Tensor, sin: Tensor) throws -> Tensor { try base.applyRope(x, cos: cos, sin: sin) }
+    func splitRope(_ qkv: Tensor, heads: Int, kvHeads: Int, cos: Tensor, sin: Tensor) throws
+        -> (query: Tensor, key: Tensor, value: Tensor)
+    {
+        try base.splitRope(qkv, heads: heads, kvHeads: kvHeads, cos: cos, sin: sin)
+    }
+    func gatherRows(_ x: Tensor, indices: [Int32]) throws -> Tensor { try base.gatherRows(x, indices: indices) }
+    func scatterRows(_ rows: Tensor, into destination: Tensor, at indices: [Int32]) throws {
+        try base.scatterRows(rows, into: destination, at: indices)
+    }
+    func embedding(_ table: Tensor, ids: [Int32]) throws -> Tensor { try base.embedding(table, ids: ids) }
+    func attention(
+        query: Tensor, key: Tensor, value: Tensor, cuSeqlens: [Int32], prefixes: [Range<Int32>], causal: Bool,
+        scale: Float
+    ) throws -> Tensor {
+        if armed.exchange(false, ordering: .relaxed) {
+            failed.add(1, ordering: .relaxed)
+            throw SimulatedOutOfMemory()
+        }
+        return try base.attention(
+            query: query, key: key, value: value, cuSeqlens: cuSeqlens, prefixes: prefixes, causal: causal, scale: scale
+        )
+    }
+}
