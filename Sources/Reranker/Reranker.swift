@@ -180,7 +180,8 @@ public final class Reranker: Sendable {
         // The host prepares the next wave of documents while the device scores this one; while it prepares
         // the first, the device embeds the query image.
         let waves = Self.preparationWaves(
-            documentCount: documents.count, imageDocuments: documents.count { $0.image != nil })
+            documentCount: documents.count, imageDocuments: documents.count { $0.image != nil },
+            queryImage: prepared.image != nil)
         let firstWave = BackgroundWork { [self] in try preparePairs(prepared, documents: documents[waves[0]]) }
         do {
             try embedAhead([prepared.image].compactMap { $0 })
@@ -242,16 +243,20 @@ public final class Reranker: Sendable {
 
     /// Documents in the order they are prepared and scored: one wave for a small request; otherwise a small
     /// first wave (an eighth, at least 4 documents), so the device starts early, then the rest while it runs.
-    /// A small request with ``imageDocumentWaveMinimum`` or more image documents is prepared in two halves:
-    /// decoding and resizing an image costs the host about a millisecond, and while the second half is
-    /// prepared the device embeds the first half's images (the first half's pass waits for the second's
-    /// documents when they share a pass, ``waitsForNextWave(partialDocuments:waveDocumentTokens:sharedPrefix:remainingDocuments:tokenBudget:)``).
-    public static func preparationWaves(documentCount count: Int, imageDocuments: Int = 0) -> [Range<Int>] {
+    /// A small request with ``imageDocumentWaveMinimum`` or more image documents and no `queryImage` is prepared
+    /// in two halves: decoding and resizing an image costs the host about half a millisecond, and while the
+    /// second half is prepared the device embeds the first half's images (the first half's pass waits for the
+    /// second's documents when they share a pass, ``waitsForNextWave(partialDocuments:waveDocumentTokens:sharedPrefix:remainingDocuments:tokenBudget:)``).
+    /// With a query image the device embeds it while the host prepares the whole request, and the documents'
+    /// images then go through the vision tower in one pass instead of two (W4 on the H200: +0.8%).
+    public static func preparationWaves(documentCount count: Int, imageDocuments: Int = 0, queryImage: Bool = false)
+        -> [Range<Int>]
+    {
         if count >= 16 {
             let first = max(4, count / 8)
             return [0..<first, first..<count]
         }
-        guard imageDocuments >= imageDocumentWaveMinimum else { return [0..<count] }
+        guard imageDocuments >= imageDocumentWaveMinimum, !queryImage else { return [0..<count] }
         return [0..<(count / 2), (count / 2)..<count]
     }
 

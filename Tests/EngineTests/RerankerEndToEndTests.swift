@@ -96,24 +96,49 @@ struct RerankerEndToEndTests {
         try Self.expectSameAsAlone(waved, reranker: reranker, pair: pair, documents: documents)
     }
 
-    @Test("a small request of image documents is prepared in two halves, in one pass: same scores, same order")
-    func imageDocumentsArePreparedInHalves() throws {
-        let golden = try GoldenModelOutputs.load("tiny-tied-newer")
-        let pair = try #require(golden.pairs.first { $0.name == "mixed" })
+    @Test("which small requests of image documents are prepared in two halves")
+    func imageDocumentHalves() {
         #expect(Reranker.preparationWaves(documentCount: 10, imageDocuments: 10) == [0..<5, 5..<10])
         #expect(Reranker.preparationWaves(documentCount: 10, imageDocuments: 3) == [0..<10])
         #expect(Reranker.preparationWaves(documentCount: 5, imageDocuments: 4) == [0..<2, 2..<5])
         #expect(Reranker.preparationWaves(documentCount: 20, imageDocuments: 20) == [0..<4, 4..<20])
+        // With a query image for the device to embed meanwhile, a small request is one wave (its documents'
+        // images in one vision pass); a large one still starts with an eighth.
+        #expect(Reranker.preparationWaves(documentCount: 10, imageDocuments: 10, queryImage: true) == [0..<10])
+        #expect(Reranker.preparationWaves(documentCount: 20, imageDocuments: 20, queryImage: true) == [0..<4, 4..<20])
+    }
+
+    @Test("a small request of image documents and a text query is prepared in two halves, in one pass: same scores")
+    func imageDocumentsArePreparedInHalves() throws {
+        let golden = try GoldenModelOutputs.load("tiny-tied-newer")
+        let pair = try #require(golden.pairs.first { $0.name == "mixed" })
         let reranker = try Self.load("tiny-tied-newer", tokenBudget: 100_000)
-        // W4-like: an image query and ten documents that each carry an image and text.
+        let query = RerankItem(text: pair.query.text ?? "a query")
         let documents = (0..<10).map { _ in Self.item(pair.document) }
         #expect(documents.allSatisfy { $0.image != nil })
         let progress = ProgressLog()
-        let waved = try reranker.score(query: Self.item(pair.query), documents: documents) { done, _ in
+        let waved = try reranker.score(query: query, documents: documents) { done, _ in progress.record(done) }
+        #expect(progress.values == [10])  // the first half's pass waited for the second half
+        let alone = try reranker.preparePairs(query: query, documents: documents).map {
+            try reranker.scorePairs([$0])[0]
+        }
+        #expect(waved.map(\.index) == Array(documents.indices))
+        for (a, b) in zip(waved, alone) { #expect(abs(a.logit - b.logit) < 1e-4, "document \(a.index)") }
+    }
+
+    @Test("W4-like, an image query and ten image documents in one wave: same scores, same order")
+    func imageQueryRequestInOneWave() throws {
+        let golden = try GoldenModelOutputs.load("tiny-tied-newer")
+        let pair = try #require(golden.pairs.first { $0.name == "mixed" })
+        let reranker = try Self.load("tiny-tied-newer", tokenBudget: 100_000)
+        let documents = (0..<10).map { _ in Self.item(pair.document) }
+        #expect(documents.allSatisfy { $0.image != nil })
+        let progress = ProgressLog()
+        let scored = try reranker.score(query: Self.item(pair.query), documents: documents) { done, _ in
             progress.record(done)
         }
-        #expect(progress.values == [10])  // the first half's pass waited for the second half
-        try Self.expectSameAsAlone(waved, reranker: reranker, pair: pair, documents: documents)
+        #expect(progress.values == [10])
+        try Self.expectSameAsAlone(scored, reranker: reranker, pair: pair, documents: documents)
     }
 
     @Test("a first wave's partial pass waits for the next wave only when that adds no pass")
