@@ -167,3 +167,33 @@ final class OutOfMemoryOnceBackend: Backend, Sendable {
         )
     }
 }
+
+@Suite("Device copies of cached prefixes, several engines")
+struct DevicePrefixCopyReplicaTests {
+    @Test("a replica keeps its own copies, of its own size, and shares the host cache")
+    func replicasKeepTheirOwnCopies() throws {
+        let first = try DevicePrefixCopyTests.load(prefixCopyBytes: 64 << 20)
+        let second = try first.replica(on: first.model, devicePrefixCopyBytes: 32 << 20)
+        #expect(second.prefixCopies !== first.prefixCopies)
+        #expect(second.prefixCopies.capacityBytes == 32 << 20)
+        #expect(second.prefixCache === first.prefixCache)
+        #expect(try first.replica(on: first.model).prefixCopies.capacityBytes == 64 << 20)
+        // Seen and captured on the first engine; the second finds it in the shared host cache, uploads it once and
+        // keeps the upload.
+        let (query, documents) = DevicePrefixCopyTests.page(0, imageQuery: true)
+        for _ in 0..<2 { _ = try first.score(query: query, documents: documents) }
+        for _ in 0..<2 { _ = try second.score(query: query, documents: documents) }
+        #expect(first.prefixCopies.snapshot().uploads == 0)
+        let kept = second.prefixCopies.snapshot()
+        #expect(kept.uploads == 1 && kept.hits == 1 && kept.entries == 1)
+    }
+
+    @Test("without a host prefix cache nothing is kept on the device")
+    func noHostCacheNoCopies() throws {
+        var options = RerankerOptions(tokenBudget: 4096)
+        options.devicePrefixCopyBytes = 64 << 20
+        let reranker = try Reranker.load(
+            modelDirectory: Fixtures.url("checkpoints/tiny-untied-legacy"), backend: CPUBackend(), options: options)
+        #expect(reranker.prefixCopies.capacityBytes == 0)
+    }
+}
