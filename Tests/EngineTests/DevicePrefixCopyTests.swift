@@ -79,6 +79,26 @@ struct DevicePrefixCopyTests {
         #expect(!copies.removeAll())
     }
 
+    @Test("the copy of a prefix the host cache let go keeps no host memory and is dropped at the next keep")
+    func releasedPrefixesAreDropped() throws {
+        let backend = CPUBackend()
+        let tensor = try backend.upload([Float](repeating: 1, count: 8), shape: [4, 2])
+        let copies = DevicePrefixCopies(capacityBytes: 1 << 20)
+        weak var released: PrefixKV?
+        do {
+            let kv = PrefixKV(rows: 2, layers: 1, values: HostRows([Float](repeating: 0, count: 8)))
+            released = kv
+            copies.keep(tensor, for: kv)
+            #expect(copies.snapshot().entries == 1)
+        }
+        #expect(released == nil)  // the copies did not keep it alive
+        let kept = PrefixKV(rows: 2, layers: 1, values: HostRows([Float](repeating: 0, count: 8)))
+        copies.keep(tensor, for: kept)
+        let statistics = copies.snapshot()
+        #expect(statistics.entries == 1 && statistics.bytes == tensor.byteCount)
+        #expect(copies.tensor(for: kept) != nil)
+    }
+
     @Test("a pass that runs out of device memory gives up the copies and runs again")
     func outOfMemoryDropsCopies() throws {
         let backend = OutOfMemoryOnceBackend()

@@ -7,8 +7,9 @@ import TensorKit
 /// them (or computed them, capturing the prefix). Least recently used out first, within a byte capacity.
 ///
 /// One per device: each replica of a model on another GPU has its own (the host cache is shared). Entries
-/// hold their ``PrefixKV`` too, so an entry is never mistaken for another prefix made at the same address;
-/// a prefix the host cache evicted stays here until it is the least recently used.
+/// refer to their ``PrefixKV`` weakly: they keep no host memory alive, an entry is never mistaken for another
+/// prefix made at the same address, and the copy of a prefix that the host cache let go (which no pass can
+/// look up again) is dropped at the next ``keep(_:for:)``.
 ///
 /// Thread-safe.
 public final class DevicePrefixCopies: Sendable {
@@ -30,7 +31,7 @@ public final class DevicePrefixCopies: Sendable {
     }
 
     private struct Entry {
-        let kv: PrefixKV
+        weak var kv: PrefixKV?
         let tensor: Tensor
         var lastUse: UInt64
     }
@@ -75,6 +76,10 @@ public final class DevicePrefixCopies: Sendable {
             state.clock += 1
             if let old = state.entries.removeValue(forKey: ObjectIdentifier(kv)) {
                 state.statistics.bytes -= old.tensor.byteCount
+            }
+            for (key, entry) in state.entries where entry.kv == nil {
+                state.entries.removeValue(forKey: key)
+                state.statistics.bytes -= entry.tensor.byteCount
             }
             while state.statistics.bytes + bytes > capacityBytes,
                 let oldest = state.entries.min(by: { $0.value.lastUse < $1.value.lastUse })
