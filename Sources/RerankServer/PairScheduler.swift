@@ -49,6 +49,7 @@ public actor PairScheduler<Engine: RerankEngine>: Service {
             $0.uploads += $1.uploads
             $0.entries += $1.entries
             $0.bytes += $1.bytes
+            $0.capacityBytes += $1.capacityBytes
         }
     }
     /// Most decoder tokens in one pass.

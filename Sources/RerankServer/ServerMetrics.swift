@@ -43,8 +43,9 @@ public final class ServerMetrics: Sendable {
     /// The prompt prefix cache: hits, misses, evictions, entries, bytes.
     let prefixCacheHits, prefixCacheMisses, prefixCacheEvictions, prefixCacheEntries, prefixCacheBytes: Metrics.Gauge
     /// Cached prefixes kept on the devices: passes that found one there, prefixes uploaded from the host
-    /// (running totals, as gauges), entries and bytes, over every engine.
-    let prefixDeviceHits, prefixUploads, prefixDeviceEntries, prefixDeviceBytes: Metrics.Gauge
+    /// (running totals, as gauges), entries, bytes and capacity, over every engine.
+    let prefixDeviceHits, prefixUploads, prefixDeviceEntries, prefixDeviceBytes,
+        prefixDeviceCapacityBytes: Metrics.Gauge
     /// The token budget of a forward pass.
     let tokenBudget: Metrics.Gauge
 
@@ -86,6 +87,7 @@ public final class ServerMetrics: Sendable {
         prefixUploads = Metrics.Gauge(label: "lychee_prefix_uploads", factory: factory)
         prefixDeviceEntries = Metrics.Gauge(label: "lychee_prefix_device_entries", factory: factory)
         prefixDeviceBytes = Metrics.Gauge(label: "lychee_prefix_device_bytes", factory: factory)
+        prefixDeviceCapacityBytes = Metrics.Gauge(label: "lychee_prefix_device_capacity_bytes", factory: factory)
     }
 
     /// Marks engine `index` in or out of rotation (`lychee_engine_healthy{engine}`).
@@ -120,6 +122,7 @@ public final class ServerMetrics: Sendable {
         prefixUploads.record(statistics.uploads)
         prefixDeviceEntries.record(statistics.entries)
         prefixDeviceBytes.record(statistics.bytes)
+        prefixDeviceCapacityBytes.record(statistics.capacityBytes)
     }
 
     /// Copies the figures of the images' decoding into the gauges.

@@ -8,8 +8,9 @@ extension Reranker {
     /// order, each carrying its pair's ``ScoringPair/index``.
     ///
     /// The caller chooses the batch (see ``BatchPlanner``). When the backend runs out of device memory
-    /// (``DeviceMemoryError``), the device copies of cached prefixes (``prefixCopies``) are dropped and the pass
-    /// runs again; when there were none, the batch is split in halves and each is scored on its own.
+    /// (``DeviceMemoryError``), the device copies of cached prefixes (``prefixCopies``) are dropped, their capacity
+    /// halved, and the pass runs again; when there were none, the batch is split in halves and each is scored on its
+    /// own.
     /// - Throws: ``RerankerError/nonFiniteScore(index:logit:)`` when the model's score of a pair is not a number.
     public func scorePairs(_ pairs: [ScoringPair]) throws -> [RerankResult] {
         try scorePairsSeparately(pairs).map { try $0.get() }
@@ -128,7 +129,7 @@ extension Reranker {
         do {
             return try forward(pairs)
         } catch let error as any DeviceMemoryError where error.isOutOfDeviceMemory {
-            guard prefixCopies.removeAll() else { throw error }
+            guard prefixCopies.giveUpAfterRunningOutOfMemory() else { throw error }
             return try forward(pairs)
         }
     }

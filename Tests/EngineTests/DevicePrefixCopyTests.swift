@@ -73,10 +73,18 @@ struct DevicePrefixCopyTests {
         let large = try backend.upload([Float](repeating: 9, count: 64), shape: [32, 2])
         copies.keep(large, for: prefixes[1])
         #expect(copies.snapshot().entries == 3)
-        #expect(copies.removeAll())
+        // Out of device memory: every copy dropped, and room for half of what they held from then on.
+        #expect(copies.giveUpAfterRunningOutOfMemory())
         statistics = copies.snapshot()
         #expect(statistics.entries == 0 && statistics.bytes == 0)
-        #expect(!copies.removeAll())
+        #expect(
+            statistics.capacityBytes == 3 * tensors[0].byteCount / 2 && copies.capacityBytes == statistics.capacityBytes
+        )
+        #expect(!copies.giveUpAfterRunningOutOfMemory())
+        #expect(copies.capacityBytes == 3 * tensors[0].byteCount / 2)
+        copies.keep(tensors[0], for: prefixes[0])
+        copies.keep(tensors[1], for: prefixes[1])
+        #expect(copies.snapshot().entries == 1)
     }
 
     @Test("the copy of a prefix the host cache let go keeps no host memory and is dropped at the next keep")
@@ -106,7 +114,8 @@ struct DevicePrefixCopyTests {
         let reference = try Self.load(prefixCopyBytes: 0)
         let (query, documents) = Self.page(0, imageQuery: false)
         for _ in 0..<2 { _ = try reranker.score(query: query, documents: documents) }
-        #expect(reranker.prefixCopies.snapshot().entries == 1)
+        let held = reranker.prefixCopies.snapshot().bytes
+        #expect(reranker.prefixCopies.snapshot().entries == 1 && held > 0)
         // The pass fails once, then runs again whole, without the copies (not in halves: two passes whose
         // documents would each attend to the prefix alone, without the cache).
         backend.failNextAttention()
@@ -114,9 +123,11 @@ struct DevicePrefixCopyTests {
         let want = try reference.score(query: query, documents: Array(documents.prefix(2)))
         for (got, expected) in zip(results, want) { #expect(abs(got.logit - expected.logit) < 1e-4) }
         #expect(backend.failures == 1)
-        // The pass that ran again uploaded the prefix (the copies had been dropped) and kept it anew.
-        #expect(reranker.prefixCopies.snapshot().uploads == 1)
-        #expect(reranker.prefixCopies.snapshot().entries == 1)
+        // The pass that ran again uploaded the prefix (the copies had been dropped); the capacity is now half of
+        // what they held, too little for that one prefix: it is not kept again, so no later pass fails for it.
+        let kept = reranker.prefixCopies.snapshot()
+        #expect(kept.uploads == 1 && kept.entries == 0)
+        #expect(kept.capacityBytes == held / 2)
     }
 }
 

@@ -272,6 +272,7 @@ struct SchedulingTests {
             #expect(value("lychee_prefix_uploads") == 0)
             #expect(value("lychee_prefix_device_entries") == 1)
             #expect(value("lychee_prefix_device_bytes") > 0)
+            #expect(value("lychee_prefix_device_capacity_bytes") == Double(16 << 20))
         }
     }
 

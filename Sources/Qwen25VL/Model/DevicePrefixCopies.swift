@@ -21,12 +21,15 @@ public final class DevicePrefixCopies: Sendable {
         public var uploads = 0
         public var entries = 0
         public var bytes = 0
+        /// The capacity now (it shrinks when passes run out of device memory).
+        public var capacityBytes = 0
 
-        public init(hits: Int = 0, uploads: Int = 0, entries: Int = 0, bytes: Int = 0) {
+        public init(hits: Int = 0, uploads: Int = 0, entries: Int = 0, bytes: Int = 0, capacityBytes: Int = 0) {
             self.hits = hits
             self.uploads = uploads
             self.entries = entries
             self.bytes = bytes
+            self.capacityBytes = capacityBytes
         }
     }
 
@@ -42,14 +45,18 @@ public final class DevicePrefixCopies: Sendable {
         var statistics = Statistics()
     }
 
-    /// Most device bytes the copies take together.
-    public let capacityBytes: Int
-    private let state = Mutex(State())
+    private let state: Mutex<State>
 
     /// Copies within `capacityBytes` (0 keeps none: every pass uploads its prefixes).
     public init(capacityBytes: Int) {
-        self.capacityBytes = max(0, capacityBytes)
+        var state = State()
+        state.statistics.capacityBytes = max(0, capacityBytes)
+        self.state = Mutex(state)
     }
+
+    /// Most device bytes the copies take together: the capacity they were made with, less what
+    /// ``giveUpAfterRunningOutOfMemory()`` took.
+    public var capacityBytes: Int { state.withLock { $0.statistics.capacityBytes } }
 
     /// The device copy of `kv`'s keys and values (`[2 * layers * rows, kvHeads, headDim]`, the layout of
     /// ``PrefixKV/values``), counted as a hit; nil when there is none, counted as an upload to come.
@@ -71,8 +78,9 @@ public final class DevicePrefixCopies: Sendable {
     /// capacity. A copy larger than the whole capacity is not kept.
     public func keep(_ tensor: Tensor, for kv: PrefixKV) {
         let bytes = tensor.byteCount
-        guard bytes <= capacityBytes else { return }
         state.withLock { state in
+            let capacityBytes = state.statistics.capacityBytes
+            guard bytes <= capacityBytes else { return }
             state.clock += 1
             if let old = state.entries.removeValue(forKey: ObjectIdentifier(kv)) {
                 state.statistics.bytes -= old.tensor.byteCount
@@ -93,18 +101,19 @@ public final class DevicePrefixCopies: Sendable {
         }
     }
 
-    /// Drops every copy (their device memory returns to the backend once no pass holds them): for a pass that
-    /// ran out of device memory.
-    /// - Returns: whether there was any.
+    /// For a pass that ran out of device memory: drops every copy (their memory returns to the backend once no
+    /// pass holds them) and lowers the capacity to half of what they held, so that copies that crowd the passes
+    /// out give way for good instead of costing a failed pass again and again.
+    /// - Returns: whether there was any copy to drop (else the copies were not what took the memory).
     @discardableResult
-    public func removeAll() -> Bool {
+    public func giveUpAfterRunningOutOfMemory() -> Bool {
         state.withLock { state in
-            defer {
-                state.entries.removeAll()
-                state.statistics.bytes = 0
-                state.statistics.entries = 0
-            }
-            return !state.entries.isEmpty
+            guard !state.entries.isEmpty else { return false }
+            state.statistics.capacityBytes = min(state.statistics.capacityBytes, state.statistics.bytes / 2)
+            state.entries.removeAll()
+            state.statistics.bytes = 0
+            state.statistics.entries = 0
+            return true
         }
     }
 
