@@ -204,7 +204,8 @@ let package = Package(
         ),
         /// Runs the built binary (and tests its output helpers): exit statuses and messages as users see them.
         .testTarget(
-            name: "LycheeCLITests", dependencies: ["LycheeCLI", "Reranker", "TestSupport"], swiftSettings: swiftSettings
+            name: "LycheeCLITests", dependencies: ["LycheeCLI", "Reranker", "CPUBackend", "TestSupport"],
+            swiftSettings: swiftSettings
         ),
     ]
 )

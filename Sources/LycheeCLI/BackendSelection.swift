@@ -166,7 +166,8 @@ enum BackendSelection {
         guard let cuda = backend as? CUDABackend else { return 0 }
         let spare = TokenBudget.spareBytes(
             availableBytes: activationRoom(cuda), dims: model.dimensions, chunks: model.mlpRowChunks, budget: budget)
-        return min(defaultPrefixCopyBytes, max(0, spare))
+        // Whole MiB (what the startup log and the flag speak in): a few bytes to spare mean none.
+        return (min(defaultPrefixCopyBytes, max(0, spare)) >> 20) << 20
     }
 
     static func printToStandardError(_ line: String) {
