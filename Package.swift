@@ -151,7 +151,8 @@ let package = Package(
 
         // MARK: Tests
         .target(
-            name: "TestSupport", dependencies: ["SafeTensors"], path: "Tests/TestSupport", swiftSettings: swiftSettings),
+            name: "TestSupport", dependencies: ["SafeTensors", "CPUBackend", "TensorKit"], path: "Tests/TestSupport",
+            swiftSettings: swiftSettings),
         .testTarget(name: "TensorKitTests", dependencies: ["TensorKit"], swiftSettings: swiftSettings),
         .testTarget(
             name: "CPUBackendTests", dependencies: ["CPUBackend", "TensorKit"], swiftSettings: swiftSettings),
@@ -162,7 +163,8 @@ let package = Package(
             name: "WorkloadsTests", dependencies: ["Workloads", "Reranker", "ImageProcessing"],
             swiftSettings: swiftSettings),
         .testTarget(
-            name: "BackendConformanceTests", dependencies: ["BackendConformance", "CPUBackend", "TensorKit"],
+            name: "BackendConformanceTests",
+            dependencies: ["BackendConformance", "CPUBackend", "TensorKit", "TestSupport"],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "SafeTensorsTests", dependencies: ["SafeTensors", "TestSupport"], swiftSettings: swiftSettings),

@@ -109,8 +109,8 @@ struct DevicePrefixCopyTests {
 
     @Test("a pass that runs out of device memory gives up the copies and runs again")
     func outOfMemoryDropsCopies() throws {
-        let backend = OutOfMemoryOnceBackend()
-        let reranker = try Self.load(prefixCopyBytes: 64 << 20, backend: backend)
+        let switchboard = OutOfMemoryOnce()
+        let reranker = try Self.load(prefixCopyBytes: 64 << 20, backend: switchboard.backend)
         let reference = try Self.load(prefixCopyBytes: 0)
         let (query, documents) = Self.page(0, imageQuery: false)
         for _ in 0..<2 { _ = try reranker.score(query: query, documents: documents) }
@@ -118,11 +118,11 @@ struct DevicePrefixCopyTests {
         #expect(reranker.prefixCopies.snapshot().entries == 1 && held > 0)
         // The pass fails once, then runs again whole, without the copies (not in halves: two passes whose
         // documents would each attend to the prefix alone, without the cache).
-        backend.failNextAttention()
+        switchboard.failNextAttention()
         let results = try reranker.score(query: query, documents: Array(documents.prefix(2)))
         let want = try reference.score(query: query, documents: Array(documents.prefix(2)))
         for (got, expected) in zip(results, want) { #expect(abs(got.logit - expected.logit) < 1e-4) }
-        #expect(backend.failures == 1)
+        #expect(switchboard.failures == 1)
         // The pass that ran again uploaded the prefix (the copies had been dropped); the capacity is now half of
         // what they held, too little for that one prefix: it is not kept again, so no later pass fails for it.
         let kept = reranker.prefixCopies.snapshot()
@@ -135,67 +135,20 @@ struct SimulatedOutOfMemory: DeviceMemoryError {
     var isOutOfDeviceMemory: Bool { true }
 }
 
-/// The CPU backend, whose next attention fails as out of device memory when armed.
-final class OutOfMemoryOnceBackend: Backend, Sendable {
-    let base = CPUBackend()
+/// A switch that fails the next attention of a ``HookedCPUBackend`` as out of device memory.
+final class OutOfMemoryOnce: Sendable {
     private let armed = Atomic<Bool>(false)
     private let failed = Atomic<Int>(0)
 
     func failNextAttention() { armed.store(true, ordering: .relaxed) }
     var failures: Int { failed.load(ordering: .relaxed) }
 
-    var name: String { base.name }
-    var activationDType: DType { base.activationDType }
-    func upload(concatenating parts: [[Float]], shape: [Int]) throws -> Tensor {
-        try base.upload(concatenating: parts, shape: shape)
-    }
-    func upload(rows parts: [HostRows], shape: [Int]) throws -> Tensor { try base.upload(rows: parts, shape: shape) }
-    func concatenateRows(_ parts: [Tensor]) throws -> Tensor { try base.concatenateRows(parts) }
-    func download(_ tensor: Tensor) throws -> [Float] { try base.download(tensor) }
-    func downloadRows(_ tensor: Tensor) throws -> HostRows { try base.downloadRows(tensor) }
-    func weight(_ bytes: UnsafeRawBufferPointer, dtype: DType, shape: [Int], keepingAlive owner: AnyObject?) throws
-        -> Tensor
-    {
-        try base.weight(bytes, dtype: dtype, shape: shape, keepingAlive: owner)
-    }
-    func scaledWeight(_ values: UnsafeRawBufferPointer, rowScales: [Float], shape: [Int]) throws -> Tensor {
-        try base.scaledWeight(values, rowScales: rowScales, shape: shape)
-    }
-    func linear(_ x: Tensor, weight: Tensor, bias: Tensor?) throws -> Tensor {
-        try base.linear(x, weight: weight, bias: bias)
-    }
-    func linear(_ x: Tensor, weight: Tensor, bias: Tensor?, adding residual: Tensor) throws -> Tensor {
-        try base.linear(x, weight: weight, bias: bias, adding: residual)
-    }
-    func rmsNorm(_ x: Tensor, weight: Tensor, eps: Float) throws -> Tensor {
-        try base.rmsNorm(x, weight: weight, eps: eps)
-    }
-    func add(_ a: Tensor, _ b: Tensor) throws -> Tensor { try base.add(a, b) }
-    func siluMul(gate: Tensor, up: Tensor) throws -> Tensor { try base.siluMul(gate: gate, up: up) }
-    func siluMul(gateUp: Tensor) throws -> Tensor { try base.siluMul(gateUp: gateUp) }
-    func gelu(_ x: Tensor) throws -> Tensor { try base.gelu(x) }
-    func applyRope(_ x: Tensor, cos: Tensor, sin: Tensor) throws -> Tensor { try base.applyRope(x, cos: cos, sin: sin) }
-    func splitRope(_ qkv: Tensor, heads: Int, kvHeads: Int, cos: Tensor, sin: Tensor) throws
-        -> (query: Tensor, key: Tensor, value: Tensor)
-    {
-        try base.splitRope(qkv, heads: heads, kvHeads: kvHeads, cos: cos, sin: sin)
-    }
-    func gatherRows(_ x: Tensor, indices: [Int32]) throws -> Tensor { try base.gatherRows(x, indices: indices) }
-    func scatterRows(_ rows: Tensor, into destination: Tensor, at indices: [Int32]) throws {
-        try base.scatterRows(rows, into: destination, at: indices)
-    }
-    func embedding(_ table: Tensor, ids: [Int32]) throws -> Tensor { try base.embedding(table, ids: ids) }
-    func attention(
-        query: Tensor, key: Tensor, value: Tensor, cuSeqlens: [Int32], prefixes: [Range<Int32>], causal: Bool,
-        scale: Float
-    ) throws -> Tensor {
-        if armed.exchange(false, ordering: .relaxed) {
+    var backend: HookedCPUBackend {
+        HookedCPUBackend(beforeAttention: { [self] in
+            guard armed.exchange(false, ordering: .relaxed) else { return }
             failed.add(1, ordering: .relaxed)
             throw SimulatedOutOfMemory()
-        }
-        return try base.attention(
-            query: query, key: key, value: value, cuSeqlens: cuSeqlens, prefixes: prefixes, causal: causal, scale: scale
-        )
+        })
     }
 }
 
