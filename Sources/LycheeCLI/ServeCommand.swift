@@ -185,6 +185,7 @@ struct ServeCommand: AsyncParsableCommand {
             rerankers.append(try reranker.replica(on: copy.model))
         }
         let budget: Int
+        var chunks = rerankers.map(\.model.mlpRowChunks)
         if let tokenBudget {
             budget = tokenBudget
         } else {
@@ -194,14 +195,16 @@ struct ServeCommand: AsyncParsableCommand {
             }
             budget = plans.map(\.budget).min() ?? 4096
             // Each engine's MLP row chunks fit its own budget, which is at least the one all engines share.
-            rerankers = try zip(rerankers, plans).map { try $0.replica(on: $0.model.withMLPRowChunks($1.chunks)) }
+            chunks = plans.map(\.chunks)
         }
-        // Each engine keeps copies of cached prefixes on its device within what its passes leave free.
-        rerankers = try zip(rerankers, backends).map { reranker, backend in
-            try reranker.replica(
-                on: reranker.model,
+        // Each engine runs with its chunks and keeps copies of cached prefixes on its device within what its
+        // passes leave free.
+        rerankers = try zip(rerankers, zip(backends, chunks)).map { reranker, engine in
+            let model = reranker.model.withMLPRowChunks(engine.1)
+            return try reranker.replica(
+                on: model,
                 devicePrefixCopyBytes: BackendSelection.prefixCopyBytes(
-                    requestedMiB: prefixDeviceMib, backend: backend, model: reranker.model, budget: budget))
+                    requestedMiB: prefixDeviceMib, backend: engine.0, model: model, budget: budget))
         }
         logger.info(
             "model loaded",

@@ -44,12 +44,8 @@ public actor PairScheduler<Engine: RerankEngine>: Service {
     nonisolated var imagesEmbedded: Int { engines.reduce(0) { $0 + $1.engine.imagesEmbedded } }
     /// The device copies of cached prefixes, summed over every engine.
     nonisolated var prefixCopies: DevicePrefixCopies.Statistics {
-        engines.compactMap { $0.engine.prefixCopies?.snapshot() }.reduce(into: DevicePrefixCopies.Statistics()) {
-            $0.hits += $1.hits
-            $0.uploads += $1.uploads
-            $0.entries += $1.entries
-            $0.bytes += $1.bytes
-            $0.capacityBytes += $1.capacityBytes
+        engines.compactMap { $0.engine.prefixCopies?.snapshot() }.reduce(DevicePrefixCopies.Statistics()) {
+            $0.adding($1)
         }
     }
     /// Most decoder tokens in one pass.

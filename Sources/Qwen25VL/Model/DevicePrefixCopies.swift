@@ -31,6 +31,13 @@ public final class DevicePrefixCopies: Sendable {
             self.bytes = bytes
             self.capacityBytes = capacityBytes
         }
+
+        /// The figures of `self` and `other` together (several engines' copies).
+        public func adding(_ other: Statistics) -> Statistics {
+            Statistics(
+                hits: hits + other.hits, uploads: uploads + other.uploads, entries: entries + other.entries,
+                bytes: bytes + other.bytes, capacityBytes: capacityBytes + other.capacityBytes)
+        }
     }
 
     private struct Entry {
