@@ -150,8 +150,8 @@ public struct OpSelfTest {
                     lengths: s ? [93, 259, 1, 64, 130] : [7, 5, 1, 70], heads: s ? 16 : 4, kvHeads: s ? 4 : 2,
                     headDim: 80, causal: true, sharedPrefix: true, kernel: kernel))
         }
-        // The decoder's head dimension on each of its kernels (warpgroup products on Hopper, two 16-row tiles a
-        // warp, 16 rows a warp).
+        // The decoder's head dimension on each of its kernels (warpgroup products on Hopper, with grouped heads
+        // packed into a block's rows and one head a block, two 16-row tiles a warp, 16 rows a warp).
         for kernel in AttentionKernelChoice.allCases {
             record(
                 try checkAttention(
@@ -678,17 +678,21 @@ public struct OpSelfTest {
         kernel: AttentionKernelChoice = .sixteenRows
     ) throws -> Check {
         let cuda = device as? CUDABackend
-        let previous = cuda.map { ($0.wideAttention, $0.hopperAttention) }
+        let previous = cuda.map { ($0.wideAttention, $0.hopperAttention, $0.packedAttention) }
         cuda?.wideAttention = kernel == .wide
-        cuda?.hopperAttention = kernel == .hopper
+        cuda?.hopperAttention = kernel == .hopper || kernel == .hopperOneHeadABlock
+        cuda?.packedAttention = kernel != .hopperOneHeadABlock
         defer {
             if let previous {
                 cuda?.wideAttention = previous.0
                 cuda?.hopperAttention = previous.1
+                cuda?.packedAttention = previous.2
             }
         }
-        // Where the device has no Hopper instructions, the warpgroup choice runs the 16-row kernel: say so.
-        let mark = cuda?.hopperAttention == true ? "h" : cuda?.wideAttention == true ? "w" : ""
+        // Where the device has no Hopper instructions, the warpgroup choice runs the 16-row kernel: say so. The
+        // warpgroup kernel packs grouped heads into its rows unless told not to ("h1": one head a block).
+        let hopperMark = kernel == .hopperOneHeadABlock && kvHeads < heads ? "h1" : "h"
+        let mark = cuda?.hopperAttention == true ? hopperMark : cuda?.wideAttention == true ? "w" : ""
         let tokens = lengths.reduce(0, +)
         var cuSeqlens: [Int32] = [0]
         for length in lengths { cuSeqlens.append((cuSeqlens.last ?? 0) + Int32(length)) }
@@ -716,8 +720,11 @@ public struct OpSelfTest {
 
 /// Which attention kernel a self-test check runs on a CUDA backend.
 enum AttentionKernelChoice: CaseIterable {
-    /// ``CUDABackend/hopperAttention``: warpgroup products (sm_90a).
+    /// ``CUDABackend/hopperAttention``: warpgroup products (sm_90a), grouped query heads packed into a block's
+    /// rows (``CUDABackend/packedAttention``).
     case hopper
+    /// The warpgroup kernel with one query head a block.
+    case hopperOneHeadABlock
     /// ``CUDABackend/wideAttention``: two 16-row tiles a warp.
     case wide
     /// 16 rows a warp.

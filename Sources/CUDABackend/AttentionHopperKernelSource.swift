@@ -158,6 +158,56 @@ enum AttentionHopperKernelSource {
             }
         }
 
+        /// The query rows a block computes, where query row `row` of the packed rows (``row_token``) is head
+        /// `firstHead + row - token * group` of its token: copies rows `first ..< first + ATT_BK` into the swizzled
+        /// tile at `tile`, zeros for rows whose token lies outside `seqStart ..< seqEnd`. Once a block, so each row's
+        /// place is computed afresh (a division by the group; none with one head a block).
+        template <int D>
+        __device__ __forceinline__ void load_query_rows(unsigned tile, const bf16_t* q, int qStride, int first, int group,
+                                                        int firstHead, int seqStart, int seqEnd) {
+            using Tile = SwizzledTile<D>;
+            if constexpr (Tile::wide) {
+                constexpr int chunks = D / 8, rowsPerPass = ATTH_THREADS / chunks;
+                static_assert(ATTH_THREADS % chunks == 0 && rowsPerPass % 8 == 0, "rows a multiple of 8 apart");
+                const int r0 = threadIdx.x / chunks, chunk = threadIdx.x % chunks;
+                unsigned target = tile + Tile::offset(chunk / Tile::blockChunks, r0, chunk % Tile::blockChunks);
+        #pragma unroll 1
+                for (int pass = 0; pass < ATT_BK / rowsPerPass; ++pass) {
+                    const int row = first + r0 + pass * rowsPerPass, token = row_token(row, group);
+                    const bool valid = token >= seqStart && token < seqEnd;
+                    const bf16_t* from = q + token * qStride + (firstHead + row - token * group) * D + chunk * 8;
+                    copy16_async(target, valid ? from : q, valid);
+                    target += rowsPerPass * Tile::rowBytes;
+                }
+            } else {
+                static_assert(ATTH_THREADS == ATT_BK * Tile::blockChunks, "one column block a pass");
+                const int r = threadIdx.x / Tile::blockChunks, chunk = threadIdx.x % Tile::blockChunks;
+                const int row = first + r, token = row_token(row, group);
+                const bool valid = token >= seqStart && token < seqEnd;
+                const unsigned target = tile + Tile::offset(0, r, chunk);
+                const bf16_t* from = q + token * qStride + (firstHead + row - token * group) * D + chunk * 8;
+        #pragma unroll
+                for (int block = 0; block < D / Tile::columns; ++block) {
+                    copy16_async(target + block * Tile::blockBytes, valid ? from + block * Tile::columns : q, valid);
+                }
+            }
+        }
+
+        /// ``copy_staged_rows`` for packed query rows (``load_query_rows``): a warp's 16 staged rows, rows `first
+        /// ..< first + 16`, each to its token's row and head of `out`.
+        template <int D>
+        __device__ __forceinline__ void copy_staged_query_rows(const bf16_t* stage, int first, int group, int firstHead,
+                                                               int seqStart, int seqEnd, bf16_t* out, int stride) {
+            constexpr int chunks = D / 8;
+            for (int c = threadIdx.x & 31; c < 16 * chunks; c += 32) {
+                const int r = c / chunks, chunk = c - r * chunks, row = first + r, token = row_token(row, group);
+                if (token >= seqStart && token < seqEnd) {
+                    bf16_t* to = out + token * stride + (firstHead + row - token * group) * D + chunk * 8;
+                    *(uint4*)to = *(const uint4*)(stage + r * (D + 8) + chunk * 8);
+                }
+            }
+        }
+
         /// ``prefetch_tile`` into a swizzled tile (the same pipeline step; only the copy's layout differs).
         template <int D>
         __device__ __forceinline__ void prefetch_swizzled(unsigned tile, const bf16_t* source, int stride,
@@ -274,18 +324,26 @@ enum AttentionHopperKernelSource {
             const unsigned sharedStart = shared_address(attention_shared);
             const unsigned queryTile = (sharedStart + 1023u) & ~1023u;
             const unsigned keyTile = queryTile + tileBytes, valueTile = keyTile + tileBytes;
-            const AttentionBlock block = attention_block(tiles, blockIdx.x, causal);
+            // The grid's y axis runs over the query heads (one head a block, `group` 1) or over the kv heads (the
+            // query heads of a kv head packed into the rows, token-major: ``AttentionTiling``). Packed, a block's
+            // keys serve all its rows; a short sequence's rows fill whole tiles instead of each head's padding its
+            // own (a 150-token sequence: 1,050 rows in 17 tiles instead of 28 x 3).
+            const int group = heads / gridDim.y;
+            const AttentionBlock block = attention_block(tiles, blockIdx.x, causal, group);
             const int qStart = block.qStart, seqStart = block.seqStart, seqEnd = block.seqEnd;
             const AttentionThread thread = attention_thread<D>(heads, kvHeads);
-            const int head = thread.head, kvHead = thread.kvHead, warp = thread.warp, g = thread.g, t = thread.t;
+            const int firstHead = blockIdx.y * group, kvHead = firstHead / (heads / kvHeads);
+            const int warp = thread.warp, g = thread.g, t = thread.t;
             const int qStride = thread.qStride, kvStride = thread.kvStride;
             const int warpFirst = qStart + warp * 16;
-            const int row0 = warpFirst + g, row1 = row0 + 8;
+            // Masks follow the rows' tokens.
+            const int warpFirstToken = row_token(warpFirst, group);
+            const int token0 = row_token(warpFirst + g, group), token1 = row_token(warpFirst + g + 8, group);
             const bf16_t* keys0 = k + kvHead * D;
             const bf16_t* values0 = v + kvHead * D;
 
             // The query rows (zeros outside the sequence) arrive with the first key tile, then the first value tile.
-            load_tile_swizzled<D>(queryTile, q + head * D, qStride, qStart, seqStart, seqEnd);
+            load_query_rows<D>(queryTile, q, qStride, qStart, group, firstHead, seqStart, seqEnd);
             prefetch_swizzled<D>(keyTile, keys0, kvStride, block, 0);
             prefetch_swizzled<D>(valueTile, values0, kvStride, block, 0);
 
@@ -300,9 +358,9 @@ enum AttentionHopperKernelSource {
                 float s[ATT_BK / 8][4];
                 warpgroup_scores<D>(s, queryTile, keyTile);
 
-                const bool masked = keys.start + ATT_BK > keys.end || (causal && !keys.inPrefix && keys.start + ATT_BK - 1 > warpFirst);
+                const bool masked = keys.start + ATT_BK > keys.end || (causal && !keys.inPrefix && keys.start + ATT_BK - 1 > warpFirstToken);
                 float c0, c1;
-                online_softmax(s, m0, m1, l0, l1, masked, keys_seen(row0, keys, causal, t), keys_seen(row1, keys, causal, t),
+                online_softmax(s, m0, m1, l0, l1, masked, keys_seen(token0, keys, causal, t), keys_seen(token1, keys, causal, t),
                                scaleLog2, c0, c1);
                 rescale_outputs<D>(o, c0, c1);
                 unsigned p[ATT_BK / 16][4];
@@ -326,7 +384,7 @@ enum AttentionHopperKernelSource {
             bf16_t* stage = (bf16_t*)(attention_shared + (queryTile - sharedStart)) + warp * 16 * (D + 8);
             stage_rows<D>(o, l0, l1, stage, g, t);
             __syncwarp();
-            copy_staged_rows<D>(stage, 16, warpFirst, seqStart, seqEnd, out + head * D, qStride);
+            copy_staged_query_rows<D>(stage, warpFirst, group, firstHead, seqStart, seqEnd, out, qStride);
         #endif
         }
 

@@ -171,14 +171,22 @@ enum AttentionKernelSource {
         /// the prefix's `prefixBlocks` first.
         struct AttentionBlock { int qStart, seqStart, seqEnd, prefixStart, prefixEnd, prefixBlocks, blocks; };
 
-        __device__ __forceinline__ AttentionBlock attention_block(const int* tiles, int tile, int causal) {
+        /// The token of query row `row` when a block's rows pack the `group` query heads of one kv head
+        /// (``AttentionTiling``: row = token * group + the head's place in its group); with `group` 1 the row is
+        /// the token. Rows before the first token give -1 (outside every sequence).
+        __device__ __forceinline__ int row_token(int row, int group) {
+            return group == 1 ? row : (row >= 0 ? row / group : -1);
+        }
+
+        /// Block `tile` of `tiles`; its query rows pack `group` heads a token (``row_token``).
+        __device__ __forceinline__ AttentionBlock attention_block(const int* tiles, int tile, int causal, int group = 1) {
             AttentionBlock b;
             b.qStart = tiles[5 * tile];
             b.seqStart = tiles[5 * tile + 1];
             b.seqEnd = tiles[5 * tile + 2];
             b.prefixStart = tiles[5 * tile + 3];
             b.prefixEnd = tiles[5 * tile + 4];
-            const int ownEnd = causal ? min(b.seqEnd, b.qStart + ATT_BQ) : b.seqEnd;
+            const int ownEnd = causal ? min(b.seqEnd, row_token(b.qStart + ATT_BQ - 1, group) + 1) : b.seqEnd;
             b.prefixBlocks = (b.prefixEnd - b.prefixStart + ATT_BK - 1) / ATT_BK;
             b.blocks = b.prefixBlocks + (ownEnd - b.seqStart + ATT_BK - 1) / ATT_BK;
             return b;

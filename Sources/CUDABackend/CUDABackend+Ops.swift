@@ -252,15 +252,17 @@ extension CUDABackend {
         }
         try enter()
         let out = try makeTensor(shape: query.shape)
-        let tiles = AttentionTiling.tiles(cuSeqlens: cuSeqlens, prefixes: prefixes, causal: causal)
-        guard !tiles.isEmpty, sizes.heads > 0 else { return out }
-        let deviceTiles = try deviceIndices(tiles)
         // Warpgroup products on Hopper (both towers); elsewhere the decoder's head dimension 128 takes two 16-row
         // tiles a warp where the device runs that well.
         let kernel = attentionKernel(headDim: sizes.headDim)
+        // The warpgroup kernel packs the query heads of a kv head into its blocks' rows.
+        let group = kernel.packsHeads && packedAttention ? sizes.heads / max(sizes.kvHeads, 1) : 1
+        let tiles = AttentionTiling.tiles(cuSeqlens: cuSeqlens, prefixes: prefixes, causal: causal, group: group)
+        guard !tiles.isEmpty, sizes.heads > 0 else { return out }
+        let deviceTiles = try deviceIndices(tiles)
         try withExtendedLifetime(deviceTiles.tensor) {
             try kernels.launch(
-                kernel.name, grid: (tiles.count / 5, sizes.heads, 1), block: (kernel.threads, 1, 1),
+                kernel.name, grid: (tiles.count / 5, sizes.heads / group, 1), block: (kernel.threads, 1, 1),
                 sharedBytes: kernel.sharedBytes,
                 [
                     .pointer(try address(query, op: "attention", argument: "query")),
@@ -279,21 +281,22 @@ extension CUDABackend {
 }
 
 extension CUDABackend {
-    /// The attention kernel for `headDim` on this device, with its block size and dynamic shared memory.
-    func attentionKernel(headDim: Int) -> (name: String, threads: Int, sharedBytes: Int) {
+    /// The attention kernel for `headDim` on this device, with its block size, dynamic shared memory, and whether
+    /// it can take the query heads of a kv head packed into its rows (``AttentionTiling/tiles(cuSeqlens:prefixes:causal:group:)``).
+    func attentionKernel(headDim: Int) -> (name: String, threads: Int, sharedBytes: Int, packsHeads: Bool) {
         if hopperAttention && AttentionHopperKernelSource.headDims.contains(headDim) {
             return (
                 AttentionHopperKernelSource.kernelName(headDim: headDim), AttentionHopperKernelSource.threads,
-                AttentionHopperKernelSource.sharedBytes(headDim: headDim)
+                AttentionHopperKernelSource.sharedBytes(headDim: headDim), true
             )
         }
         if wideAttention && AttentionWideKernelSource.headDims.contains(headDim) {
             return (
                 AttentionWideKernelSource.kernelName(headDim: headDim), AttentionWideKernelSource.threads,
-                AttentionWideKernelSource.sharedBytes(headDim: headDim)
+                AttentionWideKernelSource.sharedBytes(headDim: headDim), false
             )
         }
-        return (AttentionKernelSource.kernelName(headDim: headDim), 128, 0)
+        return (AttentionKernelSource.kernelName(headDim: headDim), 128, 0, false)
     }
 }
 
@@ -313,29 +316,42 @@ enum AttentionTiling {
     /// Five ints per block (first query row, sequence start, sequence end, prefix start, prefix end);
     /// empty sequences get none. A block computes the rows of its 64 that lie in its sequence.
     ///
+    /// With `group` > 1 a block's rows pack the `group` query heads of one kv head, token-major: row
+    /// `token * group + h` is head h (of the group) at `token`, so a sequence of n tokens has `n * group` rows and
+    /// its blocks' first rows count in those (the kernel's `row_token` maps a row back). With 1, a row is a token.
+    ///
     /// Causal attention, where a block's work grows with its last row, changes two things:
     /// - A sequence's blocks end at its end, so the partly filled block is the first one, which reads the
     ///   fewest keys (its first row may lie before the sequence).
     /// - The blocks are sorted by the key rows they read (prefix plus own rows up to their last query row),
     ///   most first, so that the blocks launched last are the short ones and no long block runs alone at the end.
-    static func tiles(cuSeqlens: [Int32], prefixes: [Range<Int32>] = [], causal: Bool = false) -> [Int32] {
+    static func tiles(cuSeqlens: [Int32], prefixes: [Range<Int32>] = [], causal: Bool = false, group: Int = 1)
+        -> [Int32]
+    {
         var tiles = [[Int32]]()
         let rows = Int32(rowsPerBlock)
+        let group = Int32(max(group, 1))
         for (index, (start, end)) in zip(cuSeqlens, cuSeqlens.dropFirst()).enumerated() where end > start {
             let prefix = prefixes.isEmpty ? 0..<0 : prefixes[index]
-            let blocks = (end - start + rows - 1) / rows
-            let first = causal ? end - blocks * rows : start
+            let packedRows = (end - start) * group
+            let blocks = (packedRows + rows - 1) / rows
+            let first = start * group + (causal ? packedRows - blocks * rows : 0)
             for block in 0..<blocks {
                 tiles.append([first + block * rows, start, end, prefix.lowerBound, prefix.upperBound])
             }
         }
         if causal {
-            // Work of a block: its prefix rows plus the rows of its own sequence up to its last row.
+            // Work of a block: its prefix rows plus the rows of its own sequence up to its last row's token.
             let work = { (tile: [Int32]) in
-                Int(tile[4] - tile[3]) + Int(min(tile[2], tile[0] + Int32(rowsPerBlock)) - tile[1])
+                Int(tile[4] - tile[3]) + Int(min(tile[2], token(ofRow: tile[0] + rows - 1, group: group) + 1) - tile[1])
             }
             tiles.sort { work($0) > work($1) }
         }
         return tiles.flatMap { $0 }
+    }
+
+    /// The token of packed query row `row` (the kernels' `row_token`): -1 before the first.
+    static func token(ofRow row: Int32, group: Int32) -> Int32 {
+        group == 1 ? row : (row >= 0 ? row / group : -1)
     }
 }

@@ -100,6 +100,12 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     }
     private var hopperAttentionChosen = false
 
+    /// Let ``hopperAttention``'s kernel pack the query heads of a kv head into its blocks' rows (grouped heads:
+    /// the decoder's 28 over 4 kv heads), so that the rows of short sequences fill whole tiles and a block's key
+    /// tiles serve all its heads; off: one head a block. `LYCHEE_PACKED_ATTENTION=0` in the environment starts it
+    /// off (a diagnostic switch for A/B runs). The self-test checks both.
+    public var packedAttention = true
+
     /// Run the vision tower's window attention (sequences of at most 64 rows, head dimensions 64 and 80) on
     /// ``AttentionWindowKernelSource``'s kernel, straight from the fused q/k/v product with the rotary
     /// embedding applied on the way; off: `splitRope`, then the attention kernel. Follows ``hopperAttention``
@@ -257,6 +263,7 @@ public final class CUDABackend: Backend, @unchecked Sendable {
         self.wideAttention = AttentionWideKernelSource.runsWell(
             sharedMemoryPerMultiprocessor: info.sharedMemoryPerMultiprocessor)
         self.hopperAttentionChosen = ProcessInfo.processInfo.environment["LYCHEE_HOPPER_ATTENTION"] != "0"
+        self.packedAttention = ProcessInfo.processInfo.environment["LYCHEE_PACKED_ATTENTION"] != "0"
         self.fusedWindowAttentionChosen = ProcessInfo.processInfo.environment["LYCHEE_FUSED_WINDOW_ATTENTION"] != "0"
     }
 

@@ -145,6 +145,43 @@ struct CUDABackendTests {
         #expect(work.last == 40)
     }
 
+    @Test(
+        "packed tiles cover every (token, head of the group) once, in whole blocks where the rows allow",
+        arguments: [false, true])
+    func packedAttentionTiles(causal: Bool) {
+        let group: Int32 = 7
+        let cuSeqlens: [Int32] = [0, 1, 151, 711]
+        let prefixes: [Range<Int32>] = [0..<0, 0..<1, 0..<1]
+        let tiles = AttentionTiling.tiles(cuSeqlens: cuSeqlens, prefixes: prefixes, causal: causal, group: Int(group))
+        let blocks = stride(from: 0, to: tiles.count, by: 5).map { Array(tiles[$0..<$0 + 5]) }
+        // 1, 150 and 560 tokens of 7 heads: 7, 1,050 and 3,920 rows fill 1 + 17 + 62 = 80 blocks; one head a
+        // block takes 1 + 3 + 9 blocks a head, 91 for the group.
+        #expect(blocks.count == 1 + 17 + 62)
+        #expect(AttentionTiling.tiles(cuSeqlens: cuSeqlens, causal: causal).count / 5 * Int(group) == 91)
+        var covered = [[Int32]]()
+        for block in blocks {
+            let (start, end) = (block[1], block[2])
+            for row in block[0]..<block[0] + 64 {
+                let token = AttentionTiling.token(ofRow: row, group: group)
+                guard token >= start && token < end else { continue }
+                covered.append([token, row - token * group])
+            }
+            #expect(block[3..<5] == (start == 0 ? [0, 0] : [0, 1]))
+            if causal {
+                // Blocks end at their sequence's last row: only the first of a sequence is partly filled.
+                #expect((end * group - block[0]) % 64 == 0)
+            }
+        }
+        let expected = (0..<Int32(711)).flatMap { token in (0..<group).map { [token, $0] } }
+        #expect(covered.sorted { ($0[0], $0[1]) < ($1[0], $1[1]) } == expected)
+        #expect(AttentionTiling.token(ofRow: -3, group: group) == -1)
+        #expect(AttentionTiling.token(ofRow: 13, group: group) == 1)
+        // One head a block is the packing of a group of 1.
+        #expect(
+            AttentionTiling.tiles(cuSeqlens: cuSeqlens, prefixes: prefixes, causal: causal, group: 1)
+                == AttentionTiling.tiles(cuSeqlens: cuSeqlens, prefixes: prefixes, causal: causal))
+    }
+
     @Test("kernel cache files are keyed by source, architecture and driver")
     func cacheKeys() throws {
         let folder = URL(fileURLWithPath: "/tmp/lychee-cache-test")
