@@ -150,21 +150,23 @@ public struct OpSelfTest {
                     lengths: s ? [93, 259, 1, 64, 130] : [7, 5, 1, 70], heads: s ? 16 : 4, kvHeads: s ? 4 : 2,
                     headDim: 80, causal: true, sharedPrefix: true, kernel: kernel))
         }
-        // The decoder's head dimension on each of its kernels (warpgroup products on Hopper, with grouped heads
-        // packed into a block's rows and one head a block, two 16-row tiles a warp, 16 rows a warp).
+        // The decoder's head dimension on each of its kernels (warpgroup products on Hopper, two 16-row tiles a
+        // warp, 16 rows a warp), each with grouped heads packed into a block's rows and with one head a block.
         for kernel in AttentionKernelChoice.allCases {
-            record(
-                try checkAttention(
-                    lengths: s ? [1, 37, 64, 200, 65] : [1, 5, 70], heads: s ? 28 : 4, kvHeads: s ? 4 : 2, headDim: 128,
-                    causal: true, kernel: kernel))
-            record(
-                try checkAttention(
-                    lengths: s ? [300, 17, 128, 33] : [9, 70], heads: s ? 14 : 4, kvHeads: 2, headDim: 128,
-                    causal: false, kernel: kernel))
-            record(
-                try checkAttention(
-                    lengths: s ? [93, 259, 1, 64, 300] : [7, 5, 1, 70], heads: s ? 28 : 4, kvHeads: s ? 4 : 2,
-                    headDim: 128, causal: true, sharedPrefix: true, kernel: kernel))
+            for oneHeadABlock in [false, true] {
+                record(
+                    try checkAttention(
+                        lengths: s ? [1, 37, 64, 200, 65] : [1, 5, 70], heads: s ? 28 : 4, kvHeads: s ? 4 : 2,
+                        headDim: 128, causal: true, kernel: kernel, oneHeadABlock: oneHeadABlock))
+                record(
+                    try checkAttention(
+                        lengths: s ? [300, 17, 128, 33] : [9, 70], heads: s ? 14 : 4, kvHeads: 2, headDim: 128,
+                        causal: false, kernel: kernel, oneHeadABlock: oneHeadABlock))
+                record(
+                    try checkAttention(
+                        lengths: s ? [93, 259, 1, 64, 300] : [7, 5, 1, 70], heads: s ? 28 : 4, kvHeads: s ? 4 : 2,
+                        headDim: 128, causal: true, sharedPrefix: true, kernel: kernel, oneHeadABlock: oneHeadABlock))
+            }
         }
         // Head dimension 64 on the warpgroup kernel (one swizzled half a row).
         record(
@@ -675,13 +677,13 @@ public struct OpSelfTest {
     /// With `sharedPrefix`, the first sequence is a prefix every later one also attends to.
     private mutating func checkAttention(
         lengths: [Int], heads: Int, kvHeads: Int, headDim: Int, causal: Bool, sharedPrefix: Bool = false,
-        kernel: AttentionKernelChoice = .sixteenRows
+        kernel: AttentionKernelChoice = .sixteenRows, oneHeadABlock: Bool = false
     ) throws -> Check {
         let cuda = device as? CUDABackend
         let previous = cuda.map { ($0.wideAttention, $0.hopperAttention, $0.packedAttention) }
         cuda?.wideAttention = kernel == .wide
-        cuda?.hopperAttention = kernel == .hopper || kernel == .hopperOneHeadABlock
-        cuda?.packedAttention = kernel != .hopperOneHeadABlock
+        cuda?.hopperAttention = kernel == .hopper
+        cuda?.packedAttention = !oneHeadABlock
         defer {
             if let previous {
                 cuda?.wideAttention = previous.0
@@ -690,9 +692,10 @@ public struct OpSelfTest {
             }
         }
         // Where the device has no Hopper instructions, the warpgroup choice runs the 16-row kernel: say so. The
-        // warpgroup kernel packs grouped heads into its rows unless told not to ("h1": one head a block).
-        let hopperMark = kernel == .hopperOneHeadABlock && kvHeads < heads ? "h1" : "h"
-        let mark = cuda?.hopperAttention == true ? hopperMark : cuda?.wideAttention == true ? "w" : ""
+        // kernels pack grouped heads into their rows unless told not to ("/1": one head a block).
+        let mark =
+            (cuda?.hopperAttention == true ? "h" : cuda?.wideAttention == true ? "w" : "")
+            + (oneHeadABlock && kvHeads < heads ? "/1" : "")
         let tokens = lengths.reduce(0, +)
         var cuSeqlens: [Int32] = [0]
         for length in lengths { cuSeqlens.append((cuSeqlens.last ?? 0) + Int32(length)) }
@@ -720,11 +723,8 @@ public struct OpSelfTest {
 
 /// Which attention kernel a self-test check runs on a CUDA backend.
 enum AttentionKernelChoice: CaseIterable {
-    /// ``CUDABackend/hopperAttention``: warpgroup products (sm_90a), grouped query heads packed into a block's
-    /// rows (``CUDABackend/packedAttention``).
+    /// ``CUDABackend/hopperAttention``: warpgroup products (sm_90a).
     case hopper
-    /// The warpgroup kernel with one query head a block.
-    case hopperOneHeadABlock
     /// ``CUDABackend/wideAttention``: two 16-row tiles a warp.
     case wide
     /// 16 rows a warp.

@@ -193,21 +193,6 @@ enum AttentionHopperKernelSource {
             }
         }
 
-        /// ``copy_staged_rows`` for packed query rows (``load_query_rows``): a warp's 16 staged rows, rows `first
-        /// ..< first + 16`, each to its token's row and head of `out`.
-        template <int D>
-        __device__ __forceinline__ void copy_staged_query_rows(const bf16_t* stage, int first, int group, int firstHead,
-                                                               int seqStart, int seqEnd, bf16_t* out, int stride) {
-            constexpr int chunks = D / 8;
-            for (int c = threadIdx.x & 31; c < 16 * chunks; c += 32) {
-                const int r = c / chunks, chunk = c - r * chunks, row = first + r, token = row_token(row, group);
-                if (token >= seqStart && token < seqEnd) {
-                    bf16_t* to = out + token * stride + (firstHead + row - token * group) * D + chunk * 8;
-                    *(uint4*)to = *(const uint4*)(stage + r * (D + 8) + chunk * 8);
-                }
-            }
-        }
-
         /// ``prefetch_tile`` into a swizzled tile (the same pipeline step; only the copy's layout differs).
         template <int D>
         __device__ __forceinline__ void prefetch_swizzled(unsigned tile, const bf16_t* source, int stride,
@@ -324,15 +309,11 @@ enum AttentionHopperKernelSource {
             const unsigned sharedStart = shared_address(attention_shared);
             const unsigned queryTile = (sharedStart + 1023u) & ~1023u;
             const unsigned keyTile = queryTile + tileBytes, valueTile = keyTile + tileBytes;
-            // The grid's y axis runs over the query heads (one head a block, `group` 1) or over the kv heads (the
-            // query heads of a kv head packed into the rows, token-major: ``AttentionTiling``). Packed, a block's
-            // keys serve all its rows; a short sequence's rows fill whole tiles instead of each head's padding its
-            // own (a 150-token sequence: 1,050 rows in 17 tiles instead of 28 x 3).
-            const int group = heads / gridDim.y;
+            const BlockHeads heads_ = block_heads(heads, kvHeads);
+            const int group = heads_.group, firstHead = heads_.firstHead, kvHead = heads_.kvHead;
             const AttentionBlock block = attention_block(tiles, blockIdx.x, causal, group);
             const int qStart = block.qStart, seqStart = block.seqStart, seqEnd = block.seqEnd;
             const AttentionThread thread = attention_thread<D>(heads, kvHeads);
-            const int firstHead = blockIdx.y * group, kvHead = firstHead / (heads / kvHeads);
             const int warp = thread.warp, g = thread.g, t = thread.t;
             const int qStride = thread.qStride, kvStride = thread.kvStride;
             const int warpFirst = qStart + warp * 16;
@@ -384,7 +365,7 @@ enum AttentionHopperKernelSource {
             bf16_t* stage = (bf16_t*)(attention_shared + (queryTile - sharedStart)) + warp * 16 * (D + 8);
             stage_rows<D>(o, l0, l1, stage, g, t);
             __syncwarp();
-            copy_staged_query_rows<D>(stage, warpFirst, group, firstHead, seqStart, seqEnd, out, qStride);
+            copy_staged_query_rows<D>(stage, 16, warpFirst, group, firstHead, seqStart, seqEnd, out, qStride);
         #endif
         }
 

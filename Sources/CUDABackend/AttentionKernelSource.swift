@@ -165,18 +165,35 @@ enum AttentionKernelSource {
             if constexpr (rest > 0) copy_tile_columns<D, threads, rest, main>(tile, source, stride, start, lo, hi);
         }
 
-        /// What one block computes (five ints of `tiles` per block): query rows `qStart ..< qStart + ATT_BQ`, of
-        /// which those in `seqStart ..< seqEnd` are its sequence's; keys `prefixStart ..< prefixEnd` of a shared
-        /// prefix, then the sequence's own (under a causal mask up to the block's last row): `blocks` key tiles,
-        /// the prefix's `prefixBlocks` first.
-        struct AttentionBlock { int qStart, seqStart, seqEnd, prefixStart, prefixEnd, prefixBlocks, blocks; };
-
         /// The token of query row `row` when a block's rows pack the `group` query heads of one kv head
         /// (``AttentionTiling``: row = token * group + the head's place in its group); with `group` 1 the row is
         /// the token. Rows before the first token give -1 (outside every sequence).
         __device__ __forceinline__ int row_token(int row, int group) {
             return group == 1 ? row : (row >= 0 ? row / group : -1);
         }
+
+        /// The query rows of a block into the shared tile at `tile` (rows `TilePitch` bytes apart), where query row
+        /// `row` (``row_token``) is head `firstHead + row - token * group` of its token: rows `first ..< first +
+        /// ATT_BQ`, zeros for rows whose token lies outside `seqStart ..< seqEnd`. Once a block, so each row's place
+        /// is computed afresh (a division by the group; none with one head a block).
+        template <int D, int threads = ATT_THREADS>
+        __device__ __forceinline__ void load_query_rows_async(unsigned tile, const bf16_t* q, int qStride, int first,
+                                                              int group, int firstHead, int seqStart, int seqEnd) {
+            constexpr int chunks = D / 8;
+        #pragma unroll 1
+            for (int c = threadIdx.x; c < ATT_BQ * chunks; c += threads) {
+                const int r = c / chunks, chunk = c - r * chunks, row = first + r, token = row_token(row, group);
+                const bool valid = token >= seqStart && token < seqEnd;
+                const bf16_t* from = q + token * qStride + (firstHead + row - token * group) * D + chunk * 8;
+                copy16_async(tile + r * TilePitch<D>::bytes + chunk * 16, valid ? from : q, valid);
+            }
+        }
+
+        /// What one block computes (five ints of `tiles` per block): query rows `qStart ..< qStart + ATT_BQ`, of
+        /// which those in `seqStart ..< seqEnd` are its sequence's; keys `prefixStart ..< prefixEnd` of a shared
+        /// prefix, then the sequence's own (under a causal mask up to the block's last row): `blocks` key tiles,
+        /// the prefix's `prefixBlocks` first.
+        struct AttentionBlock { int qStart, seqStart, seqEnd, prefixStart, prefixEnd, prefixBlocks, blocks; };
 
         /// Block `tile` of `tiles`; its query rows pack `group` heads a token (``row_token``).
         __device__ __forceinline__ AttentionBlock attention_block(const int* tiles, int tile, int causal, int group = 1) {
@@ -394,15 +411,48 @@ enum AttentionKernelSource {
             }
         }
 
+        /// ``copy_staged_rows`` for query rows that may pack a kv head's query heads (``load_query_rows_async``):
+        /// each staged row to its token's row and head of `out`.
+        template <int D>
+        __device__ __forceinline__ void copy_staged_query_rows(const bf16_t* stage, int rows, int first, int group,
+                                                               int firstHead, int seqStart, int seqEnd, bf16_t* out,
+                                                               int stride) {
+            constexpr int chunks = D / 8;
+            for (int c = threadIdx.x & 31; c < rows * chunks; c += 32) {
+                const int r = c / chunks, chunk = c - r * chunks, row = first + r, token = row_token(row, group);
+                if (token >= seqStart && token < seqEnd) {
+                    bf16_t* to = out + token * stride + (firstHead + row - token * group) * D + chunk * 8;
+                    *(uint4*)to = *(const uint4*)(stage + r * (D + 8) + chunk * 8);
+                }
+            }
+        }
+
+        /// Where a block of the attention kernels stands among the heads: the grid's y axis runs over the query
+        /// heads (one head a block, `group` 1) or over the kv heads, each block's rows packing its kv head's
+        /// `group` query heads token-major (``AttentionTiling``). Packed, a short sequence's rows fill whole tiles
+        /// instead of each head's padding its own (150 tokens of 7 heads: 17 blocks instead of 7 x 3), and a
+        /// block's key tiles serve all the heads of its rows.
+        struct BlockHeads { int group, firstHead, kvHead; };
+
+        __device__ __forceinline__ BlockHeads block_heads(int heads, int kvHeads) {
+            BlockHeads b;
+            b.group = heads / gridDim.y;
+            b.firstHead = blockIdx.y * b.group;
+            b.kvHead = b.firstHead / (heads / kvHeads);
+            return b;
+        }
+
         template <int D>
         __device__ void attention_tile(const bf16_t* q, const bf16_t* k, const bf16_t* v, bf16_t* out,
                                        const int* tiles, int heads, int kvHeads, float scaleLog2, int causal) {
             __shared__ __align__(16) bf16_t Ks[ATT_BK][D + 8];
             __shared__ __align__(16) bf16_t Vs[ATT_BK][D + 8];
-            const AttentionBlock block = attention_block(tiles, blockIdx.x, causal);
+            const BlockHeads heads_ = block_heads(heads, kvHeads);
+            const int group = heads_.group, firstHead = heads_.firstHead, kvHead = heads_.kvHead;
+            const AttentionBlock block = attention_block(tiles, blockIdx.x, causal, group);
             const int qStart = block.qStart, seqStart = block.seqStart, seqEnd = block.seqEnd;
             const AttentionThread thread = attention_thread<D>(heads, kvHeads);
-            const int head = thread.head, kvHead = thread.kvHead, warp = thread.warp, g = thread.g, t = thread.t;
+            const int warp = thread.warp, g = thread.g, t = thread.t;
             const int qStride = thread.qStride, kvStride = thread.kvStride;
             const unsigned keyTile = shared_address(Ks), valueTile = shared_address(Vs);
             const unsigned keyLane = thread.keyLane, valueLane = thread.rowLane;
@@ -410,17 +460,18 @@ enum AttentionKernelSource {
             const bf16_t* values0 = v + kvHead * D;
             // A causal sequence's first block may start before the sequence (its blocks end at the sequence's
             // end, so the partly filled one reads the fewest keys): rows outside the sequence are not computed.
-            const int warpFirst = qStart + warp * 16;
+            // Masks follow the rows' tokens.
+            const int warpFirst = qStart + warp * 16, warpFirstToken = row_token(warpFirst, group);
             // A warp none of whose rows lie in the sequence (a causal sequence's first block starts before it, a
             // full one's last block may end after it) only helps with the copies and barriers.
-            const bool idle = warpFirst + 16 <= seqStart || warpFirst >= seqEnd;
-            const int row0 = warpFirst + g, row1 = row0 + 8;
+            const bool idle = row_token(warpFirst + 15, group) < seqStart || warpFirstToken >= seqEnd;
+            const int token0 = row_token(warpFirst + g, group), token1 = row_token(warpFirst + g + 8, group);
 
             // The block's query rows come through the value tile, free until the first value load: 16-byte copies
             // (zeros outside the sequence), then `ldmatrix` into this warp's fragments (A operand, row-major 16 x 16
             // per k-step), instead of 4-byte loads straight from memory. Keys: the shared prefix rows first (all
             // visible; they precede every row of the sequence), then the sequence's own rows.
-            load_tile_async<D>(valueTile, q + head * D, qStride, qStart, seqStart, seqEnd);
+            load_query_rows_async<D>(valueTile, q, qStride, qStart, group, firstHead, seqStart, seqEnd);
             commit_async();
             prefetch_tile<D, ATT_THREADS>(keyTile, keys0, kvStride, block, 0);
             wait_async_but_one();  // the query rows
@@ -442,7 +493,7 @@ enum AttentionKernelSource {
                 wait_older_tile();  // this block's keys
 
                 // Only tiles crossing the sequence end or the diagonal need masks.
-                const bool masked = keys.start + ATT_BK > keys.end || (causal && !keys.inPrefix && keys.start + ATT_BK - 1 > warpFirst);
+                const bool masked = keys.start + ATT_BK > keys.end || (causal && !keys.inPrefix && keys.start + ATT_BK - 1 > warpFirstToken);
                 float s[ATT_BK / 8][4];
                 if (!idle) {
         #pragma unroll
@@ -460,7 +511,7 @@ enum AttentionKernelSource {
                     }
 
                     float c0, c1;
-                    online_softmax(s, m0, m1, l0, l1, masked, keys_seen(row0, keys, causal, t), keys_seen(row1, keys, causal, t),
+                    online_softmax(s, m0, m1, l0, l1, masked, keys_seen(token0, keys, causal, t), keys_seen(token1, keys, causal, t),
                                    scaleLog2, c0, c1);
                     rescale_outputs<D>(o, c0, c1);
                 }
@@ -491,7 +542,7 @@ enum AttentionKernelSource {
             bf16_t* stage = &Ks[warp * 16][0];
             stage_rows<D>(o, l0, l1, stage, g, t);
             __syncwarp();
-            copy_staged_rows<D>(stage, 16, warpFirst, seqStart, seqEnd, out + head * D, qStride);
+            copy_staged_query_rows<D>(stage, 16, warpFirst, group, firstHead, seqStart, seqEnd, out, qStride);
         }
 
         """#

@@ -52,23 +52,26 @@ enum AttentionWideKernelSource {
             constexpr int pitch = TilePitch<D>::bytes;
             const unsigned queryTile = shared_address(attention_shared);
             const unsigned keyTile = queryTile + ATT_BQ * pitch, valueTile = keyTile + ATT_BK * pitch;
-            const AttentionBlock block = attention_block(tiles, blockIdx.x, causal);
+            const BlockHeads heads_ = block_heads(heads, kvHeads);
+            const int group = heads_.group, firstHead = heads_.firstHead, kvHead = heads_.kvHead;
+            const AttentionBlock block = attention_block(tiles, blockIdx.x, causal, group);
             const int qStart = block.qStart, seqStart = block.seqStart, seqEnd = block.seqEnd;
             const AttentionThread thread = attention_thread<D>(heads, kvHeads);
-            const int head = thread.head, kvHead = thread.kvHead, warp = thread.warp, g = thread.g, t = thread.t;
+            const int warp = thread.warp, g = thread.g, t = thread.t;
             const int qStride = thread.qStride, kvStride = thread.kvStride;
             const unsigned keyLane = thread.keyLane, rowLane = thread.rowLane;
             const unsigned queryLane = queryTile + warp * 32 * pitch + rowLane;
-            // Rows of this thread: tile m (0, 1), half h (0, 1) is row warpFirst + 16 m + 8 h + g.
-            const int warpFirst = qStart + warp * 32;
+            // Rows of this thread: tile m (0, 1), half h (0, 1) is row warpFirst + 16 m + 8 h + g; masks follow the
+            // rows' tokens.
+            const int warpFirst = qStart + warp * 32, warpFirstToken = row_token(warpFirst, group);
             // A warp none of whose rows lie in the sequence (a causal sequence's first block starts before it, a
             // full one's last block may end after it) only helps with the copies and barriers.
-            const bool idle = warpFirst + 32 <= seqStart || warpFirst >= seqEnd;
-            int row[2][2];
+            const bool idle = row_token(warpFirst + 31, group) < seqStart || warpFirstToken >= seqEnd;
+            int token[2][2];
         #pragma unroll
             for (int m = 0; m < 2; ++m) {
         #pragma unroll
-                for (int h = 0; h < 2; ++h) row[m][h] = warpFirst + 16 * m + 8 * h + g;
+                for (int h = 0; h < 2; ++h) token[m][h] = row_token(warpFirst + 16 * m + 8 * h + g, group);
             }
 
             const bf16_t* keys0 = k + kvHead * D;
@@ -76,7 +79,7 @@ enum AttentionWideKernelSource {
 
             // The block's query rows (zeros outside the sequence) arrive with the first key tile, then the first
             // value tile (``prefetch_tile``'s pipeline).
-            load_tile_async<D, ATTW_THREADS>(queryTile, q + head * D, qStride, qStart, seqStart, seqEnd);
+            load_query_rows_async<D, ATTW_THREADS>(queryTile, q, qStride, qStart, group, firstHead, seqStart, seqEnd);
             prefetch_tile<D, ATTW_THREADS>(keyTile, keys0, kvStride, block, 0);
             prefetch_tile<D, ATTW_THREADS>(valueTile, values0, kvStride, block, 0);
 
@@ -91,7 +94,7 @@ enum AttentionWideKernelSource {
                 const KeyTile keys = key_tile(blockIndex, block);
                 wait_older_tile();  // this block's keys (and, the first time, the query rows)
 
-                const bool masked = keys.start + ATT_BK > keys.end || (causal && !keys.inPrefix && keys.start + ATT_BK - 1 > warpFirst);
+                const bool masked = keys.start + ATT_BK > keys.end || (causal && !keys.inPrefix && keys.start + ATT_BK - 1 > warpFirstToken);
                 // Probabilities of both tiles, rounded to bf16 pairs as the A operand of the value product.
                 unsigned p[2][ATT_BK / 16][4];
                 if (!idle) {
@@ -122,8 +125,8 @@ enum AttentionWideKernelSource {
         #pragma unroll
                     for (int m = 0; m < 2; ++m) {
                         float c0, c1;
-                        online_softmax(s[m], mx[m][0], mx[m][1], l[m][0], l[m][1], masked, keys_seen(row[m][0], keys, causal, t),
-                                       keys_seen(row[m][1], keys, causal, t), scaleLog2, c0, c1);
+                        online_softmax(s[m], mx[m][0], mx[m][1], l[m][0], l[m][1], masked, keys_seen(token[m][0], keys, causal, t),
+                                       keys_seen(token[m][1], keys, causal, t), scaleLog2, c0, c1);
         #pragma unroll
                         for (int ks = 0; ks < ATT_BK / 16; ++ks) probability_operand(s[m], ks, p[m][ks]);
                         rescale_outputs<D>(o[m], c0, c1);
@@ -160,7 +163,7 @@ enum AttentionWideKernelSource {
         #pragma unroll
             for (int m = 0; m < 2; ++m) stage_rows<D>(o[m], l[m][0], l[m][1], stage + m * 16 * (D + 8), g, t);
             __syncwarp();
-            copy_staged_rows<D>(stage, 32, warpFirst, seqStart, seqEnd, out + head * D, qStride);
+            copy_staged_query_rows<D>(stage, 32, warpFirst, group, firstHead, seqStart, seqEnd, out, qStride);
         }
 
         """#

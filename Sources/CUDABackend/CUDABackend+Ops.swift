@@ -255,8 +255,8 @@ extension CUDABackend {
         // Warpgroup products on Hopper (both towers); elsewhere the decoder's head dimension 128 takes two 16-row
         // tiles a warp where the device runs that well.
         let kernel = attentionKernel(headDim: sizes.headDim)
-        // The warpgroup kernel packs the query heads of a kv head into its blocks' rows.
-        let group = kernel.packsHeads && packedAttention ? sizes.heads / max(sizes.kvHeads, 1) : 1
+        // The kernels pack the query heads of a kv head into their blocks' rows (grouped heads only).
+        let group = packedAttention ? sizes.heads / max(sizes.kvHeads, 1) : 1
         let tiles = AttentionTiling.tiles(cuSeqlens: cuSeqlens, prefixes: prefixes, causal: causal, group: group)
         guard !tiles.isEmpty, sizes.heads > 0 else { return out }
         let deviceTiles = try deviceIndices(tiles)
@@ -281,22 +281,21 @@ extension CUDABackend {
 }
 
 extension CUDABackend {
-    /// The attention kernel for `headDim` on this device, with its block size, dynamic shared memory, and whether
-    /// it can take the query heads of a kv head packed into its rows (``AttentionTiling/tiles(cuSeqlens:prefixes:causal:group:)``).
-    func attentionKernel(headDim: Int) -> (name: String, threads: Int, sharedBytes: Int, packsHeads: Bool) {
+    /// The attention kernel for `headDim` on this device, with its block size and dynamic shared memory.
+    func attentionKernel(headDim: Int) -> (name: String, threads: Int, sharedBytes: Int) {
         if hopperAttention && AttentionHopperKernelSource.headDims.contains(headDim) {
             return (
                 AttentionHopperKernelSource.kernelName(headDim: headDim), AttentionHopperKernelSource.threads,
-                AttentionHopperKernelSource.sharedBytes(headDim: headDim), true
+                AttentionHopperKernelSource.sharedBytes(headDim: headDim)
             )
         }
         if wideAttention && AttentionWideKernelSource.headDims.contains(headDim) {
             return (
                 AttentionWideKernelSource.kernelName(headDim: headDim), AttentionWideKernelSource.threads,
-                AttentionWideKernelSource.sharedBytes(headDim: headDim), false
+                AttentionWideKernelSource.sharedBytes(headDim: headDim)
             )
         }
-        return (AttentionKernelSource.kernelName(headDim: headDim), 128, 0, false)
+        return (AttentionKernelSource.kernelName(headDim: headDim), 128, 0)
     }
 }
 

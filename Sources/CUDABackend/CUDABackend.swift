@@ -100,10 +100,11 @@ public final class CUDABackend: Backend, @unchecked Sendable {
     }
     private var hopperAttentionChosen = false
 
-    /// Let ``hopperAttention``'s kernel pack the query heads of a kv head into its blocks' rows (grouped heads:
-    /// the decoder's 28 over 4 kv heads), so that the rows of short sequences fill whole tiles and a block's key
-    /// tiles serve all its heads; off: one head a block. `LYCHEE_PACKED_ATTENTION=0` in the environment starts it
-    /// off (a diagnostic switch for A/B runs). The self-test checks both.
+    /// Let the attention kernels pack the query heads of a kv head into their blocks' rows (grouped heads: the
+    /// decoder's 28 over 4 kv heads), so that the rows of short sequences fill whole tiles and a block's key tiles
+    /// serve all its heads; off: one head a block. The same bits either way (each row meets the same key tiles in
+    /// the same order). `LYCHEE_PACKED_ATTENTION=0` in the environment starts it off (a diagnostic switch for A/B
+    /// runs). The self-test checks both on every kernel.
     public var packedAttention = true
 
     /// Run the vision tower's window attention (sequences of at most 64 rows, head dimensions 64 and 80) on
