@@ -111,6 +111,20 @@ enum AttentionHopperKernelSource {
             }
         };
 
+        /// The 32-byte layout's copies of a thread: chunk `chunk` of tile row `r` in every column block, from `from`
+        /// (the row's chunk in its first block), or zeros (reading `fallback`, any valid address) when not `valid`.
+        template <int D>
+        __device__ __forceinline__ void copy_row_blocks(unsigned tile, int r, int chunk, const bf16_t* from,
+                                                        const bf16_t* fallback, bool valid) {
+            using Tile = SwizzledTile<D>;
+            static_assert(ATTH_THREADS == ATT_BK * Tile::blockChunks, "one column block a pass");
+            const unsigned target = tile + Tile::offset(0, r, chunk);
+        #pragma unroll
+            for (int block = 0; block < D / Tile::columns; ++block) {
+                copy16_async(target + block * Tile::blockBytes, valid ? from + block * Tile::columns : fallback, valid);
+            }
+        }
+
         /// Starts copying rows `start ..< start + ATT_BK` of one head into the swizzled tile at `tile`; rows outside
         /// `lo ..< hi` become zeros. Each thread's swizzle is fixed and its addresses move by constants (integer
         /// work per copy matters here: with the products on `wgmma`, the copies are much of what a thread issues;
@@ -146,15 +160,9 @@ enum AttentionHopperKernelSource {
                     row += rowsPerPass;
                 }
             } else {
-                static_assert(ATTH_THREADS == ATT_BK * Tile::blockChunks, "one column block a pass");
                 const int r = threadIdx.x / Tile::blockChunks, chunk = threadIdx.x % Tile::blockChunks;
-                const bool valid = start + r >= lo && start + r < hi;
-                const unsigned target = tile + Tile::offset(0, r, chunk);
-                const bf16_t* from = source + (start + r) * stride + chunk * 8;
-        #pragma unroll
-                for (int block = 0; block < D / Tile::columns; ++block) {
-                    copy16_async(target + block * Tile::blockBytes, valid ? from + block * Tile::columns : source, valid);
-                }
+                copy_row_blocks<D>(tile, r, chunk, source + (start + r) * stride + chunk * 8, source,
+                                   start + r >= lo && start + r < hi);
             }
         }
 
@@ -180,16 +188,10 @@ enum AttentionHopperKernelSource {
                     target += rowsPerPass * Tile::rowBytes;
                 }
             } else {
-                static_assert(ATTH_THREADS == ATT_BK * Tile::blockChunks, "one column block a pass");
                 const int r = threadIdx.x / Tile::blockChunks, chunk = threadIdx.x % Tile::blockChunks;
                 const int row = first + r, token = row_token(row, group);
-                const bool valid = token >= seqStart && token < seqEnd;
-                const unsigned target = tile + Tile::offset(0, r, chunk);
-                const bf16_t* from = q + token * qStride + (firstHead + row - token * group) * D + chunk * 8;
-        #pragma unroll
-                for (int block = 0; block < D / Tile::columns; ++block) {
-                    copy16_async(target + block * Tile::blockBytes, valid ? from + block * Tile::columns : q, valid);
-                }
+                copy_row_blocks<D>(tile, r, chunk, q + token * qStride + (firstHead + row - token * group) * D + chunk * 8,
+                                   q, token >= seqStart && token < seqEnd);
             }
         }
 
