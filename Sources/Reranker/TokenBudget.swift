@@ -32,15 +32,20 @@ public enum TokenBudget {
     /// The budget on a GPU with `availableBytes` free for activations (after weights and context).
     public static func gpu(availableBytes: Int, dims: ModelDimensions, chunks: MLPRowChunks = .standard) -> Int {
         let perToken = activationBytesPerToken(dims, elementBytes: 2)
-        let room = availableBytes - fixedActivationBytes(dims, chunks: chunks, elementBytes: 2)
+        let room = tokenRoom(availableBytes: availableBytes, dims: dims, chunks: chunks)
         return max(256, min(gpuLatencyCap, room / max(1, perToken)))
+    }
+
+    /// What `availableBytes` leaves for the tokens of a pass once its fixed activations (bf16) have theirs.
+    private static func tokenRoom(availableBytes: Int, dims: ModelDimensions, chunks: MLPRowChunks) -> Int {
+        availableBytes - fixedActivationBytes(dims, chunks: chunks, elementBytes: 2)
     }
 
     /// What a GPU with `availableBytes` free for activations has left once passes of `budget` tokens with
     /// `chunks` have what they need (negative when they need more).
     public static func spareBytes(availableBytes: Int, dims: ModelDimensions, chunks: MLPRowChunks, budget: Int) -> Int
     {
-        availableBytes - fixedActivationBytes(dims, chunks: chunks, elementBytes: 2)
+        tokenRoom(availableBytes: availableBytes, dims: dims, chunks: chunks)
             - budget * activationBytesPerToken(dims, elementBytes: 2)
     }
 

@@ -104,7 +104,6 @@ public final class DevicePrefixCopies: Sendable {
             }
             state.entries[ObjectIdentifier(kv)] = Entry(kv: kv, tensor: tensor, lastUse: state.clock)
             state.statistics.bytes += bytes
-            state.statistics.entries = state.entries.count
         }
     }
 
@@ -119,10 +118,15 @@ public final class DevicePrefixCopies: Sendable {
             state.statistics.capacityBytes = min(state.statistics.capacityBytes, state.statistics.bytes / 2)
             state.entries.removeAll()
             state.statistics.bytes = 0
-            state.statistics.entries = 0
             return true
         }
     }
 
-    public func snapshot() -> Statistics { state.withLock { $0.statistics } }
+    public func snapshot() -> Statistics {
+        state.withLock { state in
+            var statistics = state.statistics
+            statistics.entries = state.entries.count
+            return statistics
+        }
+    }
 }
